@@ -1,0 +1,3 @@
+"""collection gate (work in progress)."""
+
+from __future__ import annotations

@@ -1,0 +1,505 @@
+"""The ``[tool.gridgate]`` configuration, shared by the pytest plugin and the scanner.
+
+One typed, frozen :class:`GridgateConfig` is built and validated once. Sources, highest
+precedence first: command-line overrides, ``GRIDGATE_*`` environment variables, the file
+(``[tool.gridgate]`` in ``pyproject.toml`` or ``gridgate.yaml``), built-in defaults. A
+profile (``[tool.gridgate.profiles.NAME]``) overlays the file's tables before validation.
+
+Every problem is a :class:`ConfigError` whose message is one line naming the file and the
+dotted key; this module never lets a traceback reach the user. It does not import pytest,
+so the scanner's start-up stays cheap.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import sys
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "LEAK_CHECKS",
+    "CollectionSettings",
+    "ConfigError",
+    "ForbiddenCall",
+    "GridgateConfig",
+    "LeakIgnores",
+    "LeakSettings",
+    "NotImplementedSettings",
+    "RequiredFinally",
+    "ScanSettings",
+    "TimeoutSettings",
+    "env_variable_names",
+    "find_config_file",
+    "load_config",
+]
+
+ENV_PREFIX = "GRIDGATE_"
+YAML_NAME = "gridgate.yaml"
+PYPROJECT_NAME = "pyproject.toml"
+
+LeakCheckName = Literal[
+    "threads", "processes", "zombies", "fds", "environ", "cwd", "signals", "asyncio"
+]
+LEAK_CHECKS: tuple[LeakCheckName, ...] = typing.get_args(LeakCheckName)
+
+
+class ConfigError(Exception):
+    """A configuration problem: the message is one line naming the source and the key."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+
+
+def _nonnegative(value: float) -> str | None:
+    return "must not be negative" if value < 0 else None
+
+
+# ``metadata={"check": fn}`` adds a value check on top of the type check.
+_NONNEG: Mapping[str, Any] = {"check": _nonnegative}
+
+
+@dataclass(frozen=True)
+class CollectionSettings:
+    min_tests: int = field(default=1, metadata=_NONNEG)
+
+
+@dataclass(frozen=True)
+class TimeoutSettings:
+    default: float = field(default=60.0, metadata=_NONNEG)
+    markers: Mapping[str, float] = field(default_factory=dict)
+    session: float = field(default=1800.0, metadata=_NONNEG)
+    collection: float = field(default=300.0, metadata=_NONNEG)
+    kill_after: float = field(default=5.0, metadata=_NONNEG)
+
+
+@dataclass(frozen=True)
+class LeakIgnores:
+    """fnmatch patterns for things that are never reported as leaks."""
+
+    threads: tuple[str, ...] = ()
+    processes: tuple[str, ...] = ()
+    environ: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LeakSettings:
+    action: Literal["off", "warn", "fail"] = "fail"
+    checks: tuple[LeakCheckName, ...] = LEAK_CHECKS
+    grace: float = field(default=0.5, metadata=_NONNEG)
+    kill: bool = True
+    ignore: LeakIgnores = field(default_factory=LeakIgnores)
+
+
+@dataclass(frozen=True)
+class ForbiddenCall:
+    call: str
+    allow_in: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RequiredFinally:
+    function: str
+    call: str
+    path: str = "**"
+
+
+@dataclass(frozen=True)
+class NotImplementedSettings:
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    paths: tuple[str, ...] = (".",)
+    exclude: tuple[str, ...] = ()
+    select: tuple[str, ...] = ("GG", "GW")
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    lazy_imports: tuple[str, ...] = ()
+    forbidden_calls: tuple[ForbiddenCall, ...] = ()
+    required_finally: tuple[RequiredFinally, ...] = ()
+    not_implemented: NotImplementedSettings = field(default_factory=NotImplementedSettings)
+
+
+@dataclass(frozen=True)
+class GridgateConfig:
+    """The validated configuration. ``source`` is the file it came from, if any."""
+
+    profile: str = "default"
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_force: Mapping[str, str] = field(default_factory=dict)
+    collection: CollectionSettings = field(default_factory=CollectionSettings)
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
+    leaks: LeakSettings = field(default_factory=LeakSettings)
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: Path | None = field(default=None, compare=False)
+
+
+# --------------------------------------------------------------------------- finding the file
+
+
+def _read_pyproject_table(path: Path) -> dict[str, Any] | None:
+    """The ``[tool.gridgate]`` table of a pyproject.toml, or None when it has none."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "", f"invalid TOML: {exc}") from None
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "gridgate" not in tool:
+        return None
+    table = tool["gridgate"]
+    if not isinstance(table, dict):
+        raise ConfigError(str(path), "tool.gridgate", "must be a table")
+    return table
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # only projects without a pyproject pay for the import
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(str(path), "", f"{line}invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", "must be a mapping of gridgate keys")
+    return data
+
+
+def find_config_file(start: Path, *, upwards: bool = True) -> Path | None:
+    """The nearest ``pyproject.toml`` with ``[tool.gridgate]``, else ``gridgate.yaml``.
+
+    Looks in ``start`` and, when ``upwards``, in each parent; the first directory that has
+    either wins, like ruff's search for ``[tool.ruff]``.
+    """
+    directory = start if start.is_dir() else start.parent
+    for candidate in [directory, *directory.parents] if upwards else [directory]:
+        pyproject = candidate / PYPROJECT_NAME
+        if pyproject.is_file() and _read_pyproject_table(pyproject) is not None:
+            return pyproject
+        yaml_file = candidate / YAML_NAME
+        if yaml_file.is_file():
+            return yaml_file
+    return None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if path.name == YAML_NAME or path.suffix in (".yaml", ".yml"):
+        return _read_yaml(path)
+    return _read_pyproject_table(path) or {}
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is float:
+        return "a number"
+    if tp is int:
+        return "an integer"
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "a string"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (tuple, Sequence, list):
+        return f"a list of {_type_name(typing.get_args(tp)[0]).removeprefix('a ')}s"
+    if origin in (Mapping, dict):
+        return "a table"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return str(tp)
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(value))
+    if kind is None:
+        kind = "table" if isinstance(value, dict) else "list" if isinstance(value, list) else ""
+        return kind or type(value).__name__
+    return f"{kind} {value!r}"
+
+
+def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and return the typed value."""
+
+    def wrong() -> ConfigError:
+        return ConfigError(source, key, f"expected {_type_name(tp)}, got {_describe(value)}")
+
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise wrong()
+        return _build(typing.cast(type[Any], tp), value, key, source)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong()
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong()
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise wrong()
+        return value
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise wrong()
+        return value
+    if origin is tuple:
+        item_type = typing.get_args(tp)[0]
+        if isinstance(value, str) or not isinstance(value, list):
+            raise wrong()
+        return tuple(_convert(v, item_type, f"{key}[{i}]", source) for i, v in enumerate(value))
+    if origin in (Mapping, dict):
+        _, value_type = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise wrong()
+        return types.MappingProxyType(
+            {str(k): _convert(v, value_type, f"{key}.{k}", source) for k, v in value.items()}
+        )
+    if isinstance(tp, types.UnionType) or origin is typing.Union:  # pragma: no cover
+        raise TypeError(f"unsupported annotation {tp!r}")
+    raise TypeError(f"unsupported annotation {tp!r}")  # pragma: no cover - a bug, not input
+
+
+_ENV_VALUE_TYPES = (str, int, float)
+
+
+def _env_table(value: Any, key: str, source: str) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(source, key, f"expected a table, got {_describe(value)}")
+    result: dict[str, str] = {}
+    for name, item in value.items():
+        # Numbers are written unquoted often enough (PORT = 5432) to accept them.
+        if isinstance(item, bool) or not isinstance(item, _ENV_VALUE_TYPES):
+            raise ConfigError(source, f"{key}.{name}", "expected a string")
+        result[str(name)] = str(item)
+    return types.MappingProxyType(result)
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else str(name)
+        if name not in fields or (cls is GridgateConfig and name == "profiles"):
+            if not (cls is GridgateConfig and name == "profiles"):
+                known = ", ".join(sorted(fields))
+                raise ConfigError(source, key, f"unknown key (known keys: {known})")
+            continue
+        if cls is GridgateConfig and name in ("env", "env_force"):
+            kwargs[name] = _env_table(value, key, source)
+            continue
+        converted = _convert(value, hints[name], key, source)
+        check = fields[name].metadata.get("check")
+        if check is not None and (problem := check(converted)):
+            raise ConfigError(source, key, problem)
+        kwargs[name] = converted
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(source, f"{prefix}.{missing[0]}" if prefix else missing[0], "missing")
+    return cls(**kwargs)
+
+
+def _overlay(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge tables; anything that is not a table is replaced whole."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _scalar_paths(cls: type[Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted keys of every scalar or list-of-scalar setting, with their annotations."""
+    paths: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name in ("source", "profiles", "env", "env_force"):
+            continue
+        tp = hints[f.name]
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            paths.update(_scalar_paths(typing.cast(type[Any], tp), key + "."))
+        elif typing.get_origin(tp) is tuple and dataclasses.is_dataclass(typing.get_args(tp)[0]):
+            continue
+        elif typing.get_origin(tp) not in (Mapping, dict):
+            paths[key] = tp
+    return paths
+
+
+def env_variable_names() -> dict[str, str]:
+    """``GRIDGATE_*`` variable name -> dotted key it overrides."""
+    return {
+        ENV_PREFIX + key.upper().replace(".", "_"): key for key in _scalar_paths(GridgateConfig)
+    }
+
+
+def _parse_env_value(raw: str, tp: Any) -> Any:
+    if typing.get_origin(tp) is tuple:
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if tp is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        return raw
+    if tp in (int, float):
+        try:
+            return int(raw) if tp is int else float(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _check_scalar(value: Any, tp: Any, key: str, source: str) -> None:
+    _convert(value, tp, key, source)
+    check = _field_metadata(key).get("check")
+    if check is not None and (problem := check(_convert(value, tp, key, source))):
+        raise ConfigError(source, key, problem)
+
+
+def _field_metadata(key: str) -> Mapping[str, Any]:
+    cls: Any = GridgateConfig
+    *parents, last = key.split(".")
+    for part in parents:
+        cls = typing.get_type_hints(cls)[part]
+    return next(f.metadata for f in dataclasses.fields(cls) if f.name == last)
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    for part in parents:
+        child = data.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            data[part] = child
+        data = child
+    data[last] = value
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(
+    start: Path | None = None,
+    *,
+    file: Path | None = None,
+    upwards: bool = True,
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> GridgateConfig:
+    """Find, merge and validate the configuration.
+
+    ``file`` names the config file explicitly; otherwise it is searched from ``start``
+    (default: the current directory). ``overrides`` maps dotted keys to command-line values
+    (already typed or strings). ``environ`` defaults to ``os.environ``; only ``GRIDGATE_*``
+    names are read, and an unknown one is an error, since it is almost always a typo.
+    """
+    environ = os.environ if environ is None else environ
+    path = file if file is not None else find_config_file(start or Path.cwd(), upwards=upwards)
+    source = _display(path) if path is not None else "defaults"
+    raw = _read_file(path) if path is not None else {}
+
+    profiles_raw = raw.get("profiles", {})
+    if not isinstance(profiles_raw, dict) or not all(
+        isinstance(v, dict) for v in profiles_raw.values()
+    ):
+        raise ConfigError(source, "profiles", "expected a table of tables")
+    _build(GridgateConfig, raw, "", source)
+    for name, table in profiles_raw.items():
+        if "profile" in table or "profiles" in table:
+            raise ConfigError(source, f"profiles.{name}", "a profile cannot choose a profile")
+        # Validate every profile up front, so a typo in an unused profile is caught too.
+        _build(GridgateConfig, _overlay(raw, table), f"profiles.{name}", source)
+
+    # Environment and command-line values are checked one by one, so an error names the
+    # variable or option it came from rather than the file.
+    scalars = _scalar_paths(GridgateConfig)
+    env_names = env_variable_names()
+    layered: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = env_names.get(name)
+        if key is None:
+            raise ConfigError(f"environment variable {name}", "", "unknown gridgate setting")
+        parsed = _parse_env_value(value, scalars[key])
+        _check_scalar(parsed, scalars[key], key, f"environment variable {name}")
+        layered[key] = parsed
+    for key, value in (overrides or {}).items():
+        if key not in scalars:
+            raise ConfigError("command line", key, "unknown gridgate setting")
+        parsed = _parse_env_value(value, scalars[key]) if isinstance(value, str) else value
+        _check_scalar(parsed, scalars[key], key, "command line")
+        layered[key] = parsed
+
+    chosen = profile or layered.pop("profile", None) or raw.get("profile") or "default"
+    if not isinstance(chosen, str):
+        raise ConfigError(source, "profile", f"expected a string, got {_describe(chosen)}")
+    if chosen != "default" and chosen not in profiles_raw:
+        defined = ", ".join(sorted(profiles_raw)) or "none"
+        raise ConfigError(source, "profile", f"unknown profile {chosen!r} (defined: {defined})")
+
+    merged = copy.deepcopy(_overlay(raw, profiles_raw.get(chosen, {})))
+    for key, value in layered.items():
+        _set_dotted(merged, key, value)
+    config: GridgateConfig = _build(GridgateConfig, merged, "", source)
+    return dataclasses.replace(
+        config, profile=chosen, profiles=types.MappingProxyType(profiles_raw), source=path
+    )
+
+
+def _display(path: Path) -> str:
+    """A path as a user would type it: relative to the current directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

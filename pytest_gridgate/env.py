@@ -1,0 +1,3 @@
+"""env gate (work in progress)."""
+
+from __future__ import annotations

@@ -1,0 +1,34 @@
+"""Hooks through which other plugins extend gridgate.
+
+Registered with ``pytest_addhooks``; implement them in a conftest.py or a plugin like any
+pytest hook. See ``docs/architecture.md`` for examples.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pytest_gridgate.leaks.base import LeakCheck
+    from pytest_gridgate.report import GateReport
+
+
+@pytest.hookspec
+def pytest_gridgate_leak_checks(config: pytest.Config) -> list[LeakCheck]:  # type: ignore[empty-body]
+    """Return extra leak checks to run around every test, next to the built-in ones.
+
+    Called once, after ``pytest_configure``. Each returned :class:`LeakCheck` takes a cheap
+    snapshot before setup and compares after teardown; see ``pytest_gridgate.leaks.base``.
+    """
+
+
+@pytest.hookspec
+def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
+    """Add verdicts and sections to the gate report before it is rendered.
+
+    Called once per run, on the xdist controller (or the only process), after every test
+    has finished and ``session.exitstatus`` is final. Use :meth:`GateReport.add_verdict` for
+    a one-line gate verdict and :meth:`GateReport.add_section` for extra JSON data.
+    """

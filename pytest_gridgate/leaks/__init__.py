@@ -1,0 +1,3 @@
+"""Per-test leak and zombie detection (work in progress)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""timeouts gate (work in progress)."""
+
+from __future__ import annotations

@@ -1,0 +1,9 @@
+"""``python -m scanners``: the same command as ``gridgate scan`` and ``gridgate-scan``."""
+
+from __future__ import annotations
+
+import sys
+
+from scanners.cli import main
+
+sys.exit(main())
