@@ -1,0 +1,150 @@
+"""Plugin overhead: CPU time of pytest with gridgate on, as a ratio to a baseline run.
+
+Each case runs the same generated suite of trivial tests twice per round, alternating the
+order (gridgate first, then baseline; then the other way round) so that drift in machine
+load falls on both sides. The figure is the ratio of the medians of the child processes'
+CPU time (user + system), which is steadier than wall time on a shared machine.
+
+    python benchmarks/plugin_overhead.py                 # every case, 3,000 tests, 7 rounds
+    python benchmarks/plugin_overhead.py --case core --tests 500 --rounds 3
+
+Targets (from the issues): core <= 1.03, leaks <= 1.10, timeouts <= 1.02.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    description: str
+    target: float
+    gridgate_config: str  # [tool.gridgate] body for the measured run
+    gridgate_args: tuple[str, ...]
+    baseline_args: tuple[str, ...]
+
+
+CASES = (
+    Case(
+        name="core",
+        description="env defaults, collection gate, report (leaks and timeouts off)",
+        target=1.03,
+        gridgate_config="""
+            [tool.gridgate.env]
+            DATABASE_URL = "sqlite:///:memory:"
+            [tool.gridgate.timeouts]
+            default = 0
+            [tool.gridgate.leaks]
+            action = "off"
+        """,
+        gridgate_args=("--gridgate-report", "report.json"),
+        baseline_args=("-p", "no:gridgate"),
+    ),
+    Case(
+        name="leaks",
+        description="every default leak check, action = fail",
+        target=1.10,
+        gridgate_config="""
+            [tool.gridgate.timeouts]
+            default = 0
+            [tool.gridgate.leaks]
+            action = "fail"
+        """,
+        gridgate_args=(),
+        baseline_args=("-p", "no:gridgate"),
+    ),
+    Case(
+        name="timeouts",
+        description="timeouts.default = 30 against plain pytest-timeout --timeout=30",
+        target=1.02,
+        gridgate_config="""
+            [tool.gridgate.timeouts]
+            default = 30
+            [tool.gridgate.leaks]
+            action = "off"
+        """,
+        gridgate_args=(),
+        baseline_args=("-p", "no:gridgate", "--timeout=30"),
+    ),
+)
+
+
+def write_suite(directory: Path, tests: int, config: str) -> None:
+    per_module = 100
+    for module in range((tests + per_module - 1) // per_module):
+        count = min(per_module, tests - module * per_module)
+        body = "".join(f"def test_{i}():\n    assert True\n\n" for i in range(count))
+        (directory / f"test_m{module:03d}.py").write_text(body)
+    (directory / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\naddopts = '-q -p no:cacheprovider'\n\n"
+        "[tool.gridgate]\n" + textwrap.dedent(config)
+    )
+
+
+def cpu_of_run(directory: Path, args: tuple[str, ...]) -> float:
+    """CPU seconds (user + system) that one pytest run took, children included."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        sys.exit(f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(case: Case, tests: int, rounds: int) -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory(prefix=f"gridgate-bench-{case.name}-") as tmp:
+        directory = Path(tmp)
+        write_suite(directory, tests, case.gridgate_config)
+        cpu_of_run(directory, case.baseline_args)  # warm the file system and bytecode caches
+        on: list[float] = []
+        off: list[float] = []
+        for round_ in range(rounds):
+            pair = [(on, case.gridgate_args), (off, case.baseline_args)]
+            for samples, args in pair if round_ % 2 == 0 else reversed(pair):
+                samples.append(cpu_of_run(directory, args))
+        median_on, median_off = statistics.median(on), statistics.median(off)
+        return median_on, median_off, median_on / median_off
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", action="append", choices=[c.name for c in CASES])
+    parser.add_argument("--tests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=7)
+    options = parser.parse_args()
+    chosen = [c for c in CASES if not options.case or c.name in options.case]
+    print(f"{options.tests} trivial tests, {options.rounds} alternating rounds, CPU seconds")
+    print(f"{'case':<10}{'gridgate':>10}{'baseline':>10}{'ratio':>8}{'target':>8}  verdict")
+    failed = False
+    for case in chosen:
+        on, off, ratio = measure(case, options.tests, options.rounds)
+        ok = ratio <= case.target
+        failed |= not ok
+        print(
+            f"{case.name:<10}{on:>10.3f}{off:>10.3f}{ratio:>8.3f}{case.target:>8.2f}  "
+            f"{'ok' if ok else 'OVER'}  ({case.description})"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
