@@ -1,3 +1,174 @@
-"""env gate (work in progress)."""
+"""Environment defaults: ``[tool.gridgate.env]``, ``[tool.gridgate.env_force]`` and the
+``gridgate_env`` marker.
+
+The defaults are applied in ``pytest_load_initial_conftests``, before any conftest.py is
+imported, so module-level code in conftests and test modules sees them. A variable that is
+already set keeps its value ("kept"), unless it is in ``env_force`` ("applied" either way).
+The active profile's ``env`` is already merged into ``env`` by the config loader.
+
+Under pytest-xdist the controller applies the defaults and the workers inherit
+``os.environ`` from it: execnet starts them after the controller's initial conftests. A
+worker must not apply them again, or every ``env`` name would look "kept". It recognises
+its situation by ``PYTEST_XDIST_WORKER`` (set by xdist before the worker's config exists)
+together with a marker naming its parent process as the one that applied them; a pytest
+run nested inside a worker (pytester) has a different parent and applies its own.
+
+Values are never reported or printed, only names.
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+
+import pytest
+
+from pytest_gridgate.config import GridgateConfig
+from pytest_gridgate.report import GateReport, get_report
+from pytest_gridgate.settings import get_config
+
+# pid of the process that applied the defaults; a worker checks it against its parent.
+APPLIED_BY = "_GRIDGATE_ENV_APPLIED_BY"
+MARKER = "gridgate_env"
+
+
+@dataclass
+class AppliedEnv:
+    """What applying the defaults did, and how to undo it."""
+
+    applied: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    # name -> value before gridgate touched it (None: it was unset).
+    previous: dict[str, str | None] = field(default_factory=dict)
+
+
+_APPLIED_KEY = pytest.StashKey[AppliedEnv]()
+
+
+def apply_defaults(settings: GridgateConfig, environ: MutableMapping[str, str]) -> AppliedEnv:
+    """Set ``env`` names that are unset and every ``env_force`` name in ``environ``."""
+    result = AppliedEnv()
+    for name, value in settings.env.items():
+        if name in settings.env_force:
+            continue
+        if name in environ:
+            result.kept.append(name)
+            continue
+        result.previous[name] = None
+        environ[name] = value
+        result.applied.append(name)
+    for name, value in settings.env_force.items():
+        result.previous[name] = environ.get(name)
+        environ[name] = value
+        result.applied.append(name)
+    return result
+
+
+def restore(previous: Mapping[str, str | None], environ: MutableMapping[str, str]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+
+
+def inherited_from_controller(environ: Mapping[str, str]) -> bool:
+    """True in an xdist worker whose controller has already applied the defaults."""
+    return "PYTEST_XDIST_WORKER" in environ and environ.get(APPLIED_BY) == str(os.getppid())
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # settings' tryfirst implementation has validated the config; conftests come after us.
+    if inherited_from_controller(os.environ):
+        return
+    applied = apply_defaults(get_config(early_config), os.environ)
+    applied.previous.setdefault(APPLIED_BY, os.environ.get(APPLIED_BY))
+    os.environ[APPLIED_BY] = str(os.getpid())
+    early_config.stash[_APPLIED_KEY] = applied
+    report = get_report(early_config)
+    report.env["applied"] = sorted(applied.applied)
+    report.env["kept"] = sorted(applied.kept)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(NAME='value', ...): set environment variables for one test and restore "
+        "them after it (a None value unsets the variable)",
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The marker is looked up once per run, here, and the per-test plugin registered only
+    # when some test uses it: a suite without it pays nothing per test.
+    marked = {}
+    for item in session.items:
+        if item.get_closest_marker(MARKER) is not None:
+            marked[item] = _marker_env(item)
+    if marked:
+        session.config.pluginmanager.register(EnvMarker(marked), "gridgate-env-marker")
+
+
+def _marker_env(item: pytest.Item) -> dict[str, str | None] | str:
+    """The variables a test's ``gridgate_env`` markers set, or a problem description."""
+    values: dict[str, str | None] = {}
+    # Farthest first, so a function's marker overrides its class's and module's.
+    for mark in reversed(list(item.iter_markers(MARKER))):
+        if mark.args:
+            return f"{MARKER} takes NAME='value' keyword arguments, got {mark.args!r}"
+        for name, value in mark.kwargs.items():
+            if value is not None and not isinstance(value, str):
+                return f"{MARKER}: {name} must be a string or None, got {type(value).__name__}"
+            values[name] = value
+    return values
+
+
+class EnvMarker:
+    """Sets a marked test's variables before its fixtures, restores them at its teardown."""
+
+    def __init__(self, marked: dict[pytest.Item, dict[str, str | None] | str]) -> None:
+        self.marked = marked
+        self.previous: dict[str, str | None] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        values = self.marked.get(item)
+        if values is None:
+            return
+        if isinstance(values, str):
+            pytest.fail(values, pytrace=False)
+        self.previous = {name: os.environ.get(name) for name in values}
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    # A plain (not wrapper) implementation that runs first: the restoration is complete
+    # before teardown ends, when the leak checks compare the environment, and no failing
+    # fixture finaliser can skip it.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        if self.previous:
+            restore(self.previous, os.environ)
+            self.previous = {}
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Undo the defaults, so a second in-process session (pytester) starts clean.
+    applied = config.stash.get(_APPLIED_KEY, None)
+    if applied is not None:
+        restore(applied.previous, os.environ)
+
+
+def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
+    settings = get_config(config)
+    if not settings.env and not settings.env_force:
+        return
+    applied, kept = report.env["applied"], report.env["kept"]
+    summary = f"{len(applied)} applied, {len(kept)} kept (already set)"
+    details = [f"applied: {', '.join(applied)}"] if applied else []
+    details += [f"kept: {', '.join(kept)}"] if kept else []
+    report.add_verdict("env", True, summary, details)

@@ -7,12 +7,15 @@ Gates record what they find in two ways, both of which reach the xdist controlle
 * run-level findings go straight into the :class:`GateReport` (``get_report(config)``), or
   into it from a ``pytest_gridgate_report`` hook implementation at the end of the run.
 
-Only the controller (or the single process without xdist) writes the report.
+Only the controller (or the single process without xdist) writes the report. Per test it
+does no more than look for attached findings on each report: the counts come from the
+terminal reporter's statistics at the end, so they are pytest's own.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,20 @@ _ATTR = "gridgate_findings"
 _REPORT_KEY = pytest.StashKey["GateReport"]()
 
 SECTIONS = ("collection_errors", "timeouts", "leaks")
+# JSON ``counts`` keys; the first five are the contract, the rest are extras.
+COUNTS = ("collected", "passed", "failed", "errors", "skipped", "xfailed", "xpassed", "deselected")
+# Terminal reporter statistics category -> ``counts`` key.
+_CATEGORIES = {
+    "passed": "passed",
+    "failed": "failed",
+    "error": "errors",
+    "skipped": "skipped",
+    "xfailed": "xfailed",
+    "xpassed": "xpassed",
+}
+# Details shown per gate before "... and N more": the terminal section fits on one screen.
+TERMINAL_DETAILS = 8
+MARKDOWN_DETAILS = 50
 
 
 def attach(
@@ -56,11 +73,7 @@ class GateVerdict:
 class GateReport:
     """Everything the gates found in one run (JSON report version 1)."""
 
-    counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("collected", "passed", "failed", "errors", "skipped"), 0
-        )
-    )
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     sections: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {name: [] for name in SECTIONS}
     )
@@ -92,32 +105,49 @@ class GateReport:
             **self.sections,
             "env": self.env,
             "gates": [
-                {"gate": v.gate, "passed": v.passed, "summary": v.summary} for v in self.verdicts
+                {"gate": v.gate, "passed": v.passed, "summary": v.summary, "details": v.details}
+                for v in self.verdicts
             ],
         }
 
-    def terminal_lines(self) -> list[str]:
+    def terminal_lines(self, max_details: int = TERMINAL_DETAILS) -> list[str]:
+        width = max((len(v.gate) for v in self.verdicts), default=0)
         lines = []
         for v in self.verdicts:
-            lines.append(f"{'PASS' if v.passed else 'FAIL'} {v.gate}: {v.summary}")
-            lines.extend(f"    {d}" for d in v.details)
+            lines.append(f"{'PASS' if v.passed else 'FAIL'} {v.gate:<{width}}  {v.summary}")
+            lines.extend(f"    {d}" for d in _capped(v.details, max_details))
+        lines.append(f"gridgate: {self.outcome} (exit code {self.exit_code})")
         return lines
 
-    def to_markdown(self) -> str:
-        rows = [
-            f"| {v.gate} | {'✅ pass' if v.passed else '❌ fail'} | {v.summary} |"
-            for v in self.verdicts
+    def to_markdown(self, max_details: int = MARKDOWN_DETAILS) -> str:
+        icon = "✅" if self.exit_code == 0 else "❌"
+        lines = [
+            f"## {icon} gridgate: {self.outcome} (exit code {self.exit_code})",
+            "",
+            "| gate | verdict | summary |",
+            "|---|---|---|",
         ]
-        return "\n".join(
-            [
-                f"## gridgate: {self.outcome}",
-                "",
-                "| gate | verdict | summary |",
-                "|---|---|---|",
-                *rows,
-                "",
-            ]
-        )
+        for v in self.verdicts:
+            verdict = "✅ pass" if v.passed else "❌ fail"
+            lines.append(f"| {v.gate} | {verdict} | {_cell(v.summary)} |")
+        counts = ", ".join(f"{n} {key}" for key, n in self.counts.items() if n)
+        lines += ["", f"Counts: {counts or 'no tests'}."]
+        for v in self.verdicts:
+            if v.details:
+                lines += ["", f"<details><summary>{v.gate}</summary>", ""]
+                lines += [f"- `{_cell(d)}`" for d in _capped(v.details, max_details)]
+                lines += ["", "</details>"]
+        return "\n".join(lines) + "\n"
+
+
+def _capped(items: list[str], limit: int) -> list[str]:
+    if len(items) <= limit:
+        return items
+    return [*items[:limit], f"... and {len(items) - limit} more"]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
 
 
 def get_report(config: pytest.Config) -> GateReport:
@@ -132,3 +162,138 @@ def get_report(config: pytest.Config) -> GateReport:
 def write_json(report: GateReport, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- the plugin
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gridgate")
+    group.addoption(
+        "--gridgate-report",
+        metavar="PATH",
+        help="write the JSON gate report (version 1) to PATH",
+    )
+    group.addoption(
+        "--gridgate-summary",
+        metavar="PATH",
+        help="write the Markdown gate summary to PATH "
+        "(default: append it to $GITHUB_STEP_SUMMARY when that is set)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist workers send their reports to the controller, which writes the one report.
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(ReportWriter(config), "gridgate-report")
+
+
+class ReportWriter:
+    """Collects findings from every test and collect report; renders the report at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.report = get_report(config)
+        # Resolved now: tests may change the working directory or the environment.
+        self.json_path = self._path(config.getoption("gridgate_report"))
+        summary = config.getoption("gridgate_summary")
+        self.markdown_path = self._path(summary or os.environ.get("GITHUB_STEP_SUMMARY"))
+        self.markdown_append = summary is None
+        self.own_stats: dict[str, int] | None = None
+        self.finished = False
+
+    def _path(self, value: str | None) -> Path | None:
+        return self.config.invocation_params.dir / value if value else None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Without a terminal reporter (-p no:terminal) the counts are kept here instead.
+        if self.config.pluginmanager.get_plugin("terminalreporter") is None:
+            self.own_stats = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if _ATTR in report.__dict__:
+            for section, entry in attached(report):
+                self.report.add(section, entry)
+        if self.own_stats is not None:
+            self._count(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if _ATTR in report.__dict__:
+            for section, entry in attached(report):
+                self.report.add(section, entry)
+        if self.own_stats is not None and not report.passed:
+            self._count(report)
+
+    def _count(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        assert self.own_stats is not None
+        category = _category(report)
+        self.own_stats[category] = self.own_stats.get(category, 0) + 1
+
+    def _category_counts(self) -> dict[str, int]:
+        if self.own_stats is not None:
+            return self.own_stats
+        terminal: Any = self.config.pluginmanager.get_plugin("terminalreporter")
+        return {
+            category: sum(1 for r in reports if getattr(r, "count_towards_summary", True))
+            for category, reports in terminal.stats.items()
+        }
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # Last, so every gate has set session.exitstatus and added what it found.
+        report = self.report
+        report.exit_code = int(session.exitstatus)
+        stats = self._category_counts()
+        for category, key in _CATEGORIES.items():
+            report.counts[key] = stats.get(category, 0)
+        self.config.hook.pytest_gridgate_report(report=report, config=self.config)
+        report.verdicts.insert(_tests_position(report), _tests_verdict(report))
+        self.finished = True
+        if self.json_path is not None:
+            write_json(report, self.json_path)
+        if self.markdown_path is not None:
+            self.markdown_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.markdown_path.open("a" if self.markdown_append else "w") as out:
+                out.write(report.to_markdown())
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.finished:
+            return
+        terminalreporter.write_sep("=", "gridgate")
+        for line in self.report.terminal_lines():
+            failed = line.startswith("FAIL") or line.startswith("gridgate: failed")
+            terminalreporter.write_line(line, red=failed, green=line.startswith("PASS"))
+
+
+def _category(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """pytest's own status category, for runs without its terminal reporter."""
+    if report.when == "collect":
+        return "error" if report.failed else "skipped" if report.skipped else ""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed" if report.passed else "failed"
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    if report.skipped:
+        return "skipped"
+    return "passed" if report.when == "call" else ""
+
+
+def _tests_verdict(report: GateReport) -> GateVerdict:
+    counts = dict(report.counts)
+    # Collection errors are the collection gate's; here only errors of tests count.
+    counts["errors"] = max(0, counts["errors"] - len(report.sections["collection_errors"]))
+    shown = [_plural(counts[key], key) for key in COUNTS[1:7] if counts[key]]
+    if not shown:
+        # Nothing ran: fine only for a run that passes anyway (min_tests = 0).
+        return GateVerdict("tests", report.exit_code in (0, 5), "no tests ran")
+    return GateVerdict("tests", not counts["failed"] and not counts["errors"], ", ".join(shown))
+
+
+def _plural(n: int, key: str) -> str:
+    return f"{n} {key[:-1] if key == 'errors' and n == 1 else key}"
+
+
+def _tests_position(report: GateReport) -> int:
+    # "tests" follows "collection": the order a reader checks them in.
+    gates = [v.gate for v in report.verdicts]
+    return gates.index("collection") + 1 if "collection" in gates else 0
