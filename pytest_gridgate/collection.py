@@ -67,19 +67,20 @@ def _raised_at_import(tb: TracebackType | None) -> bool:
 
 
 def _exit_at_import_report(collector: pytest.Collector, exc: SystemExit) -> pytest.CollectReport:
-    where = _relative(collector.path, collector.config.rootpath)
-    message = f"SystemExit({exc.code!r}) at import of {where}"
+    root = collector.config.rootpath
     frames = traceback.extract_tb(exc.__traceback__)
-    # Show the frames from the first module-level one on: the test module and below.
+    # The outermost module-level frame is the module being imported: the test module, or
+    # a conftest.py when a directory is collected. Show the frames from there on.
     first = next((i for i, f in enumerate(frames) if f.name == "<module>"), 0)
-    lines = [f"{message}: a test module must not exit the interpreter.", "Traceback:"]
+    message = (
+        f"SystemExit({exc.code!r}) at import of {_relative(Path(frames[first].filename), root)}"
+    )
+    lines = [f"{message}: a module must not exit the interpreter while being collected."]
+    lines.append("Traceback:")
     for frame in frames[first:]:
         if "importlib" in frame.filename and "_bootstrap" in frame.filename:
             continue
-        lines.append(
-            f"{_relative(Path(frame.filename), collector.config.rootpath)}:"
-            f"{frame.lineno}: in {frame.name}"
-        )
+        lines.append(f"{_relative(Path(frame.filename), root)}:{frame.lineno}: in {frame.name}")
         if frame.line:
             lines.append(f"    {frame.line}")
     lines.append(f"E   {message}")

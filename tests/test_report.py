@@ -1,0 +1,140 @@
+"""The gate report: terminal section, JSON v1 and Markdown, on one process and under xdist."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MIXED = """
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture")
+
+def test_pass_1(): pass
+def test_pass_2(): pass
+def test_fail(): assert False
+def test_error(broken): pass
+@pytest.mark.skip(reason="no")
+def test_skip(): pass
+@pytest.mark.xfail(reason="known", strict=False)
+def test_xfail(): assert False
+@pytest.mark.xfail(reason="known", strict=False)
+def test_xpass(): pass
+
+@pytest.fixture
+def bad_teardown():
+    yield
+    raise RuntimeError("teardown")
+
+def test_pass_then_teardown_error(bad_teardown): pass
+"""
+
+# A stand-in for the timeouts and leaks gates: findings attached to test reports (on the
+# workers under xdist) and a verdict with many details, through the public extension API.
+OTHER_GATE = """
+import pytest
+from pytest_gridgate.report import attach
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "call" and "pass" in item.name:
+        attach(report, "timeouts", {"nodeid": item.nodeid, "seconds": 3.0, "phase": "call"})
+        attach(report, "leaks", {"nodeid": item.nodeid, "kind": "thread", "detail": "t",
+                                 "action": "warn", "cleaned": False})
+    return report
+
+def pytest_gridgate_report(report, config):
+    leaks = report.sections["leaks"]
+    report.add_verdict("leaks", False, f"{len(leaks)} leaks",
+                       [f"{leak['nodeid']}: {leak['kind']}" for leak in leaks] * 7)
+"""
+
+SUMMARY_LINE = re.compile(r"=+ (.*) in [\d.]+s")
+WORDS = {"error": "errors", "errors": "errors"}
+
+
+def _terminal_counts(stdout: str) -> dict[str, int]:
+    line = next(m.group(1) for m in map(SUMMARY_LINE.match, reversed(stdout.splitlines())) if m)
+    counts = {}
+    for part in line.split(", "):
+        n, word = part.split(" ", 1)
+        counts[WORDS.get(word, word)] = int(n)
+    return counts
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["single", "xdist"])
+def test_json_report_matches_pytest_and_carries_other_gates(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
+    pytester.makeconftest(OTHER_GATE)
+    pytester.makepyfile(test_mixed=MIXED)
+    step_summary = pytester.path / "step_summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    result = pytester.runpytest_subprocess(*xdist, "--gridgate-report=out/r.json")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    report: dict[str, Any] = json.loads((pytester.path / "out" / "r.json").read_text())
+    assert report["version"] == 1
+    assert (report["outcome"], report["exit_code"]) == ("failed", 1)
+    terminal = _terminal_counts(result.stdout.str())
+    assert terminal == {"failed": 1, "passed": 3, "skipped": 1, "xfailed": 1, "xpassed": 1,
+                        "errors": 2}  # fmt: skip
+    assert report["counts"] == {"collected": 8, "deselected": 0, **terminal}
+    assert list(report)[:5] == ["version", "outcome", "exit_code", "counts", "collection_errors"]
+    assert {"timeouts", "leaks", "env", "gates"} <= set(report)
+    # The three passing tests and the xpass carry findings; the pass/teardown test once.
+    assert sorted(t["nodeid"] for t in report["timeouts"]) == sorted(
+        f"test_mixed.py::{name}"
+        for name in ("test_pass_1", "test_pass_2", "test_xpass", "test_pass_then_teardown_error")
+    )
+    assert report["leaks"][0]["kind"] == "thread"
+
+    result.stdout.fnmatch_lines(
+        [
+            "*= gridgate =*",
+            "PASS collection  8 tests collected",
+            "FAIL tests       3 passed, 1 failed, 2 errors, 1 skipped, 1 xfailed, 1 xpassed",
+            "FAIL leaks       4 leaks",
+            "    test_mixed.py::*: thread",
+            "    ... and 20 more",
+            "gridgate: failed (exit code 1)",
+        ]
+    )
+    markdown = step_summary.read_text()
+    assert markdown.startswith("earlier step\n## ❌ gridgate: failed (exit code 1)")
+    assert "| leaks | ❌ fail | 4 leaks |" in markdown
+    assert "... and" not in markdown  # 28 details fit under the Markdown cap
+
+
+def test_summary_option_and_report_on_exitfirst(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mixed=MIXED)
+    result = pytester.runpytest_subprocess(
+        "-x", "-p", "no:randomly", "--gridgate-report=r.json", "--gridgate-summary=s.md"
+    )
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    report = json.loads(Path(pytester.path / "r.json").read_text())
+    assert report["counts"]["failed"] == 1
+    assert report["counts"]["passed"] == 2
+    summary = (pytester.path / "s.md").read_text()
+    assert summary.startswith("## ❌ gridgate: failed (exit code 1)")
+    assert "| tests | ❌ fail | 2 passed, 1 failed |" in summary
+
+
+def test_passing_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ok="def test_a(): pass\ndef test_b(): pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:terminal", "--gridgate-report=r.json")
+
+    assert result.ret == 0
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["outcome"] == "passed"
+    assert report["counts"]["passed"] == 2
+    assert [g["gate"] for g in report["gates"]] == ["collection", "tests"]
