@@ -51,6 +51,7 @@ class Report:
     node: cst.CSTNode
     message: str
     fixable: bool
+    source: str | None = None
 
 
 def is_main_guard(test: cst.BaseExpression) -> bool:
@@ -179,8 +180,16 @@ class Context:
 
     # -- reporting ------------------------------------------------------------------------
 
-    def report(self, rule: Rule, node: cst.CSTNode, message: str, fixable: bool = False) -> None:
-        self.reports.append(Report(rule, node, message, fixable))
+    def report(
+        self,
+        rule: Rule,
+        node: cst.CSTNode,
+        message: str,
+        fixable: bool = False,
+        source: str | None = None,
+    ) -> None:
+        """Report ``node``; ``source`` overrides the normalised code the baseline keys on."""
+        self.reports.append(Report(rule, node, message, fixable, source))
 
 
 class Dispatcher(cst.CSTVisitor):
@@ -247,6 +256,8 @@ def run(
     """Check ``module`` with ``rules``; the context keeps the reports (the fixer needs nodes)."""
     ctx = Context(path, module, ScopeTable(module, module_name, package))
     module.visit(Dispatcher(ctx, rules))
+    for rule in rules:
+        rule.finish(ctx)
     if not ctx.reports:
         return ctx, []
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
@@ -262,7 +273,7 @@ def run(
                 name=report.rule.name,
                 message=report.message,
                 fixable=report.fixable,
-                source=normalised_source(module, report.node),
+                source=report.source or normalised_source(module, report.node),
                 end_line=where.end.line,
                 end_column=where.end.column + 1,
             )

@@ -14,11 +14,31 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from scanners.rules.gg001_get_event_loop import GetEventLoop
+from scanners.rules.gg002_run_until_complete import RunUntilComplete
+from scanners.rules.gg003_forbidden_call import ForbiddenCall
+from scanners.rules.gg004_exit_in_library import ExitInLibrary
+from scanners.rules.gg005_subprocess_shell import SubprocessShell
+from scanners.rules.gg006_unbounded_wait import UnboundedWait
+from scanners.rules.gg007_required_finally import RequiredFinally
+from scanners.rules.gg008_blocking_in_async import BlockingInAsync
+from scanners.rules.gg009_not_implemented import NotImplementedInRuntime
+from scanners.rules.gg010_eager_import import EagerImport
 from scanners.rules.rule import Rule
 
 ENTRY_POINT_GROUP = "gridgate.rules"
 
-BUILTIN_RULES: tuple[type[Rule], ...] = (GetEventLoop,)
+BUILTIN_RULES: tuple[type[Rule], ...] = (
+    GetEventLoop,
+    RunUntilComplete,
+    ForbiddenCall,
+    ExitInLibrary,
+    SubprocessShell,
+    UnboundedWait,
+    RequiredFinally,
+    BlockingInAsync,
+    NotImplementedInRuntime,
+    EagerImport,
+)
 
 
 def load_rules() -> tuple[dict[str, type[Rule]], list[str]]:

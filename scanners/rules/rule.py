@@ -72,6 +72,9 @@ class Rule:
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         """Check one node of a type in :attr:`node_types`; report through ``ctx.report``."""
 
+    def finish(self, ctx: Context) -> None:
+        """Called once after the traversal, for rules that decide at the end of the file."""
+
 
 def examples(items: Sequence[str | Example]) -> list[Example]:
     return [item if isinstance(item, Example) else Example(item) for item in items]
