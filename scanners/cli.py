@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pytest_gridgate.config import ConfigError, GridgateConfig, ScanSettings, load_config
 from scanners import baseline
-from scanners.discovery import PathNotFound, SourceFile, discover, glob_match
+from scanners.discovery import PathNotFound, SourceFile, discover
 from scanners.finding import Finding
 from scanners.output import FORMATS, Report, render
 from scanners.selection import Selector
@@ -244,22 +244,32 @@ def _stale_allow_in(
     files: Sequence[SourceFile],
     selector: Selector,
 ) -> list[Finding]:
-    """``allow_in`` globs that match no scanned file: the code they excused has moved.
+    """``allow_in`` globs that match no scanned Python file: what they excused has moved.
 
-    Judged only on a whole-project scan (no PATHS), where "no file" means something.
-    Reported as GG003 at the entry in the configuration file.
+    Judged only on a whole-project scan (no PATHS), where "no file" means something, and
+    reported as GG003 at the entry in the configuration file. Matching is the rules' own
+    (``scanners.rules.allow_in_matches``), so a glob is stale exactly when GG003 could never
+    have used it.
     """
-    if config.source is None or not settings.forbidden_calls or not selector.enabled("GG003"):
+    if config.source is None or not selector.enabled("GG003"):
         return []
+    if not any(entry.allow_in for entry in settings.forbidden_calls):
+        return []
+    from scanners.rules import allow_in_matches
+
+    used: set[tuple[int, str]] = set()
+    for file in files:
+        if file.kind == "python":
+            used |= allow_in_matches(file.display, settings)
     try:
         lines = config.source.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         lines = []
     display = os.path.relpath(config.source, Path.cwd()).replace(os.sep, "/")
     stale = []
-    for entry in settings.forbidden_calls:
+    for index, entry in enumerate(settings.forbidden_calls):
         for pattern in entry.allow_in:
-            if any(glob_match(pattern, f.relative) for f in files):
+            if (index, pattern) in used:
                 continue
             line, column = next(
                 (
@@ -276,8 +286,8 @@ def _stale_allow_in(
                     column=column,
                     rule="GG003",
                     name="forbidden-call",
-                    message=f"stale allow_in {pattern!r} for {entry.call!r}: "
-                    "it matches no scanned file",
+                    message=f"scan.forbidden_calls[{index}].allow_in: {pattern!r} (for "
+                    f"{entry.call!r}) matches no scanned file; remove or correct it",
                     source=f"allow_in {pattern} for {entry.call}",
                 )
             )

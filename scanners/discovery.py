@@ -62,13 +62,13 @@ class PathNotFound(Exception):
 
 @lru_cache(maxsize=512)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a gitignore-style glob: ``**`` spans directories, ``*`` and ``?`` do not.
+    """Translate a glob: ``**`` spans directories, ``*`` and ``?`` do not.
 
-    A pattern without a ``/`` matches a name at any depth (``__main__.py``, ``build``);
-    one with a ``/`` is anchored at the project root (``src/**/*.py``).
+    As for the rules' globs (``allow_in``, ``not_implemented.paths``), a glob matches the
+    whole path or any suffix of it that starts at a directory, so ``build/**`` also covers
+    ``sub/build/x.py``; and one that names a directory covers everything below it.
     """
-    anchored = "/" in pattern.rstrip("/")
-    pattern = pattern.strip("/")
+    pattern = pattern.replace("\\", "/").removeprefix("./").strip("/")
     parts: list[str] = []
     i = 0
     while i < len(pattern):
@@ -98,9 +98,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             parts.append(re.escape(pattern[i]))
             i += 1
-    prefix = "" if anchored else "(?:.*/)?"
-    # A pattern that names a directory also covers everything below it.
-    return re.compile(f"{prefix}{''.join(parts)}(?:/.*)?", re.DOTALL)
+    return re.compile(f"(?:.*/)?{''.join(parts)}(?:/.*)?", re.DOTALL)
 
 
 def glob_match(pattern: str, relative: str) -> bool:
