@@ -1,0 +1,276 @@
+"""A small POSIX shell reader for ``run:`` scripts: statements, not lines.
+
+The workflow rules ask questions a regex over the block cannot answer reliably: is this
+``|| true`` an operator or text inside a string, a comment or a heredoc; which command does
+a ``|`` pipe from; has ``set -o pipefail`` run before this pipeline. This module splits a
+script into and-or lists (``a && b || c``), pipelines (``a | b``) and simple commands with
+their quote-removed words, keeping every offset so findings land on the right line.
+
+It is deliberately not a full shell parser: compound commands are flattened (``if a; then
+b; fi`` yields the commands ``a`` and ``b``), ``$( ... )`` and backquotes are read as their
+own scripts, and expansions are kept as text. GitHub expressions (``${{ ... }}``) are
+blanked out first, since their ``||`` is not the shell's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+# Words that open or close a compound command; the command proper follows them.
+RESERVED = frozenset(
+    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time"}
+    | {"esac", "in"}
+)
+_OPERATORS = (
+    "&>>", "<<-", "<<<", "&&", "||", "|&", ";;", ">>", "<<", ">&", "<&", "&>", ">|", "<>",
+    "|", "&", ";", "(", ")", "<", ">",
+)  # fmt: skip
+_REDIRECTIONS = frozenset({"&>>", "<<<", ">>", ">&", "<&", "&>", ">|", "<>", "<", ">"})
+_SEPARATORS = frozenset({";", "&", ";;", "(", ")", "\n"})
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word with quotes removed; ``start`` is its offset in the script."""
+
+    text: str
+    start: int
+
+
+@dataclass
+class Command:
+    """A simple command: its words after assignments, reserved words and redirections."""
+
+    words: list[Word]
+    start: int
+    grouped: bool = False  # the command opens a `{ ...; }` group
+
+    @property
+    def argv(self) -> list[str]:
+        return [w.text for w in self.words]
+
+
+@dataclass
+class Pipeline:
+    commands: list[Command]
+    start: int
+
+
+@dataclass
+class Statement:
+    """An and-or list: pipelines joined by ``&&``/``||`` (``operators[i]`` follows ``i``)."""
+
+    pipelines: list[Pipeline]
+    operators: list[str] = field(default_factory=list)
+
+    @property
+    def start(self) -> int:
+        return self.pipelines[0].start
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "word" or "op"
+    text: str
+    start: int
+
+
+def blank_expressions(script: str) -> str:
+    """Replace ``${{ ... }}`` by underscores of the same length (offsets stay valid)."""
+    return _EXPRESSION.sub(lambda m: re.sub(r"[^\n]", "_", m.group()), script)
+
+
+class _Lexer:
+    def __init__(self, text: str, base: int, nested: list[Statement]) -> None:
+        self.text = text
+        self.base = base
+        self.nested = nested  # statements found inside $( ) and backquotes
+        self.pos = 0
+        self.tokens: list[_Token] = []
+        self.heredocs: list[tuple[str, bool]] = []
+
+    def run(self) -> list[_Token]:
+        text = self.text
+        while self.pos < len(text):
+            ch = text[self.pos]
+            if ch in " \t\r":
+                self.pos += 1
+            elif ch == "\\" and text.startswith("\n", self.pos + 1):
+                self.pos += 2  # line continuation
+            elif ch == "#":
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+            elif ch == "\n":
+                self.tokens.append(_Token("op", "\n", self.base + self.pos))
+                self.pos += 1
+                self._skip_heredoc_bodies()
+            elif op := self._operator():
+                self.tokens.append(_Token("op", op, self.base + self.pos))
+                self.pos += len(op)
+                if op in ("<<", "<<-"):
+                    self._heredoc_delimiter(strip_tabs=op == "<<-")
+            else:
+                self._word()
+        return self.tokens
+
+    def _operator(self) -> str | None:
+        for op in _OPERATORS:
+            if self.text.startswith(op, self.pos):
+                return op
+        return None
+
+    def _word(self) -> None:
+        text, start, chars = self.text, self.pos, []
+        while self.pos < len(text):
+            ch = text[self.pos]
+            if ch in " \t\r\n" or self._operator():
+                break
+            if ch == "\\":
+                if text.startswith("\n", self.pos + 1):
+                    self.pos += 2
+                    continue
+                chars.append(text[self.pos + 1 : self.pos + 2])
+                self.pos += 2
+            elif ch == "'":
+                end = text.find("'", self.pos + 1)
+                end = len(text) if end < 0 else end
+                chars.append(text[self.pos + 1 : end])
+                self.pos = end + 1
+            elif ch == '"':
+                self.pos += 1
+                while self.pos < len(text) and text[self.pos] != '"':
+                    if text[self.pos] == "\\" and self.pos + 1 < len(text):
+                        self.pos += 1
+                    chars.append(text[self.pos])
+                    self.pos += 1
+                self.pos += 1
+            elif text.startswith("$(", self.pos) and not text.startswith("$((", self.pos):
+                end = self._matching_paren(self.pos + 2)
+                self._nested(self.pos + 2, end)
+                chars.append(text[self.pos : end + 1])
+                self.pos = end + 1
+            elif ch == "`":
+                end = text.find("`", self.pos + 1)
+                end = len(text) if end < 0 else end
+                self._nested(self.pos + 1, end)
+                chars.append(text[self.pos : end + 1])
+                self.pos = end + 1
+            elif text.startswith("${", self.pos) or text.startswith("$((", self.pos):
+                close = "}" if text[self.pos + 1] == "{" else "))"
+                end = text.find(close, self.pos)
+                end = len(text) if end < 0 else end + len(close) - 1
+                chars.append(text[self.pos : end + 1])
+                self.pos = end + 1
+            else:
+                chars.append(ch)
+                self.pos += 1
+        self.tokens.append(_Token("word", "".join(chars), self.base + start))
+
+    def _matching_paren(self, index: int) -> int:
+        depth, quote = 1, ""
+        while index < len(self.text):
+            ch = self.text[index]
+            if quote:
+                if ch == quote:
+                    quote = ""
+                elif ch == "\\" and quote == '"':
+                    index += 1
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if depth == 0:
+                    return index
+            index += 1
+        return len(self.text)
+
+    def _nested(self, start: int, end: int) -> None:
+        self.nested.extend(parse_script(self.text[start:end], self.base + start))
+
+    def _heredoc_delimiter(self, strip_tabs: bool) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] in " \t":
+            self.pos += 1
+        before = len(self.tokens)
+        self._word()
+        delimiter = self.tokens[before].text if len(self.tokens) > before else ""
+        self.heredocs.append((delimiter, strip_tabs))
+
+    def _skip_heredoc_bodies(self) -> None:
+        for delimiter, _strip_tabs in self.heredocs:
+            while self.pos < len(self.text):
+                end = self.text.find("\n", self.pos)
+                end = len(self.text) if end < 0 else end
+                line = self.text[self.pos : end]
+                self.pos = end + 1
+                if line.strip() == delimiter:
+                    break
+        self.heredocs.clear()
+
+
+def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
+    """Yield (operator before, command) pairs; operators are ``&&``, ``||``, ``|`` or ``;``."""
+    words: list[Word] = []
+    redirect = False
+    operator = ";"
+    for token in tokens:
+        if token.kind == "word":
+            if not redirect:
+                words.append(Word(token.text, token.start))
+            redirect = False
+            continue
+        if token.text in _REDIRECTIONS or token.text in ("<<", "<<-"):
+            # The next word is the target (or heredoc delimiter), not an argument; an
+            # io-number glued to the operator (the 2 of 2>&1) is not one either.
+            last = words[-1] if words else None
+            if last and last.text.isdigit() and token.start == last.start + len(last.text):
+                words.pop()
+            redirect = True
+            continue
+        if token.text == "\n" and operator in ("&&", "||", "|", "|&") and not words:
+            continue  # a newline after these operators continues the list
+        yield operator, _command(words)
+        words = []
+        operator = token.text if token.text not in _SEPARATORS else ";"
+    yield operator, _command(words)
+
+
+def _command(words: list[Word]) -> Command | None:
+    grouped = False
+    while words and (words[0].text in RESERVED or _is_assignment(words[0].text)):
+        grouped = grouped or words[0].text == "{"
+        words = words[1:]
+    return Command(words, words[0].start, grouped) if words else None
+
+
+def _is_assignment(word: str) -> bool:
+    name, eq, _ = word.partition("=")
+    return bool(eq) and name.isidentifier()
+
+
+def parse_script(script: str, base: int = 0) -> list[Statement]:
+    """Statements of ``script`` in order; offsets are relative to ``base``."""
+    nested: list[Statement] = []
+    tokens = _Lexer(blank_expressions(script), base, nested).run()
+    statements: list[Statement] = []
+    current: Statement | None = None
+    for operator, command in _commands(tokens):
+        if operator in ("|", "|&") and current is not None:
+            if command is not None:
+                current.pipelines[-1].commands.append(command)
+            continue
+        if command is None:
+            if operator == ";":
+                current = None
+            continue
+        if operator in ("&&", "||") and current is not None:
+            current.operators.append(operator)
+            current.pipelines.append(Pipeline([command], command.start))
+            continue
+        current = Statement([Pipeline([command], command.start)])
+        statements.append(current)
+    return statements + nested
