@@ -1,3 +1,390 @@
-"""Per-test leak and zombie detection (work in progress)."""
+"""Per-test leak and zombie detection, with cleanup.
+
+Every test is compared before setup with after teardown (``pytest_runtest_logstart`` and
+the teardown ``pytest_runtest_makereport``, which runs once every teardown hook and
+finalizer, gridgate's own env restoration included, has finished). What a class-, module-,
+package- or session-scoped fixture creates belongs to the fixture: it is excused for the
+test that first requested it, and checked when the fixture is finalized, against the
+fixture. Findings become entries of the ``leaks`` section of the gate report, attached to
+the teardown report so that they reach the xdist controller; in ``fail`` mode they turn the
+teardown into an error naming the leak, in ``warn`` mode into a warning. After reporting,
+each leak is cleaned up by the check that found it.
+
+The checks themselves live in one module each and share the small interface of
+:mod:`pytest_gridgate.leaks.base`; third-party checks come from the
+``pytest_gridgate_leak_checks`` hook.
+"""
 
 from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Generator, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_gridgate.config import LeakSettings
+from pytest_gridgate.leaks import spawns
+from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
+from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
+from pytest_gridgate.leaks.cwd import CwdCheck
+from pytest_gridgate.leaks.environ import EnvironCheck
+from pytest_gridgate.leaks.fds import FdCheck
+from pytest_gridgate.leaks.processes import ProcessCheck
+from pytest_gridgate.leaks.signals import SignalCheck
+from pytest_gridgate.leaks.threads import ThreadCheck
+from pytest_gridgate.report import GateReport, attach, get_report
+from pytest_gridgate.settings import get_config
+
+__all__ = ["GridgateLeakWarning", "Leak", "LeakCheck", "LeakDetector", "build_checks"]
+
+SECTION = "leaks"
+MARKER = "gridgate_allow_leaks"
+_WORKEROUTPUT_KEY = "gridgate_leaks"
+_DETECTOR_KEY = pytest.StashKey["LeakDetector"]()
+
+
+class GridgateLeakWarning(pytest.PytestWarning):
+    """A test or fixture leaked a resource (``leaks.action = "warn"``)."""
+
+
+def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakCheck]:
+    """The built-in checks that ``leaks.checks`` enables, in a fixed order."""
+    enabled = set(settings.checks)
+    checks: list[LeakCheck] = []
+    if "threads" in enabled:
+        checks.append(ThreadCheck(settings.ignore.threads))
+    if enabled & {"processes", "zombies"}:
+        checks.append(
+            ProcessCheck(
+                processes="processes" in enabled,
+                zombies="zombies" in enabled,
+                kill=settings.kill,
+                ignore=settings.ignore.processes,
+            )
+        )
+    if "fds" in enabled:
+        checks.append(FdCheck())
+    if "environ" in enabled:
+        checks.append(EnvironCheck(settings.ignore.environ))
+    if "cwd" in enabled:
+        checks.append(CwdCheck())
+    if "signals" in enabled:
+        # pytest-timeout arms SIGALRM around each test (gridgate's timeouts build on it).
+        checks.append(SignalCheck(include_sigalrm=not config.pluginmanager.has_plugin("timeout")))
+    if "asyncio" in enabled:
+        checks.append(AsyncioCheck())
+    return checks
+
+
+@dataclass
+class _FixtureState:
+    """A higher-scoped fixture: the state before its setup and the resources it created."""
+
+    name: str
+    baseline: list[Any]
+    owned: set[Hashable]
+
+
+@dataclass
+class _Found:
+    owner: str  # test nodeid, or the fixture it is reported against
+    leak: Leak
+    entry: dict[str, Any] = field(default_factory=dict)
+
+
+def _fixture_nodeid(fixturedef: pytest.FixtureDef[Any]) -> str:
+    return f"{fixturedef.baseid}::{fixturedef.argname}" if fixturedef.baseid else fixturedef.argname
+
+
+def _allowed_checks(item: pytest.Item) -> set[str] | None:
+    """Check names and kinds the ``gridgate_allow_leaks`` marker allows; None: none."""
+    allowed: set[str] = set()
+    found = False
+    for mark in item.iter_markers(MARKER):
+        found = True
+        allowed.update(mark.args or ("*",))
+    return allowed if found else None
+
+
+def _is_allowed(leak: Leak, allowed: set[str] | None) -> bool:
+    if allowed is None:
+        return False
+    return "*" in allowed or leak.kind in allowed or KIND_TO_CHECK.get(leak.kind) in allowed
+
+
+class LeakDetector:
+    """The per-session plugin object: baselines, fixture attribution, verdicts, cleanup."""
+
+    def __init__(self, config: pytest.Config, settings: LeakSettings) -> None:
+        self.config = config
+        self.settings = settings
+        self.checks: list[LeakCheck] = build_checks(config, settings)
+        self._baseline: list[Any] | None = None
+        # Resources created by higher-scoped fixtures set up during the current test.
+        self._excused: set[Hashable] = set()
+        self._fixtures: dict[pytest.FixtureDef[Any], _FixtureState] = {}
+        self._finalized: list[_FixtureState] = []
+        # Everything already reported or allowed, never blamed twice.
+        self._accounted: set[Hashable] = set()
+        self.session_failed = False
+
+    # ------------------------------------------------------------------ measuring
+
+    def _snapshot(self) -> list[Any]:
+        return [check.snapshot() for check in self.checks]
+
+    def _findings(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
+        seen: set[Hashable] = set()
+        leaks = []
+        for check, before in zip(self.checks, baseline, strict=False):
+            for leak in check.compare(before):
+                if leak.key in excluded or leak.key in seen:
+                    continue
+                seen.add(leak.key)
+                leaks.append(leak)
+        return leaks
+
+    def _settled(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
+        """Findings after the grace period, which only runs while something is pending."""
+        leaks = self._findings(baseline, excluded)
+        deadline = time.monotonic() + self.settings.grace
+        while any(leak.pending for leak in leaks):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(0.01, remaining))
+            leaks = self._findings(baseline, excluded)
+        return leaks
+
+    # ------------------------------------------------------------------ hooks
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        for extra in self.config.hook.pytest_gridgate_leak_checks(config=self.config):
+            self.checks.extend(extra or ())
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self._excused = set()
+        self._baseline = self._snapshot()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        if fixturedef.scope == "function":
+            return (yield)
+        before = self._snapshot()
+        try:
+            return (yield)
+        finally:
+            owned = {leak.key for leak in self._findings(before, set())}
+            self._fixtures[fixturedef] = _FixtureState(
+                f"{_fixture_nodeid(fixturedef)}", before, owned
+            )
+            self._excused |= owned
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        state = self._fixtures.pop(fixturedef, None)
+        if state is not None:
+            self._finalized.append(state)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when == "teardown":
+            self._finish_test(item, report)
+        return report
+
+    # ------------------------------------------------------------------ verdicts
+
+    def _finish_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        found: list[_Found] = []
+        allowed = _allowed_checks(item)
+        baseline, self._baseline = self._baseline, None
+        test_keys: set[Hashable] = set()
+        if baseline is not None:
+            for leak in self._settled(baseline, self._excused):
+                test_keys.add(leak.key)
+                if not _is_allowed(leak, allowed):
+                    found.append(_Found(item.nodeid, leak))
+        found.extend(self._check_finalized(test_keys | self._accounted))
+        self._accounted |= test_keys
+        if found:
+            self._report(found, report, item)
+
+    def _check_finalized(self, excluded: set[Hashable]) -> list[_Found]:
+        found = []
+        finalized, self._finalized = self._finalized, []
+        for state in finalized:
+            live = set().union(*(other.owned for other in self._fixtures.values()))
+            for leak in self._settled(state.baseline, excluded | live):
+                found.append(_Found(state.name, leak))
+        return found
+
+    def _entries(self, found: Iterable[_Found]) -> list[dict[str, Any]]:
+        entries = []
+        for each in found:
+            leak = each.leak
+            self._accounted.add(leak.key)
+            entry = {
+                "nodeid": each.owner,
+                "kind": leak.kind,
+                "detail": leak.detail,
+                "action": self.settings.action,
+                "cleaned": False,
+            }
+            # Cleanup comes after the finding is recorded, so it is reported as it was.
+            if leak.cleanup is not None:
+                try:
+                    entry["cleaned"] = bool(leak.cleanup())
+                except Exception:  # cleanup is best effort; the finding stands
+                    entry["cleaned"] = False
+            each.entry = entry
+            entries.append(entry)
+        return entries
+
+    def _report(self, found: list[_Found], report: pytest.TestReport, item: pytest.Item) -> None:
+        entries = self._entries(found)
+        for entry in entries:
+            attach(report, SECTION, entry)
+        text = _describe(entries, item.nodeid)
+        if self.settings.action == "fail":
+            if report.passed:
+                report.outcome = "failed"
+                report.longrepr = text
+            else:
+                report.sections.append(("gridgate leaks", text))
+        else:
+            _warn(item, text)
+
+    # ------------------------------------------------------------------ end of session
+
+    def _leftovers(self) -> list[Leak]:
+        leaks: list[Leak] = []
+        for check in self.checks:
+            if (isinstance(check, ProcessCheck) and check.processes) or isinstance(
+                check, ThreadCheck
+            ):
+                leaks.extend(check.alive())
+        return leaks
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        if not _is_xdist_controller(self.config):
+            # Fixtures finalized outside any test (an interrupted run), then what is
+            # still running after the last test: it would outlive or hang the session.
+            found = self._check_finalized(self._accounted)
+            leftovers = self._leftovers()
+            deadline = time.monotonic() + self.settings.grace
+            while any(leak.pending for leak in leftovers) and time.monotonic() < deadline:
+                time.sleep(0.01)
+                leftovers = self._leftovers()
+            found.extend(_Found("session", leak) for leak in leftovers)
+            entries = self._entries(found)
+            if entries:
+                self._add_session_entries(entries)
+        yield
+        if self.session_failed and self.settings.action == "fail" and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _add_session_entries(self, entries: list[dict[str, Any]]) -> None:
+        self.session_failed = True
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput.setdefault(_WORKEROUTPUT_KEY, []).extend(entries)
+        else:
+            report = get_report(self.config)
+            for entry in entries:
+                report.add(SECTION, entry)
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None and workeroutput is None:
+            terminal.write_line(_describe(entries, "the session"), yellow=True)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        entries = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY, ())
+        if entries:
+            self._add_session_entries(list(entries))
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return config.pluginmanager.get_plugin("dsession") is not None
+
+
+def _describe(entries: list[dict[str, Any]], where: str) -> str:
+    lines = [f"gridgate: leaked resources in {where} (leaks.action = {entries[0]['action']}):"]
+    for entry in entries:
+        owner = "" if entry["nodeid"] == where else f"{entry['nodeid']}: "
+        cleaned = " [cleaned up]" if entry["cleaned"] else ""
+        lines.append(f"  {owner}{entry['kind']}: {entry['detail']}{cleaned}")
+    return "\n".join(lines)
+
+
+def _warn(item: pytest.Item, text: str) -> None:
+    # Recorded straight through the hook, so that a project's ``-W error`` cannot turn
+    # gridgate's own warning into an exception inside pytest's reporting machinery.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn(GridgateLeakWarning(text), stacklevel=1)
+    for message in caught:
+        item.ihook.pytest_warning_recorded.call_historic(
+            kwargs={
+                "warning_message": message,
+                "when": "runtest",
+                "nodeid": item.nodeid,
+                "location": None,
+            }
+        )
+
+
+# ---------------------------------------------------------------------- module-level hooks
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(*checks): let this test leave resources of the given checks or kinds "
+        "(threads, processes, zombies, fds, socket, environ, cwd, signals, asyncio) behind; "
+        "no arguments allows every kind",
+    )
+    settings = get_config(config).leaks
+    if settings.action == "off":
+        return
+    spawns.install()
+    detector = LeakDetector(config, settings)
+    config.stash[_DETECTOR_KEY] = detector
+    config.pluginmanager.register(detector, "gridgate-leaks")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    detector = config.stash.get(_DETECTOR_KEY, None)
+    if detector is not None:
+        config.pluginmanager.unregister(detector)
+        del config.stash[_DETECTOR_KEY]
+
+
+def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
+    settings = get_config(config).leaks
+    if settings.action == "off":
+        report.add_verdict(SECTION, True, "leak detection off")
+        return
+    entries = report.sections.get(SECTION, [])
+    if not entries:
+        report.add_verdict(SECTION, True, "no leaks")
+        return
+    owners = {entry["nodeid"] for entry in entries}
+    kinds = sorted({entry["kind"] for entry in entries})
+    summary = (
+        f"{len(entries)} leak(s) in {len(owners)} test(s) or fixture(s): {', '.join(kinds)}"
+        + (" (warn only)" if settings.action == "warn" else "")
+    )
+    details = [
+        f"{e['nodeid']}: {e['kind']}: {e['detail']}" + (" [cleaned up]" if e["cleaned"] else "")
+        for e in entries
+    ]
+    report.add_verdict(SECTION, settings.action == "warn", summary, details)

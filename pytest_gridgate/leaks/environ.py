@@ -1,0 +1,84 @@
+"""``environ``: variables a test added, changed or removed, and ``os.environ`` rebound.
+
+The snapshot is a copy of ``os.environ``'s underlying bytes dictionary, compared as a
+whole; values are never decoded, and reports carry names only (values may be secrets).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from fnmatch import fnmatchcase
+from typing import Any
+
+from pytest_gridgate.leaks.base import Leak
+
+
+def _data(environ: Any) -> dict[Any, Any]:
+    data = getattr(environ, "_data", None)
+    return dict(data) if data is not None else dict(environ)
+
+
+def _restore(name: str, value: str | None) -> bool:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+    return True
+
+
+def _rebind(environ: MutableMapping[str, str]) -> bool:
+    os.environ = environ  # type: ignore[assignment]  # noqa: B003 - undoing a rebind
+    return True
+
+
+#: pytest's own per-phase variable is set and removed around every test phase.
+KNOWN_VARIABLES = ("PYTEST_CURRENT_TEST",)
+
+
+class EnvironCheck:
+    name = "environ"
+
+    def __init__(self, ignore: tuple[str, ...] = ()) -> None:
+        self.ignore = KNOWN_VARIABLES + tuple(ignore)
+
+    def snapshot(self) -> tuple[Any, dict[Any, Any]]:
+        environ = os.environ
+        return environ, environ._data.copy()  # type: ignore[attr-defined]
+
+    def compare(self, before: Any) -> list[Leak]:
+        environ, data = before
+        current = os.environ
+        if current is environ and getattr(current, "_data", None) == data:
+            return []
+        leaks = []
+        if current is not environ:
+            leaks.append(
+                Leak(
+                    "environ",
+                    ("environ", None),
+                    "os.environ rebound to a new object",
+                    cleanup=lambda: _rebind(environ),
+                )
+            )
+            return leaks  # the original mapping is untouched; restoring it is the fix
+        now = _data(current)
+        decode = os.fsdecode
+        for raw in sorted(data.keys() | now.keys()):
+            old, new = data.get(raw), now.get(raw)
+            if old == new:
+                continue
+            name = decode(raw)
+            if any(fnmatchcase(name, pattern) for pattern in self.ignore):
+                continue
+            change = "added" if old is None else "removed" if new is None else "changed"
+            value = None if old is None else decode(old)
+            leaks.append(
+                Leak(
+                    "environ",
+                    ("environ", name),
+                    f"{name} {change}",
+                    cleanup=lambda name=name, value=value: _restore(name, value),  # type: ignore[misc]
+                )
+            )
+        return leaks

@@ -1,0 +1,226 @@
+"""``processes`` and ``zombies``: child processes a test left running or never waited for.
+
+Reading the process table costs milliseconds on a busy host, so it is never done per test.
+The cheap tier asks three questions that cost well under a microsecond each: did the
+process-start counter of the audit hook move, did ``multiprocessing``'s set of children
+change, and does ``waitid(WNOWAIT)`` see an exited child nobody waited for? Only then are
+our children listed (``/proc/self/task/*/children`` on Linux, psutil elsewhere) and
+compared with the children known before the test, by pid and start time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+import psutil
+
+from pytest_gridgate.leaks.base import Leak
+from pytest_gridgate.leaks.spawns import spawn_count
+
+#: Known neighbours: multiprocessing's helpers and gridgate's own watchdogs.
+KNOWN_PROCESSES = (
+    "*multiprocessing.resource_tracker*",
+    "*multiprocessing.forkserver*",
+    "gridgate-*",
+)
+
+_HAS_PROC_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+_EMPTY: frozenset[Any] = frozenset()
+
+ProcessKey = tuple[int, float]
+
+
+@dataclass(frozen=True)
+class ProcessBaseline:
+    spawns: int
+    mp_children: frozenset[Any]
+    zombie: int | None
+    known: frozenset[ProcessKey]
+
+
+def _peek_zombie() -> int | None:
+    """The pid of one exited, unwaited child, without reaping it."""
+    try:
+        result = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except (ChildProcessError, AttributeError):
+        return None
+    return result.si_pid if result is not None else None
+
+
+def _mp_children() -> frozenset[Any]:
+    # multiprocessing keeps its started, unjoined Process objects in a module-level set;
+    # spawn and forkserver start methods raise no audit event, so watch the set too.
+    module = sys.modules.get("multiprocessing.process")
+    children = getattr(module, "_children", None)
+    return frozenset(children) if children else _EMPTY
+
+
+def direct_children() -> list[int]:
+    if _HAS_PROC_CHILDREN:
+        pids: list[int] = []
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/children", "rb") as f:
+                    pids.extend(int(pid) for pid in f.read().split())
+            except OSError:  # the thread ended meanwhile
+                continue
+        return pids
+    return [child.pid for child in psutil.Process().children()]
+
+
+def _scan() -> dict[ProcessKey, psutil.Process]:
+    children = {}
+    for pid in direct_children():
+        try:
+            proc = psutil.Process(pid)
+            children[(pid, proc.create_time())] = proc
+        except psutil.Error:
+            continue
+    return children
+
+
+def describe(proc: psutil.Process) -> str:
+    try:
+        cmdline = " ".join(proc.cmdline()) or proc.name()
+    except psutil.Error:
+        cmdline = "?"
+    return cmdline if len(cmdline) <= 120 else cmdline[:117] + "..."
+
+
+def kill_tree(proc: psutil.Process) -> bool:
+    """Kill ``proc`` and its descendants, and reap them; True when none survived."""
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return True
+    for each in procs:
+        try:
+            each.kill()
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(procs, timeout=5)
+    return not alive
+
+
+def _reap(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):  # someone else reaped it meanwhile
+        os.waitpid(pid, os.WNOHANG)
+    return True
+
+
+class ProcessCheck:
+    """Running children (``processes``) and exited, unwaited ones (``zombies``)."""
+
+    def __init__(
+        self,
+        *,
+        processes: bool = True,
+        zombies: bool = True,
+        kill: bool = True,
+        ignore: tuple[str, ...] = (),
+    ) -> None:
+        self.name = "processes" if processes else "zombies"
+        self.processes = processes
+        self.zombies = zombies
+        self.kill = kill
+        self.ignore = KNOWN_PROCESSES + tuple(ignore)
+        # The children seen at the last scan, and the counter/multiprocessing state then:
+        # while neither moves, no new child can have appeared from Python.
+        self._known: frozenset[ProcessKey] = frozenset(_scan())
+        self._scanned_at = (spawn_count(), _mp_children())
+
+    def _refresh(self, scan: dict[ProcessKey, psutil.Process] | None = None) -> None:
+        self._scanned_at = (spawn_count(), _mp_children())
+        self._known = frozenset(_scan() if scan is None else scan)
+
+    def snapshot(self) -> ProcessBaseline:
+        spawns, mp_children = spawn_count(), _mp_children()
+        if (spawns, mp_children) != self._scanned_at:
+            self._refresh()
+        return ProcessBaseline(
+            spawns, mp_children, _peek_zombie() if self.zombies else None, self._known
+        )
+
+    def compare(self, before: Any) -> list[Leak]:
+        mp_children = _mp_children()
+        zombie = _peek_zombie() if self.zombies else None
+        if spawn_count() == before.spawns and mp_children == before.mp_children and zombie is None:
+            return []
+        scan = _scan()
+        self._refresh(scan)
+        leaks = []
+        pids = set()
+        for key, proc in scan.items():
+            pids.add(proc.pid)
+            if key in before.known:
+                continue
+            leak = self._judge(key, proc)
+            if leak is not None:
+                leaks.append(leak)
+        if self.processes:
+            # Children of the forkserver are not ours in the process table, but are in
+            # multiprocessing's bookkeeping.
+            for process in mp_children - before.mp_children:
+                pid = process.pid
+                if pid is None or pid in pids or not process.is_alive():
+                    continue
+                try:
+                    proc = psutil.Process(pid)
+                    key = (pid, proc.create_time())
+                except psutil.Error:
+                    continue
+                leak = self._judge(key, proc)
+                if leak is not None:
+                    leaks.append(leak)
+        return leaks
+
+    def _ignored(self, proc: psutil.Process, cmdline: str) -> bool:
+        try:
+            name = proc.name()
+        except psutil.Error:
+            name = ""
+        return any(fnmatchcase(cmdline, p) or fnmatchcase(name, p) for p in self.ignore)
+
+    def _judge(self, key: ProcessKey, proc: psutil.Process) -> Leak | None:
+        try:
+            zombie = proc.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return None  # ended and was reaped meanwhile
+        if zombie:
+            if not self.zombies:
+                return None
+            try:
+                name = proc.name()
+            except psutil.Error:
+                name = "?"
+            detail = f"pid {proc.pid} '{name}' exited but was never waited for"
+            return Leak("zombie", key, detail, cleanup=lambda: _reap(proc.pid))
+        if not self.processes:
+            return None
+        cmdline = describe(proc)
+        if self._ignored(proc, cmdline):
+            return None
+        try:
+            descendants = len(proc.children(recursive=True))
+        except psutil.Error:
+            descendants = 0
+        tree = f" with {descendants} descendant(s)" if descendants else ""
+        detail = f"pid {proc.pid} '{cmdline}' still running{tree}"
+        cleanup = (lambda: kill_tree(proc)) if self.kill else None
+        return Leak("process", key, detail, pending=True, cleanup=cleanup)
+
+    def alive(self) -> list[Leak]:
+        """Every running child that is not a known neighbour (for the end of the session)."""
+        if not self.processes:
+            return []
+        leaks = []
+        for key, proc in _scan().items():
+            leak = self._judge(key, proc)
+            if leak is not None and leak.kind == "process":
+                leaks.append(leak)
+        return leaks
