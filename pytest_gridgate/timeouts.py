@@ -1,3 +1,583 @@
-"""timeouts gate (work in progress)."""
+"""Timeouts gate: per-test timeouts that never hang CI, built on pytest-timeout.
+
+* Defaults: ``timeouts.default`` and ``timeouts.markers`` are fed to pytest-timeout as its
+  own settings (its global timeout, or a ``timeout`` marker on the item), so a test costs
+  exactly what plain pytest-timeout costs. Precedence, first wins: ``@pytest.mark.timeout``,
+  ``--timeout`` / ``PYTEST_TIMEOUT``, ``timeouts.markers``, the ``timeout`` ini option,
+  ``timeouts.default``.
+* Stage one is pytest-timeout's signal method: the test fails, the run goes on. We install
+  the SIGALRM handler ourselves (pytest-timeout's ``pytest_timeout_set_timer`` hook) so that
+  it first notes where the test was stuck (and what an event loop was awaiting) and kills
+  the children the test started, then hands over to pytest-timeout's ``timeout_sigalrm``.
+* Stage two (``pytest_gridgate.watchdog``) ends the process ``kill_after`` seconds later if
+  the test is still running; the report names the test either way.
+* ``timeouts.session`` stops starting tests when the run's budget is spent;
+  ``timeouts.collection`` bounds everything from plugin start to the end of collection.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import faulthandler
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Generator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from pytest_gridgate import report as gate_report
+from pytest_gridgate.config import TimeoutSettings
+from pytest_gridgate.settings import get_config
+from pytest_gridgate.watchdog import (
+    Armed,
+    Supervisor,
+    Watchdog,
+    awaiting,
+    kill_tree,
+    phase_of,
+    since_boot,
+    thread_frame,
+    where_stuck,
+)
+
+_GATE_KEY = pytest.StashKey["TimeoutGate"]()
+_SECTION = "timeouts"
+# Handed to xdist workers: where a worker leaves the record of the test it was killed for,
+# and when the run's session budget started.
+_CRASH_DIR = "_gridgate_timeouts_dir"
+_SESSION_START = "_gridgate_session_started"
+COLLECTION = "collection"
+
+
+class CollectionTimeout(Exception):
+    """Raised in the importing frame when collection runs past ``timeouts.collection``."""
+
+
+def _timeout_plugin(config: pytest.Config) -> Any:
+    return config.pluginmanager.get_plugin("timeout")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # The earliest point a plugin's hook runs: the collection clock starts here so that
+    # conftest imports are bounded too.
+    gate = TimeoutGate(early_config)
+    early_config.stash[_GATE_KEY] = gate
+    early_config.pluginmanager.register(gate, "gridgate-timeouts")
+    gate.start_collection_clock()
+
+
+class TimeoutGate:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.settings: TimeoutSettings = get_config(config).timeouts
+        self.root = config.rootpath
+        self.watchdog = Watchdog(self._stage_two)
+        self.fired: dict[str, dict[str, Any]] = {}  # stage one, waiting for the test's report
+        self.collection_fired: dict[str, dict[str, Any]] = {}
+        self.marker_defaults: dict[str, float] = {}
+        self.budget: SessionBudget | None = None
+        self.crash_dir: Path | None = None  # xdist controller: records left by killed workers
+        self.worker_record: Path | None = None  # xdist worker: where to leave ours
+        self.stdout_fd = self.stderr_fd = -1
+        self._old_alarm: Any = None
+        self._collecting = False
+
+    # -- defaults --------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)  # after pytest-timeout has read its own settings
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # Duplicates of the terminal's descriptors, taken while output capture is suspended:
+        # stage two writes through them when the test's capture owns fd 1 and 2.
+        self.stdout_fd, self.stderr_fd = os.dup(1), os.dup(2)
+        started = time.time()
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None:
+            started = workerinput.get(_SESSION_START, started)
+            if _CRASH_DIR in workerinput:
+                self.worker_record = Path(workerinput[_CRASH_DIR]) / f"{workerinput['workerid']}"
+        elif config.pluginmanager.has_plugin("dsession"):
+            import tempfile
+
+            self.crash_dir = Path(tempfile.mkdtemp(prefix="gridgate-timeouts-"))
+        if self.settings.session:
+            role = "worker" if workerinput is not None else "controller" if self.crash_dir else ""
+            self.budget = SessionBudget(self.settings.session, started, role)
+            config.pluginmanager.register(self.budget, "gridgate-session-budget")
+
+        if _timeout_plugin(config) is None:  # -p no:timeout: per-test timeouts are off
+            return
+        explicit = config.getoption("timeout") is not None or bool(os.environ.get("PYTEST_TIMEOUT"))
+        if not explicit:
+            self.marker_defaults = dict(self.settings.markers)
+            if not config.getini("timeout") and self.settings.default:
+                config._env_timeout = self.settings.default  # type: ignore[attr-defined]
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.stop_collection_clock()
+        self.watchdog.stop()
+        for fd in (self.stdout_fd, self.stderr_fd):
+            if fd >= 0:
+                os.close(fd)
+        if self.crash_dir is not None:
+            import shutil
+
+            shutil.rmtree(self.crash_dir, ignore_errors=True)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        if _timeout_plugin(self.config) is None:
+            return
+        import pytest_timeout  # type: ignore[import-untyped]
+
+        bad: dict[str, str] = {}
+        for item in items:
+            marker = item.get_closest_marker("timeout")
+            if marker is not None:
+                try:
+                    pytest_timeout._get_item_settings(item, marker)
+                except (TypeError, ValueError) as exc:
+                    bad[item.nodeid] = f"bad @pytest.mark.timeout{_marker_args(marker)}: {exc}"
+                    # A valid marker in front of the bad one keeps pytest-timeout from
+                    # raising inside its runtest hook (an INTERNALERROR for the session).
+                    item.add_marker(pytest.mark.timeout(self.settings.default), append=False)
+                continue
+            if self.marker_defaults:
+                budgets = [
+                    seconds
+                    for name, seconds in self.marker_defaults.items()
+                    if item.get_closest_marker(name) is not None
+                ]
+                if budgets:
+                    item.add_marker(pytest.mark.timeout(max(budgets)))
+        if bad:
+            self.config.pluginmanager.register(BadMarkers(bad), "gridgate-bad-timeout-markers")
+
+    # -- stage one ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
+        seconds = float(settings.timeout)
+        kill_after = self.settings.kill_after
+        in_main = threading.current_thread() is threading.main_thread()
+        if settings.method == "signal" and in_main:
+            self._set_alarm(item, settings)
+            if kill_after:
+                self.watchdog.arm(item.nodeid, seconds, seconds + kill_after)
+            return True
+        if not kill_after:
+            return None  # pytest-timeout's thread method: it dumps stacks and exits
+        # No stage one is possible without the main thread's signals: stage two at the timeout.
+        item.cancel_timeout = _nothing  # type: ignore[attr-defined]
+        self.watchdog.arm(item.nodeid, seconds, seconds)
+        return True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_timeout_cancel_timer(self, item: pytest.Item) -> None:
+        self.watchdog.disarm()  # pytest-timeout's own hook runs next and cancels the alarm
+
+    def _set_alarm(self, item: pytest.Item, settings: Any) -> None:
+        # pytest-timeout's signal method with one step in front of its handler.
+        import pytest_timeout  # type: ignore[import-untyped]
+
+        started = since_boot()
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            __tracebackhide__ = True
+            if settings.disable_debugger_detection or not pytest_timeout.is_debugging():
+                self._stage_one(item, float(settings.timeout), frame, started)
+            pytest_timeout.timeout_sigalrm(item, settings)
+
+        def cancel() -> None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+        item.cancel_timeout = cancel  # type: ignore[attr-defined]
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+
+    def _stage_one(
+        self, item: pytest.Item, seconds: float, frame: FrameType | None, started: float
+    ) -> None:
+        entry: dict[str, Any] = {"nodeid": item.nodeid, "seconds": seconds, "stage": 1}
+        entry["where"] = where_stuck(frame, self.root)
+        lines = awaiting(frame, self.root, own_thread=True)
+        if lines:  # the loop's select() is no answer: name the line the test awaits
+            entry["where"] = lines[0].split(" awaiting at ", 1)[1]
+            entry["awaiting"] = lines
+        # No orphans: what the test started dies with it, before teardown waits on it.
+        supervisor = self.watchdog.supervisor
+        killed = kill_tree(
+            os.getpid(), since=started, exclude=supervisor.pid if supervisor else None
+        )
+        if killed:
+            entry["killed"] = killed
+        self.fired[item.nodeid] = entry
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist serialises the report for the controller
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.fired or not report.failed:
+            return
+        entry = self.fired.pop(report.nodeid, None)
+        if entry is None:
+            return
+        entry["phase"] = report.when
+        gate_report.attach(report, _SECTION, entry)
+        report.sections.append(("gridgate timeout", _explain(entry)))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport | pytest.CollectReport
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        # A timeout is its own verdict in the progress output, still counted as a failure.
+        if report.failed and any(s == _SECTION for s, _ in gate_report.attached(report)):
+            return "failed", "T", ("TIMEOUT", {"red": True})
+        return None
+
+    # -- stage two -----------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        # Start the supervisor before the first test, so that the leaks gate sees it in
+        # every test's "before" snapshot rather than as a process the first test started.
+        if (
+            not session.items
+            or not self.settings.kill_after
+            or _timeout_plugin(self.config) is None
+        ):
+            return
+        if sys.platform.startswith("linux") and hasattr(os, "fork"):
+            self.watchdog.supervisor = Supervisor(
+                stdout_fd=self.stdout_fd, stderr_fd=self.stderr_fd, finish=self._supervisor_finish
+            )
+
+    def _stage_two(self, armed: Armed) -> None:
+        """Runs in the watchdog thread: the test ignored stage one. End the process."""
+        frame = thread_frame(armed.thread_id)
+        collecting = armed.nodeid == COLLECTION
+        entry: dict[str, Any] = {
+            "nodeid": armed.nodeid,
+            "seconds": armed.seconds,
+            "phase": COLLECTION if collecting else phase_of(frame) or "call",
+            "stage": 2,
+            "where": where_stuck(frame, self.root),
+        }
+        lines = awaiting(frame, self.root, own_thread=False)
+        if lines:
+            entry["awaiting"] = lines
+        self._write(
+            self.stderr_fd,
+            f"\n+++ gridgate TIMEOUT: {armed.nodeid} still running "
+            f"{self.settings.kill_after:g}s after its {armed.seconds:g}s timeout; "
+            "dumping every thread's stack and ending the process +++\n",
+        )
+        faulthandler.dump_traceback(file=self.stderr_fd, all_threads=True)
+        supervisor = self.watchdog.supervisor
+        killed = kill_tree(os.getpid(), exclude=supervisor.pid if supervisor else None)
+        if killed:
+            entry["killed"] = killed
+        code = pytest.ExitCode.INTERRUPTED if collecting else pytest.ExitCode.TESTS_FAILED
+        try:
+            self._leave_record(entry, code)
+        finally:
+            if supervisor is not None:
+                supervisor.stop()
+            os._exit(code)
+
+    def _supervisor_finish(self, nodeid: str, seconds: float, now: float) -> None:
+        """Runs in the supervisor process after it killed the stuck process."""
+        entry = {"nodeid": nodeid, "seconds": seconds, "phase": "call", "stage": 2}
+        # The shell sees the kill (128 + SIGKILL); the report says the same.
+        self._leave_record(entry, 128 + signal.SIGKILL, full=False)
+
+    def _leave_record(self, entry: dict[str, Any], code: int, *, full: bool = True) -> None:
+        """The verdict of a process that is about to end: a crash record under xdist (the
+        controller attributes the lost worker to the test), else the gate report itself."""
+        if self.worker_record is not None:
+            self.worker_record.write_text(json.dumps(entry), encoding="utf-8")
+            return
+        rep = gate_report.get_report(self.config)
+        rep.add(_SECTION, entry)
+        rep.exit_code = code
+        self._count_into(rep, entry)
+        if full:
+            # Every gate adds its verdict, as at a normal end of the run.
+            try:
+                self.config.hook.pytest_gridgate_report(report=rep, config=self.config)
+            except Exception as exc:
+                self._write(self.stderr_fd, f"gridgate: a gate's report hook failed: {exc!r}\n")
+        else:
+            self.pytest_gridgate_report(rep, self.config)
+        write_emergency = getattr(gate_report, "write_emergency", None)
+        if write_emergency is not None:  # the core's writer, when it offers one
+            write_emergency(self.config, rep)
+            return
+        path = _option(self.config, "gridgate_report")
+        if path:
+            gate_report.write_json(rep, Path(path))
+        summary = _option(self.config, "gridgate_summary") or os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(rep.to_markdown())
+        self._write(self.stdout_fd, "\n" + "\n".join(rep.terminal_lines()) + "\n")
+
+    def _count_into(self, rep: gate_report.GateReport, entry: dict[str, Any]) -> None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        session = getattr(terminal, "_session", None)
+        if session is not None:
+            rep.counts["collected"] = session.testscollected
+        if terminal is None:
+            return
+        for key, category in (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped")):
+            rep.counts[key] = len(
+                [r for r in terminal.stats.get(category, []) if getattr(r, "when", "") != "???"]
+            )
+        rep.counts["errors"] = len(terminal.stats.get("error", []))
+        if entry["phase"] != COLLECTION:
+            rep.counts["failed"] += 1
+
+    @staticmethod
+    def _write(fd: int, text: str) -> None:
+        with contextlib.suppress(OSError):
+            os.write(fd, text.encode("utf-8", "replace"))
+
+    # -- xdist: the controller names the test a killed worker was running ------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.crash_dir is not None:
+            node.workerinput[_CRASH_DIR] = str(self.crash_dir)
+        if self.budget is not None:
+            node.workerinput[_SESSION_START] = self.budget.started
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        if self.crash_dir is None:
+            return
+        gateway = getattr(getattr(report, "node", None), "gateway", None)
+        if gateway is None:
+            return
+        record = self.crash_dir / str(gateway.id)
+        try:
+            entry = json.loads(record.read_text(encoding="utf-8"))
+            record.unlink()
+        except (OSError, ValueError):
+            return  # the worker died of something else
+        if entry.get("nodeid") != crashitem:
+            return
+        gate_report.attach(report, _SECTION, entry)
+        report.longrepr = f"{_explain(entry)}\n{report.longrepr}"
+
+    # -- session budget --------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None]:
+        # Under xdist a worker that spent the budget stops, and the controller calls that an
+        # interruption (exit 2); it is a failed run, like without xdist.
+        if (
+            self.budget is not None
+            and self.budget.expired()
+            and session.exitstatus == pytest.ExitCode.INTERRUPTED
+            and self.crash_dir is not None
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return (yield)
+
+    # -- collection clock ----------------------------------------------------------------------
+
+    def start_collection_clock(self) -> None:
+        seconds = self.settings.collection
+        if not seconds:
+            return
+        self._collecting = True
+        if threading.current_thread() is threading.main_thread():
+            self._old_alarm = signal.signal(signal.SIGALRM, self._collection_alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        if self.settings.kill_after:
+            self.watchdog.arm(COLLECTION, seconds, seconds + self.settings.kill_after)
+
+    def stop_collection_clock(self) -> None:
+        if not self._collecting:
+            return
+        self._collecting = False
+        if self._old_alarm is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old_alarm)
+            self._old_alarm = None
+        self.watchdog.disarm()
+
+    def _collection_alarm(self, signum: int, frame: FrameType | None) -> None:
+        seconds = self.settings.collection
+        where = where_stuck(frame, self.root)
+        nodeid = _collector_of(frame)
+        self.collection_fired[nodeid] = {
+            "nodeid": nodeid,
+            "seconds": seconds,
+            "phase": COLLECTION,
+            "stage": 1,
+            "where": where,
+        }
+        # The rest of collection gets a short slice each, so one slow module cannot spend
+        # the next module's time; stage two still ends a collection that ignores signals.
+        grace = max(self.settings.kill_after, 1.0)
+        signal.setitimer(signal.ITIMER_REAL, grace)
+        if self.settings.kill_after:
+            self.watchdog.arm(COLLECTION, seconds, grace + self.settings.kill_after)
+        raise CollectionTimeout(
+            f"gridgate: collection ran past timeouts.collection = {seconds:g}s; "
+            f"stuck at {where} (stack above)"
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(self, session: pytest.Session) -> Generator[None, object, object]:
+        try:
+            return (yield)
+        finally:
+            self.stop_collection_clock()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if self.collection_fired and report.failed:
+            entry = self.collection_fired.pop(report.nodeid, None)
+            if entry is not None:
+                gate_report.attach(report, _SECTION, entry)
+
+    # -- verdict -----------------------------------------------------------------------------
+
+    def pytest_gridgate_report(self, report: gate_report.GateReport, config: pytest.Config) -> None:
+        # Collection timeouts that never reached a collect report (a conftest import).
+        for entry in self.collection_fired.values():
+            report.add(_SECTION, entry)
+        self.collection_fired.clear()
+        timeouts = report.sections.get(_SECTION, [])
+        details = [f"TIMEOUT {_explain(entry)}" for entry in timeouts]
+        problems = []
+        if timeouts:
+            problems.append(f"{len(timeouts)} timed out")
+        if self.budget is not None and self.budget.expired():
+            not_run = self.budget.not_run(config)
+            problems.append(
+                f"session budget of {self.settings.session:g}s (timeouts.session) spent; "
+                f"{not_run} test{'s' if not_run != 1 else ''} not run"
+            )
+            details.append(f"SESSION {problems[-1]}")
+        if problems:
+            report.add_verdict("timeouts", False, "; ".join(problems), details)
+        else:
+            report.add_verdict("timeouts", True, _describe_settings(self.settings))
+
+
+class SessionBudget:
+    """Stops starting tests once ``timeouts.session`` seconds of the run are spent."""
+
+    def __init__(self, seconds: float, started: float, role: str) -> None:
+        self.seconds = seconds
+        self.started = started
+        self.deadline = started + seconds
+        # Under xdist each worker stops itself (the budget runs from the controller's
+        # start) and the controller only counts what was not run.
+        self.worker = role == "worker"
+        self.controller = role == "controller"
+        self.finished = 0
+        self.stopped_with: int | None = None
+        self._session: pytest.Session | None = None
+
+    def expired(self) -> bool:
+        if self.controller:
+            return time.time() >= self.deadline
+        return self.stopped_with is not None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session = session
+
+    def pytest_runtest_logfinish(self) -> None:
+        self.finished += 1
+        if time.time() < self.deadline or self._session is None or self.controller:
+            return
+        session = self._session
+        if self.stopped_with is None:
+            self.stopped_with = len(session.items) - self.finished
+            where = " on this worker" if self.worker else ""
+            session.shouldfail = (
+                f"gridgate: session budget of {self.seconds:g}s (timeouts.session) spent; "
+                f"{self.stopped_with} test{'s' if self.stopped_with != 1 else ''} "
+                f"not run{where}"
+            )
+
+    def not_run(self, config: pytest.Config) -> int:
+        if not self.worker and not self.controller and self.stopped_with is not None:
+            return self.stopped_with
+        # The xdist controller: tests collected minus tests that reported.
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None or self._session is None:
+            return 0
+        ran = {
+            getattr(r, "nodeid", None)
+            for reports in terminal.stats.values()
+            for r in reports
+            if isinstance(r, pytest.TestReport)
+        }
+        return max(self._session.testscollected - len(ran), 0)
+
+
+class BadMarkers:
+    """Fails, at setup, each test whose ``timeout`` marker pytest-timeout cannot read."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        problem = self.problems.get(item.nodeid)
+        if problem is not None:
+            pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    return config.getoption(name, default=None)
+
+
+def _marker_args(marker: pytest.Mark) -> str:
+    args = [repr(a) for a in marker.args] + [f"{k}={v!r}" for k, v in marker.kwargs.items()]
+    return f"({', '.join(args)})"
+
+
+def _collector_of(frame: FrameType | None) -> str:
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, pytest.Collector):
+            return candidate.nodeid
+        frame = frame.f_back
+    return COLLECTION
+
+
+def _explain(entry: dict[str, Any]) -> str:
+    text = f"{entry['nodeid']} ({entry.get('phase', '?')}, over {entry['seconds']:g}s"
+    if entry.get("stage") == 2:
+        text += ", ignored the signal: process ended"
+    text += ")"
+    if entry.get("where"):
+        text += f" at {entry['where']}"
+    for line in entry.get("awaiting", ()):
+        text += f"\n    {line}"
+    for line in entry.get("killed", ()):
+        text += f"\n    killed {line}"
+    return text
+
+
+def _describe_settings(settings: TimeoutSettings) -> str:
+    parts = [f"default {settings.default:g}s" if settings.default else "no default timeout"]
+    if settings.session:
+        parts.append(f"session {settings.session:g}s")
+    return "no test timed out (" + ", ".join(parts) + ")"

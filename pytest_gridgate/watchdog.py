@@ -1,0 +1,388 @@
+"""Stage two of the timeouts gate: ending a test that stage one could not interrupt.
+
+pytest-timeout's signal method (stage one) only works while the interpreter executes
+bytecode in the main thread. A test stuck in C code, with SIGALRM blocked, or running
+outside the main thread ignores it. Two agents watch for that, both armed once per test
+with a deadline (the test's timeout plus ``kill_after``):
+
+* :class:`Watchdog`, a thread named ``gridgate-watchdog``. When the deadline passes it calls
+  back into the plugin, which dumps the stacks, records the verdict, kills the test's
+  children and ends the process. It needs the GIL, so it cannot act against C code that
+  holds it (``sum(range(10**12))`` never releases it).
+* :class:`Supervisor`, a forked process named ``gridgate-watchd`` (the kernel keeps 15
+  characters). It shares the deadline through an anonymous shared mapping and needs no
+  GIL of ours: if the deadline passed ``GRACE`` seconds ago and the watchdog thread has
+  not taken over, it makes faulthandler dump every thread's stack (a C-level signal
+  handler), kills the process tree, writes the record it was given and kills the process.
+
+Arming costs a few attribute writes and no system call, so every test can afford it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from mmap import mmap
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
+
+THREAD_NAME = "gridgate-watchdog"
+# How long the supervisor gives the watchdog thread to act before assuming the GIL is held.
+GRACE = 1.0
+# faulthandler dumps every thread's stack on this signal, in C, without the GIL.
+DUMP_SIGNAL = signal.SIGRTMIN + 5 if hasattr(signal, "SIGRTMIN") else signal.SIGUSR2
+
+
+@dataclass(slots=True)
+class Armed:
+    """The test (or collection) that the watchdog currently guards."""
+
+    nodeid: str
+    seconds: float  # the soft timeout, for the report
+    deadline: float  # time.monotonic() at which stage two begins
+    started: float  # since_boot() when armed: children created later belong to the test
+    thread_id: int  # the thread running the test
+    generation: int
+
+
+class Watchdog:
+    """A single long-lived thread that fires ``on_expire`` when the armed deadline passes.
+
+    Re-arming does not wake the thread when the new deadline is later than the moment it
+    will wake anyway, so a steady stream of short tests costs a lock and no context switch.
+    """
+
+    def __init__(self, on_expire: Callable[[Armed], None]) -> None:
+        self._on_expire = on_expire
+        self._cond = threading.Condition(threading.Lock())
+        self._armed: Armed | None = None
+        self._wake_at: float | None = None  # None: waiting without a timeout
+        self._generation = 0
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self.supervisor: Supervisor | None = None
+
+    def arm(self, nodeid: str, seconds: float, after: float) -> Armed:
+        deadline = time.monotonic() + after
+        with self._cond:
+            self._generation += 1
+            armed = self._armed = Armed(
+                nodeid, seconds, deadline, since_boot(), threading.get_ident(), self._generation
+            )
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+                self._thread.start()
+            elif self._wake_at is None or deadline < self._wake_at:
+                self._cond.notify()
+        if self.supervisor is not None:
+            self.supervisor.arm(armed)
+        return armed
+
+    def disarm(self) -> None:
+        # No notify: the thread wakes at the old deadline, finds nothing armed and sleeps on.
+        self._armed = None
+        if self.supervisor is not None:
+            self.supervisor.disarm()
+
+    @property
+    def armed(self) -> Armed | None:
+        return self._armed
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self.supervisor is not None:
+            self.supervisor.stop()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                armed = self._armed
+                if armed is None:
+                    self._wake_at = None
+                    self._cond.wait()
+                    continue
+                remaining = armed.deadline - time.monotonic()
+                if remaining > 0:
+                    self._wake_at = armed.deadline
+                    self._cond.wait(remaining)
+                    continue
+                break
+            else:
+                return
+        if self.supervisor is not None:
+            self.supervisor.mark_handled()
+        self._on_expire(armed)
+
+
+# -- the supervisor process ------------------------------------------------------------------
+
+# generation, deadline (monotonic; 0 = disarmed), handled flag, stop flag, record length
+_HEADER = struct.Struct("<QdBBI")
+_SIZE = 1 << 16
+
+
+class Supervisor:
+    """A forked process that ends the run when the watchdog thread cannot get the GIL.
+
+    ``record`` is called in the child to produce the bytes it writes to ``record_path``
+    (the JSON report without xdist, the crash record under xdist), with the armed nodeid.
+    """
+
+    def __init__(
+        self,
+        *,
+        stdout_fd: int,
+        stderr_fd: int,
+        finish: Callable[[str, float, float], None],
+    ) -> None:
+        self._shared = mmap(-1, _SIZE)
+        self._stderr_fd = stderr_fd
+        self._stdout_fd = stdout_fd
+        self._finish = finish
+        self._parent = os.getpid()
+        faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
+        import psutil  # imported before forking: the child must not take the import lock
+
+        psutil.Process().children()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking with threads; the child only reads shared
+            # memory, sends signals and writes files, and never takes a lock of theirs.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                self._child()
+            except BaseException:
+                code = 1
+            os._exit(code)
+
+    def arm(self, armed: Armed) -> None:
+        name = armed.nodeid.encode("utf-8", "replace")[: _SIZE - _HEADER.size - 16]
+        seconds = struct.pack("<d", armed.seconds)
+        body = seconds + name
+        self._shared[_HEADER.size : _HEADER.size + len(body)] = body
+        _HEADER.pack_into(self._shared, 0, armed.generation, armed.deadline, 0, 0, len(body))
+
+    def disarm(self) -> None:
+        struct.pack_into("<d", self._shared, 8, 0.0)
+
+    def mark_handled(self) -> None:
+        struct.pack_into("<B", self._shared, 16, 1)
+
+    def stop(self) -> None:
+        struct.pack_into("<B", self._shared, 17, 1)
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        faulthandler.unregister(DUMP_SIGNAL)
+
+    # The rest runs in the child process.
+
+    def _child(self) -> None:  # pragma: no cover - runs in the child
+        _set_process_name(THREAD_NAME)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        while True:
+            time.sleep(0.2)
+            if os.getppid() != self._parent:
+                return
+            generation, deadline, handled, stopped, length = _HEADER.unpack_from(self._shared)
+            if stopped:
+                return
+            if handled or not deadline or time.monotonic() < deadline + GRACE:
+                continue
+            # Read the record, then check that the same test is still armed.
+            body = bytes(self._shared[_HEADER.size : _HEADER.size + length])
+            if _HEADER.unpack_from(self._shared)[:2] != (generation, deadline):
+                continue
+            (seconds,) = struct.unpack_from("<d", body)
+            nodeid = body[8:].decode("utf-8", "replace")
+            self._take_over(nodeid, seconds)
+            return
+
+    def _take_over(self, nodeid: str, seconds: float) -> None:  # pragma: no cover - child
+        os.write(
+            self._stderr_fd,
+            (
+                f"\n+++ gridgate TIMEOUT: {nodeid} is stuck in code that holds the GIL; "
+                "dumping every thread's stack and killing the process +++\n"
+            ).encode(),
+        )
+        os.kill(self._parent, DUMP_SIGNAL)
+        time.sleep(0.3)  # let faulthandler write the dump
+        kill_tree(self._parent, exclude=os.getpid(), include_root=False)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._parent, signal.SIGKILL)
+        self._finish(nodeid, seconds, time.monotonic())
+
+
+def _set_process_name(name: str) -> None:
+    # psutil.Process().name() reads /proc/<pid>/comm: the leaks gate ignores gridgate-*.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(name[:15])
+
+
+# -- killing the test's processes ------------------------------------------------------------
+
+
+def since_boot() -> float:
+    """Seconds since boot, the clock of a process's start time in /proc (cheap to read).
+
+    Comparing ``time.time()`` with psutil's ``create_time()`` is off by up to a second,
+    since the boot time that psutil adds is rounded to whole seconds.
+    """
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(clock) if clock is not None else 0.0
+
+
+def kill_tree(
+    root: int, *, exclude: int | None = None, include_root: bool = False, since: float = 0.0
+) -> list[str]:
+    """Kill ``root``'s descendants (started at or after ``since``, see :func:`since_boot`).
+
+    Returns one line per killed process (pid and command) for the report.
+    """
+    import psutil  # only when something timed out: the import is not free
+
+    try:
+        parent = psutil.Process(root)
+        victims = parent.children(recursive=True)
+    except psutil.Error:
+        return []
+    if include_root:
+        victims.append(parent)
+    boot = psutil.boot_time()
+    chosen: list[psutil.Process] = []
+    killed: list[str] = []
+    for proc in victims:
+        try:
+            # /proc start times count clock ticks (10 ms): allow one tick.
+            if proc.pid == exclude or (since and proc.create_time() - boot < since - 0.02):
+                continue
+            described = f"pid {proc.pid} {' '.join(proc.cmdline())[:80]!r}"
+            proc.kill()
+        except psutil.Error:
+            continue
+        chosen.append(proc)
+        killed.append(described)
+    psutil.wait_procs(chosen, timeout=2)
+    return killed
+
+
+# -- where a test is stuck ---------------------------------------------------------------------
+
+
+def _frames(frame: FrameType | None) -> Iterator[FrameType]:
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def _is_project(filename: str, root: str) -> bool:
+    return (
+        filename.startswith(root)
+        and "site-packages" not in filename
+        and f"{os.sep}_pytest{os.sep}" not in filename
+        and f"{os.sep}pytest_gridgate{os.sep}" not in filename
+    )
+
+
+def describe(frame: FrameType, root: Path) -> str:
+    return f"{_relative(frame.f_code.co_filename, root)}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _relative(filename: str, root: Path) -> str:
+    try:
+        return Path(filename).relative_to(root).as_posix()
+    except ValueError:
+        return filename
+
+
+def where_stuck(frame: FrameType | None, root: Path) -> str | None:
+    """The innermost frame in the project's own code (not pytest, not site-packages)."""
+    fallback = None
+    for f in _frames(frame):
+        if _is_project(f.f_code.co_filename, str(root)):
+            return describe(f, root)
+        fallback = fallback or f
+    return describe(fallback, root) if fallback is not None else None
+
+
+def phase_of(frame: FrameType | None) -> str | None:
+    """setup, call or teardown: read from pytest's ``call_and_report`` frame on the stack."""
+    for f in _frames(frame):
+        if f.f_code.co_name == "call_and_report" and "when" in f.f_locals:
+            return str(f.f_locals["when"])
+    return None
+
+
+def awaiting(frame: FrameType | None, root: Path, *, own_thread: bool) -> list[str]:
+    """Lines that the event loop's pending tasks are awaiting (innermost coroutine).
+
+    Works from the loop's own thread (the SIGALRM handler) and from another thread (the
+    watchdog), where the loop is found as ``self`` of its ``run_forever`` frame.
+    """
+    aio = sys.modules.get("asyncio")
+    if aio is None:  # not imported: no event loop can be running
+        return []
+    loop: asyncio.AbstractEventLoop | None = None
+    if own_thread:
+        loop = aio.events._get_running_loop()
+    if loop is None:
+        for f in _frames(frame):
+            candidate = f.f_locals.get("self")
+            if isinstance(candidate, aio.AbstractEventLoop):
+                loop = candidate
+                break
+    if loop is None:
+        return []
+    lines = []
+    try:
+        tasks = list(aio.all_tasks(loop))
+    except RuntimeError:
+        return []
+    for task in tasks:
+        stack = _coroutine_frames(task.get_coro())
+        own = [f for f in stack if _is_project(f.f_code.co_filename, str(root))]
+        if own or stack:
+            lines.append(f"{task.get_name()} awaiting at {describe((own or stack)[-1], root)}")
+    return lines
+
+
+def _coroutine_frames(coro: Any) -> list[FrameType]:
+    """The frames of a suspended coroutine and of everything it awaits, outermost first.
+
+    ``Task.get_stack()`` stops at the task's own coroutine; the line that hangs is usually
+    further in, down the ``cr_await`` chain.
+    """
+    frames = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return frames
+
+
+def thread_frame(thread_id: int) -> FrameType | None:
+    return sys._current_frames().get(thread_id)
