@@ -103,12 +103,25 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The marker is looked up once per run, here, and the per-test plugin registered only
     # when some test uses it: a suite without it pays nothing per test.
-    marked = {}
-    for item in session.items:
-        if item.get_closest_marker(MARKER) is not None:
-            marked[item] = _marker_env(item)
+    carriers: dict[pytest.Collector, bool] = {}
+
+    def carries(node: pytest.Item | pytest.Collector | None) -> bool:
+        # Whether the marker is on the node or a parent; parents are looked at once each.
+        if node is None:
+            return False
+        if isinstance(node, pytest.Collector):
+            if node not in carriers:
+                carriers[node] = _has_own_marker(node) or carries(node.parent)
+            return carriers[node]
+        return _has_own_marker(node) or carries(node.parent)
+
+    marked = {item: _marker_env(item) for item in session.items if carries(item)}
     if marked:
         session.config.pluginmanager.register(EnvMarker(marked), "gridgate-env-marker")
+
+
+def _has_own_marker(node: pytest.Item | pytest.Collector) -> bool:
+    return any(mark.name == MARKER for mark in node.own_markers)
 
 
 def _marker_env(item: pytest.Item) -> dict[str, str | None] | str:
@@ -169,6 +182,11 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
         return
     applied, kept = report.env["applied"], report.env["kept"]
     summary = f"{len(applied)} applied, {len(kept)} kept (already set)"
-    details = [f"applied: {', '.join(applied)}"] if applied else []
-    details += [f"kept: {', '.join(kept)}"] if kept else []
+    details = [f"applied: {_names(applied)}"] if applied else []
+    details += [f"kept: {_names(kept)}"] if kept else []
     report.add_verdict("env", True, summary, details)
+
+
+def _names(names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"

@@ -234,8 +234,8 @@ class ReportWriter:
             return self.own_stats
         terminal: Any = self.config.pluginmanager.get_plugin("terminalreporter")
         return {
-            category: sum(1 for r in reports if getattr(r, "count_towards_summary", True))
-            for category, reports in terminal.stats.items()
+            category: sum(1 for r in terminal.stats.get(category, ()) if _counts(r))
+            for category in _CATEGORIES
         }
 
     @pytest.hookimpl(trylast=True)
@@ -263,6 +263,11 @@ class ReportWriter:
         for line in self.report.terminal_lines():
             failed = line.startswith("FAIL") or line.startswith("gridgate: failed")
             terminalreporter.write_line(line, red=failed, green=line.startswith("PASS"))
+
+
+def _counts(report: object) -> bool:
+    # As the terminal's summary line: some reports (e.g. subtests') do not count.
+    return bool(getattr(report, "count_towards_summary", True))
 
 
 def _category(report: pytest.TestReport | pytest.CollectReport) -> str:
