@@ -29,6 +29,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
     pluginmanager.add_hookspecs(hookspecs)
     for name in GATES:
-        # A gate blocked with ``-p no:pytest_gridgate.NAME`` stays unregistered.
-        if not pluginmanager.is_blocked(name):
+        # A gate blocked with ``-p no:pytest_gridgate.NAME`` stays unregistered; one
+        # already loaded with ``-p pytest_gridgate.NAME`` is not registered twice.
+        if not pluginmanager.is_blocked(name) and pluginmanager.get_plugin(name) is None:
             pluginmanager.register(importlib.import_module(name), name)

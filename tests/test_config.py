@@ -21,6 +21,10 @@ def test_wrong_type_is_one_line_usage_error(pytester: pytest.Pytester) -> None:
         ["ERROR: gridgate: pyproject.toml: timeouts.default: expected a number*"]
     )
     assert "Traceback" not in result.stderr.str()
+    assert [line for line in result.stderr.lines if line.strip()] == [
+        "ERROR: gridgate: pyproject.toml: timeouts.default: expected a number, got string 'abc'"
+    ]
+    assert result.stdout.str().strip() == ""
 
 
 # --------------------------------------------------------------------------- the loader
