@@ -39,6 +39,8 @@ _CATEGORIES = {
     "xfailed": "xfailed",
     "xpassed": "xpassed",
 }
+# Terminal reporter statistics that are not test outcomes (or, for "", not shown).
+_NOT_COUNTED = ("", "warnings", "deselected")
 # Details shown per gate before "... and N more": the terminal section fits on one screen.
 TERMINAL_DETAILS = 8
 MARKDOWN_DETAILS = 50
@@ -229,25 +231,34 @@ class ReportWriter:
         category = _category(report)
         self.own_stats[category] = self.own_stats.get(category, 0) + 1
 
-    def _category_counts(self) -> dict[str, int]:
+    def _tally(self) -> tuple[dict[str, int], int]:
+        """Reports per category as pytest's summary line counts them, and how many failed
+        in categories that other plugins add (a "timeout" category, say)."""
         if self.own_stats is not None:
-            return self.own_stats
+            return self.own_stats, 0
         terminal: Any = self.config.pluginmanager.get_plugin("terminalreporter")
-        return {
-            category: sum(1 for r in terminal.stats.get(category, ()) if _counts(r))
-            for category in _CATEGORIES
-        }
+        counts: dict[str, int] = {}
+        failed_elsewhere = 0
+        for category, reports in terminal.stats.items():
+            if category in _NOT_COUNTED:
+                continue
+            shown = [r for r in reports if _counts(r)]
+            counts[category] = len(shown)
+            if category not in _CATEGORIES:
+                failed_elsewhere += sum(1 for r in shown if getattr(r, "failed", False))
+        return counts, failed_elsewhere
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # Last, so every gate has set session.exitstatus and added what it found.
         report = self.report
         report.exit_code = int(session.exitstatus)
-        stats = self._category_counts()
-        for category, key in _CATEGORIES.items():
-            report.counts[key] = stats.get(category, 0)
+        tally, failed_elsewhere = self._tally()
+        for category, n in tally.items():
+            report.counts[_CATEGORIES.get(category, category)] = n
         self.config.hook.pytest_gridgate_report(report=report, config=self.config)
-        report.verdicts.insert(_tests_position(report), _tests_verdict(report))
+        verdict = _tests_verdict(report, failed_elsewhere)
+        report.verdicts.insert(_tests_position(report), verdict)
         self.finished = True
         if self.json_path is not None:
             write_json(report, self.json_path)
@@ -283,15 +294,17 @@ def _category(report: pytest.TestReport | pytest.CollectReport) -> str:
     return "passed" if report.when == "call" else ""
 
 
-def _tests_verdict(report: GateReport) -> GateVerdict:
+def _tests_verdict(report: GateReport, failed_elsewhere: int) -> GateVerdict:
     counts = dict(report.counts)
     # Collection errors are the collection gate's; here only errors of tests count.
     counts["errors"] = max(0, counts["errors"] - len(report.sections["collection_errors"]))
-    shown = [_plural(counts[key], key) for key in COUNTS[1:7] if counts[key]]
+    keys = [*COUNTS[1:7], *(key for key in counts if key not in COUNTS)]
+    shown = [_plural(counts[key], key) for key in keys if counts[key]]
     if not shown:
         # Nothing ran: fine only for a run that passes anyway (min_tests = 0).
         return GateVerdict("tests", report.exit_code in (0, 5), "no tests ran")
-    return GateVerdict("tests", not counts["failed"] and not counts["errors"], ", ".join(shown))
+    passed = not counts["failed"] and not counts["errors"] and not failed_elsewhere
+    return GateVerdict("tests", passed, ", ".join(shown))
 
 
 def _plural(n: int, key: str) -> str:
