@@ -136,12 +136,17 @@ def test_summary_option_and_report_on_exitfirst(pytester: pytest.Pytester) -> No
     assert "| tests | ❌ fail | 2 passed, 1 failed |" in summary
 
 
-def test_passing_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_ok="def test_a(): pass\ndef test_b(): pass\n")
+def test_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(OTHER_GATE)
+    pytester.makepyfile(test_ok="def test_pass(): pass\ndef test_b(): pass\n")
     result = pytester.runpytest_subprocess("-p", "no:terminal", "--gridgate-report=r.json")
 
     assert result.ret == 0
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["outcome"] == "passed"
-    assert report["counts"]["passed"] == 2
-    assert [g["gate"] for g in report["gates"]] == ["collection", "tests"]
+    assert report["counts"] == {
+        "collected": 2, "passed": 2, "failed": 0, "errors": 0, "skipped": 0,
+        "xfailed": 0, "xpassed": 0, "deselected": 0,
+    }  # fmt: skip
+    assert [t["nodeid"] for t in report["timeouts"]] == ["test_ok.py::test_pass"]
+    assert [g["gate"] for g in report["gates"]] == ["collection", "tests", "leaks"]
