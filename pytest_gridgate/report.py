@@ -132,7 +132,7 @@ class GateReport:
         for v in self.verdicts:
             verdict = "✅ pass" if v.passed else "❌ fail"
             lines.append(f"| {v.gate} | {verdict} | {_cell(v.summary)} |")
-        counts = ", ".join(f"{n} {key}" for key, n in self.counts.items() if n)
+        counts = ", ".join(_plural(n, key) for key, n in self.counts.items() if n)
         lines += ["", f"Counts: {counts or 'no tests'}."]
         for v in self.verdicts:
             if v.details:
