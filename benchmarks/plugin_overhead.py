@@ -96,6 +96,9 @@ def cpu_of_run(directory: Path, args: tuple[str, ...]) -> float:
     """CPU seconds (user + system) that one pytest run took, children included."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    # Let the warm-up run write bytecode, as an installed wheel has it: otherwise every
+    # measured run recompiles the plugin's sources (PYTHONDONTWRITEBYTECODE=1 shells).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", *args],
         cwd=directory,

@@ -32,6 +32,7 @@ exit codes: 0 all gates passed, 1 a gate failed, 2 a gate could not run"""
 # Generous ceilings: the plugin's own session timeout normally ends a run long before.
 SCAN_TIMEOUT = 900
 PYTEST_TIMEOUT = 6 * 3600
+MAX_FINDINGS = 50
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,9 @@ def _heading(text: str) -> None:
 
 
 def scan(project: Path) -> Verdict:
-    _heading("scan (python -m scanners)")
+    _heading("scan (python -m scanners --format json)")
     result = subprocess.run(
-        [sys.executable, "-m", "scanners"],
+        [sys.executable, "-m", "scanners", "--format", "json"],
         cwd=project,
         capture_output=True,
         text=True,
@@ -85,14 +86,38 @@ def scan(project: Path) -> Verdict:
     if result.returncode == 2 and "not implemented" in result.stderr:
         print("skipped: the scanner is not implemented in this version")
         return Verdict("scan", "SKIP", "the scanner is not implemented in this version")
-    sys.stdout.write(result.stdout)
+    findings = _findings(result.stdout) if result.returncode in (0, 1) else None
+    if findings is None:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        if result.returncode in (0, 1):
+            status = "PASS" if result.returncode == 0 else "FAIL"
+            return Verdict("scan", status, f"the scanner exited {result.returncode}")
+        return Verdict("scan", "ERROR", f"the scanner exited {result.returncode} (usage error)")
     sys.stderr.write(result.stderr)
-    if result.returncode == 0:
+    for finding in findings[:MAX_FINDINGS]:
+        print(
+            f"{finding.get('path')}:{finding.get('line')}:{finding.get('column')}: "
+            f"{finding.get('rule')} {finding.get('message')}"
+        )
+    if len(findings) > MAX_FINDINGS:
+        print(f"... and {len(findings) - MAX_FINDINGS} more")
+    if not findings and result.returncode == 0:
         return Verdict("scan", "PASS", "no findings")
-    if result.returncode == 1:
-        findings = sum(1 for line in result.stdout.splitlines() if line.strip())
-        return Verdict("scan", "FAIL", f"findings reported ({findings} lines of output)")
-    return Verdict("scan", "ERROR", f"the scanner exited {result.returncode} (usage error)")
+    rules = sorted({str(f.get("rule")) for f in findings})
+    n = len(findings)
+    return Verdict("scan", "FAIL", f"{n} finding{'s' if n != 1 else ''} ({', '.join(rules)})")
+
+
+def _findings(stdout: str) -> list[dict[str, Any]] | None:
+    """The findings of the scanner's JSON output (version 1), or None if it is not that."""
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
+        return None
+    return [f for f in data["findings"] if isinstance(f, dict)]
 
 
 def run_pytest(project: Path, extra: list[str]) -> list[Verdict]:

@@ -21,12 +21,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_gridgate.config import GridgateConfig
 from pytest_gridgate.report import GateReport, get_report
 from pytest_gridgate.settings import get_config
+
+if TYPE_CHECKING:
+    from _pytest.nodes import Node
 
 # pid of the process that applied the defaults; a worker checks it against its parent.
 APPLIED_BY = "_GRIDGATE_ENV_APPLIED_BY"
@@ -102,13 +106,28 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The marker is looked up once per run, here, and the per-test plugin registered only
-    # when some test uses it: a suite without it pays nothing per test.
-    marked = {}
-    for item in session.items:
-        if item.get_closest_marker(MARKER) is not None:
-            marked[item] = _marker_env(item)
+    # when some test uses it: a suite without it pays nothing per test. Each collector
+    # (class, module, directory) is looked at once, not once per test.
+    inherited: dict[Node, bool] = {}
+
+    def carries(node: Node | None) -> bool:
+        if node is None:
+            return False
+        if node not in inherited:
+            inherited[node] = _has_own_marker(node) or carries(node.parent)
+        return inherited[node]
+
+    marked = {
+        item: _marker_env(item)
+        for item in session.items
+        if (item.own_markers and _has_own_marker(item)) or carries(item.parent)
+    }
     if marked:
         session.config.pluginmanager.register(EnvMarker(marked), "gridgate-env-marker")
+
+
+def _has_own_marker(node: Node) -> bool:
+    return any(mark.name == MARKER for mark in node.own_markers)
 
 
 def _marker_env(item: pytest.Item) -> dict[str, str | None] | str:
@@ -169,6 +188,11 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
         return
     applied, kept = report.env["applied"], report.env["kept"]
     summary = f"{len(applied)} applied, {len(kept)} kept (already set)"
-    details = [f"applied: {', '.join(applied)}"] if applied else []
-    details += [f"kept: {', '.join(kept)}"] if kept else []
+    details = [f"applied: {_names(applied)}"] if applied else []
+    details += [f"kept: {_names(kept)}"] if kept else []
     report.add_verdict("env", True, summary, details)
+
+
+def _names(names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"

@@ -2,6 +2,10 @@
 
 Registered with ``pytest_addhooks``; implement them in a conftest.py or a plugin like any
 pytest hook. See ``docs/architecture.md`` for examples.
+
+Findings that belong to one test do not need a hook: attach them to the test's report with
+:func:`pytest_gridgate.report.attach` (in a ``pytest_runtest_makereport`` wrapper) and they
+reach the report on the xdist controller in the named section.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
     """Add verdicts and sections to the gate report before it is rendered.
 
     Called once per run, on the xdist controller (or the only process), after every test
-    has finished and ``session.exitstatus`` is final. Use :meth:`GateReport.add_verdict` for
-    a one-line gate verdict and :meth:`GateReport.add_section` for extra JSON data.
+    has finished and ``session.exitstatus`` is final (``report.exit_code`` holds it). Use
+    :meth:`GateReport.add_verdict` for a gate's line (name, passed, one-line summary, and
+    detail lines, which the terminal shortens to a few) and :meth:`GateReport.add_section`
+    for extra JSON data. Attached per-test findings are already in ``report.sections``.
+    A verdict does not change the exit status.
     """

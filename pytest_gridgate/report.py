@@ -7,9 +7,9 @@ Gates record what they find in two ways, both of which reach the xdist controlle
 * run-level findings go straight into the :class:`GateReport` (``get_report(config)``), or
   into it from a ``pytest_gridgate_report`` hook implementation at the end of the run.
 
-Only the controller (or the single process without xdist) writes the report. Per test it
-does no more than look for attached findings on each report: the counts come from the
-terminal reporter's statistics at the end, so they are pytest's own.
+Only the controller (or the single process without xdist) writes the report. It does no
+work per test: at the end it takes the attached findings and the counts from the terminal
+reporter's statistics, which hold every test report, so the counts are pytest's own.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ _CATEGORIES = {
     "xfailed": "xfailed",
     "xpassed": "xpassed",
 }
+# Terminal reporter statistics that are not test outcomes (or, for "", not shown).
+_NOT_COUNTED = ("", "warnings", "deselected")
 # Details shown per gate before "... and N more": the terminal section fits on one screen.
 TERMINAL_DETAILS = 8
 MARKDOWN_DETAILS = 50
@@ -130,7 +132,7 @@ class GateReport:
         for v in self.verdicts:
             verdict = "✅ pass" if v.passed else "❌ fail"
             lines.append(f"| {v.gate} | {verdict} | {_cell(v.summary)} |")
-        counts = ", ".join(f"{n} {key}" for key, n in self.counts.items() if n)
+        counts = ", ".join(_plural(n, key) for key, n in self.counts.items() if n)
         lines += ["", f"Counts: {counts or 'no tests'}."]
         for v in self.verdicts:
             if v.details:
@@ -189,7 +191,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class ReportWriter:
-    """Collects findings from every test and collect report; renders the report at the end."""
+    """Collects findings from every test and collect report; renders the report at the end.
+
+    pytest's terminal reporter keeps every test report (under xdist, every worker's), so
+    findings and counts are taken from its statistics once, at the end, and the run pays
+    nothing per test. Without a terminal reporter (``-p no:terminal``) a small
+    :class:`OwnTally` plugin looks at each report instead.
+    """
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -199,55 +207,66 @@ class ReportWriter:
         summary = config.getoption("gridgate_summary")
         self.markdown_path = self._path(summary or os.environ.get("GITHUB_STEP_SUMMARY"))
         self.markdown_append = summary is None
-        self.own_stats: dict[str, int] | None = None
+        self.own_tally: OwnTally | None = None
         self.finished = False
 
     def _path(self, value: str | None) -> Path | None:
         return self.config.invocation_params.dir / value if value else None
 
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # Without a terminal reporter (-p no:terminal) the counts are kept here instead.
-        if self.config.pluginmanager.get_plugin("terminalreporter") is None:
-            self.own_stats = {}
+    def _terminal_stats(self) -> dict[str, list[Any]] | None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        stats = getattr(terminal, "stats", None)
+        return stats if isinstance(stats, dict) else None
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if _ATTR in report.__dict__:
-            for section, entry in attached(report):
-                self.report.add(section, entry)
-        if self.own_stats is not None:
-            self._count(report)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self._terminal_stats() is None:
+            self.own_tally = OwnTally(self.report)
+            self.config.pluginmanager.register(self.own_tally, "gridgate-report-tally")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if _ATTR in report.__dict__:
-            for section, entry in attached(report):
-                self.report.add(section, entry)
-        if self.own_stats is not None and not report.passed:
-            self._count(report)
+        # Passed collect reports are not in the terminal's statistics: look at each here
+        # (once per collector, not per test).
+        _add_findings(self.report, report)
+        if self.own_tally is not None and not report.passed:
+            self.own_tally.count(report)
 
-    def _count(self, report: pytest.TestReport | pytest.CollectReport) -> None:
-        assert self.own_stats is not None
-        category = _category(report)
-        self.own_stats[category] = self.own_stats.get(category, 0) + 1
-
-    def _category_counts(self) -> dict[str, int]:
-        if self.own_stats is not None:
-            return self.own_stats
-        terminal: Any = self.config.pluginmanager.get_plugin("terminalreporter")
-        return {
-            category: sum(1 for r in reports if getattr(r, "count_towards_summary", True))
-            for category, reports in terminal.stats.items()
-        }
+    def _tally(self) -> tuple[dict[str, int], int]:
+        """Reports per category as pytest's summary line counts them, and how many failed
+        in categories that other plugins add (a "timeout" category, say)."""
+        if self.own_tally is not None:
+            return self.own_tally.counts, 0
+        stats = self._terminal_stats() or {}
+        with_findings = [
+            r
+            for reports in stats.values()
+            for r in reports
+            if isinstance(r, pytest.TestReport) and _ATTR in r.__dict__
+        ]
+        for r in sorted(with_findings, key=lambda r: float(getattr(r, "start", 0.0))):
+            _add_findings(self.report, r)
+        counts: dict[str, int] = {}
+        failed_elsewhere = 0
+        for category, reports in stats.items():
+            if category in _NOT_COUNTED:
+                continue
+            shown = [r for r in reports if _counts(r)]
+            counts[category] = len(shown)
+            if category not in _CATEGORIES:
+                failed_elsewhere += sum(1 for r in shown if getattr(r, "failed", False))
+        return counts, failed_elsewhere
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # Last, so every gate has set session.exitstatus and added what it found.
         report = self.report
         report.exit_code = int(session.exitstatus)
-        stats = self._category_counts()
-        for category, key in _CATEGORIES.items():
-            report.counts[key] = stats.get(category, 0)
+        tally, failed_elsewhere = self._tally()
+        for category, n in tally.items():
+            if category not in _NOT_COUNTED:
+                report.counts[_CATEGORIES.get(category, category)] = n
         self.config.hook.pytest_gridgate_report(report=report, config=self.config)
-        report.verdicts.insert(_tests_position(report), _tests_verdict(report))
+        verdict = _tests_verdict(report, failed_elsewhere)
+        report.verdicts.insert(_tests_position(report), verdict)
         self.finished = True
         if self.json_path is not None:
             write_json(report, self.json_path)
@@ -265,6 +284,35 @@ class ReportWriter:
             terminalreporter.write_line(line, red=failed, green=line.startswith("PASS"))
 
 
+class OwnTally:
+    """Findings and counts per test report, for runs without pytest's terminal reporter."""
+
+    def __init__(self, report: GateReport) -> None:
+        self.report = report
+        self.counts: dict[str, int] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        _add_findings(self.report, report)
+        self.count(report)
+
+    def count(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        category = _category(report)
+        self.counts[category] = self.counts.get(category, 0) + 1
+
+
+def _add_findings(
+    gate_report: GateReport, report: pytest.TestReport | pytest.CollectReport
+) -> None:
+    if _ATTR in report.__dict__:
+        for section, entry in attached(report):
+            gate_report.add(section, entry)
+
+
+def _counts(report: object) -> bool:
+    # As the terminal's summary line: some reports (e.g. subtests') do not count.
+    return bool(getattr(report, "count_towards_summary", True))
+
+
 def _category(report: pytest.TestReport | pytest.CollectReport) -> str:
     """pytest's own status category, for runs without its terminal reporter."""
     if report.when == "collect":
@@ -278,15 +326,17 @@ def _category(report: pytest.TestReport | pytest.CollectReport) -> str:
     return "passed" if report.when == "call" else ""
 
 
-def _tests_verdict(report: GateReport) -> GateVerdict:
+def _tests_verdict(report: GateReport, failed_elsewhere: int) -> GateVerdict:
     counts = dict(report.counts)
     # Collection errors are the collection gate's; here only errors of tests count.
     counts["errors"] = max(0, counts["errors"] - len(report.sections["collection_errors"]))
-    shown = [_plural(counts[key], key) for key in COUNTS[1:7] if counts[key]]
+    keys = [*COUNTS[1:7], *(key for key in counts if key not in COUNTS)]
+    shown = [_plural(counts[key], key) for key in keys if counts[key]]
     if not shown:
         # Nothing ran: fine only for a run that passes anyway (min_tests = 0).
         return GateVerdict("tests", report.exit_code in (0, 5), "no tests ran")
-    return GateVerdict("tests", not counts["failed"] and not counts["errors"], ", ".join(shown))
+    passed = not counts["failed"] and not counts["errors"] and not failed_elsewhere
+    return GateVerdict("tests", passed, ", ".join(shown))
 
 
 def _plural(n: int, key: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate.config import ConfigError, GridgateConfig, load_config
+from pytest_gridgate.config import ConfigError, GridgateConfig, env_variable_names, load_config
 
 
 def test_wrong_type_is_one_line_usage_error(pytester: pytest.Pytester) -> None:
@@ -21,6 +21,10 @@ def test_wrong_type_is_one_line_usage_error(pytester: pytest.Pytester) -> None:
         ["ERROR: gridgate: pyproject.toml: timeouts.default: expected a number*"]
     )
     assert "Traceback" not in result.stderr.str()
+    assert [line for line in result.stderr.lines if line.strip()] == [
+        "ERROR: gridgate: pyproject.toml: timeouts.default: expected a number, got string 'abc'"
+    ]
+    assert result.stdout.str().strip() == ""
 
 
 # --------------------------------------------------------------------------- the loader
@@ -124,3 +128,10 @@ def test_unknown_profile_option_is_a_usage_error(pytester: pytest.Pytester) -> N
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: gridgate: *: profile: unknown profile 'nope'*"])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_configuration_reference_lists_every_setting() -> None:
+    reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    for variable, key in env_variable_names().items():
+        assert f"`{key}`" in reference
+        assert f"`{variable}`" in reference

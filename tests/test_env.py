@@ -69,6 +69,13 @@ def test_fixtures_see_the_marker(db_seen_by_fixture):
     assert db_seen_by_fixture == "marked"
 
 
+@pytest.mark.gridgate_env(GG_TEST_CLASS="class", GG_TEST_DB="class")
+class TestClassMarker:
+    @pytest.mark.gridgate_env(GG_TEST_DB="method")
+    def test_closest_marker_wins(self):
+        assert (os.environ["GG_TEST_CLASS"], os.environ["GG_TEST_DB"]) == ("class", "method")
+
+
 @pytest.mark.gridgate_env("GG_TEST_DB")
 def test_bad_marker():
     pass
@@ -77,6 +84,7 @@ def test_bad_marker():
 def test_marker_values_restored():
     assert os.environ["GG_TEST_DB"] == os.environ["EXPECTED_DB"]
     assert "GG_TEST_NEW" not in os.environ
+    assert "GG_TEST_CLASS" not in os.environ
     assert os.environ["GG_TEST_KEEP"] == "mine"
 """
 
@@ -94,7 +102,7 @@ def test_env_defaults(
     # -p no:randomly: the restoration test must run after the marked ones.
     result = pytester.runpytest_subprocess(*xdist, "-p", "no:randomly", "--gridgate-report=r.json")
 
-    result.assert_outcomes(passed=5, errors=1)
+    result.assert_outcomes(passed=6, errors=1)
     result.stdout.fnmatch_lines(["*test_bad_marker*gridgate_env takes NAME='value'*"])
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["env"] == {

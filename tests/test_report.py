@@ -33,6 +33,7 @@ def bad_teardown():
     raise RuntimeError("teardown")
 
 def test_pass_then_teardown_error(bad_teardown): pass
+def test_hang(): assert False, "stands in for a timed-out test"
 """
 
 # A stand-in for the timeouts and leaks gates: findings attached to test reports (on the
@@ -49,6 +50,11 @@ def pytest_runtest_makereport(item, call):
         attach(report, "leaks", {"nodeid": item.nodeid, "kind": "thread", "detail": "t",
                                  "action": "warn", "cleaned": False})
     return report
+
+def pytest_report_teststatus(report, config):
+    # A category of its own, as a timeouts gate may add one: it must count as a failure.
+    if report.when == "call" and report.failed and "hang" in report.nodeid:
+        return "timeout", "T", "TIMEOUT"
 
 def pytest_gridgate_report(report, config):
     leaks = report.sections["leaks"]
@@ -86,8 +92,8 @@ def test_json_report_matches_pytest_and_carries_other_gates(
     assert (report["outcome"], report["exit_code"]) == ("failed", 1)
     terminal = _terminal_counts(result.stdout.str())
     assert terminal == {"failed": 1, "passed": 3, "skipped": 1, "xfailed": 1, "xpassed": 1,
-                        "errors": 2}  # fmt: skip
-    assert report["counts"] == {"collected": 8, "deselected": 0, **terminal}
+                        "errors": 2, "timeout": 1}  # fmt: skip
+    assert report["counts"] == {"collected": 9, "deselected": 0, **terminal}
     assert list(report)[:5] == ["version", "outcome", "exit_code", "counts", "collection_errors"]
     assert {"timeouts", "leaks", "env", "gates"} <= set(report)
     # The three passing tests and the xpass carry findings; the pass/teardown test once.
@@ -100,8 +106,9 @@ def test_json_report_matches_pytest_and_carries_other_gates(
     result.stdout.fnmatch_lines(
         [
             "*= gridgate =*",
-            "PASS collection  8 tests collected",
-            "FAIL tests       3 passed, 1 failed, 2 errors, 1 skipped, 1 xfailed, 1 xpassed",
+            "PASS collection  9 tests collected",
+            "FAIL tests       3 passed, 1 failed, 2 errors, 1 skipped, 1 xfailed, 1 xpassed, "
+            "1 timeout",
             "FAIL leaks       4 leaks",
             "    test_mixed.py::*: thread",
             "    ... and 20 more",
@@ -129,12 +136,17 @@ def test_summary_option_and_report_on_exitfirst(pytester: pytest.Pytester) -> No
     assert "| tests | ❌ fail | 2 passed, 1 failed |" in summary
 
 
-def test_passing_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_ok="def test_a(): pass\ndef test_b(): pass\n")
+def test_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(OTHER_GATE)
+    pytester.makepyfile(test_ok="def test_pass(): pass\ndef test_b(): pass\n")
     result = pytester.runpytest_subprocess("-p", "no:terminal", "--gridgate-report=r.json")
 
     assert result.ret == 0
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["outcome"] == "passed"
-    assert report["counts"]["passed"] == 2
-    assert [g["gate"] for g in report["gates"]] == ["collection", "tests"]
+    assert report["counts"] == {
+        "collected": 2, "passed": 2, "failed": 0, "errors": 0, "skipped": 0,
+        "xfailed": 0, "xpassed": 0, "deselected": 0,
+    }  # fmt: skip
+    assert [t["nodeid"] for t in report["timeouts"]] == ["test_ok.py::test_pass"]
+    assert [g["gate"] for g in report["gates"]] == ["collection", "tests", "leaks"]
