@@ -309,3 +309,8 @@ def test_invalid_yaml_is_a_parse_failure(source: bytes, line: int) -> None:
     with pytest.raises(ParseFailure) as info:
         check_workflow("w.yml", source, ScanSettings(), lambda code: True)
     assert info.value.line == line
+
+
+def test_self_referencing_merge_key_does_not_recurse() -> None:
+    found = findings("x: &x\n  <<: *x\njobs: &j\n  t:\n    <<: *j\n", timeouts=True)
+    assert found == {("GW003", 4)}
