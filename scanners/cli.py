@@ -1,12 +1,294 @@
-"""Command line of the scanner (work in progress)."""
+"""``gridgate scan`` (also ``gridgate-scan`` and ``python -m scanners``).
+
+Exit codes: 0 no findings, 1 findings, 2 usage or configuration error. Whatever happens,
+the user sees findings and one-line messages, never a traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import difflib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_gridgate.config import ConfigError, GridgateConfig, ScanSettings, load_config
+from scanners import baseline
+from scanners.discovery import PathNotFound, SourceFile, discover
+from scanners.finding import Finding
+from scanners.output import FORMATS, Report, render
+from scanners.selection import Selector
+
+PROG = "gridgate scan"
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _codes(value: str) -> list[str]:
+    return [code.strip().upper() for code in value.split(",") if code.strip()]
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {value!r}") from None
+    if jobs < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return jobs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Scan Python sources and GitHub workflow YAML for gate-breaking patterns.",
+        epilog="Exit codes: 0 no findings, 1 findings, 2 usage or configuration error.",
+    )
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or directories (default: scan.paths)"
+    )
+    parser.add_argument("--config", metavar="FILE", help="pyproject.toml or gridgate.yaml to use")
+    parser.add_argument(
+        "--select",
+        metavar="CODES",
+        type=_codes,
+        action="extend",
+        help="comma-separated codes or prefixes to check; replaces scan.select",
+    )
+    parser.add_argument(
+        "--ignore",
+        metavar="CODES",
+        type=_codes,
+        action="extend",
+        help="comma-separated codes or prefixes to skip; added to scan.ignore",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="report format")
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
+    parser.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="rewrite the --baseline FILE to the current findings",
+    )
+    parser.add_argument("--fix", action="store_true", help="apply the available autofixes")
+    parser.add_argument(
+        "--diff", action="store_true", help="print the autofixes as a diff, change nothing"
+    )
+    parser.add_argument(
+        "--jobs", metavar="N", type=_jobs, help="worker processes (default: all cores)"
+    )
+    parser.add_argument("--no-cache", action="store_true", help="ignore and do not write the cache")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    print("gridgate scan: not implemented yet", args, file=sys.stderr)
-    return 2
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(args_list)
+    except SystemExit as exit:  # argparse: --help (0) or a usage error (2), already printed
+        return exit.code if isinstance(exit.code, int) else EXIT_USAGE
+    try:
+        return _run(args)
+    except (ConfigError, UsageError, PathNotFound, baseline.BaselineError) as exc:
+        message = f"path not found: {exc}" if isinstance(exc, PathNotFound) else str(exc)
+        print(f"{PROG}: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback; say what broke in one line
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _settings(config: GridgateConfig, args: argparse.Namespace) -> ScanSettings:
+    settings = config.scan
+    if args.select:
+        settings = dataclasses.replace(settings, select=tuple(args.select))
+    if args.ignore:
+        settings = dataclasses.replace(settings, ignore=(*settings.ignore, *args.ignore))
+    return settings
+
+
+def _default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.update_baseline and not args.baseline:
+        raise UsageError("--update-baseline needs --baseline FILE")
+    if args.fix and args.diff:
+        raise UsageError("--fix and --diff exclude each other (--diff previews --fix)")
+    cwd = Path.cwd()
+    config = load_config(file=Path(args.config)) if args.config else load_config(cwd)
+    root = config.source.resolve().parent if config.source is not None else cwd.resolve()
+    settings = _settings(config, args)
+    explicit = bool(args.paths)
+    files = discover(
+        args.paths or settings.paths, root=root, exclude=settings.exclude, explicit=explicit
+    )
+    selector = Selector(settings.select, settings.ignore, settings.per_file_ignores)
+
+    from scanners import cache as cache_module
+    from scanners.engine import apply_hunks, scan
+
+    cache = None
+    if not args.no_cache:
+        key = cache_module.run_key(repr(settings), os.path.relpath(cwd, root))
+        cache = cache_module.Cache(root, key)
+    outcome = scan(
+        files, settings=settings, selector=selector, jobs=args.jobs or _default_jobs(), cache=cache
+    )
+    if cache is not None:
+        cache.save()
+
+    findings: list[Finding] = []
+    report = Report(files_scanned=len(files), findings=findings)
+    for display in sorted(outcome.results):
+        result = outcome.results[display]
+        findings.extend(result.findings)
+        report.suppressed.extend(result.suppressed)
+        if result.fix:
+            report.fixes[display] = result.fix
+    if not explicit:
+        findings.extend(_stale_allow_in(config, settings, files, selector))
+    report.sources = outcome.sources
+
+    diff_text = ""
+    if args.fix or args.diff:
+        changed = {
+            path: apply_hunks(outcome.sources[path], hunks)
+            for path, hunks in report.fixes.items()
+            if path in outcome.sources
+        }
+        fixed = [f for f in findings if f.fixable and f.path in changed]
+        if args.diff:
+            diff_text = "".join(
+                _unified_diff(path, outcome.sources[path], new)
+                for path, new in sorted(changed.items())
+            )
+        else:
+            paths = {f.path: f for f in files}
+            for path, new in changed.items():
+                Path(paths[path].path).write_bytes(new)
+            findings[:] = [f for f in findings if f not in fixed]
+            report.fixed, report.fixed_files = len(fixed), len(changed)
+            report.fixes = {}
+        if args.diff:
+            findings[:] = [f for f in findings if f not in fixed]
+            report.fixes = {}
+            report.notes.append(
+                f"--diff: {len(fixed)} finding(s) in {len(changed)} file(s) would be fixed."
+            )
+    findings.sort()
+
+    if args.baseline:
+        baseline_path = Path(args.baseline)
+        if args.update_baseline:
+            previous = baseline.load(baseline_path)
+            baseline.write(baseline_path, findings)
+            now = baseline.load(baseline_path)
+            added = sum((now - previous).values())
+            removed = sum((previous - now).values())
+            report.notes.append(
+                f"Baseline {args.baseline}: {sum(now.values())} finding(s) "
+                f"({added} added, {removed} removed)."
+            )
+            report.baselined = list(findings)
+            findings.clear()
+        else:
+            filtered = baseline.apply(baseline.load(baseline_path), findings)
+            findings[:] = filtered.new
+            report.baselined = filtered.known
+            report.baseline_fixed = filtered.fixed
+
+    text = render(args.format, report)
+    if args.diff:
+        sys.stdout.write(diff_text)
+        if args.output:
+            _write(args.output, text)
+        else:
+            sys.stderr.write(text if args.format == "text" else "\n".join(report.notes) + "\n")
+        return EXIT_FINDINGS if findings or diff_text else EXIT_CLEAN
+    if args.output:
+        _write(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _unified_diff(path: str, before: bytes, after: bytes) -> str:
+    old = before.decode("utf-8", "replace").splitlines(keepends=True)
+    new = after.decode("utf-8", "replace").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(old, new, f"a/{path}", f"b/{path}"))
+
+
+def _stale_allow_in(
+    config: GridgateConfig,
+    settings: ScanSettings,
+    files: Sequence[SourceFile],
+    selector: Selector,
+) -> list[Finding]:
+    """``allow_in`` globs that match no scanned Python file: what they excused has moved.
+
+    Judged only on a whole-project scan (no PATHS), where "no file" means something, and
+    reported as GG003 at the entry in the configuration file. Matching is the rules' own
+    (``scanners.rules.allow_in_matches``), so a glob is stale exactly when GG003 could never
+    have used it.
+    """
+    if config.source is None or not selector.enabled("GG003"):
+        return []
+    if not any(entry.allow_in for entry in settings.forbidden_calls):
+        return []
+    from scanners.rules import allow_in_matches
+
+    used: set[tuple[int, str]] = set()
+    for file in files:
+        if file.kind == "python":
+            used |= allow_in_matches(file.display, settings)
+    try:
+        lines = config.source.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    display = os.path.relpath(config.source, Path.cwd()).replace(os.sep, "/")
+    stale = []
+    for index, entry in enumerate(settings.forbidden_calls):
+        for pattern in entry.allow_in:
+            if (index, pattern) in used:
+                continue
+            line, column = next(
+                (
+                    (number, text.find(pattern) + 1)
+                    for number, text in enumerate(lines, start=1)
+                    if f'"{pattern}"' in text or f"'{pattern}'" in text
+                ),
+                (1, 1),
+            )
+            stale.append(
+                Finding(
+                    path=display,
+                    line=line,
+                    column=column,
+                    rule="GG003",
+                    name="forbidden-call",
+                    message=f"scan.forbidden_calls[{index}].allow_in: {pattern!r} (for "
+                    f"{entry.call!r}) matches no scanned file; remove or correct it",
+                    source=f"allow_in {pattern} for {entry.call}",
+                )
+            )
+    return stale

@@ -1,0 +1,115 @@
+"""The result cache: ``.gridgate_cache/`` in the project root.
+
+One JSON file per *run key*, a hash of everything besides the file's own bytes that can
+change a result: the effective scan settings (select/ignore included), the current directory
+relative to the root (paths in findings are relative to it), the gridgate version, the
+Python version, the installed third-party rule entry points and the size and mtime of the
+scanner's own modules (so an edited rule in a development checkout invalidates the cache).
+Inside it, each file's entry is keyed by its path and the hash of its content.
+
+A warm run reads that one file, hashes every source file and is done: no libcst import,
+no worker process. A cache that cannot be read or written is silently ignored; it is an
+accelerator, never a source of errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from scanners.result import FileResult
+
+DIRECTORY = ".gridgate_cache"
+_FORMAT = 1
+
+
+def _module_fingerprint() -> list[tuple[str, int, int]]:
+    package = Path(__file__).resolve().parent
+    stamps: list[tuple[str, int, int]] = []
+    for current, dirs, files in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                stat = os.stat(os.path.join(current, name))
+                stamps.append(
+                    (
+                        os.path.relpath(os.path.join(current, name), package),
+                        stat.st_mtime_ns,
+                        stat.st_size,
+                    )
+                )
+    return stamps
+
+
+def _rule_plugins() -> list[str]:
+    from importlib.metadata import entry_points
+
+    return sorted(
+        f"{ep.name}={ep.value}@{ep.dist.version if ep.dist else ''}"
+        for ep in entry_points(group="gridgate.rules")
+    )
+
+
+def run_key(settings_repr: str, cwd_relative: str) -> str:
+    from pytest_gridgate import __version__
+
+    material = json.dumps(
+        [
+            _FORMAT,
+            __version__,
+            sys.version,
+            settings_repr,
+            cwd_relative,
+            _rule_plugins(),
+            _module_fingerprint(),
+        ]
+    )
+    return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+
+
+class Cache:
+    def __init__(self, root: Path, key: str) -> None:
+        self.directory = root / DIRECTORY
+        self.file = self.directory / f"{key}.json"
+        self._entries: dict[str, list[Any]] = {}
+        self._dirty = False
+        try:
+            data = json.loads(self.file.read_bytes())
+            if isinstance(data, dict) and isinstance(data.get("files"), dict):
+                self._entries = data["files"]
+        except (OSError, ValueError):
+            pass
+
+    def get(self, path: str, digest: str) -> FileResult | None:
+        entry = self._entries.get(path)
+        if entry is None or entry[0] != digest:
+            return None
+        try:
+            return FileResult.from_json(entry[1])
+        except (TypeError, ValueError):
+            return None
+
+    def put(self, path: str, digest: str, result: FileResult) -> None:
+        self._entries[path] = [digest, result.to_json()]
+        self._dirty = True
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        try:
+            self.directory.mkdir(exist_ok=True)
+            ignore = self.directory / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# Created by gridgate scan.\n*\n")
+            # Write then rename, so a concurrent run never reads half a file.
+            fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"files": self._entries}, handle, separators=(",", ":"))
+            os.replace(temporary, self.file)
+        except OSError:
+            pass

@@ -1,0 +1,195 @@
+"""The scan itself: read, hash, look up the cache, check the misses in isolated workers.
+
+The rules live elsewhere (``scanners.rules.check_python``, ``scanners.workflow.check_workflow``)
+and are imported only inside the workers, so a run where every file hits the cache never
+imports libcst or starts a process. Each file's result is final for that file: suppressions
+are applied and the autofix is prepared in the worker, so that the cache can hold it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pytest_gridgate.config import ScanSettings
+from scanners import suppressions
+from scanners.cache import Cache
+from scanners.discovery import SourceFile
+from scanners.finding import Finding, ParseFailure
+from scanners.pool import run_isolated
+from scanners.result import FileResult, Hunk
+from scanners.selection import PARSE_ERROR, Selector
+
+PARSE_ERROR_NAME = "parse-error"
+
+
+@dataclass
+class ScanResult:
+    files: list[SourceFile]
+    results: dict[str, FileResult]  # by display path
+    sources: dict[str, bytes]  # by display path, readable files only
+    cache_hits: int = 0
+
+
+def parse_error(path: str, message: str, line: int = 1, column: int = 1) -> Finding:
+    return Finding(
+        path=path,
+        line=line,
+        column=column,
+        rule=PARSE_ERROR,
+        name=PARSE_ERROR_NAME,
+        message=message,
+        source=message,
+    )
+
+
+def digest(source: bytes) -> str:
+    return hashlib.blake2b(source, digest_size=16).hexdigest()
+
+
+# --------------------------------------------------------------------------- one file
+
+
+def _check(
+    file: SourceFile, source: bytes, settings: ScanSettings, selected: Callable[[str], bool]
+) -> list[Finding]:
+    if file.kind == "workflow":
+        from scanners.workflow import check_workflow
+
+        return check_workflow(file.display, source, settings, selected)
+    from scanners.rules import check_python
+
+    return check_python(file.display, source, settings, selected)
+
+
+def _fix_hunks(file: SourceFile, source: bytes, settings: ScanSettings) -> list[Hunk]:
+    from scanners.rules import fix_python
+
+    fixed = fix_python(file.display, source, settings)
+    if fixed is None or fixed == source:
+        return []
+    before = source.splitlines(keepends=True)
+    after = fixed.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    return [
+        (i1, i2, [line.decode("latin-1") for line in after[j1:j2]])
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+    ]
+
+
+def scan_file(
+    file: SourceFile,
+    source: bytes,
+    settings: ScanSettings,
+    selected: Callable[[str], bool],
+) -> FileResult:
+    """Check one file; never raises. A file that cannot be parsed is one GG000 finding."""
+    try:
+        found = _check(file, source, settings, selected)
+    except ParseFailure as failure:
+        if not selected(PARSE_ERROR):
+            return FileResult()
+        finding = parse_error(file.display, failure.message, failure.line, failure.column)
+        return FileResult([finding])
+    except RecursionError:
+        return FileResult([parse_error(file.display, "too deeply nested to parse")])
+    except Exception as exc:  # a crashing rule must not lose the other files
+        message = f"internal error while checking this file: {type(exc).__name__}: {exc}"
+        return FileResult([parse_error(file.display, message[:500])])
+    found = [f for f in found if selected(f.rule)]
+    reported, suppressed = suppressions.apply(file.display, source, file.kind, found, selected)
+    result = FileResult(sorted(reported), suppressed)
+    fixable = [f for f in reported if f.fixable]
+    # fix_python rewrites every fixable finding in the file, so a file where one of them is
+    # suppressed is left alone rather than fixing what the user chose to keep.
+    if fixable and file.kind == "python" and not any(s.finding.fixable for s in suppressed):
+        try:
+            result.fix = _fix_hunks(file, source, settings)
+        except Exception:  # a failed fix is no fix, never a lost scan
+            result.fix = []
+    return result
+
+
+def apply_hunks(source: bytes, hunks: Sequence[Hunk]) -> bytes:
+    lines = source.splitlines(keepends=True)
+    for start, end, replacement in sorted(hunks, reverse=True):
+        lines[start:end] = [line.encode("latin-1") for line in replacement]
+    return b"".join(lines)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _read(path: str) -> bytes | str:
+    """The file's bytes, or why it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    except ValueError as exc:  # pragma: no cover - e.g. an embedded NUL in the name
+        return str(exc)
+
+
+def scan(
+    files: Sequence[SourceFile],
+    *,
+    settings: ScanSettings,
+    selector: Selector,
+    jobs: int,
+    cache: Cache | None,
+) -> ScanResult:
+    results: dict[str, FileResult] = {}
+    sources: dict[str, bytes] = {}
+    misses: list[tuple[SourceFile, bytes, str]] = []
+    hits = 0
+    for file in files:
+        content = _read(file.path)
+        if isinstance(content, str):
+            if selector.for_path(file.relative)(PARSE_ERROR):
+                results[file.display] = FileResult(
+                    [parse_error(file.display, f"cannot read file: {content}")]
+                )
+            else:
+                results[file.display] = FileResult()
+            continue
+        sources[file.display] = content
+        key = digest(content)
+        cached = cache.get(file.display, key) if cache is not None else None
+        if cached is not None:
+            results[file.display] = cached
+            hits += 1
+        else:
+            misses.append((file, content, key))
+
+    def work(item: tuple[SourceFile, bytes, str]) -> FileResult:
+        file, content, _ = item
+        return scan_file(file, content, settings, selector.for_path(file.relative))
+
+    def crashed(item: tuple[SourceFile, bytes, str], why: str) -> FileResult:
+        file = item[0]
+        return FileResult([parse_error(file.display, f"the parser crashed on this file: {why}")])
+
+    scanned = run_isolated(misses, work, crashed, jobs=jobs, file_timeout=_file_timeout())
+    for (file, _, key), result in zip(misses, scanned, strict=True):
+        results[file.display] = result
+        crashed_here = any(
+            f.rule == PARSE_ERROR and f.message.startswith("the parser crashed")
+            for f in result.findings
+        )
+        # A crash may be the machine (out of memory), not the file: try again next time.
+        if cache is not None and not crashed_here:
+            cache.put(file.display, key, result)
+    return ScanResult(list(files), results, sources, hits)
+
+
+def _file_timeout() -> float:
+    raw = os.environ.get("_GRIDGATE_SCAN_FILE_TIMEOUT", "")
+    try:
+        return float(raw) if raw else 300.0
+    except ValueError:
+        return 300.0

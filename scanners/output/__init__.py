@@ -1,0 +1,60 @@
+"""Report formats. Each module renders one :class:`Report` to a string."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from scanners.finding import Finding
+from scanners.result import Hunk
+from scanners.suppressions import Suppressed
+
+FORMATS = ("text", "json", "sarif", "github")
+
+
+@dataclass
+class Report:
+    files_scanned: int
+    findings: list[Finding]  # what fails the run, sorted
+    suppressed: list[Suppressed] = field(default_factory=list)
+    baselined: list[Finding] = field(default_factory=list)
+    baseline_fixed: int = 0  # baselined findings that no longer occur
+    fixed: int = 0  # findings removed by --fix
+    fixed_files: int = 0
+    fixes: dict[str, list[Hunk]] = field(default_factory=dict)  # path -> prepared fix
+    sources: dict[str, bytes] = field(default_factory=dict)  # path -> content (for SARIF)
+    notes: list[str] = field(default_factory=list)  # extra summary lines
+
+    @property
+    def fixable(self) -> int:
+        return sum(1 for f in self.findings if f.fixable and self.fixes.get(f.path))
+
+
+def summary_lines(report: Report) -> list[str]:
+    """The closing lines every human-facing format prints."""
+    n = len(report.findings)
+    files = f"{report.files_scanned} file{'s' if report.files_scanned != 1 else ''} scanned"
+    if n:
+        lines = [f"Found {n} finding{'s' if n != 1 else ''} ({files})."]
+    else:
+        lines = [f"All checks passed ({files})."]
+    if report.fixable:
+        lines.append(f"{report.fixable} fixable with --fix (preview with --diff).")
+    if report.fixed:
+        lines.append(f"Fixed {report.fixed} finding(s) in {report.fixed_files} file(s).")
+    if report.suppressed:
+        lines.append(f"{len(report.suppressed)} suppressed by `# gridgate: ignore[...]`.")
+    if report.baselined:
+        lines.append(f"{len(report.baselined)} known finding(s) accepted by the baseline.")
+    if report.baseline_fixed:
+        lines.append(
+            f"{report.baseline_fixed} baselined finding(s) no longer occur (fixed); "
+            "run with --update-baseline to shrink the baseline."
+        )
+    return lines + report.notes
+
+
+def render(format: str, report: Report) -> str:
+    module = importlib.import_module(f"scanners.output.{format}_format")
+    text: str = module.render(report)
+    return text

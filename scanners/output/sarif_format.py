@@ -1,0 +1,165 @@
+"""``--format sarif``: SARIF 2.1.0 for code-scanning upload.
+
+``tool.driver.rules`` describes every rule (help text from its docstring). Fixable findings
+carry the prepared fix as ``fixes``; findings silenced by a suppression comment or accepted
+by the baseline are included with ``suppressions`` (``inSource`` / ``external``), as the
+spec asks, so that code scanning can show them as dismissed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+from pytest_gridgate import __version__
+from scanners.finding import Finding
+from scanners.output import Report
+from scanners.result import Hunk
+from scanners.suppressions import BARE_IGNORE, UNUSED_IGNORE
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+# Rules the engine itself reports; the rest come from the rule registries.
+ENGINE_RULES: dict[str, tuple[str, str]] = {
+    "GG000": (
+        "parse-error",
+        "A file that cannot be read, decoded or parsed (or that crashed the parser). "
+        "Nothing else in it was checked.",
+    ),
+    BARE_IGNORE[0]: (
+        BARE_IGNORE[1],
+        "A `# gridgate: ignore` without codes. It suppresses nothing; name the codes, "
+        "e.g. `# gridgate: ignore[GG001] reason`.",
+    ),
+    UNUSED_IGNORE[0]: (
+        UNUSED_IGNORE[1],
+        "A code in a `# gridgate: ignore[...]` comment that suppressed no finding. "
+        "Remove it, so that it cannot hide a future finding.",
+    ),
+}
+
+
+def _registry() -> dict[str, Any]:
+    rules: dict[str, Any] = {}
+    for module in ("scanners.rules", "scanners.workflow"):
+        try:
+            imported = __import__(module, fromlist=["RULES"])
+            rules.update(getattr(imported, "RULES", {}))
+        except Exception:  # a broken plugin must not lose the report
+            continue
+    return rules
+
+
+def _rule_descriptor(code: str, name: str, registry: dict[str, Any]) -> dict[str, Any]:
+    if code in ENGINE_RULES:
+        name, text = ENGINE_RULES[code]
+    else:
+        rule = registry.get(code)
+        name = getattr(rule, "name", None) or name
+        text = inspect.cleandoc(getattr(rule, "__doc__", None) or "") or name
+    short = text.strip().split("\n\n")[0].replace("\n", " ")
+    return {
+        "id": code,
+        "name": name,
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": text},
+        "help": {"text": text, "markdown": text},
+        "defaultConfiguration": {"level": "error"},
+    }
+
+
+def _region(f: Finding) -> dict[str, Any]:
+    region: dict[str, Any] = {"startLine": f.line, "startColumn": f.column}
+    if f.end_line is not None:
+        region["endLine"] = f.end_line
+    if f.end_column is not None:
+        region["endColumn"] = f.end_column
+    return region
+
+
+def _fix(f: Finding, hunks: list[Hunk], source: bytes) -> dict[str, Any]:
+    lines = source.decode("utf-8", "replace").splitlines(keepends=True)
+    own = [h for h in hunks if h[0] < f.line <= max(h[1], h[0] + 1)] or hunks
+    replacements = []
+    for start, end, new in own:
+        if end < len(lines):
+            deleted = {"startLine": start + 1, "startColumn": 1, "endLine": end + 1, "endColumn": 1}
+        elif lines:
+            last = lines[-1].rstrip("\r\n")
+            deleted = {
+                "startLine": start + 1,
+                "startColumn": 1,
+                "endLine": len(lines),
+                "endColumn": len(last) + 1,
+            }
+        else:
+            deleted = {"startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1}
+        text = "".join(new).encode("latin-1").decode("utf-8", "replace")
+        replacements.append({"deletedRegion": deleted, "insertedContent": {"text": text}})
+    return {
+        "description": {"text": f"gridgate --fix: {f.rule}"},
+        "artifactChanges": [{"artifactLocation": {"uri": f.path}, "replacements": replacements}],
+    }
+
+
+def render(report: Report) -> str:
+    registry = _registry()
+    entries: list[tuple[Finding, list[dict[str, Any]]]] = [(f, []) for f in report.findings]
+    entries += [
+        (s.finding, [{"kind": "inSource", "justification": s.reason or "no reason given"}])
+        for s in report.suppressed
+    ]
+    entries += [(f, [{"kind": "external", "justification": "baseline"}]) for f in report.baselined]
+    entries.sort(key=lambda entry: entry[0])
+
+    codes: dict[str, str] = {}
+    for f, _ in entries:
+        codes.setdefault(f.rule, f.name)
+    for code, rule in registry.items():
+        codes.setdefault(code, getattr(rule, "name", code))
+    ordered = sorted(codes)
+    index = {code: i for i, code in enumerate(ordered)}
+
+    results = []
+    for f, suppressions in entries:
+        result: dict[str, Any] = {
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": f.severity if f.severity in ("error", "warning", "note") else "error",
+            "message": {"text": f.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path},
+                        "region": _region(f),
+                    }
+                }
+            ],
+            "partialFingerprints": {"gridgate/v1": f"{f.rule}:{f.path}:{f.source or f.message}"},
+        }
+        hunks = report.fixes.get(f.path)
+        if f.fixable and hunks and f.path in report.sources:
+            result["fixes"] = [_fix(f, hunks, report.sources[f.path])]
+        if suppressions:
+            result["suppressions"] = suppressions
+        results.append(result)
+
+    document = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "gridgate",
+                        "version": __version__,
+                        "rules": [_rule_descriptor(c, codes[c], registry) for c in ordered],
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"

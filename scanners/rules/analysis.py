@@ -1,0 +1,281 @@
+"""The precise tier: one libcst traversal that serves every selected rule of a file.
+
+:class:`Dispatcher` walks the tree once, keeps the stack of enclosing nodes and *frames*
+(function, class, main guard, ``TYPE_CHECKING`` block, timeout block), and hands each node to
+the rules that asked for its type. Rules ask :class:`Context` what a name resolves to and
+where they are; they report nodes, and positions are computed only when something was
+reported, since libcst's position metadata costs nearly as much as the parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from scanners.finding import Finding
+from scanners.rules.names import Scope, ScopeTable, dotted_name
+from scanners.rules.rule import Rule
+
+# Context managers that bound everything awaited inside them (GG006).
+TIMEOUT_CONTEXTS = frozenset(
+    {
+        "asyncio.timeout",
+        "asyncio.timeout_at",
+        "asyncio.timeouts.timeout",
+        "asyncio.timeouts.timeout_at",
+        "async_timeout.timeout",
+        "async_timeout.timeout_at",
+        "anyio.fail_after",
+        "anyio.move_on_after",
+        "trio.fail_after",
+        "trio.move_on_after",
+    }
+)
+
+
+@dataclass
+class Frame:
+    node: cst.CSTNode  # the node whose body opened the frame
+    kind: str  # "function" | "lambda" | "class" | "main" | "type_checking" | "timeout"
+    scope: Scope | None = None
+    is_async: bool = False
+    opener: cst.CSTNode | None = None  # the node (usually the body block) whose leave ends it
+
+
+@dataclass
+class Report:
+    rule: Rule
+    node: cst.CSTNode
+    message: str
+    fixable: bool
+    source: str | None = None
+
+
+def is_main_guard(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"`` (either side, any quotes)."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    target = test.comparisons[0]
+    if not isinstance(target.operator, cst.Equal):
+        return False
+    sides = (test.left, target.comparator)
+    names = [s for s in sides if isinstance(s, cst.Name) and s.value == "__name__"]
+    strings = [
+        s for s in sides if isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__"
+    ]
+    return len(names) == 1 and len(strings) == 1
+
+
+def is_type_checking(test: cst.BaseExpression) -> bool:
+    """``TYPE_CHECKING`` or ``<anything>.TYPE_CHECKING`` (``typing.TYPE_CHECKING``)."""
+    if isinstance(test, cst.Name):
+        return test.value == "TYPE_CHECKING"
+    return isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING"
+
+
+class Context:
+    """What a rule may ask while visiting a node."""
+
+    def __init__(self, path: str, module: cst.Module, scopes: ScopeTable) -> None:
+        self.path = path
+        self.module = module
+        self.scopes = scopes
+        self.is_main_module = path.replace("\\", "/").rsplit("/", 1)[-1] == "__main__.py"
+        self.stack: list[cst.CSTNode] = []  # ancestors of the node being visited
+        self.frames: list[Frame] = []
+        self.reports: list[Report] = []
+
+    # -- names ----------------------------------------------------------------------------
+
+    @property
+    def scope(self) -> Scope:
+        for frame in reversed(self.frames):
+            if frame.scope is not None:
+                return frame.scope
+        return self.scopes.module_scope
+
+    def qualified_name(self, node: cst.BaseExpression) -> str | None:
+        """The resolved name of ``node`` when its head comes from an import (or a builtin)."""
+        written = dotted_name(node)
+        return None if written is None else self.scopes.resolve(written, self.scope)
+
+    def written_name(self, node: cst.BaseExpression) -> str | None:
+        return dotted_name(node)
+
+    def is_imported(self, node: cst.BaseExpression) -> bool:
+        written = dotted_name(node)
+        return written is not None and self.scopes.is_import_bound(written, self.scope)
+
+    # -- where are we ---------------------------------------------------------------------
+
+    @property
+    def parent(self) -> cst.CSTNode | None:
+        return self.stack[-1] if self.stack else None
+
+    def ancestors(self) -> Iterator[cst.CSTNode]:
+        return reversed(self.stack)
+
+    def _innermost(self, kinds: tuple[str, ...]) -> Frame | None:
+        for frame in reversed(self.frames):
+            if frame.kind in kinds:
+                return frame
+        return None
+
+    @property
+    def function(self) -> cst.FunctionDef | None:
+        """The innermost enclosing ``def`` (a lambda counts as none)."""
+        frame = self._innermost(("function", "lambda"))
+        if frame is None or not isinstance(frame.node, cst.FunctionDef):
+            return None
+        return frame.node
+
+    @property
+    def in_async(self) -> bool:
+        """Directly inside an ``async def`` (a nested sync ``def`` or lambda is not)."""
+        frame = self._innermost(("function", "lambda"))
+        return frame is not None and frame.is_async
+
+    @property
+    def at_module_level(self) -> bool:
+        """Executed on import: not inside any function or lambda (class bodies count)."""
+        return self._innermost(("function", "lambda")) is None
+
+    @property
+    def enclosing_class(self) -> cst.ClassDef | None:
+        """The class a method (the innermost function) is defined in, if any."""
+        for index in range(len(self.frames) - 1, -1, -1):
+            if self.frames[index].kind in ("function", "lambda"):
+                for outer in reversed(self.frames[:index]):
+                    if outer.kind in ("function", "lambda"):
+                        return None
+                    if outer.kind == "class" and isinstance(outer.node, cst.ClassDef):
+                        return outer.node
+                return None
+        return None
+
+    @property
+    def class_names(self) -> list[str]:
+        return [f.node.name.value for f in self.frames if isinstance(f.node, cst.ClassDef)]
+
+    @property
+    def in_main_guard(self) -> bool:
+        return any(frame.kind == "main" for frame in self.frames)
+
+    @property
+    def in_type_checking(self) -> bool:
+        return any(frame.kind == "type_checking" for frame in self.frames)
+
+    @property
+    def in_timeout(self) -> bool:
+        """Inside ``async with asyncio.timeout(...)`` (or similar) of the current function."""
+        for frame in reversed(self.frames):
+            if frame.kind == "timeout":
+                return True
+            if frame.kind in ("function", "lambda"):
+                return False
+        return False
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def report(
+        self,
+        rule: Rule,
+        node: cst.CSTNode,
+        message: str,
+        fixable: bool = False,
+        source: str | None = None,
+    ) -> None:
+        """Report ``node``; ``source`` overrides the normalised code the baseline keys on."""
+        self.reports.append(Report(rule, node, message, fixable, source))
+
+
+class Dispatcher(cst.CSTVisitor):
+    """Walks the module once, keeps :class:`Context` current and calls the rules."""
+
+    def __init__(self, ctx: Context, rules: Sequence[Rule]) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.handlers: dict[type[cst.CSTNode], list[Rule]] = {}
+        for rule in rules:
+            for node_type in rule.node_types:
+                self.handlers.setdefault(node_type, []).append(rule)
+
+    def _opened_frame(self, node: cst.CSTNode, parent: cst.CSTNode | None) -> Frame | None:
+        ctx = self.ctx
+        if isinstance(node, cst.Lambda):
+            return Frame(node, "lambda")
+        if parent is None or not isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            return None
+        if isinstance(parent, cst.FunctionDef) and node is parent.body:
+            scope = ctx.scopes.by_node.get(id(parent))
+            return Frame(parent, "function", scope, parent.asynchronous is not None)
+        if isinstance(parent, cst.ClassDef) and node is parent.body:
+            return Frame(parent, "class", ctx.scopes.by_node.get(id(parent)))
+        if isinstance(parent, cst.If) and node is parent.body:
+            if is_main_guard(parent.test):
+                return Frame(parent, "main")
+            if is_type_checking(parent.test):
+                return Frame(parent, "type_checking")
+        if isinstance(parent, cst.With) and parent.asynchronous is not None and node is parent.body:
+            for item in parent.items:
+                call = item.item
+                if isinstance(call, cst.Call) and ctx.qualified_name(call.func) in TIMEOUT_CONTEXTS:
+                    return Frame(parent, "timeout")
+        return None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        ctx = self.ctx
+        frame = self._opened_frame(node, ctx.stack[-1] if ctx.stack else None)
+        if frame is not None:
+            frame.opener = node
+            ctx.frames.append(frame)
+        rules = self.handlers.get(type(node))
+        if rules:
+            for rule in rules:
+                rule.visit(node, ctx)
+        ctx.stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        ctx = self.ctx
+        ctx.stack.pop()
+        if ctx.frames and ctx.frames[-1].opener is original_node:
+            ctx.frames.pop()
+
+
+def normalised_source(module: cst.Module, node: cst.CSTNode) -> str:
+    return " ".join(module.code_for_node(node).split())
+
+
+def run(
+    module: cst.Module, path: str, module_name: str, package: str, rules: Sequence[Rule]
+) -> tuple[Context, list[Finding]]:
+    """Check ``module`` with ``rules``; the context keeps the reports (the fixer needs nodes)."""
+    ctx = Context(path, module, ScopeTable(module, module_name, package))
+    module.visit(Dispatcher(ctx, rules))
+    for rule in rules:
+        rule.finish(ctx)
+    if not ctx.reports:
+        return ctx, []
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    findings = []
+    for report in ctx.reports:
+        where = positions[report.node]
+        findings.append(
+            Finding(
+                path=path,
+                line=where.start.line,
+                column=where.start.column + 1,
+                rule=report.rule.code,
+                name=report.rule.name,
+                message=report.message,
+                fixable=report.fixable,
+                source=report.source or normalised_source(module, report.node),
+                end_line=where.end.line,
+                end_column=where.end.column + 1,
+            )
+        )
+    return ctx, findings

@@ -1,0 +1,69 @@
+"""``check_python``, ``fix_python`` and ``allow_in_matches``: the engine's entry points.
+
+The tiers of :mod:`scanners.rules.rule` in order: drop rules whose settings do not apply,
+then rules whose tokens are not in the bytes, then rules the ``ast`` facts rule out; only
+if a rule is left is the file parsed with libcst, once, for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import libcst as cst
+
+from pytest_gridgate.config import ScanSettings
+from scanners.finding import Finding, ParseFailure
+from scanners.rules import analysis
+from scanners.rules.globs import glob_matches
+from scanners.rules.names import module_name_for
+from scanners.rules.prefilter import AstFacts, parse_failure
+from scanners.rules.registry import RULES
+from scanners.rules.rule import Rule
+
+
+def parse_module(source: bytes) -> cst.Module:
+    """libcst's parse, with every failure turned into a :class:`ParseFailure`."""
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        raise ParseFailure(
+            f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1
+        ) from None
+    except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError) as exc:
+        raise parse_failure(exc) from None
+    except Exception as exc:  # the native parser's other errors: still one clear finding
+        raise ParseFailure(f"cannot parse: {type(exc).__name__}: {exc}") from None
+
+
+def candidate_rules(
+    path: str, source: bytes, settings: ScanSettings, rules: list[Rule], facts: AstFacts
+) -> list[Rule]:
+    """The rules that survive the byte and ``ast`` tiers."""
+    left = [rule for rule in rules if rule.applies()]
+    left = [rule for rule in left if (tokens := rule.tokens()) is None or tokens.search(source)]
+    return [rule for rule in left if rule.is_candidate(facts)]
+
+
+def check_python(
+    path: str, source: bytes, settings: ScanSettings, selected: Callable[[str], bool]
+) -> list[Finding]:
+    rules = [cls(settings, path) for code, cls in RULES.items() if selected(code)]
+    facts = AstFacts(path, source)
+    if selected("GG000"):
+        facts.tree  # noqa: B018 - parsing is the syntax check
+    left = candidate_rules(path, source, settings, rules, facts)
+    if not left:
+        return []
+    module = parse_module(source)
+    module_name, package = module_name_for(path)
+    _, findings = analysis.run(module, path, module_name, package, left)
+    return sorted(findings)
+
+
+def allow_in_matches(path: str, settings: ScanSettings) -> frozenset[tuple[int, str]]:
+    return frozenset(
+        (index, glob)
+        for index, forbidden in enumerate(settings.forbidden_calls)
+        for glob in forbidden.allow_in
+        if glob_matches(glob, path)
+    )

@@ -1,0 +1,87 @@
+"""GG005 subprocess-shell."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from scanners.rules.analysis import Context
+from scanners.rules.prefilter import AstFacts
+from scanners.rules.rule import Rule
+
+SHELL_CALLS = {
+    "os.system": "os.system()",
+    "os.popen": "os.popen()",
+    "posix.system": "os.system()",
+    "asyncio.create_subprocess_shell": "asyncio.create_subprocess_shell()",
+    "asyncio.subprocess.create_subprocess_shell": "asyncio.create_subprocess_shell()",
+    "subprocess.getoutput": "subprocess.getoutput()",
+    "subprocess.getstatusoutput": "subprocess.getstatusoutput()",
+}
+LAST_NAMES = sorted({name.rpartition(".")[2] for name in SHELL_CALLS})
+SHELL_TRUE = re.compile(rb"shell\s*=\s*True")
+
+
+class SubprocessShell(Rule):
+    """Flags commands run through a shell: ``shell=True``, ``os.system``, ``os.popen``,
+    ``asyncio.create_subprocess_shell`` (and ``subprocess.getoutput``/``getstatusoutput``,
+    which use a shell too).
+
+    **Why it is bad.** A shell between the test and the process hides the process: the pid
+    you hold is the shell's, so a timeout kills the shell and leaves the real command
+    running (the CI job then hangs until its own timeout), exit codes of pipelines are
+    masked, and any interpolated value is a command injection.
+
+    ``shell=True`` is flagged on any call when the value is the literal ``True`` (a variable
+    is not, since it may be ``False``). The other calls are resolved through imports.
+
+    **Example.**
+
+    ```python
+    subprocess.run(f"pytest {path} | tee log", shell=True, timeout=60)
+    ```
+
+    **Fix.** Pass an argument list without a shell:
+    ``subprocess.run(["pytest", path], timeout=60)``; use
+    ``asyncio.create_subprocess_exec`` instead of ``create_subprocess_shell``.
+    """
+
+    code = "GG005"
+    name = "subprocess-shell"
+    node_types = (cst.Call,)
+    VALID = (
+        "import subprocess\nsubprocess.run(['ls', '-l'], timeout=5)\n",
+        "import subprocess\nsubprocess.run(['ls'], shell=False, timeout=5)\n",
+        "import platform\nplatform.system()\n",
+        "import asyncio\nasync def f():\n    await asyncio.create_subprocess_exec('ls')\n",
+        "# os.system('ls')\nHELP = \"subprocess.run(cmd, shell=True)\"\n",
+    )
+    INVALID = (
+        "import subprocess\nsubprocess.run('ls -l', shell=True, timeout=5)\n",
+        "import os\nos.system('ls')\n",
+        "from os import popen as p\np('ls').read()\n",
+        "import asyncio as aio\nasync def f():\n    await aio.create_subprocess_shell('ls')\n",
+        "import subprocess\nout = subprocess.getoutput('ls')\n",
+    )
+
+    def tokens(self) -> re.Pattern[bytes]:
+        return re.compile(rb"shell\s*=\s*True|" + "|".join(LAST_NAMES).encode())
+
+    def is_candidate(self, facts: AstFacts) -> bool:
+        return bool(SHELL_TRUE.search(facts.source)) or facts.calls_any(LAST_NAMES)
+
+    def visit(self, node: cst.CSTNode, ctx: Context) -> None:
+        assert isinstance(node, cst.Call)
+        for arg in node.args:
+            if (
+                arg.keyword is not None
+                and arg.keyword.value == "shell"
+                and isinstance(arg.value, cst.Name)
+                and arg.value.value == "True"
+            ):
+                ctx.report(self, node, "shell=True: pass an argument list without a shell")
+                return
+        what = SHELL_CALLS.get(ctx.qualified_name(node.func) or "")
+        if what is not None:
+            ctx.report(self, node, f"{what} runs a shell: use subprocess with an argument list")

@@ -1,0 +1,113 @@
+"""GG010 eager-import."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from pytest_gridgate.config import ScanSettings
+from scanners.rules.analysis import Context
+from scanners.rules.names import dotted_name, resolve_relative
+from scanners.rules.rule import Example, Rule
+
+
+class EagerImport(Rule):
+    """Flags a module-level import of a module listed in ``lazy_imports`` (or of one of its
+    submodules) that is not under ``if TYPE_CHECKING:``.
+
+    **Why it is bad.** Heavy or side-effectful dependencies (vector stores, ML frameworks,
+    database drivers) imported at module level are paid by every process that imports the
+    package: the CLI's ``--help``, every pytest collection, every worker. Some start
+    threads or open files on import, which the leak checks then report in unrelated tests.
+
+    Module level means anything executed on import: the module body, also inside ``if``,
+    ``try``/``except ImportError`` and class bodies. Imports inside functions are what the
+    rule asks for. ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``) blocks are exempt;
+    their ``else:`` is not. ``from . import x`` is resolved against the file's package.
+
+    **Example.**
+
+    ```python
+    import chromadb
+
+    def make_store(path):
+        return chromadb.PersistentClient(path)
+    ```
+
+    **Fix.** Import inside the function that needs it; for annotations, import under
+    ``if TYPE_CHECKING:`` and quote the annotation (or use ``from __future__ import
+    annotations``).
+    """
+
+    code = "GG010"
+    name = "eager-import"
+    node_types = (cst.Import, cst.ImportFrom)
+    EXAMPLE_SETTINGS = ScanSettings(lazy_imports=("chromadb", "torch", "app.heavy"))
+    VALID = (
+        "def make_store(path):\n    import chromadb\n    return chromadb.PersistentClient(path)\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import chromadb\n",
+        "import typing\nif typing.TYPE_CHECKING:\n    from chromadb.api import Client\n",
+        "import chromadbx\nimport json\n# import chromadb\nTEXT = 'import chromadb'\n",
+        # The lazy package's own modules import each other freely.
+        Example("from . import api\nimport chromadb.config\n", "chromadb/__init__.py"),
+    )
+    INVALID = (
+        "import chromadb\n",
+        "import chromadb.api as api\n",
+        "from chromadb.api import Client\n",
+        "try:\n    import torch\nexcept ImportError:\n    torch = None\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\nelse:\n    import torch\n",
+        "class Model:\n    import torch\n",
+        Example("from . import heavy\n", "app/service.py"),
+        Example("from ..heavy import Model\n", "app/api/views.py"),
+    )
+
+    def __init__(self, settings: ScanSettings, path: str) -> None:
+        super().__init__(settings, path)
+        self.modules = tuple(settings.lazy_imports)
+
+    def applies(self) -> bool:
+        return bool(self.modules)
+
+    def tokens(self) -> re.Pattern[bytes]:
+        # Every part of each name, since `from . import heavy` names only the last one.
+        parts = sorted({part for module in self.modules for part in module.split(".")})
+        return re.compile(rb"\b(?:" + "|".join(map(re.escape, parts)).encode() + rb")\b")
+
+    def _lazy(self, imported: str) -> str | None:
+        for module in self.modules:
+            if imported == module or imported.startswith(module + "."):
+                return module
+        return None
+
+    def visit(self, node: cst.CSTNode, ctx: Context) -> None:
+        if not ctx.at_module_level or ctx.in_type_checking:
+            return
+        if self._lazy(ctx.scopes.module_name):
+            return  # inside the lazy package itself
+        names: list[str] = []
+        if isinstance(node, cst.Import):
+            names = [n for alias in node.names if (n := dotted_name(alias.name))]
+        elif isinstance(node, cst.ImportFrom):
+            written = dotted_name(node.module) if node.module is not None else None
+            base = resolve_relative(ctx.scopes.package, len(node.relative), written)
+            if base is None:
+                return
+            names = [base]
+            if not isinstance(node.names, cst.ImportStar):
+                names += [
+                    f"{base}.{alias.name.value}"
+                    for alias in node.names
+                    if isinstance(alias.name, cst.Name)
+                ]
+        for name in names:
+            module = self._lazy(name)
+            if module is not None:
+                ctx.report(
+                    self,
+                    node,
+                    f"module-level import of {module}: import it where it is used "
+                    "(or under `if TYPE_CHECKING:`)",
+                )
+                return
