@@ -116,10 +116,15 @@ POSITIVE = [
           PYTEST_ADDOPTS: -p no:gridgate --continue-on-collection-errors
         jobs:
           t:
+            env:
+              GRIDGATE_LEAKS_ACTION: "off"
             steps:
-              - run: pytest
+              - run: timeout -s KILL 10m uv run pytest --exit-zero
+                env:
+                  PYTEST_TIMEOUT: 0
+                  GRIDGATE_TIMEOUTS_DEFAULT: "60"
         """,
-        {("GW005", 2), ("GW004", 2)},
+        {("GW005", 2), ("GW004", 2), ("GW005", 6), ("GW005", 8), ("GW005", 10)},
         id="pytest-addopts",
     ),
     pytest.param(
