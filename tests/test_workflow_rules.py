@@ -176,6 +176,19 @@ POSITIVE = [
         jobs:
           t:
             steps:
+              - run: "echo \\"a\\";
+                  mypy . || true"
+              - run: echo plain;
+                  ruff check . || true
+        """,
+        {("GW001", 5), ("GW001", 7)},
+        id="multi-line-flow-scalars",
+    ),
+    pytest.param(
+        """
+        jobs:
+          t:
+            steps:
               - run: "x=$(pytest || true)"
         """,
         {("GW001", 4)},
