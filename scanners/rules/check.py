@@ -56,7 +56,7 @@ def check_python(
         return []
     module = parse_module(source)
     module_name, package = module_name_for(path)
-    _, findings = analysis.run(module, path, module_name, package, left)
+    _, findings = analysis.run(module, path, module_name, package, left, facts)
     return sorted(findings)
 
 

@@ -74,7 +74,7 @@ class GetEventLoop(Rule):
         return re.compile(rb"get_event_loop")
 
     def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any(["get_event_loop"])
+        return facts.may_call(GET_EVENT_LOOP)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -64,7 +64,10 @@ class RunUntilComplete(Rule):
         return not self.path.endswith("__main__.py")
 
     def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any_outside_main(["run_until_complete"])
+        return any(
+            not facts.in_main_guard(fact.node.lineno)
+            for fact in facts.method_calls("run_until_complete")
+        )
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

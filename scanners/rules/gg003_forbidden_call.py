@@ -108,7 +108,7 @@ class ForbiddenCall(Rule):
 
     def is_candidate(self, facts: AstFacts) -> bool:
         names = self._last_names()
-        return names is None or facts.calls_any(names)
+        return names is None or facts.calls_named(names)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

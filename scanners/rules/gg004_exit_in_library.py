@@ -74,7 +74,7 @@ class ExitInLibrary(Rule):
         return not self.path.endswith("__main__.py")
 
     def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any_outside_main(["exit", "quit", "_exit"])
+        return facts.may_call(EXITS, outside_main=True)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -69,7 +69,7 @@ class SubprocessShell(Rule):
         return re.compile(rb"shell\s*=\s*True|" + "|".join(LAST_NAMES).encode())
 
     def is_candidate(self, facts: AstFacts) -> bool:
-        return bool(SHELL_TRUE.search(facts.source)) or facts.calls_any(LAST_NAMES)
+        return bool(SHELL_TRUE.search(facts.source)) or facts.may_call(SHELL_CALLS)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -8,7 +8,7 @@ import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
 from scanners.rules.analysis import Context
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.prefilter import AstFacts, without_timeout
 from scanners.rules.rule import Rule
 
 RUN_CALLS = frozenset(
@@ -123,10 +123,13 @@ class UnboundedWait(Rule):
         return re.compile(rb"subprocess|Popen|communicate")
 
     def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any(["run", "call", "check_call", "check_output", "communicate"]) or (
-            "wait" in facts.calls
-            and facts.calls_any(["Popen", "create_subprocess_exec", "create_subprocess_shell"])
-        )
+        if facts.may_call(RUN_CALLS, where=without_timeout):
+            return True
+        if any(without_timeout(fact.node, 1) for fact in facts.method_calls("communicate")):
+            return True
+        return any(
+            without_timeout(fact.node, 0) for fact in facts.method_calls("wait")
+        ) and facts.may_call(PROCESS_FACTORIES)
 
     # -- which names hold processes -------------------------------------------------------
 

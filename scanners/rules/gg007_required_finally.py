@@ -156,7 +156,7 @@ class RequiredFinally(Rule):
             if not any(name == call or name.endswith("." + call) for name in finder.called):
                 ctx.report(
                     self,
-                    node.name,
+                    node,
                     f"{entry.function}() must call {call}() in a `finally:` block",
                     source=f"def {qualname}",
                 )
