@@ -19,6 +19,7 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -79,7 +80,10 @@ class AstFacts:
     def tree(self) -> ast.Module:
         if self._tree is None:
             try:
-                self._tree = ast.parse(self.source, self.path)
+                # Invalid escapes and the like warn at compile time: not the scan's output.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self._tree = ast.parse(self.source, self.path)
             except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError) as exc:
                 raise parse_failure(exc) from None
         return self._tree
