@@ -7,7 +7,9 @@ if a rule is left is the file parsed with libcst, once, for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 
 import libcst as cst
 
@@ -44,7 +46,28 @@ def candidate_rules(
     return [rule for rule in left if rule.is_candidate(facts)]
 
 
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Parsing allocates hundreds of thousands of acyclic objects; the cyclic collector
+    would walk the growing heap again and again (20-40% of libcst's time). Reference
+    counting frees the trees anyway."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def check_python(
+    path: str, source: bytes, settings: ScanSettings, selected: Callable[[str], bool]
+) -> list[Finding]:
+    with _no_cyclic_gc():
+        return _check(path, source, settings, selected)
+
+
+def _check(
     path: str, source: bytes, settings: ScanSettings, selected: Callable[[str], bool]
 ) -> list[Finding]:
     rules = [cls(settings, path) for code, cls in RULES.items() if selected(code)]

@@ -112,4 +112,7 @@ def locate(
             spans = None
         if spans is not None:
             return spans
-    return _from_libcst(module, nodes)
+    try:
+        return _from_libcst(module, nodes)
+    except RecursionError:  # codegen recurses: report where the file starts rather than fail
+        return [(1, 1, 1, 1) for _ in nodes]
