@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
@@ -273,7 +274,7 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """
     result: list[cst.CSTNode] = []
     for name in _child_fields(type(node)):
-        value = getattr(node, name, None)
+        value: Any = getattr(node, name, None)
         value_type = type(value)
         if value_type is tuple or value_type is list:
             result.extend(value)  # libcst sequences hold nodes only
