@@ -19,7 +19,7 @@ from scanners.rules import analysis
 from scanners.rules.globs import glob_matches
 from scanners.rules.names import module_name_for
 from scanners.rules.prefilter import AstFacts, parse_failure
-from scanners.rules.registry import RULES
+from scanners.rules.registry import registry
 from scanners.rules.rule import Rule
 
 
@@ -70,7 +70,7 @@ def check_python(
 def _check(
     path: str, source: bytes, settings: ScanSettings, selected: Callable[[str], bool]
 ) -> list[Finding]:
-    rules = [cls(settings, path) for code, cls in RULES.items() if selected(code)]
+    rules = [cls(settings, path) for code, cls in registry()[0].items() if selected(code)]
     facts = AstFacts(path, source)
     if selected("GG000"):
         facts.tree  # noqa: B018 - parsing is the syntax check
