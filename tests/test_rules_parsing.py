@@ -128,3 +128,30 @@ def test_allow_in_matches_names_the_entries_that_matched() -> None:
     )
     assert allow_in_matches("src/app/tool_runner.py", settings) == {(0, "**/tool_runner.py")}
     assert allow_in_matches("src/app/other.py", settings) == frozenset()
+
+
+def test_skeleton_keeps_lines_bindings_and_findings() -> None:
+    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.skeleton import skeleton
+
+    source = (
+        b"\xef\xbb\xbfdef exit(code):\n    return code\n"  # BOM, and a local `exit`
+        b"@decorator(\n    1)\nclass Big:\r\n    x = 1\r\n    def m(self):\r\n        pass\r\n"
+        b"import sys\n"
+        b"def uses():\n    exit(1)\n    sys.exit(2)\n"
+        b"def filler():\n" + b"    a = 1\n" * 200
+    )
+    facts = AstFacts("m.py", source)
+    smaller = skeleton(facts, {12})  # the line of sys.exit(2)
+    assert smaller is not None
+    assert len(smaller) < len(source) / 2
+    assert smaller.count(b"\n") + smaller.count(b"\r\n") == source.count(b"\n") + source.count(
+        b"\r\n"
+    )
+    assert smaller.startswith(b"\xef\xbb\xbfdef exit(): pass\n\nclass Big: pass\n")
+    assert b"def uses():\n    exit(1)\n    sys.exit(2)\n" in smaller
+    # Same findings as the full parse: the stub keeps `exit` a local name.
+    found = check_python("m.py", source, SETTINGS, everything)
+    assert [(f.rule, f.line, f.column, f.source) for f in found] == [
+        ("GG004", 12, 5, "sys.exit(2)")
+    ]

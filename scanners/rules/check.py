@@ -21,6 +21,7 @@ from scanners.rules.names import module_name_for
 from scanners.rules.prefilter import AstFacts, parse_failure
 from scanners.rules.registry import registry
 from scanners.rules.rule import Rule
+from scanners.rules.skeleton import skeleton
 
 
 def parse_module(source: bytes) -> cst.Module:
@@ -38,12 +39,25 @@ def parse_module(source: bytes) -> cst.Module:
 
 
 def candidate_rules(
-    path: str, source: bytes, settings: ScanSettings, rules: list[Rule], facts: AstFacts
-) -> list[Rule]:
-    """The rules that survive the byte and ``ast`` tiers."""
+    source: bytes, rules: list[Rule], facts: AstFacts
+) -> tuple[list[Rule], set[int] | None]:
+    """The rules that survive the byte and ``ast`` tiers, and the lines they need to see
+    (None: the whole file)."""
     left = [rule for rule in rules if rule.applies()]
     left = [rule for rule in left if (tokens := rule.tokens()) is None or tokens.search(source)]
-    return [rule for rule in left if rule.is_candidate(facts)]
+    kept: list[Rule] = []
+    needed: set[int] | None = set()
+    for rule in left:
+        lines = rule.candidate_lines(facts)
+        if lines is None:
+            if rule.is_candidate(facts):
+                kept.append(rule)
+                needed = None
+        elif lines:
+            kept.append(rule)
+            if needed is not None:
+                needed |= lines
+    return kept, needed
 
 
 @contextlib.contextmanager
@@ -74,12 +88,15 @@ def _check(
     facts = AstFacts(path, source)
     if selected("GG000"):
         facts.tree  # noqa: B018 - parsing is the syntax check
-    left = candidate_rules(path, source, settings, rules, facts)
+    left, needed = candidate_rules(source, rules, facts)
     if not left:
         return []
-    module = parse_module(source)
+    parsed, positions = source, facts
+    if needed is not None and (smaller := skeleton(facts, needed)) is not None:
+        parsed, positions = smaller, AstFacts(path, smaller)
+    module = parse_module(parsed)
     module_name, package = module_name_for(path)
-    _, findings = analysis.run(module, path, module_name, package, left, facts)
+    _, findings = analysis.run(module, path, module_name, package, left, positions)
     return sorted(findings)
 
 

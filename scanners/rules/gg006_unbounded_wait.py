@@ -122,14 +122,21 @@ class UnboundedWait(Rule):
     def tokens(self) -> re.Pattern[bytes]:
         return re.compile(rb"subprocess|Popen|communicate")
 
-    def is_candidate(self, facts: AstFacts) -> bool:
-        if facts.may_call(RUN_CALLS, where=without_timeout):
-            return True
-        if any(without_timeout(fact.node, 1) for fact in facts.method_calls("communicate")):
-            return True
-        return any(
-            without_timeout(fact.node, 0) for fact in facts.method_calls("wait")
-        ) and facts.may_call(PROCESS_FACTORIES)
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        lines = facts.call_lines(RUN_CALLS, where=without_timeout)
+        lines |= {
+            fact.node.lineno
+            for fact in facts.method_calls("communicate")
+            if without_timeout(fact.node, 1)
+        }
+        waits = {
+            fact.node.lineno for fact in facts.method_calls("wait") if without_timeout(fact.node, 0)
+        }
+        if waits:
+            factories = facts.call_lines(PROCESS_FACTORIES)
+            if factories:  # the wait needs to see where its process was assigned
+                lines |= waits | factories
+        return lines
 
     # -- which names hold processes -------------------------------------------------------
 

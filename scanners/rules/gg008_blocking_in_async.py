@@ -81,8 +81,8 @@ class BlockingInAsync(Rule):
     def tokens(self) -> re.Pattern[bytes]:
         return re.compile(rb"\basync\b")
 
-    def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.may_call(BLOCKING, in_async=True)
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        return facts.call_lines(BLOCKING, in_async=True)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -16,6 +16,7 @@ precise tier maps its findings back to them for positions (see :mod:`positions`)
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import re
 import tokenize
@@ -60,6 +61,7 @@ class CallFact:
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 
 
 class AstFacts:
@@ -75,6 +77,7 @@ class AstFacts:
         self.nodes: dict[type[ast.AST], list[ast.AST]] = {}
         self._main_ranges: list[tuple[int, int]] | None = None
         self._lines: list[str] | None = None
+        self._line_starts: list[int] | None = None
 
     @property
     def tree(self) -> ast.Module:
@@ -174,17 +177,6 @@ class AstFacts:
             targets.add(f"builtins.{head}")
         return {f"{t}.{rest}" if dot else t for t in targets}
 
-    def calls_named(self, names: Iterable[str]) -> bool:
-        """Whether a callee's last name is one of ``names`` or an import alias of one."""
-        self.calls  # noqa: B018
-        lasts = set(names)
-        spellings = lasts | {
-            bound
-            for bound, sources in self._bindings.items()
-            if any(source.rpartition(".")[2] in lasts for source in sources)
-        }
-        return not spellings.isdisjoint(self._by_last)
-
     def may_call(
         self,
         targets: Iterable[str],
@@ -194,6 +186,21 @@ class AstFacts:
         where: Callable[[ast.Call], bool] | None = None,
     ) -> bool:
         """Whether some call may resolve to one of ``targets`` (qualified names)."""
+        return bool(
+            self.call_lines(targets, in_async=in_async, outside_main=outside_main, where=where)
+        )
+
+    def call_lines(
+        self,
+        targets: Iterable[str],
+        *,
+        in_async: bool = False,
+        outside_main: bool = False,
+        where: Callable[[ast.Call], bool] | None = None,
+    ) -> set[int]:
+        """Lines of the calls that may resolve to one of ``targets`` (qualified names),
+        optionally only inside ``async def``, outside main guards, or matching ``where``."""
+        lines: set[int] = set()
         wanted = set(targets)
         lasts = {target.rpartition(".")[2] for target in wanted}
         self.calls  # noqa: B018
@@ -211,8 +218,35 @@ class AstFacts:
                 if where is not None and not where(fact.node):
                     continue
                 if fact.dotted is not None and wanted & self.resolutions(fact.dotted):
-                    return True
-        return False
+                    lines.add(fact.node.lineno)
+        return lines
+
+    def named_call_lines(self, names: Iterable[str]) -> set[int]:
+        """Lines of calls whose callee's last name is one of ``names`` or an alias of one."""
+        self.calls  # noqa: B018
+        lasts = set(names)
+        spellings = lasts | {
+            bound
+            for bound, sources in self._bindings.items()
+            if any(source.rpartition(".")[2] in lasts for source in sources)
+        }
+        return {fact.node.lineno for last in spellings for fact in self._by_last.get(last, ())}
+
+    @property
+    def line_starts(self) -> list[int]:
+        """Byte offset where each line starts (index 0 is line 1)."""
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in _LINE_BREAK_BYTES.finditer(self.source)]
+        return self._line_starts
+
+    @property
+    def encoding(self) -> str:
+        return tokenize.detect_encoding(io.BytesIO(self.source).readline)[0]
+
+    def regex_lines(self, pattern: re.Pattern[bytes]) -> set[int]:
+        """Lines (counted like ``ast``) on which ``pattern`` matches the bytes."""
+        starts = self.line_starts
+        return {bisect.bisect_right(starts, m.start()) for m in pattern.finditer(self.source)}
 
     def method_calls(self, name: str) -> list[CallFact]:
         """Calls whose callee is an attribute ``name`` (``x.name(...)``, any receiver)."""
@@ -242,8 +276,7 @@ class AstFacts:
     def line(self, number: int) -> str:
         """Line ``number`` (1-based) of the decoded source, as ``ast`` counts lines."""
         if self._lines is None:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(self.source).readline)
-            text = self.source.decode(encoding)
+            text = self.source.decode(self.encoding)
             self._lines = _LINE_BREAK.split(text)
         if 1 <= number <= len(self._lines):
             return self._lines[number - 1]
