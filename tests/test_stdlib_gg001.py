@@ -49,7 +49,9 @@ def package_of(path: Path) -> str:
 def absolute(package: str, level: int, module: str | None) -> str | None:
     if level == 0:
         return module
-    parts = package.split(".") if package else []
+    if not package:
+        return None
+    parts = package.split(".")
     keep = len(parts) - (level - 1)
     if keep < 0 or (keep == 0 and not module):
         return None
