@@ -25,12 +25,14 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import pytest
+import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import TimeoutSettings
@@ -88,6 +90,8 @@ class TimeoutGate:
         self.worker_record: Path | None = None  # xdist worker: where to leave ours
         self.stdout_fd = self.stderr_fd = -1
         self._old_alarm: Any = None
+        self._old_timer: tuple[float, float] = (0.0, 0.0)
+        self._clock_started = 0.0
         self._collecting = False
 
     # -- defaults --------------------------------------------------------------------------
@@ -135,8 +139,6 @@ class TimeoutGate:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         if _timeout_plugin(self.config) is None:
             return
-        import pytest_timeout  # type: ignore[import-untyped]
-
         bad: dict[str, str] = {}
         for item in items:
             marker = item.get_closest_marker("timeout")
@@ -162,7 +164,8 @@ class TimeoutGate:
 
     # -- stage one ---------------------------------------------------------------------------
 
-    @pytest.hookimpl(tryfirst=True)
+    # optionalhook: with -p no:timeout these hooks have no spec, and the gate stays quiet.
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
         seconds = float(settings.timeout)
         kill_after = self.settings.kill_after
@@ -179,21 +182,22 @@ class TimeoutGate:
         self.watchdog.arm(item.nodeid, seconds, seconds)
         return True
 
-    @pytest.hookimpl(tryfirst=True)
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
     def pytest_timeout_cancel_timer(self, item: pytest.Item) -> None:
         self.watchdog.disarm()  # pytest-timeout's own hook runs next and cancels the alarm
 
     def _set_alarm(self, item: pytest.Item, settings: Any) -> None:
         # pytest-timeout's signal method with one step in front of its handler.
-        import pytest_timeout  # type: ignore[import-untyped]
-
         started = since_boot()
 
         def handler(signum: int, frame: FrameType | None) -> None:
             __tracebackhide__ = True
-            if settings.disable_debugger_detection or not pytest_timeout.is_debugging():
-                self._stage_one(item, float(settings.timeout), frame, started)
-            pytest_timeout.timeout_sigalrm(item, settings)
+            if not settings.disable_debugger_detection and pytest_timeout.is_debugging():
+                return
+            self._stage_one(item, float(settings.timeout), frame, started)
+            # As pytest-timeout's timeout_sigalrm, minus the stacks of gridgate's threads.
+            _dump_other_threads(item.config)
+            pytest.fail(pytest_timeout.PYTEST_FAILURE_MESSAGE % settings.timeout)
 
         def cancel() -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -238,7 +242,9 @@ class TimeoutGate:
     ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
         # A timeout is its own verdict in the progress output, still counted as a failure.
         if report.failed and any(s == _SECTION for s, _ in gate_report.attached(report)):
-            return "failed", "T", ("TIMEOUT", {"red": True})
+            # Setup and teardown stay errors, as pytest counts them.
+            category = "error" if report.when in ("setup", "teardown") else "failed"
+            return category, "T", ("TIMEOUT", {"red": True})
         return None
 
     # -- stage two -----------------------------------------------------------------------------
@@ -260,6 +266,8 @@ class TimeoutGate:
 
     def _stage_two(self, armed: Armed) -> None:
         """Runs in the watchdog thread: the test ignored stage one. End the process."""
+        if pytest_timeout.SUPPRESS_TIMEOUT:  # someone is in pdb: never kill a debugger
+            return
         frame = thread_frame(armed.thread_id)
         collecting = armed.nodeid == COLLECTION
         entry: dict[str, Any] = {
@@ -399,7 +407,8 @@ class TimeoutGate:
         self._collecting = True
         if threading.current_thread() is threading.main_thread():
             self._old_alarm = signal.signal(signal.SIGALRM, self._collection_alarm)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            self._old_timer = signal.setitimer(signal.ITIMER_REAL, seconds)
+            self._clock_started = time.monotonic()
         if self.settings.kill_after:
             self.watchdog.arm(COLLECTION, seconds, seconds + self.settings.kill_after)
 
@@ -408,7 +417,12 @@ class TimeoutGate:
             return
         self._collecting = False
         if self._old_alarm is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            # Put back an alarm that was pending before us (an outer pytest-timeout, when
+            # this run is a pytester run inside another test).
+            delay, interval = self._old_timer
+            if delay:
+                delay = max(delay - (time.monotonic() - self._clock_started), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, delay, interval)
             signal.signal(signal.SIGALRM, self._old_alarm)
             self._old_alarm = None
         self.watchdog.disarm()
@@ -542,6 +556,24 @@ class BadMarkers:
 
 def _nothing() -> None:
     pass
+
+
+def _dump_other_threads(config: pytest.Config) -> None:
+    current = threading.get_ident()
+    names = {t.ident: t.name for t in threading.enumerate()}
+    frames = [
+        (ident, frame)
+        for ident, frame in sys._current_frames().items()
+        if ident != current and not names.get(ident, "").startswith("gridgate-")
+    ]
+    if not frames:
+        return
+    terminal = config.get_terminal_writer()
+    terminal.sep("+", title="Timeout")
+    for ident, frame in frames:
+        terminal.sep("~", title=f"Stack of {names.get(ident, '<unknown>')} ({ident})")
+        terminal.write("".join(traceback.format_stack(frame)))
+    terminal.sep("+", title="Timeout")
 
 
 def _option(config: pytest.Config, name: str) -> Any:
