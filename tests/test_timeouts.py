@@ -237,7 +237,7 @@ def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) 
     assert _alive(sleep_arg) == []
     err = result.stderr.str()
     assert "gridgate TIMEOUT: test_blocked.py::test_blocked still running" in err
-    assert 'File "' in err and "line 9 in test_blocked" in err  # faulthandler's dump
+    assert 'test_blocked.py", line 9 in test_blocked' in err  # faulthandler's dump
     result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out"])
 
 
@@ -272,7 +272,7 @@ def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) ->
     assert _alive(sleep_arg) == []
     err = result.stderr.str()
     assert "test_c_hang.py::test_c_level is stuck in code that holds the GIL" in err
-    assert 'File "' in err and "line 8 in test_c_level" in err  # faulthandler's dump
+    assert 'test_c_hang.py", line 8 in test_c_level' in err  # faulthandler's dump
     result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out"])
 
 
@@ -328,15 +328,15 @@ def test_session_budget_stops_starting_tests(pytester: pytest.Pytester) -> None:
     result, report = _run(pytester)
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    ran = report["counts"]["passed"] if report["counts"]["passed"] else None
-    out = result.stdout.str()
+    passed = result.parseoutcomes()["passed"]
+    not_run = 6 - passed
+    assert 0 < not_run < 6
     gate = next(g for g in report["gates"] if g["gate"] == "timeouts")
     assert not gate["passed"]
-    assert "session budget of 1s (timeouts.session) spent" in gate["summary"]
-    not_run = int(gate["summary"].rsplit("; ", 1)[1].split()[0])
-    passed = len(result.parseoutcomes()) and result.parseoutcomes().get("passed", 0)
-    assert 0 < not_run < 6
-    assert passed + not_run == 6, (ran, out)
+    expected = f"session budget of 1s (timeouts.session) spent; {not_run} test"
+    assert gate["summary"].startswith(expected)
+    assert report["timeouts"] == []  # no test timed out: the budget is a verdict of its own
+    result.stdout.fnmatch_lines([f"*{expected}*not run*"])
 
 
 def test_under_xdist_the_controller_names_the_lost_worker_test(
