@@ -93,6 +93,8 @@ class TimeoutGate:
         self._old_timer: tuple[float, float] = (0.0, 0.0)
         self._clock_started = 0.0
         self._collecting = False
+        self._index: dict[str, int] = {}
+        self._snapshot_at = 0.0
 
     # -- defaults --------------------------------------------------------------------------
 
@@ -173,13 +175,16 @@ class TimeoutGate:
         if settings.method == "signal" and in_main:
             self._set_alarm(item, settings)
             if kill_after:
-                self.watchdog.arm(item.nodeid, seconds, seconds + kill_after)
+                index = self._index.get(item.nodeid, -1)
+                armed = self.watchdog.arm(item.nodeid, seconds, seconds + kill_after, index)
+                if armed.deadline - self._snapshot_at > seconds + kill_after + 1.0:
+                    self._snapshot()
             return True
         if not kill_after:
             return None  # pytest-timeout's thread method: it dumps stacks and exits
         # No stage one is possible without the main thread's signals: stage two at the timeout.
         item.cancel_timeout = _nothing  # type: ignore[attr-defined]
-        self.watchdog.arm(item.nodeid, seconds, seconds)
+        self.watchdog.arm(item.nodeid, seconds, seconds, self._index.get(item.nodeid, -1))
         return True
 
     @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -253,16 +258,30 @@ class TimeoutGate:
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         # Start the supervisor before the first test, so that the leaks gate sees it in
         # every test's "before" snapshot rather than as a process the first test started.
-        if (
-            not session.items
-            or not self.settings.kill_after
-            or _timeout_plugin(self.config) is None
-        ):
+        if not session.items or not self.settings.kill_after:
             return
-        if sys.platform.startswith("linux") and hasattr(os, "fork"):
-            self.watchdog.supervisor = Supervisor(
-                stdout_fd=self.stdout_fd, stderr_fd=self.stderr_fd, finish=self._supervisor_finish
-            )
+        if _timeout_plugin(self.config) is None or not sys.platform.startswith("linux"):
+            return
+        nodeids = [item.nodeid for item in session.items]
+        self._index = {nodeid: i for i, nodeid in enumerate(nodeids)}
+        spec = {
+            "record": str(self.worker_record) if self.worker_record else None,
+            "report": _option(self.config, "gridgate_report"),
+            "summary": _summary_path(self.config),
+        }
+        self.watchdog.supervisor = Supervisor(spec, nodeids, (self.stdout_fd, self.stderr_fd))
+        self._snapshot()
+
+    def _snapshot(self) -> None:
+        # What the supervisor writes if it has to kill this process; refreshed at most once
+        # a second, as tests start.
+        self._snapshot_at = time.monotonic()
+        supervisor = self.watchdog.supervisor
+        if supervisor is None or self.worker_record is not None:
+            return
+        rep = gate_report.get_report(self.config)
+        _count_into(self.config, rep)
+        supervisor.snapshot(rep.to_json())
 
     def _stage_two(self, armed: Armed) -> None:
         """Runs in the watchdog thread: the test ignored stage one. End the process."""
@@ -299,13 +318,7 @@ class TimeoutGate:
                 supervisor.stop()
             os._exit(code)
 
-    def _supervisor_finish(self, nodeid: str, seconds: float, now: float) -> None:
-        """Runs in the supervisor process after it killed the stuck process."""
-        entry = {"nodeid": nodeid, "seconds": seconds, "phase": "call", "stage": 2}
-        # The shell sees the kill (128 + SIGKILL); the report says the same.
-        self._leave_record(entry, 128 + signal.SIGKILL, full=False)
-
-    def _leave_record(self, entry: dict[str, Any], code: int, *, full: bool = True) -> None:
+    def _leave_record(self, entry: dict[str, Any], code: int) -> None:
         """The verdict of a process that is about to end: a crash record under xdist (the
         controller attributes the lost worker to the test), else the gate report itself."""
         if self.worker_record is not None:
@@ -314,15 +327,14 @@ class TimeoutGate:
         rep = gate_report.get_report(self.config)
         rep.add(_SECTION, entry)
         rep.exit_code = code
-        self._count_into(rep, entry)
-        if full:
-            # Every gate adds its verdict, as at a normal end of the run.
-            try:
-                self.config.hook.pytest_gridgate_report(report=rep, config=self.config)
-            except Exception as exc:
-                self._write(self.stderr_fd, f"gridgate: a gate's report hook failed: {exc!r}\n")
-        else:
-            self.pytest_gridgate_report(rep, self.config)
+        _count_into(self.config, rep)
+        if entry["phase"] != COLLECTION:
+            rep.counts["failed"] += 1
+        # Every gate adds its verdict, as at a normal end of the run.
+        try:
+            self.config.hook.pytest_gridgate_report(report=rep, config=self.config)
+        except Exception as exc:
+            self._write(self.stderr_fd, f"gridgate: a gate's report hook failed: {exc!r}\n")
         write_emergency = getattr(gate_report, "write_emergency", None)
         if write_emergency is not None:  # the core's writer, when it offers one
             write_emergency(self.config, rep)
@@ -330,26 +342,11 @@ class TimeoutGate:
         path = _option(self.config, "gridgate_report")
         if path:
             gate_report.write_json(rep, Path(path))
-        summary = _option(self.config, "gridgate_summary") or os.environ.get("GITHUB_STEP_SUMMARY")
+        summary = _summary_path(self.config)
         if summary:
             with open(summary, "a", encoding="utf-8") as fh:
                 fh.write(rep.to_markdown())
         self._write(self.stdout_fd, "\n" + "\n".join(rep.terminal_lines()) + "\n")
-
-    def _count_into(self, rep: gate_report.GateReport, entry: dict[str, Any]) -> None:
-        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        session = getattr(terminal, "_session", None)
-        if session is not None:
-            rep.counts["collected"] = session.testscollected
-        if terminal is None:
-            return
-        for key, category in (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped")):
-            rep.counts[key] = len(
-                [r for r in terminal.stats.get(category, []) if getattr(r, "when", "") != "???"]
-            )
-        rep.counts["errors"] = len(terminal.stats.get("error", []))
-        if entry["phase"] != COLLECTION:
-            rep.counts["failed"] += 1
 
     @staticmethod
     def _write(fd: int, text: str) -> None:
@@ -578,6 +575,24 @@ def _dump_other_threads(config: pytest.Config) -> None:
 
 def _option(config: pytest.Config, name: str) -> Any:
     return config.getoption(name, default=None)
+
+
+def _summary_path(config: pytest.Config) -> str | None:
+    path = _option(config, "gridgate_summary") or os.environ.get("GITHUB_STEP_SUMMARY")
+    return str(path) if path else None
+
+
+def _count_into(config: pytest.Config, rep: gate_report.GateReport) -> None:
+    """Counts from the terminal reporter, for a report written before the run ends."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is None:
+        return
+    session = getattr(terminal, "_session", None)
+    if session is not None:
+        rep.counts["collected"] = session.testscollected
+    for key, category in (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped")):
+        rep.counts[key] = len(terminal.stats.get(category, []))
+    rep.counts["errors"] = len(terminal.stats.get("error", []))
 
 
 def _marker_args(marker: pytest.Mark) -> str:
