@@ -13,16 +13,18 @@ gate report itself (from the latest snapshot the pytest process left).
 
 from __future__ import annotations
 
-import contextlib
-import json
+# Only built-in modules at start: every run pays for this process's start-up. The rest
+# (json, pathlib) is imported when it has to take over.
+import _signal  # type: ignore[import-not-found]  # signal without its enum wrappers (ms)
 import mmap
 import os
-import signal
 import struct
 import sys
 import time
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 # generation, deadline (time.monotonic(); 0 = disarmed), handled, stop, index of the test
 # in the nodeids file, its timeout in seconds
@@ -33,11 +35,11 @@ NAME = "gridgate-watchdog"
 
 
 def main(argv: list[str]) -> int:
-    spec: dict[str, Any] = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+    """``supervisor.py DIRECTORY PARENT_PID GRACE``: DIRECTORY holds state and spec.json."""
+    directory, parent, grace = argv[1], int(argv[2]), float(argv[3])
     _set_process_name(NAME)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for pytest to handle
-    parent = int(spec["parent"])
-    with open(spec["state"], "r+b") as fh:
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is for pytest to handle
+    with open(os.path.join(directory, "state"), "r+b") as fh:
         shared = mmap.mmap(fh.fileno(), STATE.size)
     while True:
         time.sleep(POLL)
@@ -46,16 +48,22 @@ def main(argv: list[str]) -> int:
         generation, deadline, handled, stop, index, seconds = STATE.unpack_from(shared)
         if stop:
             return 0
-        if handled or not deadline or time.monotonic() < deadline + spec["grace"]:
+        if handled or not deadline or time.monotonic() < deadline + grace:
             continue
         time.sleep(POLL)  # still the same test, still stuck?
         if STATE.unpack_from(shared)[:3] != (generation, deadline, 0):
             continue
-        take_over(spec, parent, index, seconds)
+        import json
+
+        with open(os.path.join(directory, "spec.json"), encoding="utf-8") as spec_file:
+            take_over(json.load(spec_file), parent, index, seconds)
         return 0
 
 
 def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> None:
+    import json
+    from pathlib import Path
+
     nodeids = Path(spec["nodeids"]).read_text(encoding="utf-8").splitlines()
     nodeid = nodeids[index] if 0 <= index < len(nodeids) else "<unknown test>"
     stderr, stdout = int(spec["stderr"]), int(spec["stdout"])
@@ -64,14 +72,14 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
         f"\n+++ gridgate TIMEOUT: {nodeid} is stuck in code that holds the GIL; "
         "dumping every thread's stack and killing the process +++\n",
     )
-    _signal(parent, int(spec["dump_signal"]))
+    _send(parent, int(spec["dump_signal"]))
     time.sleep(0.3)  # faulthandler writes the dump from the signal handler
     killed = []
     for pid in descendants(parent):
         described = f"pid {pid} {_cmdline(pid)!r}"
-        if pid != os.getpid() and _signal(pid, signal.SIGKILL):
+        if pid != os.getpid() and _send(pid, _signal.SIGKILL):
             killed.append(described)
-    _signal(parent, signal.SIGKILL)
+    _send(parent, _signal.SIGKILL)
     entry: dict[str, Any] = {
         "nodeid": nodeid,
         "seconds": seconds,
@@ -89,6 +97,9 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
 
 def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
     """The gate report of a process that was killed: its last snapshot plus this verdict."""
+    import json
+    from pathlib import Path
+
     try:
         report = json.loads(Path(spec["snapshot"]).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -96,7 +107,7 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
     report["timeouts"] = [*report.get("timeouts", []), entry]
     counts = report.setdefault("counts", {})
     counts["failed"] = counts.get("failed", 0) + 1
-    report["exit_code"] = 128 + signal.SIGKILL  # what the shell sees
+    report["exit_code"] = 128 + _signal.SIGKILL  # what the shell sees
     report["outcome"] = "failed"
     summary = f"{len(report['timeouts'])} timed out; the run was killed in {entry['nodeid']}"
     gates = [g for g in report.get("gates", []) if g.get("gate") != "timeouts"]
@@ -135,7 +146,8 @@ def descendants(root: int) -> list[int]:
         if not entry.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
         except OSError:
             continue
         # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
@@ -151,13 +163,14 @@ def descendants(root: int) -> list[int]:
 
 def _cmdline(pid: int) -> str:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            raw = fh.read()
     except OSError:
         return "?"
     return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()[:80]
 
 
-def _signal(pid: int, signum: int) -> bool:
+def _send(pid: int, signum: int) -> bool:
     try:
         os.kill(pid, signum)
     except OSError:
@@ -166,15 +179,20 @@ def _signal(pid: int, signum: int) -> bool:
 
 
 def _write(fd: int, text: str) -> None:
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105 - contextlib is not imported here, see the imports
         os.write(fd, text.encode("utf-8", "replace"))
+    except OSError:
+        pass
 
 
 def _set_process_name(name: str) -> None:
     # /proc/<pid>/comm is what psutil's name() reads (15 characters): the leaks gate
     # ignores processes named gridgate-*.
-    with contextlib.suppress(OSError):
-        Path("/proc/self/comm").write_text(name[:15])
+    try:
+        with open("/proc/self/comm", "w") as fh:
+            fh.write(name[:15])
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

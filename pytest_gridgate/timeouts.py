@@ -85,6 +85,7 @@ class TimeoutGate:
         self.fired: dict[str, dict[str, Any]] = {}  # stage one, waiting for the test's report
         self.collection_fired: dict[str, dict[str, Any]] = {}
         self.marker_defaults: dict[str, float] = {}
+        self.reports = TimedOutReports(self)
         self.budget: SessionBudget | None = None
         self.crash_dir: Path | None = None  # xdist controller: records left by killed workers
         self.worker_record: Path | None = None  # xdist worker: where to leave ours
@@ -113,6 +114,7 @@ class TimeoutGate:
             import tempfile
 
             self.crash_dir = Path(tempfile.mkdtemp(prefix="gridgate-timeouts-"))
+            self.reports.register()  # any worker's report may carry a timeout
         if self.settings.session:
             role = "worker" if workerinput is not None else "controller" if self.crash_dir else ""
             self.budget = SessionBudget(self.settings.session, started, role)
@@ -229,28 +231,7 @@ class TimeoutGate:
         if killed:
             entry["killed"] = killed
         self.fired[item.nodeid] = entry
-
-    @pytest.hookimpl(tryfirst=True)  # before xdist serialises the report for the controller
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not self.fired or not report.failed:
-            return
-        entry = self.fired.pop(report.nodeid, None)
-        if entry is None:
-            return
-        entry["phase"] = report.when
-        gate_report.attach(report, _SECTION, entry)
-        report.sections.append(("gridgate timeout", _explain(entry)))
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_report_teststatus(
-        self, report: pytest.TestReport | pytest.CollectReport
-    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
-        # A timeout is its own verdict in the progress output, still counted as a failure.
-        if report.failed and any(s == _SECTION for s, _ in gate_report.attached(report)):
-            # Setup and teardown stay errors, as pytest counts them.
-            category = "error" if report.when in ("setup", "teardown") else "failed"
-            return category, "T", ("TIMEOUT", {"red": True})
-        return None
+        self.reports.register()
 
     # -- stage two -----------------------------------------------------------------------------
 
@@ -483,6 +464,42 @@ class TimeoutGate:
             report.add_verdict("timeouts", False, "; ".join(problems), details)
         else:
             report.add_verdict("timeouts", True, _describe_settings(self.settings))
+
+
+class TimedOutReports:
+    """Marks the reports of timed-out tests; registered only once a test timed out here
+    (or on the xdist controller), so that passing tests pay for none of its hooks."""
+
+    def __init__(self, gate: TimeoutGate) -> None:
+        self.gate = gate
+        self.registered = False
+
+    def register(self) -> None:
+        if not self.registered:
+            self.registered = True
+            self.gate.config.pluginmanager.register(self, "gridgate-timed-out-reports")
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist serialises the report for the controller
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.gate.fired or not report.failed:
+            return
+        entry = self.gate.fired.pop(report.nodeid, None)
+        if entry is None:
+            return
+        entry["phase"] = report.when
+        gate_report.attach(report, _SECTION, entry)
+        report.sections.append(("gridgate timeout", _explain(entry)))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport | pytest.CollectReport
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        # A timeout is its own verdict in the progress output, still counted as a failure.
+        if report.failed and any(s == _SECTION for s, _ in gate_report.attached(report)):
+            # Setup and teardown stay errors, as pytest counts them.
+            category = "error" if report.when in ("setup", "teardown") else "failed"
+            return category, "T", ("TIMEOUT", {"red": True})
+        return None
 
 
 class SessionBudget:

@@ -157,19 +157,24 @@ class Supervisor:
         stdout_fd, stderr_fd = stdio
         spec = {
             **spec,
-            "parent": os.getpid(),
-            "state": str(state),
             "nodeids": str(self._dir / "nodeids"),
             "snapshot": str(self.snapshot_path),
             "stdout": stdout_fd,
             "stderr": stderr_fd,
             "dump_signal": int(DUMP_SIGNAL),
-            "grace": GRACE,
         }
         (self._dir / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", supervisor.__file__, str(self._dir / "spec.json")],
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                supervisor.__file__,
+                str(self._dir),
+                str(os.getpid()),
+                str(GRACE),
+            ],
             stdin=subprocess.DEVNULL,
             pass_fds=(stdout_fd, stderr_fd),
         )
