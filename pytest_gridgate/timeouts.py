@@ -118,10 +118,17 @@ class TimeoutGate:
         if self.settings.session:
             role = "worker" if workerinput is not None else "controller" if self.crash_dir else ""
             self.budget = SessionBudget(self.settings.session, started, role)
-            config.pluginmanager.register(self.budget, "gridgate-session-budget")
 
-        if _timeout_plugin(config) is None:  # -p no:timeout: per-test timeouts are off
-            return
+        if _timeout_plugin(config) is not None:  # else (-p no:timeout) no per-test timeouts
+            self._feed_pytest_timeout(config)
+        if self.budget is not None and not self._every_test_has_a_timer(config):
+            config.pluginmanager.register(BudgetAfterEachTest(self.budget), "gridgate-budget")
+
+    def _every_test_has_a_timer(self, config: pytest.Config) -> bool:
+        # Then the timer's cancel call checks the budget (timeout(0) markers aside).
+        return _timeout_plugin(config) is not None and bool(getattr(config, "_env_timeout", 0))
+
+    def _feed_pytest_timeout(self, config: pytest.Config) -> None:
         explicit = config.getoption("timeout") is not None or bool(os.environ.get("PYTEST_TIMEOUT"))
         if not explicit:
             self.marker_defaults = dict(self.settings.markers)
@@ -145,7 +152,8 @@ class TimeoutGate:
             return
         bad: dict[str, str] = {}
         for item in items:
-            marker = item.get_closest_marker("timeout")
+            # keywords first: a few dict lookups up the tree, cheaper than iter_markers.
+            marker = item.get_closest_marker("timeout") if "timeout" in item.keywords else None
             if marker is not None:
                 try:
                     pytest_timeout._get_item_settings(item, marker)
@@ -159,7 +167,7 @@ class TimeoutGate:
                 budgets = [
                     seconds
                     for name, seconds in self.marker_defaults.items()
-                    if item.get_closest_marker(name) is not None
+                    if name in item.keywords and item.get_closest_marker(name) is not None
                 ]
                 if budgets:
                     item.add_marker(pytest.mark.timeout(max(budgets)))
@@ -168,35 +176,45 @@ class TimeoutGate:
 
     # -- stage one ---------------------------------------------------------------------------
 
-    # optionalhook: with -p no:timeout these hooks have no spec, and the gate stays quiet.
+    # optionalhook: with -p no:timeout the hook has no spec, and the gate stays quiet.
     @pytest.hookimpl(tryfirst=True, optionalhook=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
+        # Runs instead of pytest-timeout's own implementation (which it replaces with the
+        # same few lines), so a test pays for one timer set-up, not two.
         seconds = float(settings.timeout)
         kill_after = self.settings.kill_after
-        in_main = threading.current_thread() is threading.main_thread()
-        if settings.method == "signal" and in_main:
-            self._set_alarm(item, settings)
-            if kill_after:
-                index = self._index.get(item.nodeid, -1)
-                armed = self.watchdog.arm(item.nodeid, seconds, seconds + kill_after, index)
-                if armed.deadline - self._snapshot_at > seconds + kill_after + 1.0:
-                    self._snapshot()
-            return True
-        if not kill_after:
+        started = since_boot()
+        nodeid = item.nodeid
+        if kill_after:
+            signal_method = (
+                settings.method == "signal"
+                and threading.current_thread() is threading.main_thread()
+            )
+            # Without the main thread's signals there is no stage one: stage two at once.
+            after = seconds + kill_after if signal_method else seconds
+            index = self._index.get(nodeid, -1)
+            armed = self.watchdog.arm(nodeid, seconds, after, index, started)
+            if armed.deadline - self._snapshot_at > after + 1.0:
+                self._snapshot()
+            if not signal_method:
+                item.cancel_timeout = lambda: self._cancel(nodeid)  # type: ignore[attr-defined]
+                return True
+        elif (
+            settings.method != "signal" or threading.current_thread() is not threading.main_thread()
+        ):
             return None  # pytest-timeout's thread method: it dumps stacks and exits
-        # No stage one is possible without the main thread's signals: stage two at the timeout.
-        item.cancel_timeout = _nothing  # type: ignore[attr-defined]
-        self.watchdog.arm(item.nodeid, seconds, seconds, self._index.get(item.nodeid, -1))
+        self._set_alarm(item, nodeid, settings, started)
         return True
 
-    @pytest.hookimpl(tryfirst=True, optionalhook=True)
-    def pytest_timeout_cancel_timer(self, item: pytest.Item) -> None:
-        self.watchdog.disarm()  # pytest-timeout's own hook runs next and cancels the alarm
+    def _cancel(self, nodeid: str) -> None:
+        # pytest-timeout's cancel hook calls this (item.cancel_timeout) after teardown, and
+        # when pdb starts: our hook needs no implementation of its own.
+        self.watchdog.disarm()
+        if self.budget is not None:
+            self.budget.check(nodeid)
 
-    def _set_alarm(self, item: pytest.Item, settings: Any) -> None:
+    def _set_alarm(self, item: pytest.Item, nodeid: str, settings: Any, started: float) -> None:
         # pytest-timeout's signal method with one step in front of its handler.
-        started = since_boot()
-
         def handler(signum: int, frame: FrameType | None) -> None:
             __tracebackhide__ = True
             if not settings.disable_debugger_detection and pytest_timeout.is_debugging():
@@ -209,6 +227,7 @@ class TimeoutGate:
         def cancel() -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            self._cancel(nodeid)
 
         item.cancel_timeout = cancel  # type: ignore[attr-defined]
         signal.signal(signal.SIGALRM, handler)
@@ -237,6 +256,8 @@ class TimeoutGate:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
+        if self.budget is not None:
+            self.budget.session = session
         # Start the supervisor before the first test, so that the leaks gate sees it in
         # every test's "before" snapshot rather than as a process the first test started.
         if not session.items or not self.settings.kill_after:
@@ -503,7 +524,11 @@ class TimedOutReports:
 
 
 class SessionBudget:
-    """Stops starting tests once ``timeouts.session`` seconds of the run are spent."""
+    """Stops starting tests once ``timeouts.session`` seconds of the run are spent.
+
+    Checked after each test by the timer's cancel call when every test has a timer (no
+    extra hook), else by :class:`BudgetAfterEachTest`.
+    """
 
     def __init__(self, seconds: float, started: float, role: str) -> None:
         self.seconds = seconds
@@ -513,38 +538,34 @@ class SessionBudget:
         # start) and the controller only counts what was not run.
         self.worker = role == "worker"
         self.controller = role == "controller"
-        self.finished = 0
         self.stopped_with: int | None = None
-        self._session: pytest.Session | None = None
+        self.session: pytest.Session | None = None
 
     def expired(self) -> bool:
         if self.controller:
             return time.time() >= self.deadline
         return self.stopped_with is not None
 
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self._session = session
-
-    def pytest_runtest_logfinish(self) -> None:
-        self.finished += 1
-        if time.time() < self.deadline or self._session is None or self.controller:
+    def check(self, nodeid: str) -> None:
+        if time.time() < self.deadline or self.controller or self.stopped_with is not None:
             return
-        session = self._session
-        if self.stopped_with is None:
-            self.stopped_with = len(session.items) - self.finished
-            where = " on this worker" if self.worker else ""
-            session.shouldfail = (
-                f"gridgate: session budget of {self.seconds:g}s (timeouts.session) spent; "
-                f"{self.stopped_with} test{'s' if self.stopped_with != 1 else ''} "
-                f"not run{where}"
-            )
+        session = self.session
+        if session is None:
+            return
+        done = next((i for i, it in enumerate(session.items) if it.nodeid == nodeid), -1) + 1
+        self.stopped_with = len(session.items) - done
+        where = "; this worker stops" if self.worker else ""
+        session.shouldfail = (
+            f"gridgate: session budget of {self.seconds:g}s (timeouts.session) spent; "
+            f"{self.stopped_with} test{'s' if self.stopped_with != 1 else ''} not run{where}"
+        )
 
     def not_run(self, config: pytest.Config) -> int:
         if not self.worker and not self.controller and self.stopped_with is not None:
             return self.stopped_with
         # The xdist controller: tests collected minus tests that reported.
         terminal = config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is None or self._session is None:
+        if terminal is None or self.session is None:
             return 0
         ran = {
             getattr(r, "nodeid", None)
@@ -552,7 +573,17 @@ class SessionBudget:
             for r in reports
             if isinstance(r, pytest.TestReport)
         }
-        return max(self._session.testscollected - len(ran), 0)
+        return max(self.session.testscollected - len(ran), 0)
+
+
+class BudgetAfterEachTest:
+    """Checks the session budget after each test when tests may run without a timer."""
+
+    def __init__(self, budget: SessionBudget) -> None:
+        self.budget = budget
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.budget.check(nodeid)
 
 
 class BadMarkers:
@@ -566,10 +597,6 @@ class BadMarkers:
         problem = self.problems.get(item.nodeid)
         if problem is not None:
             pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
-
-
-def _nothing() -> None:
-    pass
 
 
 def _dump_other_threads(config: pytest.Config) -> None:

@@ -64,7 +64,8 @@ class Watchdog:
 
     def __init__(self, on_expire: Callable[[Armed], None]) -> None:
         self._on_expire = on_expire
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # entered directly: Condition's own __enter__ is Python
+        self._cond = threading.Condition(self._lock)
         self._armed: Armed | None = None
         self._wake_at: float | None = None  # None: waiting without a timeout
         self._generation = 0
@@ -72,12 +73,19 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self.supervisor: Supervisor | None = None
 
-    def arm(self, nodeid: str, seconds: float, after: float, index: int = -1) -> Armed:
+    def arm(
+        self, nodeid: str, seconds: float, after: float, index: int = -1, started: float = 0.0
+    ) -> Armed:
         deadline = time.monotonic() + after
-        with self._cond:
+        with self._lock:
             self._generation += 1
             armed = self._armed = Armed(
-                nodeid, seconds, deadline, since_boot(), threading.get_ident(), self._generation
+                nodeid,
+                seconds,
+                deadline,
+                started or since_boot(),
+                threading.get_ident(),
+                self._generation,
             )
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
@@ -99,7 +107,7 @@ class Watchdog:
         return self._armed
 
     def stop(self) -> None:
-        with self._cond:
+        with self._lock:
             self._stopped = True
             self._cond.notify()
         if self._thread is not None and self._thread is not threading.current_thread():
