@@ -116,24 +116,26 @@ class Watchdog:
             self.supervisor.stop()
 
     def _run(self) -> None:
-        with self._cond:
-            while not self._stopped:
-                armed = self._armed
-                if armed is None:
-                    self._wake_at = None
-                    self._cond.wait()
-                    continue
-                remaining = armed.deadline - time.monotonic()
-                if remaining > 0:
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    armed = self._armed
+                    if armed is None:
+                        self._wake_at = None
+                        self._cond.wait()
+                        continue
+                    remaining = armed.deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
                     self._wake_at = armed.deadline
                     self._cond.wait(remaining)
-                    continue
-                break
-            else:
-                return
-        if self.supervisor is not None:
-            self.supervisor.mark_handled()
-        self._on_expire(armed)
+                self._armed = None  # fire once per arming
+            if self.supervisor is not None:
+                self.supervisor.mark_handled()
+            # Usually ends the process; returns when it must not (someone is in pdb).
+            self._on_expire(armed)
 
 
 # -- the supervisor process ------------------------------------------------------------------
