@@ -96,6 +96,9 @@ class TimeoutGate:
         self._collecting = False
         self._index: dict[str, int] = {}
         self._snapshot_at = 0.0
+        self._alarm: tuple[pytest.Item, Any, float] | None = None  # the test it interrupts
+        self._handler = self._on_alarm  # one bound method, compared by identity
+        self._handler_replaced: Any = None
 
     # -- defaults --------------------------------------------------------------------------
 
@@ -137,6 +140,8 @@ class TimeoutGate:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.stop_collection_clock()
+        if self._handler_replaced is not None and signal.getsignal(signal.SIGALRM) is self._handler:
+            signal.signal(signal.SIGALRM, self._handler_replaced)
         self.watchdog.stop()
         for fd in (self.stdout_fd, self.stderr_fd):
             if fd >= 0:
@@ -179,59 +184,57 @@ class TimeoutGate:
     # optionalhook: with -p no:timeout the hook has no spec, and the gate stays quiet.
     @pytest.hookimpl(tryfirst=True, optionalhook=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
-        # Runs instead of pytest-timeout's own implementation (which it replaces with the
-        # same few lines), so a test pays for one timer set-up, not two.
+        # Runs instead of pytest-timeout's own implementation and does the same, cheaper:
+        # the SIGALRM handler stays installed between tests (installing one costs more
+        # than the rest of a timer), so the per-test work is two setitimer calls.
         seconds = float(settings.timeout)
         kill_after = self.settings.kill_after
         started = since_boot()
         nodeid = item.nodeid
+        signal_method = (
+            settings.method == "signal" and threading.current_thread() is threading.main_thread()
+        )
         if kill_after:
-            signal_method = (
-                settings.method == "signal"
-                and threading.current_thread() is threading.main_thread()
-            )
             # Without the main thread's signals there is no stage one: stage two at once.
             after = seconds + kill_after if signal_method else seconds
             index = self._index.get(nodeid, -1)
             armed = self.watchdog.arm(nodeid, seconds, after, index, started)
             if armed.deadline - self._snapshot_at > after + 1.0:
                 self._snapshot()
-            if not signal_method:
-                item.cancel_timeout = lambda: self._cancel(nodeid)  # type: ignore[attr-defined]
-                return True
-        elif (
-            settings.method != "signal" or threading.current_thread() is not threading.main_thread()
-        ):
+        elif not signal_method:
             return None  # pytest-timeout's thread method: it dumps stacks and exits
-        self._set_alarm(item, nodeid, settings, started)
+        self._alarm = (item, settings, started)
+        item.cancel_timeout = self._cancel  # type: ignore[attr-defined]
+        if signal_method:
+            if signal.getsignal(signal.SIGALRM) is not self._handler:
+                previous = signal.signal(signal.SIGALRM, self._handler)
+                if self._handler_replaced is None:
+                    self._handler_replaced = previous
+            signal.setitimer(signal.ITIMER_REAL, seconds)
         return True
 
-    def _cancel(self, nodeid: str) -> None:
+    def _cancel(self) -> None:
         # pytest-timeout's cancel hook calls this (item.cancel_timeout) after teardown, and
         # when pdb starts: our hook needs no implementation of its own.
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        alarm, self._alarm = self._alarm, None
         self.watchdog.disarm()
-        if self.budget is not None:
-            self.budget.check(nodeid)
+        if self.budget is not None and alarm is not None:
+            self.budget.check(alarm[0].nodeid)
 
-    def _set_alarm(self, item: pytest.Item, nodeid: str, settings: Any, started: float) -> None:
-        # pytest-timeout's signal method with one step in front of its handler.
-        def handler(signum: int, frame: FrameType | None) -> None:
-            __tracebackhide__ = True
-            if not settings.disable_debugger_detection and pytest_timeout.is_debugging():
-                return
-            self._stage_one(item, float(settings.timeout), frame, started)
-            # As pytest-timeout's timeout_sigalrm, minus the stacks of gridgate's threads.
-            _dump_other_threads(item.config)
-            pytest.fail(pytest_timeout.PYTEST_FAILURE_MESSAGE % settings.timeout)
-
-        def cancel() -> None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
-            self._cancel(nodeid)
-
-        item.cancel_timeout = cancel  # type: ignore[attr-defined]
-        signal.signal(signal.SIGALRM, handler)
-        signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        # pytest-timeout's timeout_sigalrm with one step in front: note where the test is
+        # stuck and kill what it started.
+        __tracebackhide__ = True
+        if self._alarm is None:
+            return  # a late alarm between tests
+        item, settings, started = self._alarm
+        if not settings.disable_debugger_detection and pytest_timeout.is_debugging():
+            return
+        self._stage_one(item, float(settings.timeout), frame, started)
+        # As pytest-timeout's dump_stacks, minus the stacks of gridgate's own threads.
+        _dump_other_threads(item.config)
+        pytest.fail(pytest_timeout.PYTEST_FAILURE_MESSAGE % settings.timeout)
 
     def _stage_one(
         self, item: pytest.Item, seconds: float, frame: FrameType | None, started: float
