@@ -26,32 +26,33 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs millis
 if TYPE_CHECKING:
     from typing import Any
 
-# generation, deadline (time.monotonic(); 0 = disarmed), handled, stop, index of the test
-# in the nodeids file, its timeout in seconds
-STATE = struct.Struct("<QdBBid")
-DEADLINE_OFFSET, HANDLED_OFFSET, STOP_OFFSET = 8, 16, 17
 POLL = 0.2
 NAME = "gridgate-watchdog"
 
 
 def main(argv: list[str]) -> int:
-    """``supervisor.py DIRECTORY PARENT_PID GRACE``: DIRECTORY holds state and spec.json."""
+    """``supervisor.py DIRECTORY PARENT_PID GRACE FORMAT``.
+
+    DIRECTORY holds the state file (laid out as the struct FORMAT: generation, deadline,
+    handled, stop, index, seconds; see ``watchdog.STATE``), spec.json and the nodeids.
+    """
     directory, parent, grace = argv[1], int(argv[2]), float(argv[3])
+    state = struct.Struct(argv[4])
     _set_process_name(NAME)
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is for pytest to handle
     with open(os.path.join(directory, "state"), "r+b") as fh:
-        shared = mmap.mmap(fh.fileno(), STATE.size)
+        shared = mmap.mmap(fh.fileno(), state.size)
     while True:
         time.sleep(POLL)
         if os.getppid() != parent:
             return 0
-        generation, deadline, handled, stop, index, seconds = STATE.unpack_from(shared)
+        generation, deadline, handled, stop, index, seconds = state.unpack_from(shared)
         if stop:
             return 0
         if handled or not deadline or time.monotonic() < deadline + grace:
             continue
         time.sleep(POLL)  # still the same test, still stuck?
-        if STATE.unpack_from(shared)[:3] != (generation, deadline, 0):
+        if state.unpack_from(shared)[:3] != (generation, deadline, 0):
             continue
         import json
 

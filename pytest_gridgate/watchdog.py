@@ -140,6 +140,11 @@ class Watchdog:
 
 # -- the supervisor process ------------------------------------------------------------------
 
+# The state shared with the supervisor (which receives the format on its command line):
+# generation, deadline (time.monotonic(); 0 = disarmed), handled flag, stop flag, index of
+# the test in the nodeids file, its timeout in seconds.
+STATE = struct.Struct("<QdBBid")
+
 
 class Supervisor:
     """The pytest side of :mod:`pytest_gridgate.supervisor`: starts it, shares the deadline.
@@ -154,14 +159,11 @@ class Supervisor:
         import subprocess
         import tempfile
 
-        from pytest_gridgate import supervisor
-
         self._dir = Path(tempfile.mkdtemp(prefix="gridgate-watchdog-"))
         state = self._dir / "state"
-        state.write_bytes(bytes(supervisor.STATE.size))
+        state.write_bytes(bytes(STATE.size))
         with state.open("r+b") as fh:
-            self._shared = mmap(fh.fileno(), supervisor.STATE.size)
-        self._state = supervisor.STATE
+            self._shared = mmap(fh.fileno(), STATE.size)
         (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
         self.snapshot_path = self._dir / "snapshot.json"
         stdout_fd, stderr_fd = stdio
@@ -180,10 +182,11 @@ class Supervisor:
                 sys.executable,
                 "-I",
                 "-S",
-                supervisor.__file__,
+                str(Path(__file__).with_name("supervisor.py")),  # run, not imported here
                 str(self._dir),
                 str(os.getpid()),
                 str(GRACE),
+                STATE.format,
             ],
             stdin=subprocess.DEVNULL,
             pass_fds=(stdout_fd, stderr_fd),
@@ -191,7 +194,7 @@ class Supervisor:
         self.pid = self._proc.pid
 
     def arm(self, armed: Armed, index: int) -> None:
-        self._state.pack_into(
+        STATE.pack_into(
             self._shared, 0, armed.generation, armed.deadline, 0, 0, index, armed.seconds
         )
 
