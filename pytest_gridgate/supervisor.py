@@ -80,7 +80,6 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
         described = f"pid {pid} {_cmdline(pid)!r}"
         if pid != os.getpid() and _send(pid, _signal.SIGKILL):
             killed.append(described)
-    _send(parent, _signal.SIGKILL)
     entry: dict[str, Any] = {
         "nodeid": nodeid,
         "seconds": seconds,
@@ -91,8 +90,11 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
     if killed:
         entry["killed"] = killed
     if spec.get("record"):
+        # Before the kill: the xdist controller reads it as soon as it sees the worker go.
         Path(spec["record"]).write_text(json.dumps(entry), encoding="utf-8")
+        _send(parent, _signal.SIGKILL)
     else:
+        _send(parent, _signal.SIGKILL)
         write_report(spec, entry, stdout)
 
 

@@ -306,9 +306,8 @@ class TimeoutGate:
             entry["awaiting"] = lines
         self._write(
             self.stderr_fd,
-            f"\n+++ gridgate TIMEOUT: {armed.nodeid} still running "
-            f"{self.settings.kill_after:g}s after its {armed.seconds:g}s timeout; "
-            "dumping every thread's stack and ending the process +++\n",
+            f"\n+++ gridgate TIMEOUT: {armed.nodeid} ran past its {armed.seconds:g}s timeout "
+            "and did not stop; dumping every thread's stack and ending the process +++\n",
         )
         faulthandler.dump_traceback(file=self.stderr_fd, all_threads=True)
         supervisor = self.watchdog.supervisor
@@ -557,11 +556,12 @@ class SessionBudget:
             return
         done = next((i for i, it in enumerate(session.items) if it.nodeid == nodeid), -1) + 1
         self.stopped_with = len(session.items) - done
-        where = "; this worker stops" if self.worker else ""
-        session.shouldfail = (
-            f"gridgate: session budget of {self.seconds:g}s (timeouts.session) spent; "
-            f"{self.stopped_with} test{'s' if self.stopped_with != 1 else ''} not run{where}"
-        )
+        spent = f"gridgate: session budget of {self.seconds:g}s (timeouts.session) spent"
+        if self.worker:  # its items are every test, not its share: the controller counts
+            session.shouldfail = f"{spent}; this worker stops"
+        else:
+            plural = "s" if self.stopped_with != 1 else ""
+            session.shouldfail = f"{spent}; {self.stopped_with} test{plural} not run"
 
     def not_run(self, config: pytest.Config) -> int:
         if not self.worker and not self.controller and self.stopped_with is not None:
@@ -659,7 +659,7 @@ def _collector_of(frame: FrameType | None) -> str:
 def _explain(entry: dict[str, Any]) -> str:
     text = f"{entry['nodeid']} ({entry.get('phase', '?')}, over {entry['seconds']:g}s"
     if entry.get("stage") == 2:
-        text += ", ignored the signal: process ended"
+        text += ", did not stop: process ended"
     text += ")"
     if entry.get("where"):
         text += f" at {entry['where']}"

@@ -8,6 +8,7 @@ measures wall time: the runs end, or the outer timeout fails the test.
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -236,7 +237,7 @@ def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) 
     assert report["counts"]["passed"] == 1
     assert _alive(sleep_arg) == []
     err = result.stderr.str()
-    assert "gridgate TIMEOUT: test_blocked.py::test_blocked still running" in err
+    assert "gridgate TIMEOUT: test_blocked.py::test_blocked ran past its 1s timeout" in err
     assert 'test_blocked.py", line 9 in test_blocked' in err  # faulthandler's dump
     result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out"])
 
@@ -274,6 +275,40 @@ def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) ->
     assert "test_c_hang.py::test_c_level is stuck in code that holds the GIL" in err
     assert 'test_c_hang.py", line 8 in test_c_level' in err  # faulthandler's dump
     result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out; the run was killed in *test_c_level"])
+
+
+def test_stage_two_ends_a_test_outside_the_main_thread(pytester: pytest.Pytester) -> None:
+    # pytest itself runs in a thread: no SIGALRM there, so stage two comes at the timeout.
+    sleep_arg = _unique_sleep()
+    _project(
+        pytester,
+        """
+        default = 1
+        kill_after = 1
+        """,
+        test_threaded=f"""
+        import subprocess, time
+
+        def test_hang():
+            subprocess.Popen(["sleep", "{sleep_arg}"])
+            time.sleep(60)
+        """,
+    )
+    script = (
+        "import threading, pytest\n"
+        "args = ['-p', 'no:cacheprovider', '--gridgate-report', 'report.json']\n"
+        "runner = threading.Thread(target=pytest.main, args=(args,), name='runner')\n"
+        "runner.start()\n"
+        "runner.join()\n"
+    )
+    result = pytester.run(sys.executable, "-c", script, timeout=240)
+
+    assert result.ret == 1
+    report = json.loads((pytester.path / "report.json").read_text())
+    entry = _timeouts(report)["test_hang"]
+    assert entry["stage"] == 2
+    assert entry["where"] == "test_threaded.py:5 in test_hang"
+    assert _alive(sleep_arg) == []
 
 
 def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Pytester) -> None:
@@ -377,7 +412,7 @@ def test_under_xdist_the_controller_names_the_lost_worker_test(
     assert timeouts["test_sleep"]["stage"] == 1
     assert timeouts["test_c_level"]["stage"] == 2
     assert _alive(sleep_arg) == []
-    result.stdout.fnmatch_lines(["*TIMEOUT*test_c_level*ignored the signal*"])
+    result.stdout.fnmatch_lines(["*TIMEOUT*test_c_level*did not stop: process ended*"])
 
 
 def test_precedence_of_timeout_settings(pytester: pytest.Pytester) -> None:
