@@ -263,7 +263,7 @@ class TimeoutGate:
             self.budget.session = session
         # Start the supervisor before the first test, so that the leaks gate sees it in
         # every test's "before" snapshot rather than as a process the first test started.
-        if not session.items or not self.settings.kill_after:
+        if not session.items or not self.settings.kill_after or session.config.option.collectonly:
             return
         if _timeout_plugin(self.config) is None or not sys.platform.startswith("linux"):
             return
