@@ -429,6 +429,7 @@ class TimeoutGate:
         self.watchdog.disarm()
 
     def _collection_alarm(self, signum: int, frame: FrameType | None) -> None:
+        __tracebackhide__ = True  # the traceback ends at the line that blocked
         seconds = self.settings.collection
         where = where_stuck(frame, self.root)
         nodeid = _collector_of(frame)
@@ -439,6 +440,7 @@ class TimeoutGate:
             "stage": 1,
             "where": where,
         }
+        self.reports.register()
         # The rest of collection gets a short slice each, so one slow module cannot spend
         # the next module's time; stage two still ends a collection that ignores signals.
         grace = max(self.settings.kill_after, 1.0)
@@ -446,8 +448,7 @@ class TimeoutGate:
         if self.settings.kill_after:
             self.watchdog.arm(COLLECTION, seconds, grace + self.settings.kill_after)
         raise CollectionTimeout(
-            f"gridgate: collection ran past timeouts.collection = {seconds:g}s; "
-            f"stuck at {where} (stack above)"
+            f"gridgate: collection ran past timeouts.collection = {seconds:g}s; stuck at {where}"
         )
 
     @pytest.hookimpl(wrapper=True)
@@ -519,8 +520,9 @@ class TimedOutReports:
     ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
         # A timeout is its own verdict in the progress output, still counted as a failure.
         if report.failed and any(s == _SECTION for s, _ in gate_report.attached(report)):
-            # Setup and teardown stay errors, as pytest counts them.
-            category = "error" if report.when in ("setup", "teardown") else "failed"
+            # Setup, teardown and collection stay errors, as pytest counts them; xdist's
+            # report for a lost worker says when="???": that test failed.
+            category = "failed" if report.when in ("call", "???") else "error"
             return category, "T", ("TIMEOUT", {"red": True})
         return None
 

@@ -340,7 +340,9 @@ def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Py
     result.stdout.fnmatch_lines(
         [
             "*time.sleep(60)  # blocks at import*",
-            "*CollectionTimeout: gridgate: collection ran past timeouts.collection = 1s;*",
+            "E   *CollectionTimeout: gridgate: collection ran past timeouts.collection = 1s;"
+            " stuck at test_import_hang.py:3 in <module>",
+            "TIMEOUT test_import_hang.py - *",
         ]
     )
 
