@@ -56,6 +56,7 @@ _SECTION = "timeouts"
 _CRASH_DIR = "_gridgate_timeouts_dir"
 _SESSION_START = "_gridgate_session_started"
 COLLECTION = "collection"
+HAVE_SIGALRM = hasattr(signal, "SIGALRM")  # not on Windows: no stage one there
 
 
 class CollectionTimeout(Exception):
@@ -140,8 +141,9 @@ class TimeoutGate:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.stop_collection_clock()
-        if self._handler_replaced is not None and signal.getsignal(signal.SIGALRM) is self._handler:
-            signal.signal(signal.SIGALRM, self._handler_replaced)
+        replaced = self._handler_replaced
+        if replaced is not None and signal.getsignal(signal.SIGALRM) is self._handler:
+            signal.signal(signal.SIGALRM, replaced)
         self.watchdog.stop()
         for fd in (self.stdout_fd, self.stderr_fd):
             if fd >= 0:
@@ -216,7 +218,8 @@ class TimeoutGate:
     def _cancel(self) -> None:
         # pytest-timeout's cancel hook calls this (item.cancel_timeout) after teardown, and
         # when pdb starts: our hook needs no implementation of its own.
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if HAVE_SIGALRM:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         alarm, self._alarm = self._alarm, None
         self.watchdog.disarm()
         if self.budget is not None and alarm is not None:
@@ -274,7 +277,11 @@ class TimeoutGate:
             "report": _option(self.config, "gridgate_report"),
             "summary": _summary_path(self.config),
         }
-        self.watchdog.supervisor = Supervisor(spec, nodeids, (self.stdout_fd, self.stderr_fd))
+        try:
+            self.watchdog.supervisor = Supervisor(spec, nodeids, (self.stdout_fd, self.stderr_fd))
+        except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
+            self._write(self.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
+            return
         self._snapshot()
 
     def _snapshot(self) -> None:
@@ -284,9 +291,9 @@ class TimeoutGate:
         supervisor = self.watchdog.supervisor
         if supervisor is None or self.worker_record is not None:
             return
-        rep = gate_report.get_report(self.config)
-        _count_into(self.config, rep)
-        supervisor.snapshot(rep.to_json())
+        data = gate_report.get_report(self.config).to_json()
+        data["counts"] = {**data["counts"], **_counts(self.config)}  # the live report stays
+        supervisor.snapshot(data)
 
     def _stage_two(self, armed: Armed) -> None:
         """Runs in the watchdog thread: the test ignored stage one. End the process."""
@@ -331,7 +338,7 @@ class TimeoutGate:
         rep = gate_report.get_report(self.config)
         rep.add(_SECTION, entry)
         rep.exit_code = code
-        _count_into(self.config, rep)
+        rep.counts.update(_counts(self.config))  # the run ends here: nobody else counts
         if entry["phase"] != COLLECTION:
             rep.counts["failed"] += 1
         # Every gate adds its verdict, as at a normal end of the run.
@@ -406,7 +413,7 @@ class TimeoutGate:
         if not seconds:
             return
         self._collecting = True
-        if threading.current_thread() is threading.main_thread():
+        if HAVE_SIGALRM and threading.current_thread() is threading.main_thread():
             self._old_alarm = signal.signal(signal.SIGALRM, self._collection_alarm)
             self._old_timer = signal.setitimer(signal.ITIMER_REAL, seconds)
             self._clock_started = time.monotonic()
@@ -631,17 +638,17 @@ def _summary_path(config: pytest.Config) -> str | None:
     return str(path) if path else None
 
 
-def _count_into(config: pytest.Config, rep: gate_report.GateReport) -> None:
+def _counts(config: pytest.Config) -> dict[str, int]:
     """Counts from the terminal reporter, for a report written before the run ends."""
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is None:
-        return
+        return {}
+    counts = {key: len(terminal.stats.get(key, [])) for key in ("passed", "failed", "skipped")}
+    counts["errors"] = len(terminal.stats.get("error", []))
     session = getattr(terminal, "_session", None)
     if session is not None:
-        rep.counts["collected"] = session.testscollected
-    for key, category in (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped")):
-        rep.counts[key] = len(terminal.stats.get(category, []))
-    rep.counts["errors"] = len(terminal.stats.get("error", []))
+        counts["collected"] = session.testscollected
+    return counts
 
 
 def _marker_args(marker: pytest.Mark) -> str:
