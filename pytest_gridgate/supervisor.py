@@ -65,8 +65,14 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
     import json
     from pathlib import Path
 
-    nodeids = Path(spec["nodeids"]).read_text(encoding="utf-8").splitlines()
+    collecting = index == -2  # watchdog.COLLECTION_INDEX
+    try:
+        nodeids = Path(spec["nodeids"]).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        nodeids = []
     nodeid = nodeids[index] if 0 <= index < len(nodeids) else "<unknown test>"
+    if collecting:
+        nodeid = "collection"
     stderr, stdout = int(spec["stderr"]), int(spec["stdout"])
     _write(
         stderr,
@@ -83,7 +89,7 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
     entry: dict[str, Any] = {
         "nodeid": nodeid,
         "seconds": seconds,
-        "phase": "call",
+        "phase": "collection" if collecting else "call",
         "stage": 2,
         "where": "C code holding the GIL (see the stack dump)",
     }

@@ -38,6 +38,7 @@ from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import TimeoutSettings
 from pytest_gridgate.settings import get_config
 from pytest_gridgate.watchdog import (
+    COLLECTION_INDEX,
     Armed,
     Supervisor,
     Watchdog,
@@ -127,6 +128,7 @@ class TimeoutGate:
             self._feed_pytest_timeout(config)
         if self.budget is not None and not self._every_test_has_a_timer(config):
             config.pluginmanager.register(BudgetAfterEachTest(self.budget), "gridgate-budget")
+        self._start_supervisor(config)
 
     def _every_test_has_a_timer(self, config: pytest.Config) -> bool:
         # Then the timer's cancel call checks the budget (timeout(0) markers aside).
@@ -260,28 +262,40 @@ class TimeoutGate:
 
     # -- stage two -----------------------------------------------------------------------------
 
+    def _start_supervisor(self, config: pytest.Config) -> None:
+        # Started once the terminal's descriptors are known (pytest_configure), before test
+        # modules are imported, so that it bounds collection too; never on the xdist
+        # controller, which runs no test.
+        if not self.settings.kill_after or self.crash_dir is not None:
+            return
+        if not sys.platform.startswith("linux") or config.option.collectonly:
+            return
+        if not self.settings.collection and _timeout_plugin(config) is None:
+            return
+        spec = {
+            "record": str(self.worker_record) if self.worker_record else None,
+            "report": _option(config, "gridgate_report"),
+            "summary": _summary_path(config),
+        }
+        try:
+            supervisor = Supervisor(spec, (self.stdout_fd, self.stderr_fd))
+        except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
+            self._write(self.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
+            return
+        self.watchdog.supervisor = supervisor
+        if self.watchdog.armed is not None:  # the collection clock is running
+            supervisor.arm(self.watchdog.armed, COLLECTION_INDEX)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         if self.budget is not None:
             self.budget.session = session
-        # Start the supervisor before the first test, so that the leaks gate sees it in
-        # every test's "before" snapshot rather than as a process the first test started.
-        if not session.items or not self.settings.kill_after or session.config.option.collectonly:
-            return
-        if _timeout_plugin(self.config) is None or not sys.platform.startswith("linux"):
+        supervisor = self.watchdog.supervisor
+        if supervisor is None or not session.items:
             return
         nodeids = [item.nodeid for item in session.items]
         self._index = {nodeid: i for i, nodeid in enumerate(nodeids)}
-        spec = {
-            "record": str(self.worker_record) if self.worker_record else None,
-            "report": _option(self.config, "gridgate_report"),
-            "summary": _summary_path(self.config),
-        }
-        try:
-            self.watchdog.supervisor = Supervisor(spec, nodeids, (self.stdout_fd, self.stderr_fd))
-        except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
-            self._write(self.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
-            return
+        supervisor.set_nodeids(nodeids)
         self._snapshot()
 
     def _snapshot(self) -> None:
@@ -418,7 +432,8 @@ class TimeoutGate:
             self._old_timer = signal.setitimer(signal.ITIMER_REAL, seconds)
             self._clock_started = time.monotonic()
         if self.settings.kill_after:
-            self.watchdog.arm(COLLECTION, seconds, seconds + self.settings.kill_after)
+            after = seconds + self.settings.kill_after
+            self.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
 
     def stop_collection_clock(self) -> None:
         if not self._collecting:
@@ -453,7 +468,8 @@ class TimeoutGate:
         grace = max(self.settings.kill_after, 1.0)
         signal.setitimer(signal.ITIMER_REAL, grace)
         if self.settings.kill_after:
-            self.watchdog.arm(COLLECTION, seconds, grace + self.settings.kill_after)
+            after = grace + self.settings.kill_after
+            self.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
         raise CollectionTimeout(
             f"gridgate: collection ran past timeouts.collection = {seconds:g}s; stuck at {where}"
         )

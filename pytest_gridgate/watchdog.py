@@ -92,7 +92,7 @@ class Watchdog:
                 self._thread.start()
             elif self._wake_at is None or deadline < self._wake_at:
                 self._cond.notify()
-        if self.supervisor is not None and index >= 0:
+        if self.supervisor is not None and index != -1:
             self.supervisor.arm(armed, index)
         return armed
 
@@ -144,6 +144,7 @@ class Watchdog:
 # generation, deadline (time.monotonic(); 0 = disarmed), handled flag, stop flag, index of
 # the test in the nodeids file, its timeout in seconds.
 STATE = struct.Struct("<QdBBid")
+COLLECTION_INDEX = -2  # armed for collection, not a test
 
 
 class Supervisor:
@@ -151,10 +152,11 @@ class Supervisor:
 
     The state is a small file mapped into both processes; arming writes a few bytes into
     it, with no system call. ``spec`` tells the supervisor what it needs to leave a verdict
-    (see ``supervisor.take_over``); ``nodeids`` maps the armed index to a test.
+    (see ``supervisor.take_over``); :meth:`set_nodeids` maps the armed index to a test
+    (``COLLECTION_INDEX`` while collecting).
     """
 
-    def __init__(self, spec: dict[str, Any], nodeids: list[str], stdio: tuple[int, int]) -> None:
+    def __init__(self, spec: dict[str, Any], stdio: tuple[int, int]) -> None:
         import json
         import subprocess
         import tempfile
@@ -164,7 +166,6 @@ class Supervisor:
         state.write_bytes(bytes(STATE.size))
         with state.open("r+b") as fh:
             self._shared = mmap(fh.fileno(), STATE.size)
-        (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
         self.snapshot_path = self._dir / "snapshot.json"
         stdout_fd, stderr_fd = stdio
         spec = {
@@ -192,6 +193,9 @@ class Supervisor:
             pass_fds=(stdout_fd, stderr_fd),
         )
         self.pid = self._proc.pid
+
+    def set_nodeids(self, nodeids: list[str]) -> None:
+        (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
 
     def arm(self, armed: Armed, index: int) -> None:
         STATE.pack_into(

@@ -347,6 +347,35 @@ def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Py
     )
 
 
+def test_c_level_import_hang_is_ended_by_the_supervisor(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        collection = 1
+        kill_after = 1
+        """,
+        test_c_import="""
+        total = sum(range(10**12))  # C code holding the GIL, at import
+
+        def test_never():
+            pass
+        """,
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == -9
+    assert report["timeouts"] == [
+        {
+            "nodeid": "collection",
+            "seconds": 1.0,
+            "phase": "collection",
+            "stage": 2,
+            "where": "C code holding the GIL (see the stack dump)",
+        }
+    ]
+    assert 'test_c_import.py", line 1 in <module>' in result.stderr.str()
+
+
 def test_session_budget_stops_starting_tests(pytester: pytest.Pytester) -> None:
     _project(
         pytester,
