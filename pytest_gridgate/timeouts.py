@@ -79,6 +79,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 
 class TimeoutGate:
+    """The timeouts gate of one pytest run (registered as ``gridgate-timeouts``)."""
+
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.settings: TimeoutSettings = get_config(config).timeouts
