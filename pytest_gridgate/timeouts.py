@@ -213,11 +213,16 @@ class TimeoutGate:
         item.cancel_timeout = self._cancel  # type: ignore[attr-defined]
         if signal_method:
             if signal.getsignal(signal.SIGALRM) is not self._handler:
-                previous = signal.signal(signal.SIGALRM, self._handler)
-                if self._handler_replaced is None:
-                    self._handler_replaced = previous
+                self._install_alarm_handler()  # a test replaced it
             signal.setitimer(signal.ITIMER_REAL, seconds)
         return True
+
+    def _install_alarm_handler(self) -> None:
+        if not HAVE_SIGALRM or threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.signal(signal.SIGALRM, self._handler)
+        if self._handler_replaced is None:
+            self._handler_replaced = previous
 
     def _cancel(self) -> None:
         # pytest-timeout's cancel hook calls this (item.cancel_timeout) after teardown, and
@@ -292,6 +297,10 @@ class TimeoutGate:
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         if self.budget is not None:
             self.budget.session = session
+        # The SIGALRM handler goes in before the first test, not during it: the leaks gate
+        # compares each test's signal handlers before and after.
+        if session.items and _timeout_plugin(self.config) is not None:
+            self._install_alarm_handler()
         supervisor = self.watchdog.supervisor
         if supervisor is None or not session.items:
             return
