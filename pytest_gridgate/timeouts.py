@@ -25,17 +25,20 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import pytest
+import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import TimeoutSettings
 from pytest_gridgate.settings import get_config
 from pytest_gridgate.watchdog import (
+    COLLECTION_INDEX,
     Armed,
     Supervisor,
     Watchdog,
@@ -54,6 +57,7 @@ _SECTION = "timeouts"
 _CRASH_DIR = "_gridgate_timeouts_dir"
 _SESSION_START = "_gridgate_session_started"
 COLLECTION = "collection"
+HAVE_SIGALRM = hasattr(signal, "SIGALRM")  # not on Windows: no stage one there
 
 
 class CollectionTimeout(Exception):
@@ -75,6 +79,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 
 class TimeoutGate:
+    """The timeouts gate of one pytest run (registered as ``gridgate-timeouts``)."""
+
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.settings: TimeoutSettings = get_config(config).timeouts
@@ -83,12 +89,20 @@ class TimeoutGate:
         self.fired: dict[str, dict[str, Any]] = {}  # stage one, waiting for the test's report
         self.collection_fired: dict[str, dict[str, Any]] = {}
         self.marker_defaults: dict[str, float] = {}
+        self.reports = TimedOutReports(self)
         self.budget: SessionBudget | None = None
         self.crash_dir: Path | None = None  # xdist controller: records left by killed workers
         self.worker_record: Path | None = None  # xdist worker: where to leave ours
         self.stdout_fd = self.stderr_fd = -1
         self._old_alarm: Any = None
+        self._old_timer: tuple[float, float] = (0.0, 0.0)
+        self._clock_started = 0.0
         self._collecting = False
+        self._index: dict[str, int] = {}
+        self._snapshot_at = 0.0
+        self._alarm: tuple[pytest.Item, Any, float] | None = None  # the test it interrupts
+        self._handler = self._on_alarm  # one bound method, compared by identity
+        self._handler_replaced: Any = None
 
     # -- defaults --------------------------------------------------------------------------
 
@@ -107,13 +121,22 @@ class TimeoutGate:
             import tempfile
 
             self.crash_dir = Path(tempfile.mkdtemp(prefix="gridgate-timeouts-"))
+            self.reports.register()  # any worker's report may carry a timeout
         if self.settings.session:
             role = "worker" if workerinput is not None else "controller" if self.crash_dir else ""
             self.budget = SessionBudget(self.settings.session, started, role)
-            config.pluginmanager.register(self.budget, "gridgate-session-budget")
 
-        if _timeout_plugin(config) is None:  # -p no:timeout: per-test timeouts are off
-            return
+        if _timeout_plugin(config) is not None:  # else (-p no:timeout) no per-test timeouts
+            self._feed_pytest_timeout(config)
+        if self.budget is not None and not self._every_test_has_a_timer(config):
+            config.pluginmanager.register(BudgetAfterEachTest(self.budget), "gridgate-budget")
+        self._start_supervisor(config)
+
+    def _every_test_has_a_timer(self, config: pytest.Config) -> bool:
+        # Then the timer's cancel call checks the budget (timeout(0) markers aside).
+        return _timeout_plugin(config) is not None and bool(getattr(config, "_env_timeout", 0))
+
+    def _feed_pytest_timeout(self, config: pytest.Config) -> None:
         explicit = config.getoption("timeout") is not None or bool(os.environ.get("PYTEST_TIMEOUT"))
         if not explicit:
             self.marker_defaults = dict(self.settings.markers)
@@ -122,6 +145,9 @@ class TimeoutGate:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.stop_collection_clock()
+        replaced = self._handler_replaced
+        if replaced is not None and signal.getsignal(signal.SIGALRM) is self._handler:
+            signal.signal(signal.SIGALRM, replaced)
         self.watchdog.stop()
         for fd in (self.stdout_fd, self.stderr_fd):
             if fd >= 0:
@@ -135,11 +161,10 @@ class TimeoutGate:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         if _timeout_plugin(self.config) is None:
             return
-        import pytest_timeout  # type: ignore[import-untyped]
-
         bad: dict[str, str] = {}
         for item in items:
-            marker = item.get_closest_marker("timeout")
+            # keywords first: a few dict lookups up the tree, cheaper than iter_markers.
+            marker = item.get_closest_marker("timeout") if "timeout" in item.keywords else None
             if marker is not None:
                 try:
                     pytest_timeout._get_item_settings(item, marker)
@@ -153,7 +178,7 @@ class TimeoutGate:
                 budgets = [
                     seconds
                     for name, seconds in self.marker_defaults.items()
-                    if item.get_closest_marker(name) is not None
+                    if name in item.keywords and item.get_closest_marker(name) is not None
                 ]
                 if budgets:
                     item.add_marker(pytest.mark.timeout(max(budgets)))
@@ -162,46 +187,66 @@ class TimeoutGate:
 
     # -- stage one ---------------------------------------------------------------------------
 
-    @pytest.hookimpl(tryfirst=True)
+    # optionalhook: with -p no:timeout the hook has no spec, and the gate stays quiet.
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
+        # Runs instead of pytest-timeout's own implementation and does the same, cheaper:
+        # the SIGALRM handler stays installed between tests (installing one costs more
+        # than the rest of a timer), so the per-test work is two setitimer calls.
         seconds = float(settings.timeout)
         kill_after = self.settings.kill_after
-        in_main = threading.current_thread() is threading.main_thread()
-        if settings.method == "signal" and in_main:
-            self._set_alarm(item, settings)
-            if kill_after:
-                self.watchdog.arm(item.nodeid, seconds, seconds + kill_after)
-            return True
-        if not kill_after:
+        started = since_boot()
+        nodeid = item.nodeid
+        signal_method = (
+            settings.method == "signal" and threading.current_thread() is threading.main_thread()
+        )
+        if kill_after:
+            # Without the main thread's signals there is no stage one: stage two at once.
+            after = seconds + kill_after if signal_method else seconds
+            index = self._index.get(nodeid, -1)
+            armed = self.watchdog.arm(nodeid, seconds, after, index, started)
+            if armed.deadline - self._snapshot_at > after + 1.0:
+                self._snapshot()
+        elif not signal_method:
             return None  # pytest-timeout's thread method: it dumps stacks and exits
-        # No stage one is possible without the main thread's signals: stage two at the timeout.
-        item.cancel_timeout = _nothing  # type: ignore[attr-defined]
-        self.watchdog.arm(item.nodeid, seconds, seconds)
+        self._alarm = (item, settings, started)
+        item.cancel_timeout = self._cancel  # type: ignore[attr-defined]
+        if signal_method:
+            if signal.getsignal(signal.SIGALRM) is not self._handler:
+                self._install_alarm_handler()  # a test replaced it
+            signal.setitimer(signal.ITIMER_REAL, seconds)
         return True
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_timeout_cancel_timer(self, item: pytest.Item) -> None:
-        self.watchdog.disarm()  # pytest-timeout's own hook runs next and cancels the alarm
+    def _install_alarm_handler(self) -> None:
+        if not HAVE_SIGALRM or threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.signal(signal.SIGALRM, self._handler)
+        if self._handler_replaced is None:
+            self._handler_replaced = previous
 
-    def _set_alarm(self, item: pytest.Item, settings: Any) -> None:
-        # pytest-timeout's signal method with one step in front of its handler.
-        import pytest_timeout  # type: ignore[import-untyped]
-
-        started = since_boot()
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            __tracebackhide__ = True
-            if settings.disable_debugger_detection or not pytest_timeout.is_debugging():
-                self._stage_one(item, float(settings.timeout), frame, started)
-            pytest_timeout.timeout_sigalrm(item, settings)
-
-        def cancel() -> None:
+    def _cancel(self) -> None:
+        # pytest-timeout's cancel hook calls this (item.cancel_timeout) after teardown, and
+        # when pdb starts: our hook needs no implementation of its own.
+        if HAVE_SIGALRM:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        alarm, self._alarm = self._alarm, None
+        self.watchdog.disarm()
+        if self.budget is not None and alarm is not None:
+            self.budget.check(alarm[0].nodeid)
 
-        item.cancel_timeout = cancel  # type: ignore[attr-defined]
-        signal.signal(signal.SIGALRM, handler)
-        signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        # pytest-timeout's timeout_sigalrm with one step in front: note where the test is
+        # stuck and kill what it started.
+        __tracebackhide__ = True
+        if self._alarm is None:
+            return  # a late alarm between tests
+        item, settings, started = self._alarm
+        if not settings.disable_debugger_detection and pytest_timeout.is_debugging():
+            return
+        self._stage_one(item, float(settings.timeout), frame, started)
+        # As pytest-timeout's dump_stacks, minus the stacks of gridgate's own threads.
+        _dump_other_threads(item.config)
+        pytest.fail(pytest_timeout.PYTEST_FAILURE_MESSAGE % settings.timeout)
 
     def _stage_one(
         self, item: pytest.Item, seconds: float, frame: FrameType | None, started: float
@@ -220,46 +265,65 @@ class TimeoutGate:
         if killed:
             entry["killed"] = killed
         self.fired[item.nodeid] = entry
-
-    @pytest.hookimpl(tryfirst=True)  # before xdist serialises the report for the controller
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not self.fired or not report.failed:
-            return
-        entry = self.fired.pop(report.nodeid, None)
-        if entry is None:
-            return
-        entry["phase"] = report.when
-        gate_report.attach(report, _SECTION, entry)
-        report.sections.append(("gridgate timeout", _explain(entry)))
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_report_teststatus(
-        self, report: pytest.TestReport | pytest.CollectReport
-    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
-        # A timeout is its own verdict in the progress output, still counted as a failure.
-        if report.failed and any(s == _SECTION for s, _ in gate_report.attached(report)):
-            return "failed", "T", ("TIMEOUT", {"red": True})
-        return None
+        self.reports.register()
 
     # -- stage two -----------------------------------------------------------------------------
 
+    def _start_supervisor(self, config: pytest.Config) -> None:
+        # Started once the terminal's descriptors are known (pytest_configure), before test
+        # modules are imported, so that it bounds collection too; never on the xdist
+        # controller, which runs no test.
+        if not self.settings.kill_after or self.crash_dir is not None:
+            return
+        if not sys.platform.startswith("linux") or config.option.collectonly:
+            return
+        if not self.settings.collection and _timeout_plugin(config) is None:
+            return
+        spec = {
+            "record": str(self.worker_record) if self.worker_record else None,
+            "report": _option(config, "gridgate_report"),
+            "summary": _summary_path(config),
+        }
+        try:
+            supervisor = Supervisor(spec, (self.stdout_fd, self.stderr_fd))
+        except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
+            self._write(self.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
+            return
+        self.watchdog.supervisor = supervisor
+        if self.watchdog.armed is not None:  # the collection clock is running
+            supervisor.arm(self.watchdog.armed, COLLECTION_INDEX)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
-        # Start the supervisor before the first test, so that the leaks gate sees it in
-        # every test's "before" snapshot rather than as a process the first test started.
-        if (
-            not session.items
-            or not self.settings.kill_after
-            or _timeout_plugin(self.config) is None
-        ):
+        if self.budget is not None:
+            self.budget.session = session
+        # The SIGALRM handler goes in before the first test, not during it: the leaks gate
+        # compares each test's signal handlers before and after.
+        if session.items and _timeout_plugin(self.config) is not None:
+            self._install_alarm_handler()
+        supervisor = self.watchdog.supervisor
+        if supervisor is None or not session.items:
             return
-        if sys.platform.startswith("linux") and hasattr(os, "fork"):
-            self.watchdog.supervisor = Supervisor(
-                stdout_fd=self.stdout_fd, stderr_fd=self.stderr_fd, finish=self._supervisor_finish
-            )
+        nodeids = [item.nodeid for item in session.items]
+        self._index = {nodeid: i for i, nodeid in enumerate(nodeids)}
+        supervisor.set_nodeids(nodeids)
+        self._snapshot()
+
+    def _snapshot(self) -> None:
+        # What the supervisor writes if it has to kill this process; refreshed at most once
+        # a second, as tests start.
+        self._snapshot_at = time.monotonic()
+        supervisor = self.watchdog.supervisor
+        if supervisor is None or self.worker_record is not None:
+            return
+        data = gate_report.get_report(self.config).to_json()
+        data["counts"] = {**data["counts"], **_counts(self.config)}  # the live report stays
+        supervisor.snapshot(data)
 
     def _stage_two(self, armed: Armed) -> None:
         """Runs in the watchdog thread: the test ignored stage one. End the process."""
+        if pytest_timeout.SUPPRESS_TIMEOUT:  # someone is in pdb: never kill a debugger
+            return
         frame = thread_frame(armed.thread_id)
         collecting = armed.nodeid == COLLECTION
         entry: dict[str, Any] = {
@@ -274,9 +338,8 @@ class TimeoutGate:
             entry["awaiting"] = lines
         self._write(
             self.stderr_fd,
-            f"\n+++ gridgate TIMEOUT: {armed.nodeid} still running "
-            f"{self.settings.kill_after:g}s after its {armed.seconds:g}s timeout; "
-            "dumping every thread's stack and ending the process +++\n",
+            f"\n+++ gridgate TIMEOUT: {armed.nodeid} ran past its {armed.seconds:g}s timeout "
+            "and did not stop; dumping every thread's stack and ending the process +++\n",
         )
         faulthandler.dump_traceback(file=self.stderr_fd, all_threads=True)
         supervisor = self.watchdog.supervisor
@@ -291,13 +354,7 @@ class TimeoutGate:
                 supervisor.stop()
             os._exit(code)
 
-    def _supervisor_finish(self, nodeid: str, seconds: float, now: float) -> None:
-        """Runs in the supervisor process after it killed the stuck process."""
-        entry = {"nodeid": nodeid, "seconds": seconds, "phase": "call", "stage": 2}
-        # The shell sees the kill (128 + SIGKILL); the report says the same.
-        self._leave_record(entry, 128 + signal.SIGKILL, full=False)
-
-    def _leave_record(self, entry: dict[str, Any], code: int, *, full: bool = True) -> None:
+    def _leave_record(self, entry: dict[str, Any], code: int) -> None:
         """The verdict of a process that is about to end: a crash record under xdist (the
         controller attributes the lost worker to the test), else the gate report itself."""
         if self.worker_record is not None:
@@ -306,15 +363,14 @@ class TimeoutGate:
         rep = gate_report.get_report(self.config)
         rep.add(_SECTION, entry)
         rep.exit_code = code
-        self._count_into(rep, entry)
-        if full:
-            # Every gate adds its verdict, as at a normal end of the run.
-            try:
-                self.config.hook.pytest_gridgate_report(report=rep, config=self.config)
-            except Exception as exc:
-                self._write(self.stderr_fd, f"gridgate: a gate's report hook failed: {exc!r}\n")
-        else:
-            self.pytest_gridgate_report(rep, self.config)
+        rep.counts.update(_counts(self.config))  # the run ends here: nobody else counts
+        if entry["phase"] != COLLECTION:
+            rep.counts["failed"] += 1
+        # Every gate adds its verdict, as at a normal end of the run.
+        try:
+            self.config.hook.pytest_gridgate_report(report=rep, config=self.config)
+        except Exception as exc:
+            self._write(self.stderr_fd, f"gridgate: a gate's report hook failed: {exc!r}\n")
         write_emergency = getattr(gate_report, "write_emergency", None)
         if write_emergency is not None:  # the core's writer, when it offers one
             write_emergency(self.config, rep)
@@ -322,26 +378,11 @@ class TimeoutGate:
         path = _option(self.config, "gridgate_report")
         if path:
             gate_report.write_json(rep, Path(path))
-        summary = _option(self.config, "gridgate_summary") or os.environ.get("GITHUB_STEP_SUMMARY")
+        summary = _summary_path(self.config)
         if summary:
             with open(summary, "a", encoding="utf-8") as fh:
                 fh.write(rep.to_markdown())
         self._write(self.stdout_fd, "\n" + "\n".join(rep.terminal_lines()) + "\n")
-
-    def _count_into(self, rep: gate_report.GateReport, entry: dict[str, Any]) -> None:
-        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        session = getattr(terminal, "_session", None)
-        if session is not None:
-            rep.counts["collected"] = session.testscollected
-        if terminal is None:
-            return
-        for key, category in (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped")):
-            rep.counts[key] = len(
-                [r for r in terminal.stats.get(category, []) if getattr(r, "when", "") != "???"]
-            )
-        rep.counts["errors"] = len(terminal.stats.get("error", []))
-        if entry["phase"] != COLLECTION:
-            rep.counts["failed"] += 1
 
     @staticmethod
     def _write(fd: int, text: str) -> None:
@@ -397,23 +438,31 @@ class TimeoutGate:
         if not seconds:
             return
         self._collecting = True
-        if threading.current_thread() is threading.main_thread():
+        if HAVE_SIGALRM and threading.current_thread() is threading.main_thread():
             self._old_alarm = signal.signal(signal.SIGALRM, self._collection_alarm)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            self._old_timer = signal.setitimer(signal.ITIMER_REAL, seconds)
+            self._clock_started = time.monotonic()
         if self.settings.kill_after:
-            self.watchdog.arm(COLLECTION, seconds, seconds + self.settings.kill_after)
+            after = seconds + self.settings.kill_after
+            self.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
 
     def stop_collection_clock(self) -> None:
         if not self._collecting:
             return
         self._collecting = False
         if self._old_alarm is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            # Put back an alarm that was pending before us (an outer pytest-timeout, when
+            # this run is a pytester run inside another test).
+            delay, interval = self._old_timer
+            if delay:
+                delay = max(delay - (time.monotonic() - self._clock_started), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, delay, interval)
             signal.signal(signal.SIGALRM, self._old_alarm)
             self._old_alarm = None
         self.watchdog.disarm()
 
     def _collection_alarm(self, signum: int, frame: FrameType | None) -> None:
+        __tracebackhide__ = True  # the traceback ends at the line that blocked
         seconds = self.settings.collection
         where = where_stuck(frame, self.root)
         nodeid = _collector_of(frame)
@@ -424,15 +473,16 @@ class TimeoutGate:
             "stage": 1,
             "where": where,
         }
+        self.reports.register()
         # The rest of collection gets a short slice each, so one slow module cannot spend
         # the next module's time; stage two still ends a collection that ignores signals.
         grace = max(self.settings.kill_after, 1.0)
         signal.setitimer(signal.ITIMER_REAL, grace)
         if self.settings.kill_after:
-            self.watchdog.arm(COLLECTION, seconds, grace + self.settings.kill_after)
+            after = grace + self.settings.kill_after
+            self.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
         raise CollectionTimeout(
-            f"gridgate: collection ran past timeouts.collection = {seconds:g}s; "
-            f"stuck at {where} (stack above)"
+            f"gridgate: collection ran past timeouts.collection = {seconds:g}s; stuck at {where}"
         )
 
     @pytest.hookimpl(wrapper=True)
@@ -474,8 +524,49 @@ class TimeoutGate:
             report.add_verdict("timeouts", True, _describe_settings(self.settings))
 
 
+class TimedOutReports:
+    """Marks the reports of timed-out tests; registered only once a test timed out here
+    (or on the xdist controller), so that passing tests pay for none of its hooks."""
+
+    def __init__(self, gate: TimeoutGate) -> None:
+        self.gate = gate
+        self.registered = False
+
+    def register(self) -> None:
+        if not self.registered:
+            self.registered = True
+            self.gate.config.pluginmanager.register(self, "gridgate-timed-out-reports")
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist serialises the report for the controller
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.gate.fired or not report.failed:
+            return
+        entry = self.gate.fired.pop(report.nodeid, None)
+        if entry is None:
+            return
+        entry["phase"] = report.when
+        gate_report.attach(report, _SECTION, entry)
+        report.sections.append(("gridgate timeout", _explain(entry)))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport | pytest.CollectReport
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        # A timeout is its own verdict in the progress output, still counted as a failure.
+        if report.failed and any(s == _SECTION for s, _ in gate_report.attached(report)):
+            # Setup, teardown and collection stay errors, as pytest counts them; xdist's
+            # report for a lost worker says when="???": that test failed.
+            category = "failed" if report.when in ("call", "???") else "error"
+            return category, "T", ("TIMEOUT", {"red": True})
+        return None
+
+
 class SessionBudget:
-    """Stops starting tests once ``timeouts.session`` seconds of the run are spent."""
+    """Stops starting tests once ``timeouts.session`` seconds of the run are spent.
+
+    Checked after each test by the timer's cancel call when every test has a timer (no
+    extra hook), else by :class:`BudgetAfterEachTest`.
+    """
 
     def __init__(self, seconds: float, started: float, role: str) -> None:
         self.seconds = seconds
@@ -485,38 +576,35 @@ class SessionBudget:
         # start) and the controller only counts what was not run.
         self.worker = role == "worker"
         self.controller = role == "controller"
-        self.finished = 0
         self.stopped_with: int | None = None
-        self._session: pytest.Session | None = None
+        self.session: pytest.Session | None = None
 
     def expired(self) -> bool:
         if self.controller:
             return time.time() >= self.deadline
         return self.stopped_with is not None
 
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self._session = session
-
-    def pytest_runtest_logfinish(self) -> None:
-        self.finished += 1
-        if time.time() < self.deadline or self._session is None or self.controller:
+    def check(self, nodeid: str) -> None:
+        if time.time() < self.deadline or self.controller or self.stopped_with is not None:
             return
-        session = self._session
-        if self.stopped_with is None:
-            self.stopped_with = len(session.items) - self.finished
-            where = " on this worker" if self.worker else ""
-            session.shouldfail = (
-                f"gridgate: session budget of {self.seconds:g}s (timeouts.session) spent; "
-                f"{self.stopped_with} test{'s' if self.stopped_with != 1 else ''} "
-                f"not run{where}"
-            )
+        session = self.session
+        if session is None:
+            return
+        done = next((i for i, it in enumerate(session.items) if it.nodeid == nodeid), -1) + 1
+        self.stopped_with = len(session.items) - done
+        spent = f"gridgate: session budget of {self.seconds:g}s (timeouts.session) spent"
+        if self.worker:  # its items are every test, not its share: the controller counts
+            session.shouldfail = f"{spent}; this worker stops"
+        else:
+            plural = "s" if self.stopped_with != 1 else ""
+            session.shouldfail = f"{spent}; {self.stopped_with} test{plural} not run"
 
     def not_run(self, config: pytest.Config) -> int:
         if not self.worker and not self.controller and self.stopped_with is not None:
             return self.stopped_with
         # The xdist controller: tests collected minus tests that reported.
         terminal = config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is None or self._session is None:
+        if terminal is None or self.session is None:
             return 0
         ran = {
             getattr(r, "nodeid", None)
@@ -524,7 +612,17 @@ class SessionBudget:
             for r in reports
             if isinstance(r, pytest.TestReport)
         }
-        return max(self._session.testscollected - len(ran), 0)
+        return max(self.session.testscollected - len(ran), 0)
+
+
+class BudgetAfterEachTest:
+    """Checks the session budget after each test when tests may run without a timer."""
+
+    def __init__(self, budget: SessionBudget) -> None:
+        self.budget = budget
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.budget.check(nodeid)
 
 
 class BadMarkers:
@@ -540,12 +638,44 @@ class BadMarkers:
             pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
 
 
-def _nothing() -> None:
-    pass
+def _dump_other_threads(config: pytest.Config) -> None:
+    current = threading.get_ident()
+    names = {t.ident: t.name for t in threading.enumerate()}
+    frames = [
+        (ident, frame)
+        for ident, frame in sys._current_frames().items()
+        if ident != current and not names.get(ident, "").startswith("gridgate-")
+    ]
+    if not frames:
+        return
+    terminal = config.get_terminal_writer()
+    terminal.sep("+", title="Timeout")
+    for ident, frame in frames:
+        terminal.sep("~", title=f"Stack of {names.get(ident, '<unknown>')} ({ident})")
+        terminal.write("".join(traceback.format_stack(frame)))
+    terminal.sep("+", title="Timeout")
 
 
 def _option(config: pytest.Config, name: str) -> Any:
     return config.getoption(name, default=None)
+
+
+def _summary_path(config: pytest.Config) -> str | None:
+    path = _option(config, "gridgate_summary") or os.environ.get("GITHUB_STEP_SUMMARY")
+    return str(path) if path else None
+
+
+def _counts(config: pytest.Config) -> dict[str, int]:
+    """Counts from the terminal reporter, for a report written before the run ends."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is None:
+        return {}
+    counts = {key: len(terminal.stats.get(key, [])) for key in ("passed", "failed", "skipped")}
+    counts["errors"] = len(terminal.stats.get("error", []))
+    session = getattr(terminal, "_session", None)
+    if session is not None:
+        counts["collected"] = session.testscollected
+    return counts
 
 
 def _marker_args(marker: pytest.Mark) -> str:
@@ -565,7 +695,7 @@ def _collector_of(frame: FrameType | None) -> str:
 def _explain(entry: dict[str, Any]) -> str:
     text = f"{entry['nodeid']} ({entry.get('phase', '?')}, over {entry['seconds']:g}s"
     if entry.get("stage") == 2:
-        text += ", ignored the signal: process ended"
+        text += ", did not stop: process ended"
     text += ")"
     if entry.get("where"):
         text += f" at {entry['where']}"

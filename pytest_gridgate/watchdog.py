@@ -9,18 +9,16 @@ with a deadline (the test's timeout plus ``kill_after``):
   back into the plugin, which dumps the stacks, records the verdict, kills the test's
   children and ends the process. It needs the GIL, so it cannot act against C code that
   holds it (``sum(range(10**12))`` never releases it).
-* :class:`Supervisor`, a forked process named ``gridgate-watchd`` (the kernel keeps 15
-  characters). It shares the deadline through an anonymous shared mapping and needs no
-  GIL of ours: if the deadline passed ``GRACE`` seconds ago and the watchdog thread has
-  not taken over, it makes faulthandler dump every thread's stack (a C-level signal
-  handler), kills the process tree, writes the record it was given and kills the process.
+* :class:`Supervisor`, a small process (:mod:`pytest_gridgate.supervisor`, named
+  ``gridgate-watchdog`` too) that needs no GIL of ours: if the deadline passed a second ago
+  and the thread has not taken over, it dumps the stacks through faulthandler, kills the
+  process tree and leaves the verdict.
 
-Arming costs a few attribute writes and no system call, so every test can afford it.
+Arming costs a lock and a few bytes written to shared memory, so every test can afford it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
 import os
 import signal
@@ -28,7 +26,6 @@ import struct
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from mmap import mmap
@@ -67,7 +64,8 @@ class Watchdog:
 
     def __init__(self, on_expire: Callable[[Armed], None]) -> None:
         self._on_expire = on_expire
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # entered directly: Condition's own __enter__ is Python
+        self._cond = threading.Condition(self._lock)
         self._armed: Armed | None = None
         self._wake_at: float | None = None  # None: waiting without a timeout
         self._generation = 0
@@ -75,20 +73,27 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self.supervisor: Supervisor | None = None
 
-    def arm(self, nodeid: str, seconds: float, after: float) -> Armed:
+    def arm(
+        self, nodeid: str, seconds: float, after: float, index: int = -1, started: float = 0.0
+    ) -> Armed:
         deadline = time.monotonic() + after
-        with self._cond:
+        with self._lock:
             self._generation += 1
             armed = self._armed = Armed(
-                nodeid, seconds, deadline, since_boot(), threading.get_ident(), self._generation
+                nodeid,
+                seconds,
+                deadline,
+                started or since_boot(),
+                threading.get_ident(),
+                self._generation,
             )
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
                 self._thread.start()
             elif self._wake_at is None or deadline < self._wake_at:
                 self._cond.notify()
-        if self.supervisor is not None:
-            self.supervisor.arm(armed)
+        if self.supervisor is not None and index != -1:
+            self.supervisor.arm(armed, index)
         return armed
 
     def disarm(self) -> None:
@@ -102,7 +107,7 @@ class Watchdog:
         return self._armed
 
     def stop(self) -> None:
-        with self._cond:
+        with self._lock:
             self._stopped = True
             self._cond.notify()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -111,75 +116,91 @@ class Watchdog:
             self.supervisor.stop()
 
     def _run(self) -> None:
-        with self._cond:
-            while not self._stopped:
-                armed = self._armed
-                if armed is None:
-                    self._wake_at = None
-                    self._cond.wait()
-                    continue
-                remaining = armed.deadline - time.monotonic()
-                if remaining > 0:
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    armed = self._armed
+                    if armed is None:
+                        self._wake_at = None
+                        self._cond.wait()
+                        continue
+                    remaining = armed.deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
                     self._wake_at = armed.deadline
                     self._cond.wait(remaining)
-                    continue
-                break
-            else:
-                return
-        if self.supervisor is not None:
-            self.supervisor.mark_handled()
-        self._on_expire(armed)
+                self._armed = None  # fire once per arming
+            if self.supervisor is not None:
+                self.supervisor.mark_handled()
+            # Usually ends the process; returns when it must not (someone is in pdb).
+            self._on_expire(armed)
 
 
 # -- the supervisor process ------------------------------------------------------------------
 
-# generation, deadline (monotonic; 0 = disarmed), handled flag, stop flag, record length
-_HEADER = struct.Struct("<QdBBI")
-_SIZE = 1 << 16
+# The state shared with the supervisor (which receives the format on its command line):
+# generation, deadline (time.monotonic(); 0 = disarmed), handled flag, stop flag, index of
+# the test in the nodeids file, its timeout in seconds.
+STATE = struct.Struct("<QdBBid")
+COLLECTION_INDEX = -2  # armed for collection, not a test
 
 
 class Supervisor:
-    """A forked process that ends the run when the watchdog thread cannot get the GIL.
+    """The pytest side of :mod:`pytest_gridgate.supervisor`: starts it, shares the deadline.
 
-    ``record`` is called in the child to produce the bytes it writes to ``record_path``
-    (the JSON report without xdist, the crash record under xdist), with the armed nodeid.
+    The state is a small file mapped into both processes; arming writes a few bytes into
+    it, with no system call. ``spec`` tells the supervisor what it needs to leave a verdict
+    (see ``supervisor.take_over``); :meth:`set_nodeids` maps the armed index to a test
+    (``COLLECTION_INDEX`` while collecting).
     """
 
-    def __init__(
-        self,
-        *,
-        stdout_fd: int,
-        stderr_fd: int,
-        finish: Callable[[str, float, float], None],
-    ) -> None:
-        self._shared = mmap(-1, _SIZE)
-        self._stderr_fd = stderr_fd
-        self._stdout_fd = stdout_fd
-        self._finish = finish
-        self._parent = os.getpid()
+    def __init__(self, spec: dict[str, Any], stdio: tuple[int, int]) -> None:
+        import json
+        import subprocess
+        import tempfile
+
+        self._dir = Path(tempfile.mkdtemp(prefix="gridgate-watchdog-"))
+        state = self._dir / "state"
+        state.write_bytes(bytes(STATE.size))
+        with state.open("r+b") as fh:
+            self._shared = mmap(fh.fileno(), STATE.size)
+        self.snapshot_path = self._dir / "snapshot.json"
+        stdout_fd, stderr_fd = stdio
+        spec = {
+            **spec,
+            "nodeids": str(self._dir / "nodeids"),
+            "snapshot": str(self.snapshot_path),
+            "stdout": stdout_fd,
+            "stderr": stderr_fd,
+            "dump_signal": int(DUMP_SIGNAL),
+        }
+        (self._dir / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
-        import psutil  # imported before forking: the child must not take the import lock
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                str(Path(__file__).with_name("supervisor.py")),  # run, not imported here
+                str(self._dir),
+                str(os.getpid()),
+                str(GRACE),
+                STATE.format,
+            ],
+            stdin=subprocess.DEVNULL,
+            pass_fds=(stdout_fd, stderr_fd),
+        )
+        self.pid = self._proc.pid
 
-        psutil.Process().children()
-        with warnings.catch_warnings():
-            # Python 3.12+ warns about forking with threads; the child only reads shared
-            # memory, sends signals and writes files, and never takes a lock of theirs.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.pid = os.fork()
-        if self.pid == 0:  # pragma: no cover - runs in the child
-            code = 0
-            try:
-                self._child()
-            except BaseException:
-                code = 1
-            os._exit(code)
+    def set_nodeids(self, nodeids: list[str]) -> None:
+        (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
 
-    def arm(self, armed: Armed) -> None:
-        name = armed.nodeid.encode("utf-8", "replace")[: _SIZE - _HEADER.size - 16]
-        seconds = struct.pack("<d", armed.seconds)
-        body = seconds + name
-        self._shared[_HEADER.size : _HEADER.size + len(body)] = body
-        _HEADER.pack_into(self._shared, 0, armed.generation, armed.deadline, 0, 0, len(body))
+    def arm(self, armed: Armed, index: int) -> None:
+        STATE.pack_into(
+            self._shared, 0, armed.generation, armed.deadline, 0, 0, index, armed.seconds
+        )
 
     def disarm(self) -> None:
         struct.pack_into("<d", self._shared, 8, 0.0)
@@ -187,59 +208,27 @@ class Supervisor:
     def mark_handled(self) -> None:
         struct.pack_into("<B", self._shared, 16, 1)
 
+    def snapshot(self, data: dict[str, Any]) -> None:
+        """The report as it stands, for the supervisor to complete if it must kill us."""
+        import json
+
+        partial = self.snapshot_path.with_suffix(".tmp")
+        partial.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(partial, self.snapshot_path)
+
     def stop(self) -> None:
+        import shutil
+        import subprocess
+
         struct.pack_into("<B", self._shared, 17, 1)
+        self._proc.terminate()
         try:
-            os.kill(self.pid, signal.SIGTERM)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
         faulthandler.unregister(DUMP_SIGNAL)
-
-    # The rest runs in the child process.
-
-    def _child(self) -> None:  # pragma: no cover - runs in the child
-        _set_process_name(THREAD_NAME)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        while True:
-            time.sleep(0.2)
-            if os.getppid() != self._parent:
-                return
-            generation, deadline, handled, stopped, length = _HEADER.unpack_from(self._shared)
-            if stopped:
-                return
-            if handled or not deadline or time.monotonic() < deadline + GRACE:
-                continue
-            # Read the record, then check that the same test is still armed.
-            body = bytes(self._shared[_HEADER.size : _HEADER.size + length])
-            if _HEADER.unpack_from(self._shared)[:2] != (generation, deadline):
-                continue
-            (seconds,) = struct.unpack_from("<d", body)
-            nodeid = body[8:].decode("utf-8", "replace")
-            self._take_over(nodeid, seconds)
-            return
-
-    def _take_over(self, nodeid: str, seconds: float) -> None:  # pragma: no cover - child
-        os.write(
-            self._stderr_fd,
-            (
-                f"\n+++ gridgate TIMEOUT: {nodeid} is stuck in code that holds the GIL; "
-                "dumping every thread's stack and killing the process +++\n"
-            ).encode(),
-        )
-        os.kill(self._parent, DUMP_SIGNAL)
-        time.sleep(0.3)  # let faulthandler write the dump
-        kill_tree(self._parent, exclude=os.getpid(), include_root=False)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self._parent, signal.SIGKILL)
-        self._finish(nodeid, seconds, time.monotonic())
-
-
-def _set_process_name(name: str) -> None:
-    # psutil.Process().name() reads /proc/<pid>/comm: the leaks gate ignores gridgate-*.
-    with contextlib.suppress(OSError):
-        Path("/proc/self/comm").write_text(name[:15])
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 # -- killing the test's processes ------------------------------------------------------------

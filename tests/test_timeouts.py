@@ -1,0 +1,484 @@
+"""Timeouts gate: real pytest runs with hanging tests, checked for verdict, report and orphans.
+
+Each scenario runs in a subprocess (signals, threads, forked supervisor). Timeouts are tiny
+(1 s, kill_after 1 s); a real hang is caught by the outer ``--timeout=300``. Nothing here
+measures wall time: the runs end, or the outer timeout fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+pytest_plugins = ["pytester"]
+
+# Stands in for the core gate's report writer on a branch without it: when nothing else
+# provides ``--gridgate-report``, this conftest collects attached findings and writes the
+# JSON report the way the core does. With the core installed it steps aside.
+REPORT_SHIM = """
+import pytest
+from pytest_gridgate import report as gate_report
+
+def pytest_addoption(parser):
+    groups = [parser._anonymous, *parser._groups]
+    if not any("--gridgate-report" in o.names() for g in groups for o in g.options):
+        parser.addoption("--gridgate-report", dest="gridgate_report")
+        parser.addoption("--gridgate-summary", dest="gridgate_summary")
+        pytest.gridgate_report_shim = True
+
+def _active(config):
+    return getattr(pytest, "gridgate_report_shim", False)
+
+def pytest_runtest_logreport(report):
+    _collect(report)
+
+def pytest_collectreport(report):
+    _collect(report)
+
+def _collect(report):
+    config = pytest.gridgate_shim_config
+    for section, entry in gate_report.attached(report):
+        gate_report.get_report(config).add(section, entry)
+
+def pytest_configure(config):
+    pytest.gridgate_shim_config = config
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if not _active(config) or hasattr(config, "workerinput"):
+        return
+    rep = gate_report.get_report(config)
+    rep.exit_code = int(session.exitstatus)
+    config.hook.pytest_gridgate_report(report=rep, config=config)
+    if config.getoption("gridgate_report"):
+        from pathlib import Path
+        gate_report.write_json(rep, Path(config.getoption("gridgate_report")))
+    print("\\n" + "\\n".join(rep.terminal_lines()))
+"""
+
+
+def _project(pytester: pytest.Pytester, timeouts: str, **modules: str) -> None:
+    pytester.makepyprojecttoml(
+        "[tool.pytest.ini_options]\n"
+        "addopts = '-p no:cacheprovider'\n"
+        "markers = ['slow: a slow test']\n"
+        "[tool.gridgate.timeouts]\n" + textwrap.dedent(timeouts)
+    )
+    pytester.makeconftest(REPORT_SHIM)
+    pytester.makepyfile(**{name: textwrap.dedent(body) for name, body in modules.items()})
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    result = pytester.runpytest_subprocess("--gridgate-report", "report.json", *args, timeout=240)
+    path = pytester.path / "report.json"
+    assert path.exists(), result.stdout.str() + result.stderr.str()
+    return result, json.loads(path.read_text())
+
+
+def _timeouts(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["nodeid"].split("::")[-1]: entry for entry in report["timeouts"]}
+
+
+def _alive(marker: str) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or ())
+        if marker in cmdline and "sleep" in cmdline:
+            found.append(f"{proc.pid} {cmdline}")
+    return found
+
+
+def _unique_sleep() -> str:
+    # A sleep argument no other test uses, so that the orphan check finds only ours.
+    return f"600.{uuid.uuid4().int % 10**6:06d}"
+
+
+def test_stage_one_timeouts_fail_the_test_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
+    sleep_arg = _unique_sleep()
+    _project(
+        pytester,
+        """
+        default = 1
+        kill_after = 5
+        markers = { slow = 10 }
+        """,
+        test_hangs=f"""
+        import asyncio, subprocess, time
+        import pytest
+
+        @pytest.fixture
+        def hangs_in_setup():
+            time.sleep(60)
+            yield
+
+        @pytest.fixture
+        def hangs_in_teardown():
+            yield
+            time.sleep(60)
+
+        def test_sleep():
+            time.sleep(60)
+
+        def test_setup(hangs_in_setup):
+            pass
+
+        def test_teardown(hangs_in_teardown):
+            pass
+
+        async def wait_forever():
+            await asyncio.sleep(60)  # awaited line
+
+        def test_async():
+            async def main():
+                await wait_forever()
+            asyncio.run(main())
+
+        def test_child():
+            subprocess.Popen(["sleep", "{sleep_arg}"])
+            time.sleep(60)
+
+        @pytest.mark.timeout("soon")
+        def test_bad_marker():
+            pass
+
+        @pytest.mark.slow
+        def test_marker_default_wins_over_default():
+            time.sleep(1.5)
+
+        @pytest.mark.timeout(10)
+        def test_explicit_marker_wins():
+            time.sleep(1.5)
+
+        def test_after_all_that():
+            pass
+        """,
+    )
+    result, report = _run(pytester, "-v")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=4, failed=3, errors=3)
+    timeouts = _timeouts(report)
+    assert set(timeouts) == {
+        "test_sleep",
+        "test_setup",
+        "test_teardown",
+        "test_async",
+        "test_child",
+    }
+    assert {name: entry["phase"] for name, entry in timeouts.items()} == {
+        "test_sleep": "call",
+        "test_setup": "setup",
+        "test_teardown": "teardown",
+        "test_async": "call",
+        "test_child": "call",
+    }
+    assert all(entry["seconds"] == 1.0 and entry["stage"] == 1 for entry in timeouts.values())
+    assert timeouts["test_sleep"]["where"] == "test_hangs.py:15 in test_sleep"
+    assert timeouts["test_setup"]["where"] == "test_hangs.py:6 in hangs_in_setup"
+    assert timeouts["test_teardown"]["where"] == "test_hangs.py:12 in hangs_in_teardown"
+    # The async test names the line it awaits, not the event loop's select().
+    assert timeouts["test_async"]["where"] == "test_hangs.py:24 in wait_forever"
+    assert any(sleep_arg in line for line in timeouts["test_child"]["killed"])
+    assert _alive(sleep_arg) == []
+
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["*test_hangs.py::test_sleep TIMEOUT*"])
+    result.stdout.fnmatch_lines(["*bad @pytest.mark.timeout('soon'): Invalid timeout soon*"])
+    assert "INTERNALERROR" not in out
+    assert "Task-1 awaiting at test_hangs.py:24 in wait_forever" in out
+    result.stdout.fnmatch_lines(
+        ["FAIL timeouts: 5 timed out", "    TIMEOUT *test_sleep (call, over 1s) at *"]
+    )
+    gate = next(g for g in report["gates"] if g["gate"] == "timeouts")
+    assert not gate["passed"]
+
+
+def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) -> None:
+    # SIGALRM blocked: stage one never lands; the watchdog thread (which has the GIL here)
+    # dumps the stacks, writes the report and ends the run with exit 1.
+    sleep_arg = _unique_sleep()
+    _project(
+        pytester,
+        """
+        default = 1
+        kill_after = 1
+        """,
+        test_blocked=f"""
+        import signal, subprocess, time
+
+        def test_first():
+            pass
+
+        def test_blocked():
+            signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGALRM}})
+            subprocess.Popen(["sleep", "{sleep_arg}"])
+            time.sleep(60)
+
+        def test_never_started():
+            pass
+        """,
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    entry = _timeouts(report)["test_blocked"]
+    assert entry["stage"] == 2
+    assert entry["phase"] == "call"
+    assert entry["where"] == "test_blocked.py:9 in test_blocked"
+    assert report["exit_code"] == 1
+    assert report["counts"]["passed"] == 1
+    assert _alive(sleep_arg) == []
+    err = result.stderr.str()
+    assert "gridgate TIMEOUT: test_blocked.py::test_blocked ran past its 1s timeout" in err
+    assert 'test_blocked.py", line 9 in test_blocked' in err  # faulthandler's dump
+    result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out"])
+
+
+def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) -> None:
+    # sum() over a range never returns to the interpreter loop, so neither the signal
+    # handler nor the watchdog thread can run: the supervisor process ends it.
+    sleep_arg = _unique_sleep()
+    _project(
+        pytester,
+        """
+        default = 1
+        kill_after = 1
+        """,
+        test_c_hang=f"""
+        import subprocess
+
+        def test_first():
+            pass
+
+        def test_c_level():
+            subprocess.Popen(["sleep", "{sleep_arg}"])
+            sum(range(10**12))
+        """,
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == -9  # killed: there is no other way out of C code holding the GIL
+    entry = _timeouts(report)["test_c_level"]
+    assert entry["stage"] == 2
+    assert entry["seconds"] == 1.0
+    assert report["outcome"] == "failed"
+    assert _alive(sleep_arg) == []
+    err = result.stderr.str()
+    assert "test_c_hang.py::test_c_level is stuck in code that holds the GIL" in err
+    assert 'test_c_hang.py", line 8 in test_c_level' in err  # faulthandler's dump
+    result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out; the run was killed in *test_c_level"])
+
+
+def test_stage_two_ends_a_test_outside_the_main_thread(pytester: pytest.Pytester) -> None:
+    # pytest itself runs in a thread: no SIGALRM there, so stage two comes at the timeout.
+    sleep_arg = _unique_sleep()
+    _project(
+        pytester,
+        """
+        default = 1
+        kill_after = 1
+        """,
+        test_threaded=f"""
+        import subprocess, time
+
+        def test_hang():
+            subprocess.Popen(["sleep", "{sleep_arg}"])
+            time.sleep(60)
+        """,
+    )
+    script = (
+        "import threading, pytest\n"
+        "args = ['-p', 'no:cacheprovider', '--gridgate-report', 'report.json']\n"
+        "runner = threading.Thread(target=pytest.main, args=(args,), name='runner')\n"
+        "runner.start()\n"
+        "runner.join()\n"
+    )
+    result = pytester.run(sys.executable, "-c", script, timeout=240)
+
+    assert result.ret == 1
+    report = json.loads((pytester.path / "report.json").read_text())
+    entry = _timeouts(report)["test_hang"]
+    assert entry["stage"] == 2
+    assert entry["where"] == "test_threaded.py:5 in test_hang"
+    assert _alive(sleep_arg) == []
+
+
+def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        collection = 1
+        kill_after = 1
+        """,
+        test_fine="""
+        def test_fine():
+            pass
+        """,
+        test_import_hang="""
+        import time
+
+        time.sleep(60)  # blocks at import
+
+        def test_never():
+            pass
+        """,
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    entry = _timeouts(report)["test_import_hang.py"]
+    assert entry["phase"] == "collection"
+    assert entry["where"] == "test_import_hang.py:3 in <module>"
+    result.stdout.fnmatch_lines(
+        [
+            "*time.sleep(60)  # blocks at import*",
+            "E   *CollectionTimeout: gridgate: collection ran past timeouts.collection = 1s;"
+            " stuck at test_import_hang.py:3 in <module>",
+            "TIMEOUT test_import_hang.py - *",
+        ]
+    )
+
+
+def test_c_level_import_hang_is_ended_by_the_supervisor(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        collection = 1
+        kill_after = 1
+        """,
+        test_c_import="""
+        total = sum(range(10**12))  # C code holding the GIL, at import
+
+        def test_never():
+            pass
+        """,
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == -9
+    assert report["timeouts"] == [
+        {
+            "nodeid": "collection",
+            "seconds": 1.0,
+            "phase": "collection",
+            "stage": 2,
+            "where": "C code holding the GIL (see the stack dump)",
+        }
+    ]
+    assert 'test_c_import.py", line 1 in <module>' in result.stderr.str()
+
+
+def test_session_budget_stops_starting_tests(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        session = 1
+        """,
+        test_budget="""
+        import time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_slowish(n):
+            time.sleep(0.4)
+        """,
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    passed = result.parseoutcomes()["passed"]
+    not_run = 6 - passed
+    assert 0 < not_run < 6
+    gate = next(g for g in report["gates"] if g["gate"] == "timeouts")
+    assert not gate["passed"]
+    expected = f"session budget of 1s (timeouts.session) spent; {not_run} test"
+    assert gate["summary"].startswith(expected)
+    assert report["timeouts"] == []  # no test timed out: the budget is a verdict of its own
+    result.stdout.fnmatch_lines([f"*{expected}*not run*"])
+
+
+def test_under_xdist_the_controller_names_the_lost_worker_test(
+    pytester: pytest.Pytester,
+) -> None:
+    sleep_arg = _unique_sleep()
+    _project(
+        pytester,
+        """
+        default = 1
+        kill_after = 1
+        """,
+        test_xdist=f"""
+        import subprocess, time
+
+        def test_sleep():
+            time.sleep(60)
+
+        def test_c_level():
+            subprocess.Popen(["sleep", "{sleep_arg}"])
+            sum(range(10**12))
+
+        def test_a():
+            pass
+
+        def test_b():
+            pass
+
+        def test_c():
+            pass
+        """,
+    )
+    result, report = _run(pytester, "-n", "2")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=3, failed=2)
+    timeouts = _timeouts(report)
+    assert timeouts["test_sleep"]["stage"] == 1
+    assert timeouts["test_c_level"]["stage"] == 2
+    assert _alive(sleep_arg) == []
+    result.stdout.fnmatch_lines(["*TIMEOUT*test_c_level*did not stop: process ended*"])
+
+
+def test_precedence_of_timeout_settings(pytester: pytest.Pytester) -> None:
+    # --timeout wins over timeouts.default and timeouts.markers; the marker wins over both.
+    _project(
+        pytester,
+        """
+        default = 30
+        kill_after = 1
+        markers = { slow = 30 }
+        """,
+        test_prec="""
+        import time
+        import pytest
+
+        def test_default():
+            time.sleep(60)
+
+        @pytest.mark.slow
+        def test_marker_default():
+            time.sleep(60)
+
+        @pytest.mark.timeout(3)
+        def test_explicit():
+            time.sleep(1.5)
+        """,
+    )
+    result, report = _run(pytester, "--timeout=1")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=2)
+    assert set(_timeouts(report)) == {"test_default", "test_marker_default"}
+
+
+def test_docs_and_example_exist() -> None:
+    root = Path(__file__).parent.parent
+    assert "kill_after" in (root / "docs" / "timeouts.md").read_text()
+    assert "sum(range(" in (root / "examples" / "tests" / "test_hangs_demo.py").read_text()
