@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ from scanners.discovery import SourceFile
 from scanners.finding import Finding, ParseFailure
 from scanners.pool import run_isolated
 from scanners.result import FileResult, Hunk
-from scanners.selection import PARSE_ERROR, Selector
+from scanners.selection import Selector
 
-PARSE_ERROR_NAME = "parse-error"
+PARSE_ERROR, PARSE_ERROR_NAME = "GG000", "parse-error"
 
 
 @dataclass
@@ -174,6 +175,12 @@ def scan(
         file = item[0]
         return FileResult([parse_error(file.display, f"the parser crashed on this file: {why}")])
 
+    # Import the rules once, before the workers fork, so they share them.
+    for kind, module in (("python", "scanners.rules"), ("workflow", "scanners.workflow")):
+        if any(file.kind == kind for file, _, _ in misses):
+            importlib.import_module(module)
+    # Largest first, so that no big file starts last and leaves the other workers idle.
+    misses.sort(key=lambda miss: len(miss[1]), reverse=True)
     scanned = run_isolated(misses, work, crashed, jobs=jobs, file_timeout=_file_timeout())
     for (file, _, key), result in zip(misses, scanned, strict=True):
         results[file.display] = result
