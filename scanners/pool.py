@@ -113,7 +113,7 @@ def run_isolated(
     pending: deque[int] = deque(range(len(items)))
     count = max(1, min(jobs, len(items)))
     # Small batches keep the load balanced; results stream back per file regardless.
-    batch_size = max(1, min(16, len(items) // (count * 8)))
+    batch_size = max(1, min(4, len(items) // (count * 8)))
     workers: list[_Worker[T]] = []
 
     def feed(worker: _Worker[T]) -> None:
