@@ -124,7 +124,8 @@ def test_bad_files_are_findings_and_every_other_file_is_scanned(tmp_path: Path) 
         assert rules[f"src/{bad}.py"] == ["GG000"], bad
     crash = found["src/crash.py"]
     assert [f["rule"] for f in crash] == ["GG000"]
-    assert "crashed" in crash[0]["message"] and "SIGSEGV" in crash[0]["message"]
+    assert "crashed" in crash[0]["message"]
+    assert "SIGSEGV" in crash[0]["message"]
     assert "cannot read" in found["src/dangling.py"][0]["message"]
     if os.geteuid() != 0:  # root reads a mode-000 file anyway
         assert rules["src/unreadable.py"] == ["GG000"]
@@ -185,4 +186,5 @@ def test_a_config_error_names_file_and_key(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("gridgate scan: ")
-    assert "pyproject.toml" in result.stderr and "scan.selct" in result.stderr
+    assert "pyproject.toml" in result.stderr
+    assert "scan.selct" in result.stderr
