@@ -77,11 +77,13 @@ class Cache:
         self.directory = root / DIRECTORY
         self.file = self.directory / f"{key}.json"
         self._entries: dict[str, list[Any]] = {}
+        self._notes: dict[str, list[Any]] = {}
         self._dirty = False
         try:
             data = json.loads(self.file.read_bytes())
             if isinstance(data, dict) and isinstance(data.get("files"), dict):
                 self._entries = data["files"]
+                self._notes = data.get("notes", {})
         except (OSError, ValueError):
             pass
 
@@ -98,6 +100,15 @@ class Cache:
         self._entries[path] = [digest, result.to_json()]
         self._dirty = True
 
+    def get_note(self, name: str, digest: str) -> Any:
+        """A whole-run result (e.g. which ``allow_in`` globs matched) stored for ``digest``."""
+        entry = self._notes.get(name)
+        return entry[1] if isinstance(entry, list) and entry[0] == digest else None
+
+    def put_note(self, name: str, digest: str, value: Any) -> None:
+        self._notes[name] = [digest, value]
+        self._dirty = True
+
     def save(self) -> None:
         if not self._dirty:
             return
@@ -109,7 +120,9 @@ class Cache:
             # Write then rename, so a concurrent run never reads half a file.
             fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(fd, "w") as handle:
-                json.dump({"files": self._entries}, handle, separators=(",", ":"))
+                json.dump(
+                    {"files": self._entries, "notes": self._notes}, handle, separators=(",", ":")
+                )
             os.replace(temporary, self.file)
         except OSError:
             pass

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from pytest_gridgate.config import ConfigError, GridgateConfig, ScanSettings, load_config
 from scanners import baseline
+from scanners.cache import Cache, run_key
 from scanners.discovery import PathNotFound, SourceFile, discover
+from scanners.engine import apply_hunks, digest, scan
 from scanners.finding import Finding
 from scanners.output import FORMATS, Report, render
 from scanners.selection import Selector
@@ -137,18 +139,12 @@ def _run(args: argparse.Namespace) -> int:
     )
     selector = Selector(settings.select, settings.ignore, settings.per_file_ignores)
 
-    from scanners import cache as cache_module
-    from scanners.engine import apply_hunks, scan
-
     cache = None
     if not args.no_cache:
-        key = cache_module.run_key(repr(settings), os.path.relpath(cwd, root))
-        cache = cache_module.Cache(root, key)
+        cache = Cache(root, run_key(repr(settings), os.path.relpath(cwd, root)))
     outcome = scan(
         files, settings=settings, selector=selector, jobs=args.jobs or _default_jobs(), cache=cache
     )
-    if cache is not None:
-        cache.save()
 
     findings: list[Finding] = []
     report = Report(files_scanned=len(files), findings=findings)
@@ -159,7 +155,9 @@ def _run(args: argparse.Namespace) -> int:
         if result.fix:
             report.fixes[display] = result.fix
     if not explicit:
-        findings.extend(_stale_allow_in(config, settings, files, selector))
+        findings.extend(_stale_allow_in(config, settings, files, selector, cache))
+    if cache is not None:
+        cache.save()
     report.sources = outcome.sources
 
     diff_text = ""
@@ -243,6 +241,7 @@ def _stale_allow_in(
     settings: ScanSettings,
     files: Sequence[SourceFile],
     selector: Selector,
+    cache: Cache | None,
 ) -> list[Finding]:
     """``allow_in`` globs that match no scanned Python file: what they excused has moved.
 
@@ -255,12 +254,22 @@ def _stale_allow_in(
         return []
     if not any(entry.allow_in for entry in settings.forbidden_calls):
         return []
-    from scanners.rules import allow_in_matches
+    python = [file.display for file in files if file.kind == "python"]
+    # Which globs matched depends only on the paths: cached, so that a warm run does not
+    # import the rules (and libcst) for this.
+    paths_digest = digest("\n".join(python).encode())
+    noted = cache.get_note("allow_in", paths_digest) if cache is not None else None
+    if noted is None:
+        from scanners.rules import allow_in_matches
 
-    used: set[tuple[int, str]] = set()
-    for file in files:
-        if file.kind == "python":
-            used |= allow_in_matches(file.display, settings)
+        matched: set[tuple[int, str]] = set()
+        for path in python:
+            matched |= allow_in_matches(path, settings)
+        if cache is not None:
+            cache.put_note("allow_in", paths_digest, sorted(matched))
+    else:
+        matched = {(int(index), str(glob)) for index, glob in noted}
+    used = matched
     try:
         lines = config.source.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):

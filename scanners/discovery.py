@@ -236,8 +236,9 @@ def discover(
             listing = _git_listing(path)
             from_git = bool(listing)
             listing = _git_filter(path, listing) if listing else _walk_listing(path, pruned)
+            slashed = path.replace(os.sep, "/") + "/"
             for name in listing:
-                kind = _kind(name, explicit=False)
+                kind = _kind(slashed + name, explicit=False)
                 if kind is None or pruned(name):
                     continue
                 full = os.path.join(path, name)

@@ -116,6 +116,8 @@ def render(report: Report) -> str:
     codes: dict[str, str] = {}
     for f, _ in entries:
         codes.setdefault(f.rule, f.name)
+    for code, (name, _) in ENGINE_RULES.items():
+        codes.setdefault(code, name)
     for code, rule in registry.items():
         codes.setdefault(code, getattr(rule, "name", code))
     ordered = sorted(codes)
