@@ -174,7 +174,7 @@ def _run(args: argparse.Namespace) -> int:
                 for path, new in sorted(changed.items())
             )
         else:
-            paths = {f.path: f for f in files}
+            paths = {f.display: f for f in files}
             for path, new in changed.items():
                 Path(paths[path].path).write_bytes(new)
             findings[:] = [f for f in findings if f not in fixed]

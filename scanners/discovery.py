@@ -227,6 +227,8 @@ def discover(
             # Prefixes computed once per directory; per file it is string concatenation.
             to_root = _relative(path, root_str)
             to_cwd = _relative(path, cwd)
+            # Concatenation works unless the current directory lies below ``path``.
+            cwd_below = cwd != path and cwd.startswith(path.rstrip(os.sep) + os.sep)
 
             def pruned(name: str, to_root: str = to_root) -> bool:
                 return matches_any(exclude, to_root + name)
@@ -245,7 +247,7 @@ def discover(
                 # git lists tracked files that were deleted from the work tree.
                 if from_git and not os.path.lexists(full):
                     continue
-                display = to_cwd + name
+                display = _relative(full, cwd).rstrip("/") if cwd_below else to_cwd + name
                 result.setdefault(display, SourceFile(display, full, to_root + name, kind))
         elif os.path.lexists(path):
             # A file, a dangling symlink or a symlink loop: reading it is the engine's job,
