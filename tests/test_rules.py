@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from scanners.rules import RULES, Rule, check_python
@@ -45,3 +50,64 @@ def test_every_builtin_rule_is_registered_and_documented() -> None:
         assert "**Fix.**" in doc
         assert rule.VALID
         assert rule.INVALID
+
+
+def test_kwargs_may_carry_the_timeout_so_gg006_stays_silent() -> None:
+    # Documented decision (GG006 docstring): `**kwargs`/`*args` may hold the timeout.
+    assert "**kwargs" in (RULES["GG006"].__doc__ or "")
+    source = (
+        b"import subprocess\n"
+        b"def run(cmd, **kwargs):\n"
+        b"    subprocess.run(cmd, **kwargs)\n"
+        b"    subprocess.check_output(cmd, *kwargs.values())\n"
+        b"    proc = subprocess.Popen(cmd)\n"
+        b"    proc.communicate(**kwargs)\n"
+        b"    proc.wait(*kwargs.values())\n"
+        b"    subprocess.run(cmd)\n"
+    )
+    found = check_python("pkg/mod.py", source, RULES["GG006"].EXAMPLE_SETTINGS, lambda c: True)
+    assert [(f.rule, f.line) for f in found] == [("GG006", 8)]
+
+
+def test_third_party_rules_load_from_the_entry_point_group(tmp_path: Path) -> None:
+    # A real distribution on sys.path: a dist-info with an entry point, and its module.
+    (tmp_path / "demo_rules.py").write_text(
+        "import libcst as cst\n"
+        "from scanners.rules import Rule\n"
+        "class NoPrint(Rule):\n"
+        "    '''Flags print().'''\n"
+        "    code = 'XY001'\n"
+        "    name = 'no-print'\n"
+        "    node_types = (cst.Call,)\n"
+        "    def visit(self, node, ctx):\n"
+        "        if ctx.qualified_name(node.func) == 'builtins.print':\n"
+        "            ctx.report(self, node, 'print() in library code')\n"
+        "class Broken:\n"
+        "    pass\n"
+    )
+    dist = tmp_path / "demo_rules-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-rules\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[gridgate.rules]\nXY001 = demo_rules:NoPrint\nXY002 = demo_rules:Broken\n"
+        "XY003 = demo_rules_missing:Rule\n"
+    )
+    script = (
+        "from pytest_gridgate.config import ScanSettings\n"
+        "from scanners.rules import LOAD_ERRORS, RULES, check_python\n"
+        "found = check_python('m.py', b'print(1)\\n', ScanSettings(), lambda c: True)\n"
+        "print([f.rule for f in found])\n"
+        "print(sorted(RULES)[-1], len(LOAD_ERRORS))\n"
+        "print('\\n'.join(LOAD_ERRORS))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "['XY001']"
+    assert lines[1] == "XY001 2"
+    assert "XY002" in lines[2]
+    assert "not a Rule subclass" in lines[2]
+    assert "XY003" in lines[3]

@@ -47,10 +47,25 @@ boundary, so ``src/app/runtime/**`` matches both ``src/app/runtime/x.py`` and
 
 from __future__ import annotations
 
+from typing import Any
+
 from scanners.rules.autofix import fix_python
 from scanners.rules.check import allow_in_matches, check_python
-from scanners.rules.registry import LOAD_ERRORS, RULES
+from scanners.rules.registry import registry
 from scanners.rules.rule import Example, Rule
+
+RULES: dict[str, type[Rule]]
+LOAD_ERRORS: list[str]
+
+
+def __getattr__(name: str) -> Any:
+    # RULES and LOAD_ERRORS load the `gridgate.rules` entry points on first access.
+    if name == "RULES":
+        return registry()[0]
+    if name == "LOAD_ERRORS":
+        return registry()[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LOAD_ERRORS",

@@ -9,14 +9,17 @@ reported, since libcst's position metadata costs nearly as much as the parse.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from scanners.finding import Finding
 from scanners.rules.names import Scope, ScopeTable, dotted_name
+from scanners.rules.positions import locate
+from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Rule
 
 # Context managers that bound everything awaited inside them (GG006).
@@ -87,6 +90,9 @@ class Context:
         self.stack: list[cst.CSTNode] = []  # ancestors of the node being visited
         self.frames: list[Frame] = []
         self.reports: list[Report] = []
+        # Source-order number (1-based, per type) of each node of COUNTED_TYPES, and totals.
+        self.ordinals: dict[int, int] = {}
+        self.counts: dict[type[cst.CSTNode], int] = {}
 
     # -- names ----------------------------------------------------------------------------
 
@@ -192,16 +198,137 @@ class Context:
         self.reports.append(Report(rule, node, message, fixable, source))
 
 
-class Dispatcher(cst.CSTVisitor):
-    """Walks the module once, keeps :class:`Context` current and calls the rules."""
+# Fields that never hold code: whitespace, brackets, punctuation, operators.
+_SKIPPED_FIELDS = frozenset(
+    {
+        "lpar",
+        "rpar",
+        "lbracket",
+        "rbracket",
+        "lbrace",
+        "rbrace",
+        "comma",
+        "semicolon",
+        "leading_lines",
+        "lines_after_decorators",
+        "header",
+        "footer",
+        "equal",
+        "colon",
+        "first_colon",
+        "second_colon",
+        "star",
+        "dot",
+        "newline",
+        "trailing_whitespace",
+        "operator",
+        "asynchronous",
+        "default_indent",
+        "default_newline",
+        "encoding",
+        "has_trailing_newline",
+        "indent",
+        "start",
+        "end",
+        "conversion",
+        "relative",
+    }
+)
+# Where the dataclass field order is not the source order.
+_SOURCE_ORDER: dict[type[cst.CSTNode], tuple[str, ...]] = {
+    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    cst.IfExp: ("body", "test", "orelse"),
+    cst.Parameters: (
+        "posonly_params",
+        "posonly_ind",
+        "params",
+        "star_arg",
+        "kwonly_params",
+        "star_kwarg",
+    ),
+    cst.ExceptHandler: ("type", "name", "body"),
+    cst.ExceptStarHandler: ("type", "name", "body"),
+    cst.MatchCase: ("pattern", "guard", "body"),
+}
+_CHILD_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+
+
+def _child_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(node_type)
+    if fields is None:
+        names = _SOURCE_ORDER.get(node_type) or tuple(f.name for f in dataclasses.fields(node_type))
+        fields = tuple(
+            name
+            for name in names
+            if name not in _SKIPPED_FIELDS and not name.startswith("whitespace")
+        )
+        _CHILD_FIELDS[node_type] = fields
+    return fields
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The code-holding children of ``node`` in source order (no whitespace nodes).
+
+    Much cheaper than libcst's own visitor, which rebuilds every node it passes.
+    """
+    result: list[cst.CSTNode] = []
+    for name in _child_fields(type(node)):
+        value: Any = getattr(node, name, None)
+        value_type = type(value)
+        if value_type is tuple or value_type is list:
+            result.extend(value)  # libcst sequences hold nodes only
+            continue
+        is_node = _IS_NODE.get(value_type)
+        if is_node is None:  # isinstance on libcst's ABCs is slow: decide once per type
+            is_node = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
+        if is_node:
+            result.append(value)
+    return result
+
+
+_IS_NODE: dict[type, bool] = {}
+
+
+# Node types whose positions are mapped from the ``ast`` tree (see :mod:`positions`).
+COUNTED_TYPES = frozenset(
+    {cst.Call, cst.Raise, cst.Import, cst.ImportFrom, cst.FunctionDef, cst.ClassDef}
+)
+
+
+_FRAME_TYPES = frozenset({cst.Lambda, cst.IndentedBlock, cst.SimpleStatementSuite})
+# Node types without code-holding children.
+_LEAF_TYPES = frozenset(
+    {
+        cst.Name,
+        cst.Integer,
+        cst.Float,
+        cst.Imaginary,
+        cst.SimpleString,
+        cst.Ellipsis,
+        cst.Pass,
+        cst.Break,
+        cst.Continue,
+        cst.FormattedStringText,
+    }
+)
+
+
+class Dispatcher:
+    """Walks the module once, keeps :class:`Context` current and calls the rules.
+
+    The walk is iterative (a 3,000-deep expression must not hit the recursion limit) and
+    numbers the nodes of :data:`COUNTED_TYPES` in source order, which lets positions come
+    from the ``ast`` tree instead of libcst's expensive position metadata.
+    """
 
     def __init__(self, ctx: Context, rules: Sequence[Rule]) -> None:
-        super().__init__()
         self.ctx = ctx
         self.handlers: dict[type[cst.CSTNode], list[Rule]] = {}
         for rule in rules:
             for node_type in rule.node_types:
                 self.handlers.setdefault(node_type, []).append(rule)
+        self.skipped = _LEAF_TYPES - set(self.handlers) - COUNTED_TYPES
 
     def _opened_frame(self, node: cst.CSTNode, parent: cst.CSTNode | None) -> Frame | None:
         ctx = self.ctx
@@ -226,56 +353,83 @@ class Dispatcher(cst.CSTVisitor):
                     return Frame(parent, "timeout")
         return None
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    def walk(self, root: cst.CSTNode) -> None:
         ctx = self.ctx
-        frame = self._opened_frame(node, ctx.stack[-1] if ctx.stack else None)
-        if frame is not None:
-            frame.opener = node
-            ctx.frames.append(frame)
-        rules = self.handlers.get(type(node))
-        if rules:
-            for rule in rules:
-                rule.visit(node, ctx)
-        ctx.stack.append(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        ctx = self.ctx
-        ctx.stack.pop()
-        if ctx.frames and ctx.frames[-1].opener is original_node:
-            ctx.frames.pop()
+        handlers = self.handlers
+        counts = ctx.counts
+        ordinals = ctx.ordinals
+        # Leaves nobody asked for (names, numbers, strings, operators: half of all nodes)
+        # are not even pushed.
+        skipped = self.skipped
+        todo: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+        while todo:
+            node, leaving = todo.pop()
+            if leaving:
+                ctx.stack.pop()
+                if ctx.frames and ctx.frames[-1].opener is node:
+                    ctx.frames.pop()
+                continue
+            node_type = type(node)
+            if node_type in COUNTED_TYPES:
+                ordinals[id(node)] = counts[node_type] = counts.get(node_type, 0) + 1
+            if node_type in _FRAME_TYPES:
+                frame = self._opened_frame(node, ctx.stack[-1] if ctx.stack else None)
+                if frame is not None:
+                    frame.opener = node
+                    ctx.frames.append(frame)
+            rules = handlers.get(node_type)
+            if rules:
+                for rule in rules:
+                    rule.visit(node, ctx)
+            ctx.stack.append(node)
+            todo.append((node, True))
+            todo.extend(
+                (child, False) for child in reversed(children(node)) if type(child) not in skipped
+            )
 
 
 def normalised_source(module: cst.Module, node: cst.CSTNode) -> str:
-    return " ".join(module.code_for_node(node).split())
+    """The node's code with all whitespace runs collapsed to one space (baseline key)."""
+    try:
+        return " ".join(module.code_for_node(node).split())
+    except RecursionError:  # codegen recurses; a very deep node is keyed by its type
+        return type(node).__name__
 
 
 def run(
-    module: cst.Module, path: str, module_name: str, package: str, rules: Sequence[Rule]
+    module: cst.Module,
+    path: str,
+    module_name: str,
+    package: str,
+    rules: Sequence[Rule],
+    facts: AstFacts | None = None,
 ) -> tuple[Context, list[Finding]]:
-    """Check ``module`` with ``rules``; the context keeps the reports (the fixer needs nodes)."""
+    """Check ``module`` with ``rules``; the context keeps the reports (the fixer needs nodes).
+
+    ``facts`` (the same file's ``ast``) makes positions cheap; without it libcst's
+    position metadata is used.
+    """
     ctx = Context(path, module, ScopeTable(module, module_name, package))
-    module.visit(Dispatcher(ctx, rules))
+    Dispatcher(ctx, rules).walk(module)
     for rule in rules:
         rule.finish(ctx)
     if not ctx.reports:
         return ctx, []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    spans = locate(module, [r.node for r in ctx.reports], ctx.ordinals, ctx.counts, facts)
     findings = []
-    for report in ctx.reports:
-        where = positions[report.node]
+    for report, (line, column, end_line, end_column) in zip(ctx.reports, spans, strict=True):
         findings.append(
             Finding(
                 path=path,
-                line=where.start.line,
-                column=where.start.column + 1,
+                line=line,
+                column=column,
                 rule=report.rule.code,
                 name=report.rule.name,
                 message=report.message,
                 fixable=report.fixable,
                 source=report.source or normalised_source(module, report.node),
-                end_line=where.end.line,
-                end_column=where.end.column + 1,
+                end_line=end_line,
+                end_column=end_column,
             )
         )
     return ctx, findings

@@ -10,10 +10,12 @@ from __future__ import annotations
 import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
+from scanners.finding import ParseFailure
 from scanners.rules import analysis
 from scanners.rules.check import parse_module
 from scanners.rules.gg001_get_event_loop import GetEventLoop
 from scanners.rules.names import module_name_for
+from scanners.rules.prefilter import AstFacts
 
 
 class _Replace(cst.CSTTransformer):
@@ -27,11 +29,13 @@ class _Replace(cst.CSTTransformer):
 
 
 def _fixable(
-    path: str, module: cst.Module, settings: ScanSettings
+    path: str, source: bytes, module: cst.Module, settings: ScanSettings
 ) -> dict[int, cst.BaseExpression]:
     module_name, package = module_name_for(path)
     rule = GetEventLoop(settings, path)
-    ctx, _ = analysis.run(module, path, module_name, package, [rule])
+    facts = AstFacts(path, source)
+    facts.tree  # noqa: B018 - never touch a file that does not parse
+    ctx, _ = analysis.run(module, path, module_name, package, [rule], facts)
     replacements: dict[int, cst.BaseExpression] = {}
     for report in ctx.reports:
         if report.fixable and isinstance(report.node, cst.Call):
@@ -50,12 +54,17 @@ def fix_python(path: str, source: bytes, settings: ScanSettings) -> bytes | None
     if b"get_event_loop" not in source:
         return None
     module = parse_module(source)
-    replacements = _fixable(path, module, settings)
+    replacements = _fixable(path, source, module, settings)
     if not replacements:
         return None
-    fixed = module.visit(_Replace(replacements))
-    fixed_bytes = fixed.bytes
+    try:
+        fixed_bytes = module.visit(_Replace(replacements)).bytes
+    except RecursionError:  # libcst's transformer and codegen recurse; leave such files be
+        return None
     # Prove it: the fixed file parses and has no fixable GG001 left.
-    if _fixable(path, parse_module(fixed_bytes), settings):
+    try:
+        if _fixable(path, fixed_bytes, parse_module(fixed_bytes), settings):
+            return None
+    except ParseFailure:
         return None
     return fixed_bytes

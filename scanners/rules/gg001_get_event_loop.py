@@ -73,8 +73,8 @@ class GetEventLoop(Rule):
     def tokens(self) -> re.Pattern[bytes]:
         return re.compile(rb"get_event_loop")
 
-    def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any(["get_event_loop"])
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        return facts.call_lines(GET_EVENT_LOOP)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

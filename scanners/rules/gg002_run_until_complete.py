@@ -63,8 +63,12 @@ class RunUntilComplete(Rule):
     def applies(self) -> bool:
         return not self.path.endswith("__main__.py")
 
-    def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any_outside_main(["run_until_complete"])
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        return {
+            fact.node.lineno
+            for fact in facts.method_calls("run_until_complete")
+            if not facts.in_main_guard(fact.node.lineno)
+        }
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

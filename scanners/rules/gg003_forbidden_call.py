@@ -106,9 +106,9 @@ class ForbiddenCall(Rule):
             return None
         return re.compile("|".join(re.escape(name) for name in names).encode())
 
-    def is_candidate(self, facts: AstFacts) -> bool:
+    def candidate_lines(self, facts: AstFacts) -> set[int] | None:
         names = self._last_names()
-        return names is None or facts.calls_any(names)
+        return None if names is None else facts.named_call_lines(names)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -73,8 +73,8 @@ class ExitInLibrary(Rule):
     def applies(self) -> bool:
         return not self.path.endswith("__main__.py")
 
-    def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any_outside_main(["exit", "quit", "_exit"])
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        return facts.call_lines(EXITS, outside_main=True)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -68,8 +68,8 @@ class SubprocessShell(Rule):
     def tokens(self) -> re.Pattern[bytes]:
         return re.compile(rb"shell\s*=\s*True|" + "|".join(LAST_NAMES).encode())
 
-    def is_candidate(self, facts: AstFacts) -> bool:
-        return bool(SHELL_TRUE.search(facts.source)) or facts.calls_any(LAST_NAMES)
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        return facts.regex_lines(SHELL_TRUE) | facts.call_lines(SHELL_CALLS)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -8,7 +8,7 @@ import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
 from scanners.rules.analysis import Context
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.prefilter import AstFacts, without_timeout
 from scanners.rules.rule import Rule
 
 RUN_CALLS = frozenset(
@@ -122,11 +122,21 @@ class UnboundedWait(Rule):
     def tokens(self) -> re.Pattern[bytes]:
         return re.compile(rb"subprocess|Popen|communicate")
 
-    def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any(["run", "call", "check_call", "check_output", "communicate"]) or (
-            "wait" in facts.calls
-            and facts.calls_any(["Popen", "create_subprocess_exec", "create_subprocess_shell"])
-        )
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        lines = facts.call_lines(RUN_CALLS, where=without_timeout)
+        lines |= {
+            fact.node.lineno
+            for fact in facts.method_calls("communicate")
+            if without_timeout(fact.node, 1)
+        }
+        waits = {
+            fact.node.lineno for fact in facts.method_calls("wait") if without_timeout(fact.node, 0)
+        }
+        if waits:
+            factories = facts.call_lines(PROCESS_FACTORIES)
+            if factories:  # the wait needs to see where its process was assigned
+                lines |= waits | factories
+        return lines
 
     # -- which names hold processes -------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pytest_gridgate.config import ScanSettings
 from scanners.rules.analysis import Context
 from scanners.rules.globs import glob_matches
 from scanners.rules.names import dotted_name
+from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Example, Rule
 
 
@@ -144,6 +145,10 @@ class RequiredFinally(Rule):
         names = sorted({e.function.rpartition(".")[2] for e in self.entries})
         return re.compile(rb"def\s+(?:" + "|".join(map(re.escape, names)).encode() + rb")\b")
 
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        tokens = self.tokens()
+        return facts.regex_lines(tokens)
+
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.FunctionDef)
         qualname = ".".join([*ctx.class_names, node.name.value])
@@ -156,7 +161,7 @@ class RequiredFinally(Rule):
             if not any(name == call or name.endswith("." + call) for name in finder.called):
                 ctx.report(
                     self,
-                    node.name,
+                    node,
                     f"{entry.function}() must call {call}() in a `finally:` block",
                     source=f"def {qualname}",
                 )

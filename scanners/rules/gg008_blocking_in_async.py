@@ -31,7 +31,6 @@ BLOCKING = {
     "requests.head": "an async HTTP client or asyncio.to_thread()",
     "requests.request": "an async HTTP client or asyncio.to_thread()",
 }
-LAST_NAMES = sorted({name.rpartition(".")[2] for name in BLOCKING})
 
 
 class BlockingInAsync(Rule):
@@ -82,8 +81,8 @@ class BlockingInAsync(Rule):
     def tokens(self) -> re.Pattern[bytes]:
         return re.compile(rb"\basync\b")
 
-    def is_candidate(self, facts: AstFacts) -> bool:
-        return facts.calls_any_in_async(LAST_NAMES)
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        return facts.call_lines(BLOCKING, in_async=True)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

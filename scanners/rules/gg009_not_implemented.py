@@ -9,6 +9,7 @@ import libcst as cst
 from pytest_gridgate.config import NotImplementedSettings, ScanSettings
 from scanners.rules.analysis import Context
 from scanners.rules.globs import glob_matches
+from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Example, Rule
 
 ABSTRACT_DECORATORS = frozenset(
@@ -95,6 +96,9 @@ class NotImplementedInRuntime(Rule):
 
     def tokens(self) -> re.Pattern[bytes]:
         return re.compile(rb"NotImplementedError")
+
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        return facts.regex_lines(self.tokens())
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Raise)

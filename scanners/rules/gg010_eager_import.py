@@ -9,6 +9,7 @@ import libcst as cst
 from pytest_gridgate.config import ScanSettings
 from scanners.rules.analysis import Context
 from scanners.rules.names import dotted_name, resolve_relative
+from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Example, Rule
 
 
@@ -74,6 +75,9 @@ class EagerImport(Rule):
         # Every part of each name, since `from . import heavy` names only the last one.
         parts = sorted({part for module in self.modules for part in module.split(".")})
         return re.compile(rb"\b(?:" + "|".join(map(re.escape, parts)).encode() + rb")\b")
+
+    def candidate_lines(self, facts: AstFacts) -> set[int]:
+        return facts.regex_lines(self.tokens())
 
     def _lazy(self, imported: str) -> str | None:
         for module in self.modules:

@@ -6,11 +6,15 @@ A third-party distribution registers a :class:`~scanners.rules.rule.Rule` subcla
     XY001 = "my_package.rules:NoPrint"
 
 A plugin that fails to load, or whose code clashes with a built-in rule, is not fatal: it is
-listed in :data:`LOAD_ERRORS` (one line each) for the engine to report.
+listed in ``LOAD_ERRORS`` (one line each) for the engine to report.
+
+Entry points are loaded on first use, not on import: a plugin module imports
+``scanners.rules`` itself, which must be complete by then.
 """
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import entry_points
 
 from scanners.rules.gg001_get_event_loop import GetEventLoop
@@ -67,4 +71,7 @@ def load_rules() -> tuple[dict[str, type[Rule]], list[str]]:
     return rules, errors
 
 
-RULES, LOAD_ERRORS = load_rules()
+@functools.cache
+def registry() -> tuple[dict[str, type[Rule]], list[str]]:
+    """The loaded registry (once per process): ``(RULES, LOAD_ERRORS)``."""
+    return load_rules()

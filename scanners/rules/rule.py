@@ -5,8 +5,9 @@ rule provably cannot fire in it:
 
 1. :meth:`Rule.tokens`: a bytes regex that must occur in the file's text (a call that
    resolves to ``asyncio.get_event_loop`` needs the token ``get_event_loop`` somewhere);
-2. :meth:`Rule.is_candidate`: a question about the file's ``ast`` (is there any call whose
-   callee's last name is ``exit``?), answered from :class:`~scanners.rules.prefilter.AstFacts`;
+2. :meth:`Rule.candidate_lines` (or the plain yes/no :meth:`Rule.is_candidate`): a
+   question about the file's ``ast`` (on which lines is there a call that may resolve to
+   ``sys.exit``?), answered from :class:`~scanners.rules.prefilter.AstFacts`;
 3. :meth:`Rule.visit`: the precise check on the libcst tree, called for each node of a type
    in :attr:`Rule.node_types`, with a :class:`~scanners.rules.analysis.Context` that knows
    scopes, imports and the enclosing ``async def``/main guard/``TYPE_CHECKING`` block.
@@ -66,8 +67,19 @@ class Rule:
         return None
 
     def is_candidate(self, facts: AstFacts) -> bool:
-        """Whether the file's ``ast`` holds anything the rule could flag (conservative)."""
+        """Whether the file's ``ast`` holds anything the rule could flag (conservative).
+
+        Only asked when :meth:`candidate_lines` returns None.
+        """
         return True
+
+    def candidate_lines(self, facts: AstFacts) -> set[int] | None:
+        """The lines where the rule could report something, or None when it needs the
+        whole file. An empty set drops the rule for this file. Top-level functions and
+        classes that hold no candidate line of any rule are not parsed by libcst (see
+        :mod:`scanners.rules.skeleton`), so a rule must include every line it needs to
+        *see*: the flagged code and whatever context outside it the check reads."""
+        return None
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         """Check one node of a type in :attr:`node_types`; report through ``ctx.report``."""

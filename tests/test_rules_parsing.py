@@ -1,0 +1,157 @@
+"""``check_python`` on hostile input: every file is checked or is one ParseFailure."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from pytest_gridgate.config import ScanSettings
+from scanners.finding import ParseFailure
+from scanners.rules import allow_in_matches, check_python
+from scanners.rules.globs import glob_matches
+
+SETTINGS = ScanSettings()
+
+
+def everything(code: str) -> bool:
+    return True
+
+
+def test_syntax_error_names_the_line() -> None:
+    with pytest.raises(ParseFailure) as failure:
+        check_python("m.py", b"import os\n\ndef f(:\n    pass\n", SETTINGS, everything)
+    assert failure.value.line == 3
+    assert "syntax error" in failure.value.message
+
+
+def test_latin1_file_with_coding_cookie_is_checked() -> None:
+    source = (
+        "# -*- coding: latin-1 -*-\nimport sys\nNAME = 'Müller'\ndef stop():\n    sys.exit(1)\n"
+    ).encode("latin-1")
+    found = check_python("m.py", source, SETTINGS, everything)
+    assert [(f.rule, f.line, f.column) for f in found] == [("GG004", 5, 5)]
+
+
+def test_columns_count_characters() -> None:
+    source = "import sys\ndef f():\n    x = 'ééé'; sys.exit(1)\n".encode()
+    (finding,) = check_python("m.py", source, SETTINGS, everything)
+    assert (finding.line, finding.column) == (3, 16)
+    assert finding.source == "sys.exit(1)"
+
+
+def test_random_bytes_and_undecodable_utf8() -> None:
+    noise = random.Random(7).randbytes(4096)
+    with pytest.raises(ParseFailure):
+        check_python("noise.py", noise, SETTINGS, everything)
+    with pytest.raises(ParseFailure) as failure:
+        check_python("m.py", b"x = '\xff\xfe'\n", SETTINGS, everything)
+    assert "decode" in failure.value.message or "syntax" in failure.value.message
+
+
+def test_empty_file() -> None:
+    assert check_python("m.py", b"", SETTINGS, everything) == []
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["(" * 3000 + "1" + ")" * 3000, "1" + " + 1" * 3000, "-" * 3000 + "1", "x" + ".a" * 3000],
+)
+def test_3000_deep_expression_is_a_parse_failure(expression: str) -> None:
+    source = f"import asyncio\nasyncio.get_event_loop()\ny = {expression}\n".encode()
+    with pytest.raises(ParseFailure) as failure:
+        check_python("deep.py", source, SETTINGS, everything)
+    assert "nested" in failure.value.message
+
+
+def test_deep_but_parseable_expression_is_checked() -> None:
+    # Deep enough for libcst's recursive visitors, within the compiler's limits.
+    source = ("import asyncio\nasyncio.get_event_loop()\ny = 1" + " + 1" * 900 + "\n").encode()
+    found = check_python("deep.py", source, SETTINGS, everything)
+    assert [(f.rule, f.line) for f in found] == [("GG001", 2)]
+
+
+def test_syntax_is_only_checked_when_parsing_is_needed() -> None:
+    broken = b"def f(:\n"
+    assert check_python("m.py", broken, SETTINGS, lambda code: code == "GG001") == []
+    with pytest.raises(ParseFailure):
+        check_python("m.py", broken, SETTINGS, lambda code: code in ("GG000", "GG001"))
+
+
+def test_large_generated_file() -> None:
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(5000))
+    source = ("import sys\n" + body + "sys.exit(0)\n").encode()
+    assert len(source) > 150_000
+    found = check_python("big.py", source, SETTINGS, everything)
+    assert [(f.rule, f.line) for f in found] == [("GG004", source.count(b"\n"))]
+
+
+def test_relative_imports_resolve_through_the_package_on_disk(tmp_path: Path) -> None:
+    package = tmp_path / "app" / "runtime"
+    package.mkdir(parents=True)
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (tmp_path / "app" / "proc.py").write_text("")
+    source = (
+        b"from ..proc import launch\nfrom .. import proc\n"
+        b"from os import system as run_shell\n"
+        b"def go():\n    run_shell('ls')\n    proc.system('ls')\n"
+    )
+    path = package / "engine.py"
+    path.write_bytes(source)
+    found = check_python(str(path), source, SETTINGS, everything)
+    # proc.system is app.proc.system, not os.system: only the aliased os.system is flagged.
+    assert [(f.rule, f.line) for f in found] == [("GG005", 5)]
+    assert os.path.isfile(path)
+
+
+def test_globs() -> None:
+    assert glob_matches("**/tool_runner.py", "src/app/tool_runner.py")
+    assert glob_matches("**/tool_runner.py", "tool_runner.py")
+    assert glob_matches("src/app/runtime/**", "examples/src/app/runtime/deep/x.py")
+    assert glob_matches("src/*/x.py", "src/app/x.py")
+    assert not glob_matches("src/*/x.py", "src/app/sub/x.py")
+    assert not glob_matches("src/app/tool_runner.py", "src/app/tool_runner.pyc")
+    assert not glob_matches("runtime/**", "src/runtimes/x.py")
+
+
+def test_allow_in_matches_names_the_entries_that_matched() -> None:
+    from pytest_gridgate.config import ForbiddenCall
+
+    settings = ScanSettings(
+        forbidden_calls=(
+            ForbiddenCall("plugin.run", allow_in=("**/tool_runner.py", "legacy/**")),
+            ForbiddenCall("os.kill", allow_in=("**/supervisor.py",)),
+        )
+    )
+    assert allow_in_matches("src/app/tool_runner.py", settings) == {(0, "**/tool_runner.py")}
+    assert allow_in_matches("src/app/other.py", settings) == frozenset()
+
+
+def test_skeleton_keeps_lines_bindings_and_findings() -> None:
+    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.skeleton import skeleton
+
+    source = (
+        b"\xef\xbb\xbfdef exit(code):\n    return code\n"  # BOM, and a local `exit`
+        b"@decorator(\n    1)\nclass Big:\r\n    x = 1\r\n    def m(self):\r\n        pass\r\n"
+        b"import sys\n"
+        b"def uses():\n    exit(1)\n    sys.exit(2)\n"
+        b"def filler():\n" + b"    a = 1\n" * 200
+    )
+    facts = AstFacts("m.py", source)
+    smaller = skeleton(facts, {12})  # the line of sys.exit(2)
+    assert smaller is not None
+    assert len(smaller) < len(source) / 2
+    assert smaller.count(b"\n") + smaller.count(b"\r\n") == source.count(b"\n") + source.count(
+        b"\r\n"
+    )
+    assert smaller.startswith(b"\xef\xbb\xbfdef exit(): pass\n\nclass Big: pass\n")
+    assert b"def uses():\n    exit(1)\n    sys.exit(2)\n" in smaller
+    # Same findings as the full parse: the stub keeps `exit` a local name.
+    found = check_python("m.py", source, SETTINGS, everything)
+    assert [(f.rule, f.line, f.column, f.source) for f in found] == [
+        ("GG004", 12, 5, "sys.exit(2)")
+    ]
