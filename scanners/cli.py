@@ -146,6 +146,8 @@ def _run(args: argparse.Namespace) -> int:
         files, settings=settings, selector=selector, jobs=args.jobs or _default_jobs(), cache=cache
     )
 
+    for warning in outcome.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     findings: list[Finding] = []
     report = Report(files_scanned=len(files), findings=findings)
     for display in sorted(outcome.results):

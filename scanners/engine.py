@@ -13,7 +13,7 @@ import hashlib
 import importlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pytest_gridgate.config import ScanSettings
 from scanners import suppressions
@@ -33,6 +33,7 @@ class ScanResult:
     results: dict[str, FileResult]  # by display path
     sources: dict[str, bytes]  # by display path, readable files only
     cache_hits: int = 0
+    warnings: list[str] = field(default_factory=list)  # e.g. rule plugins that failed to load
 
 
 def parse_error(path: str, message: str, line: int = 1, column: int = 1) -> Finding:
@@ -171,27 +172,28 @@ def scan(
         file, content, _ = item
         return scan_file(file, content, settings, selector.for_path(file.relative))
 
+    crashes: set[str] = set()
+
     def crashed(item: tuple[SourceFile, bytes, str], why: str) -> FileResult:
-        file = item[0]
-        return FileResult([parse_error(file.display, f"the parser crashed on this file: {why}")])
+        crashes.add(item[0].display)
+        return FileResult([parse_error(item[0].display, why)])
 
     # Import the rules once, before the workers fork, so they share them.
+    warnings: list[str] = []
     for kind, module in (("python", "scanners.rules"), ("workflow", "scanners.workflow")):
         if any(file.kind == kind for file, _, _ in misses):
-            importlib.import_module(module)
+            warnings += getattr(importlib.import_module(module), "LOAD_ERRORS", [])
+    if warnings:
+        cache = None  # so that every run repeats the warnings until the plugin is fixed
     # Largest first, so that no big file starts last and leaves the other workers idle.
     misses.sort(key=lambda miss: len(miss[1]), reverse=True)
     scanned = run_isolated(misses, work, crashed, jobs=jobs, file_timeout=_file_timeout())
     for (file, _, key), result in zip(misses, scanned, strict=True):
         results[file.display] = result
-        crashed_here = any(
-            f.rule == PARSE_ERROR and f.message.startswith("the parser crashed")
-            for f in result.findings
-        )
         # A crash may be the machine (out of memory), not the file: try again next time.
-        if cache is not None and not crashed_here:
+        if cache is not None and file.display not in crashes:
             cache.put(file.display, key, result)
-    return ScanResult(list(files), results, sources, hits)
+    return ScanResult(list(files), results, sources, hits, warnings)
 
 
 def _file_timeout() -> float:

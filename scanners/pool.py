@@ -81,7 +81,7 @@ class _Worker(Generic[T]):
         self.stderr.seek(0)
         lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
         tail = f" ({lines[-1].strip()[:200]})" if lines else ""
-        return f"the worker process scanning it {why}{tail}"
+        return f"the parser crashed on this file: its worker process {why}{tail}"
 
     def close(self) -> None:
         if self.process.is_alive():
@@ -160,7 +160,7 @@ def run_isolated(
                 elif worker.outstanding and time.monotonic() - worker.since > file_timeout:
                     worker.process.kill()
                     worker.process.join()
-                    bury(worker, f"scanning it took longer than {file_timeout:g} s")
+                    bury(worker, f"scanning this file took longer than {file_timeout:g} s")
     finally:
         for worker in workers:
             worker.close()

@@ -22,6 +22,7 @@ CRASH_RULE = '''
 import os
 import re
 import signal
+import time
 
 from scanners.rules.rule import Rule
 
@@ -34,9 +35,12 @@ class Crash(Rule):
     name = "crash"
 
     def tokens(self):
-        return re.compile(rb"CRASH_HERE")
+        return re.compile(rb"CRASH_HERE|HANG_HERE")
 
     def is_candidate(self, facts):
+        with open(self.path) as handle:
+            if "HANG_HERE" in handle.read():
+                time.sleep(120)
         os.kill(os.getpid(), signal.SIGSEGV)
         return False
 '''
@@ -64,7 +68,9 @@ def install_crash_rule(directory: Path) -> dict[str, str]:
     info = directory / "gridgate_crash-0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gridgate-crash\nVersion: 0\n")
-    (info / "entry_points.txt").write_text("[gridgate.rules]\nXX001 = gridgate_crash_rule:Crash\n")
+    (info / "entry_points.txt").write_text(
+        "[gridgate.rules]\nXX001 = gridgate_crash_rule:Crash\nXX002 = gridgate_no_such_module:X\n"
+    )
     return {"PYTHONPATH": str(directory)}
 
 
@@ -111,6 +117,8 @@ def test_bad_files_are_findings_and_every_other_file_is_scanned(tmp_path: Path) 
 
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+    # A plugin that does not load is a warning, not a lost scan.
+    assert result.stderr.startswith("gridgate scan: warning: gridgate.rules entry point 'XX002'")
     found = findings_by_path(result.stdout)
     rules = {path: sorted(f["rule"] for f in items) for path, items in found.items()}
     for i in range(6):
@@ -133,22 +141,25 @@ def test_bad_files_are_findings_and_every_other_file_is_scanned(tmp_path: Path) 
     assert json.loads(result.stdout)["files_scanned"] == 17
 
 
-def test_a_crashing_file_costs_only_itself_with_one_worker(tmp_path: Path) -> None:
-    """The crash hits the first file of a batch; the rest of that batch is rescanned."""
+def test_a_crashing_or_hanging_file_costs_only_itself(tmp_path: Path) -> None:
+    """With one worker, the rest of a batch after a crash or a hang is rescanned."""
     project = tmp_path / "project"
     project.mkdir()
+    markers = {3: "CRASH_HERE = 1\n", 7: "CRASH_HERE = 1\n", 9: "HANG_HERE = 1\n"}
     for i in range(12):
-        marker = "CRASH_HERE = 1\n" if i in (3, 7) else ""
-        (project / f"m{i:02}.py").write_text(marker + SHELL_CALL)
+        (project / f"m{i:02}.py").write_text(markers.get(i, "") + SHELL_CALL)
     env = install_crash_rule(tmp_path / "plugins")
+    env["_GRIDGATE_SCAN_FILE_TIMEOUT"] = "2"
 
     result = run_scan(project, ".", "--select", "GG005,XX", "--jobs", "1", "--no-cache", env=env)
 
     assert result.returncode == 1
     lines = result.stdout.splitlines()
+    expected = {3: "GG000 the parser crashed", 7: "GG000 the parser crashed"}
+    expected[9] = "GG000 scanning this file took longer than 2 s"
     for i in range(12):
-        expected = "GG000 the parser crashed" if i in (3, 7) else "GG005"
-        assert any(line.startswith(f"m{i:02}.py:") and expected in line for line in lines), i
+        wanted = expected.get(i, "GG005")
+        assert any(line.startswith(f"m{i:02}.py:") and wanted in line for line in lines), i
     assert "Traceback" not in result.stderr
     assert not (project / ".gridgate_cache").exists()
 
