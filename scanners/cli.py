@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `gridgate scan | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FINDINGS
     except Exception as exc:  # never a traceback; say what broke in one line
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE

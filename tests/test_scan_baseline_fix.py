@@ -61,6 +61,9 @@ def test_baseline_matches_by_source_not_line_and_only_shrinks(tmp_path: Path) ->
     assert rules(moved.stdout) == ["GG005"]
     assert "mod.py:11:5: GG005" in moved.stdout
     assert "3 known finding(s) accepted by the baseline." in moved.stdout
+    sarif = json.loads(run(tmp_path, "--baseline", "baseline.json", "--format", "sarif").stdout)
+    kinds = [r.get("suppressions", [{}])[0].get("kind") for r in sarif["runs"][0]["results"]]
+    assert sorted(kinds, key=str) == [None, "external", "external", "external"]
 
     # Findings go away: reported as fixed until the baseline is updated, which shrinks it.
     (tmp_path / "mod.py").write_text("import os\n\nos.system('b')\n")

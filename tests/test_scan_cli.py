@@ -304,3 +304,22 @@ def test_environment_overrides_config(tmp_path: Path) -> None:
         check=False,
     )
     assert [f["rule"] for f in json_findings(result.stdout)] == ["GG011"]
+
+
+def test_pre_commit_hook_runs_the_scanner_on_the_staged_files(project: Path) -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "gridgate-scan"
+    assert (hook["entry"], hook["language"]) == ("gridgate-scan", "python")
+    assert hook["types_or"] == ["python", "yaml"]
+    assert hook.get("pass_filenames", True)
+    # What pre-commit runs: the entry with the staged file names appended.
+    result = run(
+        project, "src/pkg/loops.py", "src/pkg/tool_runner.py", command=(str(BIN / hook["entry"]),)
+    )
+    assert result.returncode == 1
+    assert [line.split(":")[0] for line in result.stdout.splitlines() if ": G" in line] == [
+        "src/pkg/loops.py"
+    ]
