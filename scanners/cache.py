@@ -26,6 +26,7 @@ from scanners.result import FileResult
 
 DIRECTORY = ".gridgate_cache"
 _FORMAT = 1
+KEEP_RUN_FILES = 8  # cache files of other configurations kept (most recently used first)
 
 
 def _module_fingerprint() -> list[tuple[str, int, int]]:
@@ -109,6 +110,19 @@ class Cache:
         self._notes[name] = [digest, value]
         self._dirty = True
 
+    def retain(self, paths: set[str]) -> None:
+        """Forget files that are gone (call after a scan of the whole project)."""
+        stale = [path for path in self._entries if path not in paths]
+        for path in stale:
+            del self._entries[path]
+        self._dirty = self._dirty or bool(stale)
+
+    def _prune(self) -> None:
+        """Keep the cache files of the most recently used configurations only."""
+        runs = sorted(self.directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in runs[KEEP_RUN_FILES:]:
+            old.unlink(missing_ok=True)
+
     def save(self) -> None:
         if not self._dirty:
             return
@@ -124,5 +138,6 @@ class Cache:
                     {"files": self._entries, "notes": self._notes}, handle, separators=(",", ":")
                 )
             os.replace(temporary, self.file)
+            self._prune()
         except OSError:
             pass

@@ -162,6 +162,8 @@ def _run(args: argparse.Namespace) -> int:
     if not explicit:
         findings.extend(_stale_allow_in(config, settings, files, selector, cache))
     if cache is not None:
+        if not explicit:
+            cache.retain({file.display for file in files})
         cache.save()
     report.sources = outcome.sources
 
