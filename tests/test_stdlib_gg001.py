@@ -287,7 +287,7 @@ def test_independent_counter_resolves_like_the_rule(tmp_path: Path) -> None:
     assert os.path.exists(path)
 
 
-def test_skeletons_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_skeletons_and_ast_positions_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
     # Parsing only the needed top-level definitions must give exactly the full parse's
     # findings (positions and sources included) on real files with many findings.
     from scanners.rules import skeleton
@@ -308,3 +308,9 @@ def test_skeletons_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(skeleton, "MIN_SAVING", 2.0)  # never worth it: full parses
     assert scan() == with_skeletons
     assert sum(map(len, with_skeletons)) > 100
+
+    # Positions come from the ast twin of each node; libcst's own metadata must agree.
+    from scanners.rules import positions
+
+    monkeypatch.setattr(positions, "_from_ast", lambda *args: None)
+    assert scan() == with_skeletons
