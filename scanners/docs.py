@@ -35,6 +35,31 @@ comments, references that are not called and assignments such as
 | GG000 | parse-error | no |
 {table}
 
+## How names are resolved
+
+A callee is resolved from the imports of the scope it is called in, like Python's own
+lookup: the enclosing function's imports first (function-local imports count), then
+enclosing functions, then the module; class bodies only for code written directly in
+them. A name that the function binds any other way (a parameter, an assignment, a `for`
+target, a nested `def`) is a local variable and resolves to nothing, so
+`def f(asyncio): asyncio.get_event_loop()` is not flagged. Relative imports are resolved
+against the file's package, found by walking up directories that hold `__init__.py`.
+Not modelled: `from m import *`, names bound by the walrus operator or comprehensions, and
+aliases made by assignment (`gel = asyncio.get_event_loop; gel()`).
+
+## Writing a rule
+
+A third-party rule is a subclass of `scanners.rules.Rule` registered under the
+`gridgate.rules` entry-point group (`XY001 = "my_package.rules:NoPrint"`). It sets
+`code`, `name`, `fixable`, `node_types` (the libcst node types it wants), `VALID` and
+`INVALID` examples, a docstring, and implements `visit(node, ctx)`, calling
+`ctx.report(self, node, message)`. `ctx` knows `qualified_name(expr)` (through imports),
+`written_name(expr)`, `in_async`, `in_main_guard`, `in_type_checking`, `in_timeout`,
+`at_module_level`, `function`, `enclosing_class` and `parent`. To stay fast on large
+trees a rule can say early that a file cannot concern it: `tokens()` (a bytes regex that
+must occur in the file) and `candidate_lines(facts)` (the lines it needs, from the file's
+`ast`). Without them every file is parsed with libcst for the rule.
+
 ## GG000 parse-error
 
 A file that cannot be decoded (PEP 263 coding cookies are honoured) or parsed, or that is

@@ -80,16 +80,18 @@ class GetEventLoop(Rule):
         assert isinstance(node, cst.Call)
         if ctx.qualified_name(node.func) not in GET_EVENT_LOOP:
             return
-        fixable = ctx.in_async and not node.args and self._fix_target(node, ctx) is not None
-        where = "inside async def" if ctx.in_async else "outside async def"
-        ctx.report(
-            self,
-            node,
-            f"asyncio.get_event_loop() {where}: use asyncio.get_running_loop()"
-            if ctx.in_async
-            else f"asyncio.get_event_loop() {where}: use asyncio.run() or own a new loop",
-            fixable=fixable,
-        )
+        target = self._fix_target(node, ctx) if ctx.in_async and not node.args else None
+        if target is not None:
+            instead = cst.Module([]).code_for_node(target)
+            message = f"asyncio.get_event_loop() inside async def: use {instead}()"
+        elif ctx.in_async:
+            message = "asyncio.get_event_loop() inside async def: use asyncio.get_running_loop()"
+        else:
+            message = (
+                "asyncio.get_event_loop() outside async def: use asyncio.run() "
+                "or create and close a loop with asyncio.new_event_loop()"
+            )
+        ctx.report(self, node, message, fixable=target is not None)
 
     @staticmethod
     def _fix_target(node: cst.Call, ctx: Context) -> cst.BaseExpression | None:

@@ -61,7 +61,7 @@ class RunUntilComplete(Rule):
         return re.compile(rb"run_until_complete")
 
     def applies(self) -> bool:
-        return not self.path.endswith("__main__.py")
+        return self.path.replace("\\", "/").rpartition("/")[2] != "__main__.py"
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         return {

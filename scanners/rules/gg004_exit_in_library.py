@@ -71,7 +71,7 @@ class ExitInLibrary(Rule):
         return re.compile(rb"\b(?:exit|quit|_exit)\b")
 
     def applies(self) -> bool:
-        return not self.path.endswith("__main__.py")
+        return self.path.replace("\\", "/").rpartition("/")[2] != "__main__.py"
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         return facts.call_lines(EXITS, outside_main=True)

@@ -33,8 +33,9 @@ class SubprocessShell(Rule):
     running (the CI job then hangs until its own timeout), exit codes of pipelines are
     masked, and any interpolated value is a command injection.
 
-    ``shell=True`` is flagged on any call when the value is the literal ``True`` (a variable
-    is not, since it may be ``False``). The other calls are resolved through imports.
+    ``shell=True`` is flagged on any call when the value is the literal ``True``; a variable
+    (``shell=use_shell``) or ``**kwargs`` is not, since it may be ``False``. The other calls
+    are resolved through imports.
 
     **Example.**
 

@@ -70,7 +70,9 @@ def resolve_relative(package: str, level: int, module: str | None) -> str | None
     """Absolute name of ``from {'.' * level}{module} import ...`` inside ``package``."""
     if level == 0:
         return module
-    parts = package.split(".") if package else []
+    if not package:
+        return None  # a relative import outside a known package: cannot tell what it is
+    parts = package.split(".")
     if level - 1 > len(parts) or (level - 1 == len(parts) and not module):
         return None
     base = parts[: len(parts) - (level - 1)]
