@@ -48,6 +48,7 @@ class Options:
     installer: str = "pip"
     install: tuple[str, ...] = DEFAULT_INSTALL
     source: tuple[str, ...] = (".",)
+    pytest_args: tuple[str, ...] = ()
     coverage_threshold: int = 80
     session_minutes: int = 30
     branches: tuple[str, ...] = ("main",)
@@ -56,8 +57,10 @@ class Options:
     def command_line(self) -> str:
         """The ``gridgate init`` invocation that regenerates these files."""
         args = ["gridgate", "init", "--python", ",".join(self.pythons)]
-        args += ["--installer", self.installer, "--install", " ".join(self.install)]
+        args += ["--installer", self.installer, "--install=" + " ".join(self.install)]
         args += ["--source", ",".join(self.source)]
+        if self.pytest_args:
+            args += ["--pytest-args=" + " ".join(self.pytest_args)]
         args += ["--coverage-threshold", str(self.coverage_threshold)]
         args += ["--session-minutes", str(self.session_minutes)]
         args += ["--branch", ",".join(self.branches)]
@@ -100,6 +103,8 @@ def values(options: Options) -> dict[str, str | list[str]]:
         "install": _install_lines(options),
         "install_args": " ".join(options.install),
         "source": ",".join(options.source),
+        "pytest_args": "".join(" " + shlex.quote(arg) for arg in options.pytest_args),
+        "pytest_args_words": " ".join(options.pytest_args),
         "coverage_threshold": str(options.coverage_threshold),
         "session_seconds": str(session_seconds),
         # Install time and the hard-kill grace on top of the in-process budget.
@@ -164,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         help="what to install, as pip arguments (default: %(default)s)",
     )
     add("--source", default=".", help="comma-separated paths or packages to measure")
+    add("--pytest-args", default="", help="extra arguments for every pytest run, plain words")
     add("--coverage-threshold", type=int, default=80, help="percent, 1-100 (default: 80)")
     add("--session-minutes", type=int, default=30, help="in-process budget per test job")
     add("--branch", default="main", help="comma-separated branches that run on push")
@@ -188,6 +194,9 @@ def _options(ns: argparse.Namespace) -> Options:
     source = _csv(ns.source)
     if not source or any(_UNSAFE.search(s) or s.startswith("-") for s in source):
         raise UsageError(f"--source: expected comma-separated paths, got {ns.source!r}")
+    pytest_args = tuple(ns.pytest_args.split())
+    if any(_UNSAFE.search(word) for word in pytest_args):
+        raise UsageError("--pytest-args: expected plain words without quotes or shell syntax")
     if not 1 <= ns.coverage_threshold <= 100:
         raise UsageError("--coverage-threshold: expected a percentage from 1 to 100")
     if not 1 <= ns.session_minutes <= 300:
@@ -200,6 +209,7 @@ def _options(ns: argparse.Namespace) -> Options:
         installer=ns.installer,
         install=install,
         source=source,
+        pytest_args=pytest_args,
         coverage_threshold=ns.coverage_threshold,
         session_minutes=ns.session_minutes,
         branches=branches,

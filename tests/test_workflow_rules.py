@@ -116,10 +116,15 @@ POSITIVE = [
           PYTEST_ADDOPTS: -p no:gridgate --continue-on-collection-errors
         jobs:
           t:
+            env:
+              GRIDGATE_LEAKS_ACTION: "off"
             steps:
-              - run: pytest
+              - run: timeout -s KILL 10m uv run pytest --exit-zero
+                env:
+                  PYTEST_TIMEOUT: 0
+                  GRIDGATE_TIMEOUTS_DEFAULT: "60"
         """,
-        {("GW005", 2), ("GW004", 2)},
+        {("GW005", 2), ("GW004", 2), ("GW005", 6), ("GW005", 8), ("GW005", 10)},
         id="pytest-addopts",
     ),
     pytest.param(
@@ -165,6 +170,19 @@ POSITIVE = [
         """,
         {("GW006", 10)},
         id="pipefail-switched-off",
+    ),
+    pytest.param(
+        """
+        jobs:
+          t:
+            steps:
+              - run: "echo \\"a\\";
+                  mypy . || true"
+              - run: echo plain;
+                  ruff check . || true
+        """,
+        {("GW001", 5), ("GW001", 7)},
+        id="multi-line-flow-scalars",
     ),
     pytest.param(
         """
@@ -309,3 +327,8 @@ def test_invalid_yaml_is_a_parse_failure(source: bytes, line: int) -> None:
     with pytest.raises(ParseFailure) as info:
         check_workflow("w.yml", source, ScanSettings(), lambda code: True)
     assert info.value.line == line
+
+
+def test_self_referencing_merge_key_does_not_recurse() -> None:
+    found = findings("x: &x\n  <<: *x\njobs: &j\n  t:\n    <<: *j\n", timeouts=True)
+    assert found == {("GW003", 4)}

@@ -35,21 +35,25 @@ def load(text: str) -> Node | None:
         raise ParseFailure(f"invalid YAML: {exc}") from None
 
 
-def mapping(node: Node | None) -> dict[str, tuple[ScalarNode, Node]]:
+def mapping(
+    node: Node | None, _seen: frozenset[int] = frozenset()
+) -> dict[str, tuple[ScalarNode, Node]]:
     """``key -> (key node, value node)`` of a mapping node, merge keys applied.
 
     Explicit keys win over merged ones, and earlier merge sources over later ones, as in
-    the YAML merge-key spec. Anything that is not a mapping is an empty dict.
+    the YAML merge-key spec. Anything that is not a mapping is an empty dict; a merge that
+    refers back to itself (``&a {<<: *a}``) is cut instead of recursing forever.
     """
-    if not isinstance(node, MappingNode):
+    if not isinstance(node, MappingNode) or id(node) in _seen:
         return {}
+    seen = _seen | {id(node)}
     merged: dict[str, tuple[ScalarNode, Node]] = {}
     explicit: dict[str, tuple[ScalarNode, Node]] = {}
     for key, value in node.value:
         if key.tag == MERGE_TAG or (isinstance(key, ScalarNode) and key.value == "<<"):
             sources = value.value if isinstance(value, SequenceNode) else [value]
             for source in reversed(sources):
-                merged.update(mapping(source))
+                merged.update(mapping(source, seen))
         elif isinstance(key, ScalarNode):
             explicit[str(key.value)] = (key, value)
     merged.update(explicit)

@@ -40,7 +40,11 @@ def command_name(argv: list[str]) -> str:
             while args and (args[0].startswith("-") or "=" in args[0]):
                 args = args[1:]
         elif head == "timeout":
-            args = [a for a in args[1:] if not a.startswith("-")][1:]
+            args = args[1:]
+            while args and args[0].startswith("-"):  # -s KILL, -k 5, --preserve-status
+                takes_value = args[0] in ("-s", "-k", "--signal", "--kill-after")
+                args = args[2:] if takes_value else args[1:]
+            args = args[1:]  # the duration
         elif head in _RUNNERS and len(args) > 1 and args[1] == _RUNNERS[head]:
             args = [a for a in args[2:]]
             while args and args[0].startswith("-"):
@@ -303,12 +307,22 @@ def _disabling_options(argv: list[str]) -> Iterator[str]:
             yield f"{option}=0"
 
 
+# Environment variables that switch a gate off: name -> values that do.
+_DISABLING_ENV = {
+    "PYTEST_TIMEOUT": ("0", "0.0"),
+    "GRIDGATE_TIMEOUTS_DEFAULT": ("0", "0.0"),
+    "GRIDGATE_LEAKS_ACTION": ("off",),
+}
+
+
 class GateDisabled(WorkflowRule):
     """An option that switches part of the gate off.
 
     Flags ``-p no:gridgate``, ``-p no:timeout``, ``--timeout=0`` (or ``--timeout 0``),
     ``--gridgate-leaks=off``, ``--exit-zero`` and ``--cov-fail-under=0`` (also
-    ``coverage report --fail-under=0``), in ``run:`` scripts and in ``PYTEST_ADDOPTS``.
+    ``coverage report --fail-under=0``), in ``run:`` scripts and in ``PYTEST_ADDOPTS``;
+    and the same switches as environment variables (``PYTEST_TIMEOUT: 0``,
+    ``GRIDGATE_TIMEOUTS_DEFAULT: 0``, ``GRIDGATE_LEAKS_ACTION: off``).
 
     Why: the workflow still shows a green "tests" check while leaks, hangs, lint errors or
     missing coverage no longer fail anything.
@@ -331,6 +345,10 @@ class GateDisabled(WorkflowRule):
                 for option in _disabling_options(command.argv):
                     line, column = scalar.position(command.start)
                     yield line, column, f"'{option}' disables part of the gate"
+        for name, node in workflow.env_nodes():
+            if str(node.value).strip().lower() in _DISABLING_ENV.get(name, ()):
+                line, column = position(node)
+                yield line, column, f"'{name}: {node.value}' disables part of the gate"
 
 
 def _shell_has_pipefail(shell: str | None) -> bool | None:
