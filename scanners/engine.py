@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import importlib
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -129,7 +130,12 @@ def apply_hunks(source: bytes, hunks: Sequence[Hunk]) -> bytes:
 def _read(path: str) -> bytes | str:
     """The file's bytes, or why it cannot be read."""
     try:
-        with open(path, "rb") as handle:
+        # Non-blocking open and a type check: a FIFO or a device named `x.py` must not
+        # block the scan or feed it forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "not a regular file"
             return handle.read()
     except OSError as exc:
         return exc.strerror or type(exc).__name__

@@ -106,6 +106,7 @@ def test_bad_files_are_findings_and_every_other_file_is_scanned(tmp_path: Path) 
     (src / "loop_b.py").symlink_to(src / "loop_a.py")
     (src / "dangling.py").symlink_to(src / "missing" / "nowhere.py")
     (src / "cycle").symlink_to(src)  # a directory loop: never followed
+    os.mkfifo(src / "fifo.py")  # would block a plain open() forever
     unreadable = src / "unreadable.py"
     unreadable.write_text(SHELL_CALL)
     unreadable.chmod(0)
@@ -128,7 +129,7 @@ def test_bad_files_are_findings_and_every_other_file_is_scanned(tmp_path: Path) 
     assert rules["src/big.py"] == ["GG000"]
     assert found["src/big.py"][0]["line"] == big.count("\n") + 1
     assert "src/empty.py" not in rules
-    for bad in ("syntax_error", "random_bytes", "deep", "loop_a", "loop_b", "dangling"):
+    for bad in ("syntax_error", "random_bytes", "deep", "loop_a", "loop_b", "dangling", "fifo"):
         assert rules[f"src/{bad}.py"] == ["GG000"], bad
     crash = found["src/crash.py"]
     assert [f["rule"] for f in crash] == ["GG000"]
@@ -138,7 +139,7 @@ def test_bad_files_are_findings_and_every_other_file_is_scanned(tmp_path: Path) 
     if os.geteuid() != 0:  # root reads a mode-000 file anyway
         assert rules["src/unreadable.py"] == ["GG000"]
     assert not any(path.startswith("src/cycle/") for path in found)
-    assert json.loads(result.stdout)["files_scanned"] == 17
+    assert json.loads(result.stdout)["files_scanned"] == 18
 
 
 def test_a_crashing_or_hanging_file_costs_only_itself(tmp_path: Path) -> None:
