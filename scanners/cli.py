@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_gridgate.config import ConfigError, GridgateConfig, ScanSettings, load_config
 from scanners import baseline
@@ -45,6 +46,20 @@ def _jobs(value: str) -> int:
     return jobs
 
 
+class _InOrder(argparse.Action):
+    """Records ``--format``/``--output`` in command-line order, to pair them."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        sequence = getattr(namespace, "report_options", None) or []
+        namespace.report_options = [*sequence, (self.dest, values)]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -69,8 +84,19 @@ def _parser() -> argparse.ArgumentParser:
         action="extend",
         help="comma-separated codes or prefixes to skip; added to scan.ignore",
     )
-    parser.add_argument("--format", choices=FORMATS, default="text", help="report format")
-    parser.add_argument("--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        action=_InOrder,
+        help="report format (default: text); repeat for several reports from one run",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE",
+        action=_InOrder,
+        help="write the report to FILE instead of stdout (with several --format options, "
+        "an --output belongs to the --format before it)",
+    )
     parser.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
     parser.add_argument(
         "--update-baseline",
@@ -128,6 +154,7 @@ def _default_jobs() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _reports(args)  # usage errors before any work
     if args.update_baseline and not args.baseline:
         raise UsageError("--update-baseline needs --baseline FILE")
     if args.fix and args.diff:
@@ -215,19 +242,37 @@ def _run(args: argparse.Namespace) -> int:
             report.baselined = filtered.known
             report.baseline_fixed = filtered.fixed
 
-    text = render(args.format, report)
     if args.diff:
         sys.stdout.write(diff_text)
-        if args.output:
-            _write(args.output, text)
+    for format, output in _reports(args):
+        text = render(format, report)
+        if output is not None:
+            _write(output, text)
+        elif args.diff:  # stdout holds the diff; the summary goes beside it
+            sys.stderr.write(text if format == "text" else "\n".join(report.notes) + "\n")
         else:
-            sys.stderr.write(text if args.format == "text" else "\n".join(report.notes) + "\n")
+            sys.stdout.write(text)
+    if args.diff:
         return EXIT_FINDINGS if findings or diff_text else EXIT_CLEAN
-    if args.output:
-        _write(args.output, text)
-    else:
-        sys.stdout.write(text)
     return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(format, file or None for stdout) pairs from the ``--format``/``--output`` options."""
+    sequence: list[tuple[str, str]] = getattr(args, "report_options", None) or []
+    formats = [value for kind, value in sequence if kind == "format"]
+    outputs = [value for kind, value in sequence if kind == "output"]
+    if len(formats) <= 1 and len(outputs) <= 1:  # the common case, in either order
+        return [(formats[0] if formats else "text", outputs[0] if outputs else None)]
+    pairs: list[tuple[str, str | None]] = []
+    for kind, value in sequence:
+        if kind == "format":
+            pairs.append((value, None))
+        elif not pairs or pairs[-1][1] is not None:
+            raise UsageError(f"--output {value}: put it after the --format it is for")
+        else:
+            pairs[-1] = (pairs[-1][0], value)
+    return pairs
 
 
 def _write(path: str, text: str) -> None:

@@ -323,3 +323,21 @@ def test_pre_commit_hook_runs_the_scanner_on_the_staged_files(project: Path) -> 
     assert [line.split(":")[0] for line in result.stdout.splitlines() if ": G" in line] == [
         "src/pkg/loops.py"
     ]
+
+
+def test_several_reports_from_one_run(
+    project: Path, cold_text: subprocess.CompletedProcess[str]
+) -> None:
+    sarif, data = project / "one-run.sarif", project / "one-run.json"
+    result = run(
+        project,
+        *("--format", "github", "--format", "sarif", "--output", str(sarif)),
+        *("--format", "json", "--output", str(data)),
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("::error file=.github/workflows/ci.yml,")
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    assert len(json.loads(data.read_text())["findings"]) == 10
+    misplaced = run(project, "--output", "a", "--format", "json", "--format", "sarif")
+    assert misplaced.returncode == 2
+    assert "put it after the --format it is for" in misplaced.stderr
