@@ -168,79 +168,33 @@ def _run(args: argparse.Namespace) -> int:
         args.paths or settings.paths, root=root, exclude=settings.exclude, explicit=explicit
     )
     selector = Selector(settings.select, settings.ignore, settings.per_file_ignores)
-
     cache = None
     if not args.no_cache:
         cache = Cache(root, run_key(repr(settings), os.path.relpath(cwd, root)))
+
     outcome = scan(
         files, settings=settings, selector=selector, jobs=args.jobs or _default_jobs(), cache=cache
     )
-
     for warning in outcome.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
-    findings: list[Finding] = []
-    report = Report(files_scanned=len(files), findings=findings)
+    report = Report(files_scanned=len(files), findings=[], sources=outcome.sources)
     for display in sorted(outcome.results):
         result = outcome.results[display]
-        findings.extend(result.findings)
+        report.findings.extend(result.findings)
         report.suppressed.extend(result.suppressed)
         if result.fix:
             report.fixes[display] = result.fix
     if not explicit:
-        findings.extend(_stale_allow_in(config, settings, files, selector, cache))
+        report.findings.extend(_stale_allow_in(config, settings, files, selector, cache))
     if cache is not None:
         if not explicit:
             cache.retain({file.display for file in files})
         cache.save()
-    report.sources = outcome.sources
 
-    diff_text = ""
-    if args.fix or args.diff:
-        changed = {
-            path: apply_hunks(outcome.sources[path], hunks)
-            for path, hunks in report.fixes.items()
-            if path in outcome.sources
-        }
-        fixed = [f for f in findings if f.fixable and f.path in changed]
-        if args.diff:
-            diff_text = "".join(
-                _unified_diff(path, outcome.sources[path], new)
-                for path, new in sorted(changed.items())
-            )
-        else:
-            paths = {f.display: f for f in files}
-            for path, new in changed.items():
-                Path(paths[path].path).write_bytes(new)
-            findings[:] = [f for f in findings if f not in fixed]
-            report.fixed, report.fixed_files = len(fixed), len(changed)
-            report.fixes = {}
-        if args.diff:
-            findings[:] = [f for f in findings if f not in fixed]
-            report.fixes = {}
-            report.notes.append(
-                f"--diff: {len(fixed)} finding(s) in {len(changed)} file(s) would be fixed."
-            )
-    findings.sort()
-
+    diff_text = _autofix(report, files, write=args.fix) if args.fix or args.diff else ""
+    report.findings.sort()
     if args.baseline:
-        baseline_path = Path(args.baseline)
-        if args.update_baseline:
-            previous = baseline.load(baseline_path)
-            baseline.write(baseline_path, findings)
-            now = baseline.load(baseline_path)
-            added = sum((now - previous).values())
-            removed = sum((previous - now).values())
-            report.notes.append(
-                f"Baseline {args.baseline}: {sum(now.values())} finding(s) "
-                f"({added} added, {removed} removed)."
-            )
-            report.baselined = list(findings)
-            findings.clear()
-        else:
-            filtered = baseline.apply(baseline.load(baseline_path), findings)
-            findings[:] = filtered.new
-            report.baselined = filtered.known
-            report.baseline_fixed = filtered.fixed
+        _apply_baseline(report, Path(args.baseline), update=args.update_baseline)
 
     if args.diff:
         sys.stdout.write(diff_text)
@@ -252,9 +206,57 @@ def _run(args: argparse.Namespace) -> int:
             sys.stderr.write(text if format == "text" else "\n".join(report.notes) + "\n")
         else:
             sys.stdout.write(text)
-    if args.diff:
-        return EXIT_FINDINGS if findings or diff_text else EXIT_CLEAN
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+    if report.findings or diff_text:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _autofix(report: Report, files: Sequence[SourceFile], *, write: bool) -> str:
+    """Apply the prepared fixes (``--fix``), or return them as a diff (``--diff``).
+
+    Either way the report then shows what would remain. Files with parse errors never have
+    a prepared fix, so they are never touched.
+    """
+    changed: dict[str, bytes] = {}
+    for path, hunks in sorted(report.fixes.items()):
+        if path in report.sources:
+            changed[path] = apply_hunks(report.sources[path], hunks)
+    if write:
+        by_display = {file.display: file for file in files}
+        for path, new in list(changed.items()):
+            try:
+                Path(by_display[path].path).write_bytes(new)
+            except OSError as exc:
+                print(f"{PROG}: warning: cannot fix {path}: {exc.strerror}", file=sys.stderr)
+                del changed[path]
+    fixed = {f for f in report.findings if f.fixable and f.path in changed}
+    report.findings[:] = [f for f in report.findings if f not in fixed]
+    report.fixes = {}
+    if write:
+        report.fixed, report.fixed_files = len(fixed), len(changed)
+        return ""
+    report.notes.append(
+        f"--diff: {len(fixed)} finding(s) in {len(changed)} file(s) would be fixed."
+    )
+    return "".join(_unified_diff(path, report.sources[path], new) for path, new in changed.items())
+
+
+def _apply_baseline(report: Report, path: Path, *, update: bool) -> None:
+    if update:
+        previous = baseline.load(path)
+        baseline.write(path, report.findings)
+        now = baseline.load(path)
+        added, removed = sum((now - previous).values()), sum((previous - now).values())
+        report.notes.append(
+            f"Baseline {path}: {sum(now.values())} finding(s) ({added} added, {removed} removed)."
+        )
+        report.baselined = list(report.findings)
+        report.findings.clear()
+        return
+    filtered = baseline.apply(baseline.load(path), report.findings)
+    report.findings[:] = filtered.new
+    report.baselined = filtered.known
+    report.baseline_fixed = filtered.fixed
 
 
 def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
