@@ -172,8 +172,15 @@ def _run(args: argparse.Namespace) -> int:
     if not args.no_cache:
         cache = Cache(root, run_key(repr(settings), os.path.relpath(cwd, root)))
 
+    # Preparing a fix costs a second parse of the file: only when it will be used.
+    want_fixes = args.fix or args.diff or any(f == "sarif" for f, _ in _reports(args))
     outcome = scan(
-        files, settings=settings, selector=selector, jobs=args.jobs or _default_jobs(), cache=cache
+        files,
+        settings=settings,
+        selector=selector,
+        jobs=args.jobs or _default_jobs(),
+        cache=cache,
+        want_fixes=want_fixes,
     )
     for warning in outcome.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)

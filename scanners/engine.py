@@ -89,8 +89,12 @@ def scan_file(
     source: bytes,
     settings: ScanSettings,
     selected: Callable[[str], bool],
+    want_fix: bool = True,
 ) -> FileResult:
-    """Check one file; never raises. A file that cannot be parsed is one GG000 finding."""
+    """Check one file; never raises. A file that cannot be parsed is one GG000 finding.
+
+    With ``want_fix`` (``--fix``, ``--diff``, SARIF) the autofix is prepared too.
+    """
     try:
         found = _check(file, source, settings, selected)
     except ParseFailure as failure:
@@ -107,6 +111,9 @@ def scan_file(
     reported, suppressed = suppressions.apply(file.display, source, file.kind, found, selected)
     result = FileResult(sorted(reported), suppressed)
     fixable = [f for f in reported if f.fixable]
+    if fixable and not want_fix:
+        result.fix = None
+        return result
     # fix_python rewrites every fixable finding in the file, so a file where one of them is
     # suppressed is left alone rather than fixing what the user chose to keep.
     if fixable and file.kind == "python" and not any(s.finding.fixable for s in suppressed):
@@ -150,6 +157,7 @@ def scan(
     selector: Selector,
     jobs: int,
     cache: Cache | None,
+    want_fixes: bool = False,
 ) -> ScanResult:
     results: dict[str, FileResult] = {}
     sources: dict[str, bytes] = {}
@@ -168,7 +176,8 @@ def scan(
         sources[file.display] = content
         key = digest(content)
         cached = cache.get(file.display, key) if cache is not None else None
-        if cached is not None:
+        # A result without its prepared fix does not do when the fix is wanted.
+        if cached is not None and not (want_fixes and cached.fix is None):
             results[file.display] = cached
             hits += 1
         else:
@@ -176,7 +185,7 @@ def scan(
 
     def work(item: tuple[SourceFile, bytes, str]) -> FileResult:
         file, content, _ = item
-        return scan_file(file, content, settings, selector.for_path(file.relative))
+        return scan_file(file, content, settings, selector.for_path(file.relative), want_fixes)
 
     crashes: set[str] = set()
 

@@ -90,6 +90,9 @@ def test_diff_previews_and_fix_rewrites(tmp_path: Path) -> None:
         "import asyncio\nasync def f(:\n    asyncio.get_event_loop()\n"
     )
 
+    plain = run(tmp_path)  # caches the findings, without the fix (not asked for)
+    assert "loops.py:5:12: GG001" in plain.stdout
+    assert "1 fixable with --fix" in plain.stdout
     diff = run(tmp_path, "--diff")
     assert diff.returncode == 1
     assert diff.stdout.startswith("--- a/loops.py\n+++ b/loops.py\n")
