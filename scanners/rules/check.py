@@ -96,7 +96,10 @@ def _check(
         parsed, positions = smaller, AstFacts(path, smaller)
     module = parse_module(parsed)
     module_name, package = module_name_for(path)
-    _, findings = analysis.run(module, path, module_name, package, left, positions)
+    try:
+        _, findings = analysis.run(module, path, module_name, package, left, positions)
+    except RecursionError:  # a rule recursing over a pathologically deep tree
+        raise ParseFailure("too deeply nested to analyse") from None
     return sorted(findings)
 
 

@@ -14,6 +14,10 @@ GET_EVENT_LOOP = frozenset({"asyncio.get_event_loop", "asyncio.events.get_event_
 GET_RUNNING_LOOP = frozenset({"asyncio.get_running_loop", "asyncio.events.get_running_loop"})
 
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"get_event_loop")
+
+
 class GetEventLoop(Rule):
     """Flags calls of ``asyncio.get_event_loop()``, however it was imported.
 
@@ -71,7 +75,7 @@ class GetEventLoop(Rule):
     )
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"get_event_loop")
+        return TOKENS
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         return facts.call_lines(GET_EVENT_LOOP)

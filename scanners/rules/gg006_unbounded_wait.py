@@ -44,6 +44,10 @@ def _timeout_given(call: cst.Call, positional_index: int | None) -> bool:
     return not (isinstance(value, cst.Name) and value.value == "None")
 
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"subprocess|Popen|communicate")
+
+
 class UnboundedWait(Rule):
     """Flags waits on a child process that can last forever.
 
@@ -120,7 +124,7 @@ class UnboundedWait(Rule):
         self.waits: list[tuple[str, cst.Call, bool]] = []  # (receiver, call, in async def)
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"subprocess|Popen|communicate")
+        return TOKENS
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         lines = facts.call_lines(RUN_CALLS, where=without_timeout)
