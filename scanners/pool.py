@@ -61,8 +61,9 @@ class _Worker(Generic[T]):
         self.since = time.monotonic()
 
     def assign(self, batch: list[int]) -> None:
+        if not self.outstanding:
+            self.since = time.monotonic()
         self.outstanding.extend(batch)
-        self.since = time.monotonic()
         self.conn.send(batch)
 
     def crash_report(self) -> str:
@@ -133,7 +134,9 @@ def run_isolated(
         workers.extend(_Worker(context, items, work) for _ in range(count))
         while len(results) < len(items):
             for worker in list(workers):
-                if not worker.outstanding:
+                # The next batch is queued before the current one ends, so that a worker
+                # never waits for this loop to wake up.
+                if len(worker.outstanding) <= 1:
                     feed(worker)
             while pending and len(workers) < count:
                 worker = _Worker(context, items, work)
