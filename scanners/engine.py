@@ -1,8 +1,9 @@
 """The scan itself: read, hash, look up the cache, check the misses in isolated workers.
 
 The rules live elsewhere (``scanners.rules.check_python``, ``scanners.workflow.check_workflow``)
-and are imported only inside the workers, so a run where every file hits the cache never
-imports libcst or starts a process. Each file's result is final for that file: suppressions
+and are imported only when some file misses the cache (just before the workers are forked,
+so that they share them): a run where every file hits never imports libcst or starts a
+process. Each file's result is final for that file: suppressions
 are applied and the autofix is prepared in the worker, so that the cache can hold it.
 """
 

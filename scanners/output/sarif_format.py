@@ -79,7 +79,8 @@ def _region(f: Finding) -> dict[str, Any]:
 
 
 def _fix(f: Finding, hunks: list[Hunk], source: bytes) -> dict[str, Any]:
-    lines = source.decode("utf-8", "replace").splitlines(keepends=True)
+    # Split as bytes, like the hunks were made (str.splitlines knows more line breaks).
+    lines = [line.decode("utf-8", "replace") for line in source.splitlines(keepends=True)]
     own = [h for h in hunks if h[0] < f.line <= max(h[1], h[0] + 1)] or hunks
     replacements = []
     for start, end, new in own:
