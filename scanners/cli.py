@@ -164,9 +164,19 @@ def _run(args: argparse.Namespace) -> int:
     root = config.source.resolve().parent if config.source is not None else cwd.resolve()
     settings = _settings(config, args)
     explicit = bool(args.paths)
+    # A missing PATH argument is a usage error; a configured path that does not exist (yet)
+    # is only a warning, so that one missing directory does not stop the gate.
+    missing: list[str] = []
     files = discover(
-        args.paths or settings.paths, root=root, exclude=settings.exclude, explicit=explicit
+        args.paths or settings.paths,
+        root=root,
+        exclude=settings.exclude,
+        explicit=explicit,
+        missing=None if explicit else missing,
     )
+    source = os.path.relpath(config.source) if config.source is not None else "defaults"
+    for path in missing:
+        print(f"{PROG}: warning: {source}: scan.paths: {path!r} does not exist", file=sys.stderr)
     selector = Selector(settings.select, settings.ignore, settings.per_file_ignores)
     cache = None
     if not args.no_cache:

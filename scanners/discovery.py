@@ -210,11 +210,13 @@ def discover(
     exclude: Sequence[str],
     explicit: bool,
     cwd: str | None = None,
+    missing: list[str] | None = None,
 ) -> list[SourceFile]:
     """Every file to scan under ``paths``, sorted and without duplicates.
 
     ``paths`` are relative to the current directory when ``explicit`` (command-line
-    arguments), else to ``root`` (the configured ``scan.paths``).
+    arguments), else to ``root`` (the configured ``scan.paths``). A path that does not
+    exist raises :class:`PathNotFound`, or is appended to ``missing`` when that is given.
     """
     cwd = os.path.abspath(cwd or os.getcwd())
     root_str = os.path.abspath(root)
@@ -257,6 +259,8 @@ def discover(
             if kind is not None and not matches_any(exclude, relative):
                 display = _relative(path, cwd).rstrip("/")
                 result.setdefault(display, SourceFile(display, path, relative, kind))
+        elif missing is not None:
+            missing.append(given)
         else:
             raise PathNotFound(given)
     return sorted(result.values())

@@ -341,3 +341,17 @@ def test_several_reports_from_one_run(
     misplaced = run(project, "--output", "a", "--format", "json", "--format", "sarif")
     assert misplaced.returncode == 2
     assert "put it after the --format it is for" in misplaced.stderr
+
+
+def test_missing_paths(tmp_path: Path) -> None:
+    (tmp_path / "gridgate.yaml").write_text("scan:\n  paths: [src, not_yet]\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ok.py").write_text("x = 1\n")
+    configured = run(tmp_path)
+    assert configured.returncode == 0
+    assert configured.stderr == (
+        "gridgate scan: warning: gridgate.yaml: scan.paths: 'not_yet' does not exist\n"
+    )
+    named = run(tmp_path, "src", "missing.py")
+    assert named.returncode == 2
+    assert named.stderr == "gridgate scan: path not found: missing.py\n"
