@@ -18,7 +18,7 @@ from pathlib import Path
 from pytest_gridgate.config import ScanSettings
 from scanners.finding import ParseFailure
 from scanners.rules import analysis
-from scanners.rules.check import candidate_rules, parse_module
+from scanners.rules.check import candidate_rules, parse_module, passes_tokens
 from scanners.rules.names import module_name_for
 from scanners.rules.prefilter import AstFacts
 from scanners.rules.registry import registry
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
         rules = [rules_by_code[code](settings, path) for code in codes]
         t0 = time.process_time()
         facts = AstFacts(path, source)
-        left = [r for r in rules if r.applies() and ((t := r.tokens()) is None or t.search(source))]
+        left = [rule for rule in rules if passes_tokens(rule, source)]
         t1 = time.process_time()
         tiers["1  bytes regex"] += t1 - t0
         try:

@@ -100,6 +100,9 @@ class UnboundedWait(Rule):
         "        await p.communicate()\n        await p.wait()\n",
         "import asyncio\nasync def f():\n    p = await asyncio.create_subprocess_exec('ls')\n"
         "    await asyncio.wait_for(p.communicate(), 5)\n",
+        "from asyncio import timeout_at as deadline_at\nimport asyncio\n"
+        "async def f(when):\n    p = await asyncio.create_subprocess_exec('ls')\n"
+        "    async with deadline_at(when):\n        await p.wait()\n",
         "def run(cmd):\n    pass\nrun(['ls'])  # not subprocess.run\n",
         "# subprocess.run(['ls'])\nTEXT = 'p.communicate()'\n",
     )

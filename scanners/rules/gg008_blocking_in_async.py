@@ -34,7 +34,7 @@ BLOCKING = {
 
 
 # Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"\basync\b")
+TOKENS = re.compile(rb"async")
 
 
 class BlockingInAsync(Rule):
