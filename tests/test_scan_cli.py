@@ -355,3 +355,11 @@ def test_missing_paths(tmp_path: Path) -> None:
     named = run(tmp_path, "src", "missing.py")
     assert named.returncode == 2
     assert named.stderr == "gridgate scan: path not found: missing.py\n"
+
+
+def test_output_does_not_depend_on_the_number_of_workers(
+    project: Path, cold_text: subprocess.CompletedProcess[str]
+) -> None:
+    for jobs in ("1", "3"):
+        result = run(project, "--no-cache", "--jobs", jobs)
+        assert result.stdout == cold_text.stdout
