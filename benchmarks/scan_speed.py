@@ -214,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(work), env_path]))
         for case in cases:
             if case.prime and not case.skipped:
-                subprocess.run(case.command, cwd=work, capture_output=True, check=False)
+                subprocess.run(
+                    case.command, cwd=work, capture_output=True, check=False, timeout=case.timeout
+                )
         for round_ in range(args.rounds):
             order = cases[round_ % len(cases) :] + cases[: round_ % len(cases)]
             for case in order:

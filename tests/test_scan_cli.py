@@ -302,6 +302,7 @@ def test_environment_overrides_config(tmp_path: Path) -> None:
         text=True,
         env={**os.environ, "GRIDGATE_SCAN_SELECT": "GG011"},
         check=False,
+        timeout=240,
     )
     assert [f["rule"] for f in json_findings(result.stdout)] == ["GG011"]
 

@@ -52,7 +52,7 @@ def test_walk_outside_git(tmp_path: Path) -> None:
 
 def test_git_listing_honours_gitignore_and_exclude(tmp_path: Path) -> None:
     make_tree(tmp_path)
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
     files = discover(
         ["."], root=tmp_path, exclude=["build"], explicit=False, cwd=str(tmp_path / "app")
     )
@@ -76,13 +76,14 @@ def test_git_listing_honours_gitignore_and_exclude(tmp_path: Path) -> None:
 
 def test_cli_in_a_git_repository(tmp_path: Path) -> None:
     make_tree(tmp_path)
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
     result = subprocess.run(
         [sys.executable, "-m", "scanners", "--select", "GG005"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,
+        timeout=240,
     )
     assert [line.split(":")[0] for line in result.stdout.splitlines() if ": GG" in line] == [
         "app/main.py",
