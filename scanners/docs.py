@@ -70,7 +70,8 @@ files. Nothing else is reported for that file.
 """
 
 
-def _markdown(docstring: str) -> str:
+def help_markdown(docstring: str) -> str:
+    """A rule docstring as Markdown (RST ``literals`` become `literals`), e.g. for SARIF help."""
     text = inspect.cleandoc(docstring)
     return re.sub(r"(?<!`)``([^`]+)``(?!`)", r"`\1`", text)
 
@@ -114,7 +115,7 @@ def _rule_section(rule: type[Rule]) -> str:
     default_path = Example("").path
     parts = [f"## {rule.code} {rule.name}", ""]
     parts.append(f"Fixable: {'yes (`--fix`)' if rule.fixable else 'no'}.")
-    parts += ["", _markdown(rule.__doc__ or "")]
+    parts += ["", help_markdown(rule.__doc__ or "")]
     toml = _settings_toml(rule)
     if toml:
         parts += ["", "### Settings used by the examples", "", toml]
