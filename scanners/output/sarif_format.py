@@ -58,15 +58,25 @@ def _rule_descriptor(code: str, name: str, registry: dict[str, Any]) -> dict[str
         rule = registry.get(code)
         name = getattr(rule, "name", None) or name
         text = inspect.cleandoc(getattr(rule, "__doc__", None) or "") or name
-    short = text.strip().split("\n\n")[0].replace("\n", " ")
+    markdown = _markdown(text)
+    short = markdown.strip().split("\n\n")[0].replace("\n", " ")
     return {
         "id": code,
         "name": name,
         "shortDescription": {"text": short},
-        "fullDescription": {"text": text},
-        "help": {"text": text, "markdown": text},
+        "fullDescription": {"text": markdown},
+        "help": {"text": markdown, "markdown": markdown},
         "defaultConfiguration": {"level": "error"},
     }
+
+
+def _markdown(docstring: str) -> str:
+    """The docstring as docs/rules.md shows it (RST ``literals`` become Markdown)."""
+    try:
+        from scanners.docs import help_markdown
+    except ImportError:  # pragma: no cover - the docs generator is optional here
+        return docstring
+    return help_markdown(docstring)
 
 
 def _region(f: Finding) -> dict[str, Any]:
