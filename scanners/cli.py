@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pytest_gridgate.config import ConfigError, GridgateConfig, ScanSettings, load_config
 from scanners import baseline
@@ -60,8 +60,14 @@ class _InOrder(argparse.Action):
         namespace.report_options = [*sequence, (self.dest, values)]
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, like every other usage error (argparse would print the usage too)."""
+        self.exit(EXIT_USAGE, f"{PROG}: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Scan Python sources and GitHub workflow YAML for gate-breaking patterns.",
         epilog="Exit codes: 0 no findings, 1 findings, 2 usage or configuration error.",

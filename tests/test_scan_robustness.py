@@ -178,7 +178,8 @@ def test_a_crashing_or_hanging_file_costs_only_itself(tmp_path: Path) -> None:
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path, argv: list[str]) -> None:
     result = run_scan(tmp_path, *argv)
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("gridgate scan: ")
+    assert result.stderr.count("\n") == 1
     assert result.stdout == ""
 
 
