@@ -26,6 +26,7 @@ from scanners.result import FileResult
 
 DIRECTORY = ".gridgate_cache"
 _FORMAT = 1
+KEEP_RUN_FILES = 8  # cache files of other configurations kept (most recently used first)
 
 
 def _module_fingerprint() -> list[tuple[str, int, int]]:
@@ -77,11 +78,13 @@ class Cache:
         self.directory = root / DIRECTORY
         self.file = self.directory / f"{key}.json"
         self._entries: dict[str, list[Any]] = {}
+        self._notes: dict[str, list[Any]] = {}
         self._dirty = False
         try:
             data = json.loads(self.file.read_bytes())
             if isinstance(data, dict) and isinstance(data.get("files"), dict):
                 self._entries = data["files"]
+                self._notes = data.get("notes", {})
         except (OSError, ValueError):
             pass
 
@@ -98,6 +101,28 @@ class Cache:
         self._entries[path] = [digest, result.to_json()]
         self._dirty = True
 
+    def get_note(self, name: str, digest: str) -> Any:
+        """A whole-run result (e.g. which ``allow_in`` globs matched) stored for ``digest``."""
+        entry = self._notes.get(name)
+        return entry[1] if isinstance(entry, list) and entry[0] == digest else None
+
+    def put_note(self, name: str, digest: str, value: Any) -> None:
+        self._notes[name] = [digest, value]
+        self._dirty = True
+
+    def retain(self, paths: set[str]) -> None:
+        """Forget files that are gone (call after a scan of the whole project)."""
+        stale = [path for path in self._entries if path not in paths]
+        for path in stale:
+            del self._entries[path]
+        self._dirty = self._dirty or bool(stale)
+
+    def _prune(self) -> None:
+        """Keep the cache files of the most recently used configurations only."""
+        runs = sorted(self.directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in runs[KEEP_RUN_FILES:]:
+            old.unlink(missing_ok=True)
+
     def save(self) -> None:
         if not self._dirty:
             return
@@ -109,7 +134,10 @@ class Cache:
             # Write then rename, so a concurrent run never reads half a file.
             fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(fd, "w") as handle:
-                json.dump({"files": self._entries}, handle, separators=(",", ":"))
+                json.dump(
+                    {"files": self._entries, "notes": self._notes}, handle, separators=(",", ":")
+                )
             os.replace(temporary, self.file)
+            self._prune()
         except OSError:
             pass

@@ -13,10 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from pytest_gridgate.config import ConfigError, GridgateConfig, ScanSettings, load_config
 from scanners import baseline
+from scanners.cache import Cache, run_key
 from scanners.discovery import PathNotFound, SourceFile, discover
+from scanners.engine import apply_hunks, digest, scan
 from scanners.finding import Finding
 from scanners.output import FORMATS, Report, render
 from scanners.selection import Selector
@@ -43,8 +46,28 @@ def _jobs(value: str) -> int:
     return jobs
 
 
+class _InOrder(argparse.Action):
+    """Records ``--format``/``--output`` in command-line order, to pair them."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        sequence = getattr(namespace, "report_options", None) or []
+        namespace.report_options = [*sequence, (self.dest, values)]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, like every other usage error (argparse would print the usage too)."""
+        self.exit(EXIT_USAGE, f"{PROG}: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Scan Python sources and GitHub workflow YAML for gate-breaking patterns.",
         epilog="Exit codes: 0 no findings, 1 findings, 2 usage or configuration error.",
@@ -67,8 +90,19 @@ def _parser() -> argparse.ArgumentParser:
         action="extend",
         help="comma-separated codes or prefixes to skip; added to scan.ignore",
     )
-    parser.add_argument("--format", choices=FORMATS, default="text", help="report format")
-    parser.add_argument("--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        action=_InOrder,
+        help="report format (default: text); repeat for several reports from one run",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE",
+        action=_InOrder,
+        help="write the report to FILE instead of stdout (with several --format options, "
+        "an --output belongs to the --format before it)",
+    )
     parser.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
     parser.add_argument(
         "--update-baseline",
@@ -101,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `gridgate scan | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FINDINGS
     except Exception as exc:  # never a traceback; say what broke in one line
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -123,6 +160,7 @@ def _default_jobs() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _reports(args)  # usage errors before any work
     if args.update_baseline and not args.baseline:
         raise UsageError("--update-baseline needs --baseline FILE")
     if args.fix and args.diff:
@@ -132,97 +170,134 @@ def _run(args: argparse.Namespace) -> int:
     root = config.source.resolve().parent if config.source is not None else cwd.resolve()
     settings = _settings(config, args)
     explicit = bool(args.paths)
+    # A missing PATH argument is a usage error; a configured path that does not exist (yet)
+    # is only a warning, so that one missing directory does not stop the gate.
+    missing: list[str] = []
     files = discover(
-        args.paths or settings.paths, root=root, exclude=settings.exclude, explicit=explicit
+        args.paths or settings.paths,
+        root=root,
+        exclude=settings.exclude,
+        explicit=explicit,
+        missing=None if explicit else missing,
     )
+    source = os.path.relpath(config.source) if config.source is not None else "defaults"
+    for path in missing:
+        print(f"{PROG}: warning: {source}: scan.paths: {path!r} does not exist", file=sys.stderr)
     selector = Selector(settings.select, settings.ignore, settings.per_file_ignores)
-
-    from scanners import cache as cache_module
-    from scanners.engine import apply_hunks, scan
-
     cache = None
     if not args.no_cache:
-        key = cache_module.run_key(repr(settings), os.path.relpath(cwd, root))
-        cache = cache_module.Cache(root, key)
-    outcome = scan(
-        files, settings=settings, selector=selector, jobs=args.jobs or _default_jobs(), cache=cache
-    )
-    if cache is not None:
-        cache.save()
+        cache = Cache(root, run_key(repr(settings), os.path.relpath(cwd, root)))
 
-    findings: list[Finding] = []
-    report = Report(files_scanned=len(files), findings=findings)
+    # Preparing a fix costs a second parse of the file: only when it will be used.
+    want_fixes = args.fix or args.diff or any(f == "sarif" for f, _ in _reports(args))
+    outcome = scan(
+        files,
+        settings=settings,
+        selector=selector,
+        jobs=args.jobs or _default_jobs(),
+        cache=cache,
+        want_fixes=want_fixes,
+    )
+    for warning in outcome.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    report = Report(files_scanned=len(files), findings=[], sources=outcome.sources)
     for display in sorted(outcome.results):
         result = outcome.results[display]
-        findings.extend(result.findings)
+        report.findings.extend(result.findings)
         report.suppressed.extend(result.suppressed)
         if result.fix:
             report.fixes[display] = result.fix
     if not explicit:
-        findings.extend(_stale_allow_in(config, settings, files, selector))
-    report.sources = outcome.sources
+        report.findings.extend(_stale_allow_in(config, settings, files, selector, cache))
+    if cache is not None:
+        if not explicit:
+            cache.retain({file.display for file in files})
+        cache.save()
 
-    diff_text = ""
-    if args.fix or args.diff:
-        changed = {
-            path: apply_hunks(outcome.sources[path], hunks)
-            for path, hunks in report.fixes.items()
-            if path in outcome.sources
-        }
-        fixed = [f for f in findings if f.fixable and f.path in changed]
-        if args.diff:
-            diff_text = "".join(
-                _unified_diff(path, outcome.sources[path], new)
-                for path, new in sorted(changed.items())
-            )
-        else:
-            paths = {f.path: f for f in files}
-            for path, new in changed.items():
-                Path(paths[path].path).write_bytes(new)
-            findings[:] = [f for f in findings if f not in fixed]
-            report.fixed, report.fixed_files = len(fixed), len(changed)
-            report.fixes = {}
-        if args.diff:
-            findings[:] = [f for f in findings if f not in fixed]
-            report.fixes = {}
-            report.notes.append(
-                f"--diff: {len(fixed)} finding(s) in {len(changed)} file(s) would be fixed."
-            )
-    findings.sort()
-
+    diff_text = _autofix(report, files, write=args.fix) if args.fix or args.diff else ""
+    report.findings.sort()
     if args.baseline:
-        baseline_path = Path(args.baseline)
-        if args.update_baseline:
-            previous = baseline.load(baseline_path)
-            baseline.write(baseline_path, findings)
-            now = baseline.load(baseline_path)
-            added = sum((now - previous).values())
-            removed = sum((previous - now).values())
-            report.notes.append(
-                f"Baseline {args.baseline}: {sum(now.values())} finding(s) "
-                f"({added} added, {removed} removed)."
-            )
-            report.baselined = list(findings)
-            findings.clear()
-        else:
-            filtered = baseline.apply(baseline.load(baseline_path), findings)
-            findings[:] = filtered.new
-            report.baselined = filtered.known
-            report.baseline_fixed = filtered.fixed
+        _apply_baseline(report, Path(args.baseline), update=args.update_baseline)
 
-    text = render(args.format, report)
     if args.diff:
         sys.stdout.write(diff_text)
-        if args.output:
-            _write(args.output, text)
+    for format, output in _reports(args):
+        text = render(format, report)
+        if output is not None:
+            _write(output, text)
+        elif args.diff:  # stdout holds the diff; the summary goes beside it
+            sys.stderr.write(text if format == "text" else "\n".join(report.notes) + "\n")
         else:
-            sys.stderr.write(text if args.format == "text" else "\n".join(report.notes) + "\n")
-        return EXIT_FINDINGS if findings or diff_text else EXIT_CLEAN
-    if args.output:
-        _write(args.output, text)
-    else:
-        sys.stdout.write(text)
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+            sys.stdout.write(text)
+    if report.findings or diff_text:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _autofix(report: Report, files: Sequence[SourceFile], *, write: bool) -> str:
+    """Apply the prepared fixes (``--fix``), or return them as a diff (``--diff``).
+
+    Either way the report then shows what would remain. Files with parse errors never have
+    a prepared fix, so they are never touched.
+    """
+    changed: dict[str, bytes] = {}
+    for path, hunks in sorted(report.fixes.items()):
+        if path in report.sources:
+            changed[path] = apply_hunks(report.sources[path], hunks)
+    if write:
+        by_display = {file.display: file for file in files}
+        for path, new in list(changed.items()):
+            try:
+                Path(by_display[path].path).write_bytes(new)
+            except OSError as exc:
+                print(f"{PROG}: warning: cannot fix {path}: {exc.strerror}", file=sys.stderr)
+                del changed[path]
+    fixed = {f for f in report.findings if f.fixable and f.path in changed}
+    report.findings[:] = [f for f in report.findings if f not in fixed]
+    report.fixes = {}
+    if write:
+        report.fixed, report.fixed_files = len(fixed), len(changed)
+        return ""
+    report.notes.append(
+        f"--diff: {len(fixed)} finding(s) in {len(changed)} file(s) would be fixed."
+    )
+    return "".join(_unified_diff(path, report.sources[path], new) for path, new in changed.items())
+
+
+def _apply_baseline(report: Report, path: Path, *, update: bool) -> None:
+    if update:
+        previous = baseline.load(path)
+        baseline.write(path, report.findings)
+        now = baseline.load(path)
+        added, removed = sum((now - previous).values()), sum((previous - now).values())
+        report.notes.append(
+            f"Baseline {path}: {sum(now.values())} finding(s) ({added} added, {removed} removed)."
+        )
+        report.baselined = list(report.findings)
+        report.findings.clear()
+        return
+    filtered = baseline.apply(baseline.load(path), report.findings)
+    report.findings[:] = filtered.new
+    report.baselined = filtered.known
+    report.baseline_fixed = filtered.fixed
+
+
+def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(format, file or None for stdout) pairs from the ``--format``/``--output`` options."""
+    sequence: list[tuple[str, str]] = getattr(args, "report_options", None) or []
+    formats = [value for kind, value in sequence if kind == "format"]
+    outputs = [value for kind, value in sequence if kind == "output"]
+    if len(formats) <= 1 and len(outputs) <= 1:  # the common case, in either order
+        return [(formats[0] if formats else "text", outputs[0] if outputs else None)]
+    pairs: list[tuple[str, str | None]] = []
+    for kind, value in sequence:
+        if kind == "format":
+            pairs.append((value, None))
+        elif not pairs or pairs[-1][1] is not None:
+            raise UsageError(f"--output {value}: put it after the --format it is for")
+        else:
+            pairs[-1] = (pairs[-1][0], value)
+    return pairs
 
 
 def _write(path: str, text: str) -> None:
@@ -243,6 +318,7 @@ def _stale_allow_in(
     settings: ScanSettings,
     files: Sequence[SourceFile],
     selector: Selector,
+    cache: Cache | None,
 ) -> list[Finding]:
     """``allow_in`` globs that match no scanned Python file: what they excused has moved.
 
@@ -255,12 +331,22 @@ def _stale_allow_in(
         return []
     if not any(entry.allow_in for entry in settings.forbidden_calls):
         return []
-    from scanners.rules import allow_in_matches
+    python = [file.display for file in files if file.kind == "python"]
+    # Which globs matched depends only on the paths: cached, so that a warm run does not
+    # import the rules (and libcst) for this.
+    paths_digest = digest("\n".join(python).encode())
+    noted = cache.get_note("allow_in", paths_digest) if cache is not None else None
+    if noted is None:
+        from scanners.rules import allow_in_matches
 
-    used: set[tuple[int, str]] = set()
-    for file in files:
-        if file.kind == "python":
-            used |= allow_in_matches(file.display, settings)
+        matched: set[tuple[int, str]] = set()
+        for path in python:
+            matched |= allow_in_matches(path, settings)
+        if cache is not None:
+            cache.put_note("allow_in", paths_digest, sorted(matched))
+    else:
+        matched = {(int(index), str(glob)) for index, glob in noted}
+    used = matched
     try:
         lines = config.source.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):

@@ -8,7 +8,8 @@ walked and no ignore file is read. Either way the scan never enters a virtual en
 ``node_modules``, and never follows a symlinked directory, so a symlink loop cannot hang it.
 
 Files named explicitly on the command line are scanned even when git ignores them (that is
-what pre-commit does); the configured ``exclude`` globs still apply to them.
+what pre-commit does), and so is a named directory that git ignores as a whole; the
+configured ``exclude`` globs still apply to both.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -113,12 +114,10 @@ def matches_any(patterns: Iterable[str], relative: str) -> bool:
 # --------------------------------------------------------------------------- listing
 
 
-def _kind(relative_to_listing: str, explicit: bool) -> str | None:
-    if relative_to_listing.endswith(PYTHON_SUFFIXES):
+def _kind(name: str, explicit: bool) -> str | None:
+    if name.endswith(PYTHON_SUFFIXES):
         return "python"
-    if relative_to_listing.endswith(YAML_SUFFIXES) and (
-        explicit or "/.github/workflows/" in "/" + relative_to_listing
-    ):
+    if name.endswith(YAML_SUFFIXES) and (explicit or "/.github/workflows/" in "/" + name):
         return "workflow"
     return None
 
@@ -143,47 +142,65 @@ def _git_listing(directory: str) -> list[str] | None:
     return sorted({name for name in names if name})
 
 
-def _walk_listing(directory: str) -> list[str]:
+def _is_environment(names: Iterable[str]) -> bool:
+    return any(marker in names for marker in ENVIRONMENT_MARKERS)
+
+
+def _walk_listing(top: str, pruned: Callable[[str], bool]) -> list[str]:
+    """Files under ``top`` (relative to it). ``pruned(relative_dir)`` skips a directory.
+
+    Symlinked directories are never entered, which is what makes a symlink loop harmless.
+    """
     found: list[str] = []
-    for current, dirs, files in os.walk(directory, followlinks=False):
-        # os.walk never descends into a symlinked directory with followlinks=False, which
-        # is what makes a symlink loop harmless.
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if d not in SKIPPED_DIRECTORIES and not _is_environment(os.path.join(current, d))
-        )
-        base = os.path.relpath(current, directory)
-        for name in files:
-            found.append(name if base == "." else f"{base}/{name}".replace(os.sep, "/"))
+    stack = [(top, "")]
+    while stack:
+        directory, prefix = stack.pop()
+        try:
+            with os.scandir(directory) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        if prefix and _is_environment({entry.name for entry in entries}):
+            continue
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            name = prefix + entry.name
+            if not is_dir:
+                found.append(name)
+            elif entry.name not in SKIPPED_DIRECTORIES and not pruned(name):
+                stack.append((entry.path, name + "/"))
     return found
 
 
-@lru_cache(maxsize=4096)
-def _is_environment(directory: str) -> bool:
-    return any(os.path.exists(os.path.join(directory, marker)) for marker in ENVIRONMENT_MARKERS)
+def _git_filter(top: str, names: list[str]) -> list[str]:
+    """Drop what git lists inside skipped directories and environments."""
+    verdicts: dict[str, bool] = {"": True}
+
+    def allowed(directory: str) -> bool:
+        known = verdicts.get(directory)
+        if known is None:
+            parent, _, name = directory.rpartition("/")
+            known = (
+                allowed(parent)
+                and name not in SKIPPED_DIRECTORIES
+                and not any(
+                    os.path.exists(os.path.join(top, directory, marker))
+                    for marker in ENVIRONMENT_MARKERS
+                )
+            )
+            verdicts[directory] = known
+        return known
+
+    return [name for name in names if allowed(name.rpartition("/")[0])]
 
 
-def _inside_skipped(directory: str, relative: str) -> bool:
-    """Whether a listed file lies in a skipped directory or a virtual environment."""
-    parts = relative.split("/")[:-1]
-    current = directory
-    for part in parts:
-        if part in SKIPPED_DIRECTORIES:
-            return True
-        current = os.path.join(current, part)
-        if _is_environment(current):
-            return True
-    return False
-
-
-def _display(path: str, cwd: str) -> str:
-    relative = os.path.relpath(path, cwd)
-    return relative.replace(os.sep, "/")
-
-
-def _root_relative(path: str, root: str) -> str:
-    return os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
+def _relative(path: str, start: str) -> str:
+    """``path`` relative to ``start``, ``/``-separated, "" when they are the same."""
+    relative = os.path.relpath(path, start).replace(os.sep, "/")
+    return "" if relative == "." else relative + "/"
 
 
 def discover(
@@ -193,44 +210,57 @@ def discover(
     exclude: Sequence[str],
     explicit: bool,
     cwd: str | None = None,
+    missing: list[str] | None = None,
 ) -> list[SourceFile]:
     """Every file to scan under ``paths``, sorted and without duplicates.
 
     ``paths`` are relative to the current directory when ``explicit`` (command-line
-    arguments), else to ``root`` (the configured ``scan.paths``).
+    arguments), else to ``root`` (the configured ``scan.paths``). A path that does not
+    exist raises :class:`PathNotFound`, or is appended to ``missing`` when that is given.
     """
-    cwd = cwd or os.getcwd()
+    cwd = os.path.abspath(cwd or os.getcwd())
     root_str = os.path.abspath(root)
     base = cwd if explicit else root_str
     result: dict[str, SourceFile] = {}
 
-    def add(path: str, kind: str) -> None:
-        relative = _root_relative(path, root_str)
-        if matches_any(exclude, relative):
-            return
-        display = _display(path, cwd)
-        result.setdefault(display, SourceFile(display, path, relative, kind))
-
     for given in paths:
         path = os.path.normpath(os.path.join(base, given))
         if os.path.isdir(path):
+            # Prefixes computed once per directory; per file it is string concatenation.
+            to_root = _relative(path, root_str)
+            to_cwd = _relative(path, cwd)
+            # Concatenation works unless the current directory lies below ``path``.
+            cwd_below = cwd != path and cwd.startswith(path.rstrip(os.sep) + os.sep)
+
+            def pruned(name: str, to_root: str = to_root) -> bool:
+                return matches_any(exclude, to_root + name)
+
+            # Nothing from git: not a work tree, or a directory git ignores as a whole
+            # (a Python installation inside a pyenv checkout); named, so scanned anyway.
             listing = _git_listing(path)
-            if listing is None:
-                listing = _walk_listing(path)
+            from_git = bool(listing)
+            listing = _git_filter(path, listing) if listing else _walk_listing(path, pruned)
+            slashed = path.replace(os.sep, "/") + "/"
             for name in listing:
-                kind = _kind(name, explicit=False)
-                if kind is None or _inside_skipped(path, name):
+                kind = _kind(slashed + name, explicit=False)
+                if kind is None or pruned(name):
                     continue
                 full = os.path.join(path, name)
                 # git lists tracked files that were deleted from the work tree.
-                if os.path.lexists(full) and not os.path.isdir(full):
-                    add(full, kind)
+                if from_git and not os.path.lexists(full):
+                    continue
+                display = _relative(full, cwd).rstrip("/") if cwd_below else to_cwd + name
+                result.setdefault(display, SourceFile(display, full, to_root + name, kind))
         elif os.path.lexists(path):
             # A file, a dangling symlink or a symlink loop: reading it is the engine's job,
             # and one it cannot read is a GG000 finding.
             kind = _kind(path.replace(os.sep, "/"), explicit=True)
-            if kind is not None:
-                add(path, kind)
+            relative = _relative(path, root_str).rstrip("/")
+            if kind is not None and not matches_any(exclude, relative):
+                display = _relative(path, cwd).rstrip("/")
+                result.setdefault(display, SourceFile(display, path, relative, kind))
+        elif missing is not None:
+            missing.append(given)
         else:
             raise PathNotFound(given)
     return sorted(result.values())

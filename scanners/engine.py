@@ -1,8 +1,9 @@
 """The scan itself: read, hash, look up the cache, check the misses in isolated workers.
 
 The rules live elsewhere (``scanners.rules.check_python``, ``scanners.workflow.check_workflow``)
-and are imported only inside the workers, so a run where every file hits the cache never
-imports libcst or starts a process. Each file's result is final for that file: suppressions
+and are imported only when some file misses the cache (just before the workers are forked,
+so that they share them): a run where every file hits never imports libcst or starts a
+process. Each file's result is final for that file: suppressions
 are applied and the autofix is prepared in the worker, so that the cache can hold it.
 """
 
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import os
+import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pytest_gridgate.config import ScanSettings
 from scanners import suppressions
@@ -21,9 +24,9 @@ from scanners.discovery import SourceFile
 from scanners.finding import Finding, ParseFailure
 from scanners.pool import run_isolated
 from scanners.result import FileResult, Hunk
-from scanners.selection import PARSE_ERROR, Selector
+from scanners.selection import Selector
 
-PARSE_ERROR_NAME = "parse-error"
+PARSE_ERROR, PARSE_ERROR_NAME = "GG000", "parse-error"
 
 
 @dataclass
@@ -32,6 +35,7 @@ class ScanResult:
     results: dict[str, FileResult]  # by display path
     sources: dict[str, bytes]  # by display path, readable files only
     cache_hits: int = 0
+    warnings: list[str] = field(default_factory=list)  # e.g. rule plugins that failed to load
 
 
 def parse_error(path: str, message: str, line: int = 1, column: int = 1) -> Finding:
@@ -86,8 +90,12 @@ def scan_file(
     source: bytes,
     settings: ScanSettings,
     selected: Callable[[str], bool],
+    want_fix: bool = True,
 ) -> FileResult:
-    """Check one file; never raises. A file that cannot be parsed is one GG000 finding."""
+    """Check one file; never raises. A file that cannot be parsed is one GG000 finding.
+
+    With ``want_fix`` (``--fix``, ``--diff``, SARIF) the autofix is prepared too.
+    """
     try:
         found = _check(file, source, settings, selected)
     except ParseFailure as failure:
@@ -104,6 +112,9 @@ def scan_file(
     reported, suppressed = suppressions.apply(file.display, source, file.kind, found, selected)
     result = FileResult(sorted(reported), suppressed)
     fixable = [f for f in reported if f.fixable]
+    if fixable and not want_fix:
+        result.fix = None
+        return result
     # fix_python rewrites every fixable finding in the file, so a file where one of them is
     # suppressed is left alone rather than fixing what the user chose to keep.
     if fixable and file.kind == "python" and not any(s.finding.fixable for s in suppressed):
@@ -127,7 +138,12 @@ def apply_hunks(source: bytes, hunks: Sequence[Hunk]) -> bytes:
 def _read(path: str) -> bytes | str:
     """The file's bytes, or why it cannot be read."""
     try:
-        with open(path, "rb") as handle:
+        # Non-blocking open and a type check: a FIFO or a device named `x.py` must not
+        # block the scan or feed it forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "not a regular file"
             return handle.read()
     except OSError as exc:
         return exc.strerror or type(exc).__name__
@@ -142,6 +158,7 @@ def scan(
     selector: Selector,
     jobs: int,
     cache: Cache | None,
+    want_fixes: bool = False,
 ) -> ScanResult:
     results: dict[str, FileResult] = {}
     sources: dict[str, bytes] = {}
@@ -160,7 +177,8 @@ def scan(
         sources[file.display] = content
         key = digest(content)
         cached = cache.get(file.display, key) if cache is not None else None
-        if cached is not None:
+        # A result without its prepared fix does not do when the fix is wanted.
+        if cached is not None and not (want_fixes and cached.fix is None):
             results[file.display] = cached
             hits += 1
         else:
@@ -168,23 +186,30 @@ def scan(
 
     def work(item: tuple[SourceFile, bytes, str]) -> FileResult:
         file, content, _ = item
-        return scan_file(file, content, settings, selector.for_path(file.relative))
+        return scan_file(file, content, settings, selector.for_path(file.relative), want_fixes)
+
+    crashes: set[str] = set()
 
     def crashed(item: tuple[SourceFile, bytes, str], why: str) -> FileResult:
-        file = item[0]
-        return FileResult([parse_error(file.display, f"the parser crashed on this file: {why}")])
+        crashes.add(item[0].display)
+        return FileResult([parse_error(item[0].display, why)])
 
+    # Import the rules once, before the workers fork, so they share them.
+    warnings: list[str] = []
+    for kind, module in (("python", "scanners.rules"), ("workflow", "scanners.workflow")):
+        if any(file.kind == kind for file, _, _ in misses):
+            warnings += getattr(importlib.import_module(module), "LOAD_ERRORS", [])
+    if warnings:
+        cache = None  # so that every run repeats the warnings until the plugin is fixed
+    # Largest first, so that no big file starts last and leaves the other workers idle.
+    misses.sort(key=lambda miss: len(miss[1]), reverse=True)
     scanned = run_isolated(misses, work, crashed, jobs=jobs, file_timeout=_file_timeout())
     for (file, _, key), result in zip(misses, scanned, strict=True):
         results[file.display] = result
-        crashed_here = any(
-            f.rule == PARSE_ERROR and f.message.startswith("the parser crashed")
-            for f in result.findings
-        )
         # A crash may be the machine (out of memory), not the file: try again next time.
-        if cache is not None and not crashed_here:
+        if cache is not None and file.display not in crashes:
             cache.put(file.display, key, result)
-    return ScanResult(list(files), results, sources, hits)
+    return ScanResult(list(files), results, sources, hits, warnings)
 
 
 def _file_timeout() -> float:

@@ -61,8 +61,9 @@ class _Worker(Generic[T]):
         self.since = time.monotonic()
 
     def assign(self, batch: list[int]) -> None:
+        if not self.outstanding:
+            self.since = time.monotonic()
         self.outstanding.extend(batch)
-        self.since = time.monotonic()
         self.conn.send(batch)
 
     def crash_report(self) -> str:
@@ -81,7 +82,7 @@ class _Worker(Generic[T]):
         self.stderr.seek(0)
         lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
         tail = f" ({lines[-1].strip()[:200]})" if lines else ""
-        return f"the worker process scanning it {why}{tail}"
+        return f"the parser crashed on this file: its worker process {why}{tail}"
 
     def close(self) -> None:
         if self.process.is_alive():
@@ -113,7 +114,7 @@ def run_isolated(
     pending: deque[int] = deque(range(len(items)))
     count = max(1, min(jobs, len(items)))
     # Small batches keep the load balanced; results stream back per file regardless.
-    batch_size = max(1, min(16, len(items) // (count * 8)))
+    batch_size = max(1, min(4, len(items) // (count * 8)))
     workers: list[_Worker[T]] = []
 
     def feed(worker: _Worker[T]) -> None:
@@ -133,7 +134,9 @@ def run_isolated(
         workers.extend(_Worker(context, items, work) for _ in range(count))
         while len(results) < len(items):
             for worker in list(workers):
-                if not worker.outstanding:
+                # The next batch is queued before the current one ends, so that a worker
+                # never waits for this loop to wake up.
+                if len(worker.outstanding) <= 1:
                     feed(worker)
             while pending and len(workers) < count:
                 worker = _Worker(context, items, work)
@@ -160,7 +163,7 @@ def run_isolated(
                 elif worker.outstanding and time.monotonic() - worker.since > file_timeout:
                     worker.process.kill()
                     worker.process.join()
-                    bury(worker, f"scanning it took longer than {file_timeout:g} s")
+                    bury(worker, f"scanning this file took longer than {file_timeout:g} s")
     finally:
         for worker in workers:
             worker.close()

@@ -17,11 +17,12 @@ Hunk = tuple[int, int, list[str]]
 @dataclass
 class FileResult:
     """Everything one file contributes: reported and suppressed findings, and the hunks
-    that fix every reported fixable finding (empty when there is nothing to fix)."""
+    that fix every reported fixable finding (empty when there is nothing to fix, None when
+    there is but the fix was not asked for: preparing it costs a second parse)."""
 
     findings: list[Finding] = field(default_factory=list)
     suppressed: list[Suppressed] = field(default_factory=list)
-    fix: list[Hunk] = field(default_factory=list)
+    fix: list[Hunk] | None = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -29,7 +30,9 @@ class FileResult:
             data["f"] = [dataclasses.astuple(f) for f in self.findings]
         if self.suppressed:
             data["s"] = [[dataclasses.astuple(s.finding), s.reason] for s in self.suppressed]
-        if self.fix:
+        if self.fix is None:
+            data["x"] = None
+        elif self.fix:
             data["x"] = [list(h) for h in self.fix]
         return data
 
@@ -38,5 +41,7 @@ class FileResult:
         return cls(
             [Finding(*f) for f in data.get("f", ())],
             [Suppressed(Finding(*f), reason) for f, reason in data.get("s", ())],
-            [(int(a), int(b), list(lines)) for a, b, lines in data.get("x", ())],
+            None
+            if "x" in data and data["x"] is None
+            else [(int(a), int(b), list(lines)) for a, b, lines in data.get("x", ())],
         )

@@ -6,9 +6,9 @@ matching prefix decides, and ``ignore`` wins a tie, so ``select = ["GG"]`` with
 against the path relative to the project root -> prefixes) switches codes off for matching
 files whatever ``select`` says.
 
-GG000 (a file that cannot be read or parsed) is reported whenever it is not ignored, even
-when ``select`` does not name it: a file the scanner could not check must never pass
-silently.
+GG000 (a file that cannot be read or parsed) is selected like any other code: it is in the
+default selection, and ``--select GG001`` leaves it out, so that such a run parses only the
+files GG001 needs and reports nothing but GG001.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from scanners.discovery import glob_match
-
-PARSE_ERROR = "GG000"
 
 
 class Selector:
@@ -41,8 +39,6 @@ class Selector:
 
     def _decide(self, code: str) -> bool:
         ignored = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
-        if code == PARSE_ERROR:
-            return ignored < 0
         selected = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         return selected > ignored
 

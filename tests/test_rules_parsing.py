@@ -155,3 +155,34 @@ def test_skeleton_keeps_lines_bindings_and_findings() -> None:
     assert [(f.rule, f.line, f.column, f.source) for f in found] == [
         ("GG004", 12, 5, "sys.exit(2)")
     ]
+
+
+def test_skeleton_stubs_methods_at_their_indentation() -> None:
+    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.skeleton import skeleton
+
+    filler = "".join(f"        x{i} = {i}\n" for i in range(100))
+    deeper = filler.replace("        ", "            ")
+    source = (
+        "import subprocess\n"
+        "class TestProc:\n"
+        "    attr = 1\n"
+        "    @staticmethod\n"
+        f"    def quiet():\n{filler}"
+        "    def test_run(self):\n"
+        "        def helper():\n"
+        f"{deeper}"
+        "        subprocess.run(['ls'])\n"
+        f"    async def other(self):\n{filler}"
+    ).encode()
+    run_line = source.decode().splitlines().index("        subprocess.run(['ls'])") + 1
+    smaller = skeleton(AstFacts("m.py", source), {run_line})
+    assert smaller is not None
+    lines = smaller.decode().splitlines()
+    assert lines[3] == "    def quiet(): pass"  # the decorator's line, same indentation
+    assert "        def helper(): pass" in lines
+    assert "    def other(): pass" in lines
+    assert lines[run_line - 1] == "        subprocess.run(['ls'])"
+    assert len(lines) == len(source.decode().splitlines())
+    found = check_python("m.py", source, SETTINGS, everything)
+    assert [(f.rule, f.line, f.column) for f in found] == [("GG006", run_line, 9)]

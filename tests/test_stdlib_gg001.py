@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pytest_gridgate.config import ScanSettings
-from scanners.finding import ParseFailure
+from scanners.finding import Finding, ParseFailure
 from scanners.rules import check_python
 
 TARGETS = {"asyncio.get_event_loop", "asyncio.events.get_event_loop"}
@@ -285,3 +285,32 @@ def test_independent_counter_resolves_like_the_rule(tmp_path: Path) -> None:
     found = check_python(str(path), source, ScanSettings(), lambda code: code == "GG001")
     assert {(f.line, f.column) for f in found} == {(4, 1), (5, 1), (6, 1)}
     assert os.path.exists(path)
+
+
+def test_skeletons_and_ast_positions_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parsing only the needed top-level definitions must give exactly the full parse's
+    # findings (positions and sources included) on real files with many findings.
+    from scanners.rules import skeleton
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    names = ["subprocess.py", "os.py", "asyncio/base_events.py", "test/test_subprocess.py"]
+    names += ["test/test_asyncio/test_subprocess.py", "test/test_asyncio/test_events.py"]
+    paths = [root / name for name in names if (root / name).is_file()]
+    assert len(paths) >= 4
+
+    def scan() -> list[list[Finding]]:
+        return [
+            check_python(str(path), path.read_bytes(), ScanSettings(), lambda code: True)
+            for path in paths
+        ]
+
+    with_skeletons = scan()
+    monkeypatch.setattr(skeleton, "MIN_SAVING", 2.0)  # never worth it: full parses
+    assert scan() == with_skeletons
+    assert sum(map(len, with_skeletons)) > 100
+
+    # Positions come from the ast twin of each node; libcst's own metadata must agree.
+    from scanners.rules import positions
+
+    monkeypatch.setattr(positions, "_from_ast", lambda *args: None)
+    assert scan() == with_skeletons

@@ -27,7 +27,7 @@ class Report:
 
     @property
     def fixable(self) -> int:
-        return sum(1 for f in self.findings if f.fixable and self.fixes.get(f.path))
+        return sum(1 for f in self.findings if f.fixable)
 
 
 def summary_lines(report: Report) -> list[str]:

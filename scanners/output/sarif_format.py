@@ -58,15 +58,25 @@ def _rule_descriptor(code: str, name: str, registry: dict[str, Any]) -> dict[str
         rule = registry.get(code)
         name = getattr(rule, "name", None) or name
         text = inspect.cleandoc(getattr(rule, "__doc__", None) or "") or name
-    short = text.strip().split("\n\n")[0].replace("\n", " ")
+    markdown = _markdown(text)
+    short = markdown.strip().split("\n\n")[0].replace("\n", " ")
     return {
         "id": code,
         "name": name,
         "shortDescription": {"text": short},
-        "fullDescription": {"text": text},
-        "help": {"text": text, "markdown": text},
+        "fullDescription": {"text": markdown},
+        "help": {"text": markdown, "markdown": markdown},
         "defaultConfiguration": {"level": "error"},
     }
+
+
+def _markdown(docstring: str) -> str:
+    """The docstring as docs/rules.md shows it (RST ``literals`` become Markdown)."""
+    try:
+        from scanners.docs import help_markdown
+    except ImportError:  # pragma: no cover - the docs generator is optional here
+        return docstring
+    return help_markdown(docstring)
 
 
 def _region(f: Finding) -> dict[str, Any]:
@@ -79,7 +89,8 @@ def _region(f: Finding) -> dict[str, Any]:
 
 
 def _fix(f: Finding, hunks: list[Hunk], source: bytes) -> dict[str, Any]:
-    lines = source.decode("utf-8", "replace").splitlines(keepends=True)
+    # Split as bytes, like the hunks were made (str.splitlines knows more line breaks).
+    lines = [line.decode("utf-8", "replace") for line in source.splitlines(keepends=True)]
     own = [h for h in hunks if h[0] < f.line <= max(h[1], h[0] + 1)] or hunks
     replacements = []
     for start, end, new in own:
@@ -116,6 +127,8 @@ def render(report: Report) -> str:
     codes: dict[str, str] = {}
     for f, _ in entries:
         codes.setdefault(f.rule, f.name)
+    for code, (name, _) in ENGINE_RULES.items():
+        codes.setdefault(code, name)
     for code, rule in registry.items():
         codes.setdefault(code, getattr(rule, "name", code))
     ordered = sorted(codes)

@@ -9,7 +9,10 @@ Interface used by the engine (``scanners/engine.py``)::
 directory); the file system is consulted only to find the file's package (walking up
 ``__init__.py``) for relative imports. ``selected(code)`` says whether a rule code is enabled
 (select/ignore/per-file ignores are the engine's business). Suppression comments are applied
-by the engine, not by rules. Findings come back sorted by position.
+by the engine, not by rules. Findings come back sorted by position; each has 1-based
+``line``/``column`` (characters), ``end_line``/``end_column``, ``fixable``, and ``source``:
+the matched code with whitespace runs collapsed to one space (``sys.exit(1)``; GG007 uses
+``def ToolRunner.run``), which the baseline keys on.
 
 Raises :class:`scanners.finding.ParseFailure` (message, line, column) when the file cannot be
 decoded (PEP 263 cookies and BOMs are honoured) or parsed, or the parser gives up on deep
@@ -33,6 +36,8 @@ engine unions it over every discovered Python file and reports each ``allow_in``
 
     RULES: dict[str, type[Rule]]   # code -> rule class, built-ins and ``gridgate.rules``
     LOAD_ERRORS: list[str]         # one line per third-party rule that failed to load
+
+Both are loaded on first access (entry-point modules import ``scanners.rules`` themselves).
 
 Each rule class has ``code``, ``name``, ``fixable``, a docstring (what, why, example, fix),
 and ``VALID``/``INVALID`` examples run by the tests; ``docs/rules.md`` is generated from

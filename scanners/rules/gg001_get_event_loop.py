@@ -14,6 +14,10 @@ GET_EVENT_LOOP = frozenset({"asyncio.get_event_loop", "asyncio.events.get_event_
 GET_RUNNING_LOOP = frozenset({"asyncio.get_running_loop", "asyncio.events.get_running_loop"})
 
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"get_event_loop")
+
+
 class GetEventLoop(Rule):
     """Flags calls of ``asyncio.get_event_loop()``, however it was imported.
 
@@ -71,7 +75,7 @@ class GetEventLoop(Rule):
     )
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"get_event_loop")
+        return TOKENS
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         return facts.call_lines(GET_EVENT_LOOP)
@@ -80,16 +84,18 @@ class GetEventLoop(Rule):
         assert isinstance(node, cst.Call)
         if ctx.qualified_name(node.func) not in GET_EVENT_LOOP:
             return
-        fixable = ctx.in_async and not node.args and self._fix_target(node, ctx) is not None
-        where = "inside async def" if ctx.in_async else "outside async def"
-        ctx.report(
-            self,
-            node,
-            f"asyncio.get_event_loop() {where}: use asyncio.get_running_loop()"
-            if ctx.in_async
-            else f"asyncio.get_event_loop() {where}: use asyncio.run() or own a new loop",
-            fixable=fixable,
-        )
+        target = self._fix_target(node, ctx) if ctx.in_async and not node.args else None
+        if target is not None:
+            instead = cst.Module([]).code_for_node(target)
+            message = f"asyncio.get_event_loop() inside async def: use {instead}()"
+        elif ctx.in_async:
+            message = "asyncio.get_event_loop() inside async def: use asyncio.get_running_loop()"
+        else:
+            message = (
+                "asyncio.get_event_loop() outside async def: use asyncio.run() "
+                "or create and close a loop with asyncio.new_event_loop()"
+            )
+        ctx.report(self, node, message, fixable=target is not None)
 
     @staticmethod
     def _fix_target(node: cst.Call, ctx: Context) -> cst.BaseExpression | None:

@@ -10,6 +10,9 @@ from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Example, Rule
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"run_until_complete")
+
 
 class RunUntilComplete(Rule):
     """Flags ``<loop>.run_until_complete(...)`` outside the program's entry point.
@@ -58,7 +61,7 @@ class RunUntilComplete(Rule):
     )
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"run_until_complete")
+        return TOKENS
 
     def applies(self) -> bool:
         return self.path.replace("\\", "/").rpartition("/")[2] != "__main__.py"

@@ -19,6 +19,10 @@ EXITS = {
 }
 
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"exit|quit")  # also _exit
+
+
 class ExitInLibrary(Rule):
     """Flags ``sys.exit()``, ``exit()``, ``quit()`` and ``os._exit()`` outside the entry point.
 
@@ -68,7 +72,7 @@ class ExitInLibrary(Rule):
     )
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"\b(?:exit|quit|_exit)\b")
+        return TOKENS
 
     def applies(self) -> bool:
         return self.path.replace("\\", "/").rpartition("/")[2] != "__main__.py"

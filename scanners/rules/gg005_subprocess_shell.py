@@ -23,6 +23,10 @@ LAST_NAMES = sorted({name.rpartition(".")[2] for name in SHELL_CALLS})
 SHELL_TRUE = re.compile(rb"shell\s*=\s*True")
 
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"shell\s*=\s*True|" + "|".join(LAST_NAMES).encode())
+
+
 class SubprocessShell(Rule):
     """Flags commands run through a shell: ``shell=True``, ``os.system``, ``os.popen``,
     ``asyncio.create_subprocess_shell`` (and ``subprocess.getoutput``/``getstatusoutput``,
@@ -33,8 +37,9 @@ class SubprocessShell(Rule):
     running (the CI job then hangs until its own timeout), exit codes of pipelines are
     masked, and any interpolated value is a command injection.
 
-    ``shell=True`` is flagged on any call when the value is the literal ``True`` (a variable
-    is not, since it may be ``False``). The other calls are resolved through imports.
+    ``shell=True`` is flagged on any call when the value is the literal ``True``; a variable
+    (``shell=use_shell``) or ``**kwargs`` is not, since it may be ``False``. The other calls
+    are resolved through imports.
 
     **Example.**
 
@@ -66,7 +71,7 @@ class SubprocessShell(Rule):
     )
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"shell\s*=\s*True|" + "|".join(LAST_NAMES).encode())
+        return TOKENS
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         return facts.regex_lines(SHELL_TRUE) | facts.call_lines(SHELL_CALLS)

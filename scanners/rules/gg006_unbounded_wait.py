@@ -44,6 +44,10 @@ def _timeout_given(call: cst.Call, positional_index: int | None) -> bool:
     return not (isinstance(value, cst.Name) and value.value == "None")
 
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"subprocess|Popen|communicate")
+
+
 class UnboundedWait(Rule):
     """Flags waits on a child process that can last forever.
 
@@ -96,6 +100,9 @@ class UnboundedWait(Rule):
         "        await p.communicate()\n        await p.wait()\n",
         "import asyncio\nasync def f():\n    p = await asyncio.create_subprocess_exec('ls')\n"
         "    await asyncio.wait_for(p.communicate(), 5)\n",
+        "from asyncio import timeout_at as deadline_at\nimport asyncio\n"
+        "async def f(when):\n    p = await asyncio.create_subprocess_exec('ls')\n"
+        "    async with deadline_at(when):\n        await p.wait()\n",
         "def run(cmd):\n    pass\nrun(['ls'])  # not subprocess.run\n",
         "# subprocess.run(['ls'])\nTEXT = 'p.communicate()'\n",
     )
@@ -120,7 +127,7 @@ class UnboundedWait(Rule):
         self.waits: list[tuple[str, cst.Call, bool]] = []  # (receiver, call, in async def)
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"subprocess|Popen|communicate")
+        return TOKENS
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         lines = facts.call_lines(RUN_CALLS, where=without_timeout)

@@ -33,6 +33,10 @@ BLOCKING = {
 }
 
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"async")
+
+
 class BlockingInAsync(Rule):
     """Flags blocking calls directly inside ``async def``: ``time.sleep``, ``subprocess``'s
     ``run``/``call``/``check_call``/``check_output``/``getoutput``/``getstatusoutput``,
@@ -79,7 +83,7 @@ class BlockingInAsync(Rule):
     )
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"\basync\b")
+        return TOKENS
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         return facts.call_lines(BLOCKING, in_async=True)

@@ -24,6 +24,10 @@ PROTOCOLS = frozenset({"typing.Protocol", "typing_extensions.Protocol"})
 NOT_IMPLEMENTED = "builtins.NotImplementedError"
 
 
+# Tier 1: a finding needs this in the file's bytes.
+TOKENS = re.compile(rb"NotImplementedError")
+
+
 class NotImplementedInRuntime(Rule):
     """Flags ``raise NotImplementedError`` in the configured runtime paths
     (``[tool.gridgate.scan.not_implemented] paths``), except in abstract methods.
@@ -95,7 +99,7 @@ class NotImplementedInRuntime(Rule):
         return any(glob_matches(glob, self.path) for glob in self.settings.not_implemented.paths)
 
     def tokens(self) -> re.Pattern[bytes]:
-        return re.compile(rb"NotImplementedError")
+        return TOKENS
 
     def candidate_lines(self, facts: AstFacts) -> set[int]:
         return facts.regex_lines(self.tokens())

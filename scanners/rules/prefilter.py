@@ -101,8 +101,14 @@ class AstFacts:
         nodes = self.nodes
         kept = (ast.Raise, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
         async_defs: list[ast.AsyncFunctionDef] = []
-        for node in ast.walk(self.tree):
+        # ast.walk visits every Load() and Name; this walk skips what holds no call.
+        todo: list[ast.AST | None] = [self.tree]
+        while todo:
+            node = todo.pop()
             node_type = type(node)
+            if node is None or node_type in _AST_LEAVES:
+                continue
+            todo.extend(_ast_children(node))
             if node_type is ast.Call:
                 assert isinstance(node, ast.Call)
                 dotted = _dotted(node.func)
@@ -136,14 +142,16 @@ class AstFacts:
                 async_defs.append(node)
                 nodes.setdefault(ast.FunctionDef, []).append(node)
         for function in async_defs:
-            stack: list[ast.AST] = [*function.body]
+            stack: list[ast.AST | None] = [*function.body]
             while stack:
                 node = stack.pop()
+                if node is None or type(node) in _AST_LEAVES:
+                    continue
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                     continue  # its own context (an async one is walked on its own)
                 if type(node) is ast.Call:
                     by_id[id(node)].in_async = True
-                stack.extend(ast.iter_child_nodes(node))
+                stack.extend(_ast_children(node))
         for fact in calls:
             if fact.last is not None:
                 self._by_last.setdefault(fact.last, []).append(fact)
@@ -286,6 +294,52 @@ class AstFacts:
         """1-based character column of an ``ast`` (UTF-8 byte) offset."""
         text = self.line(line)
         return len(text.encode("utf-8")[:utf8_offset].decode("utf-8", "replace")) + 1
+
+
+# Fields that never hold a node that can contain a call (names, operators, contexts).
+_SKIPPED_AST_FIELDS = frozenset(
+    {
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "arg",
+        "attr",
+        "name",
+        "asname",
+        "module",
+        "level",
+        "kind",
+        "type_comment",
+        "type_ignores",
+        "is_async",
+        "conversion",
+        "simple",
+        "names",
+        "kwd_attrs",
+        "tag",
+    }
+)
+_AST_LEAVES = frozenset({ast.Name, ast.Constant})
+_AST_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _ast_children(node: ast.AST) -> list[ast.AST | None]:
+    """Children that may hold calls; lists may contain None (``{**a}``'s key)."""
+    node_type = type(node)
+    fields = _AST_FIELDS.get(node_type)
+    if fields is None:
+        fields = _AST_FIELDS[node_type] = tuple(
+            name for name in node_type._fields if name not in _SKIPPED_AST_FIELDS
+        )
+    children: list[ast.AST | None] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if type(value) is list:
+            children.extend(value)
+        elif isinstance(value, ast.AST):
+            children.append(value)
+    return children
 
 
 def without_timeout(call: ast.Call, positional_index: int | None = None) -> bool:
