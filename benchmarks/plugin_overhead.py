@@ -80,6 +80,10 @@ CASES = (
 )
 
 
+class BenchmarkError(Exception):
+    """A measured run failed: its numbers would mean nothing."""
+
+
 def write_suite(directory: Path, tests: int, config: str) -> None:
     per_module = 100
     for module in range((tests + per_module - 1) // per_module):
@@ -109,7 +113,9 @@ def cpu_of_run(directory: Path, args: tuple[str, ...]) -> float:
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
-        sys.exit(f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}")
+        raise BenchmarkError(
+            f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}"
+        )
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -139,7 +145,11 @@ def main() -> int:
     print(f"{'case':<10}{'gridgate':>10}{'baseline':>10}{'ratio':>8}{'target':>8}  verdict")
     failed = False
     for case in chosen:
-        on, off, ratio = measure(case, options.tests, options.rounds)
+        try:
+            on, off, ratio = measure(case, options.tests, options.rounds)
+        except BenchmarkError as exc:
+            print(f"{case.name}: {exc}", file=sys.stderr)
+            return 2
         ok = ratio <= case.target
         failed |= not ok
         print(

@@ -15,12 +15,12 @@ configured ``exclude`` globs still apply to both.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
+
+from scanners.globs import covered_by_any
 
 SKIPPED_DIRECTORIES = frozenset(
     {
@@ -56,59 +56,6 @@ class SourceFile:
 
 class PathNotFound(Exception):
     """A path given on the command line does not exist (a usage error, exit 2)."""
-
-
-# --------------------------------------------------------------------------- globs
-
-
-@lru_cache(maxsize=512)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a glob: ``**`` spans directories, ``*`` and ``?`` do not.
-
-    As for the rules' globs (``allow_in``, ``not_implemented.paths``), a glob matches the
-    whole path or any suffix of it that starts at a directory, so ``build/**`` also covers
-    ``sub/build/x.py``; and one that names a directory covers everything below it.
-    """
-    pattern = pattern.replace("\\", "/").removeprefix("./").strip("/")
-    parts: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            parts.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            parts.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            parts.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            parts.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                parts.append(re.escape("["))
-                i += 1
-            else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                parts.append(f"[{body}]")
-                i = end + 1
-        else:
-            parts.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile(f"(?:.*/)?{''.join(parts)}(?:/.*)?", re.DOTALL)
-
-
-def glob_match(pattern: str, relative: str) -> bool:
-    """Whether a ``/``-separated path relative to the project root matches ``pattern``."""
-    return _glob_regex(pattern).fullmatch(relative) is not None
-
-
-def matches_any(patterns: Iterable[str], relative: str) -> bool:
-    return any(glob_match(pattern, relative) for pattern in patterns)
 
 
 # --------------------------------------------------------------------------- listing
@@ -233,7 +180,7 @@ def discover(
             cwd_below = cwd != path and cwd.startswith(path.rstrip(os.sep) + os.sep)
 
             def pruned(name: str, to_root: str = to_root) -> bool:
-                return matches_any(exclude, to_root + name)
+                return covered_by_any(exclude, to_root + name)
 
             # Nothing from git: not a work tree, or a directory git ignores as a whole
             # (a Python installation inside a pyenv checkout); named, so scanned anyway.
@@ -256,7 +203,7 @@ def discover(
             # and one it cannot read is a GG000 finding.
             kind = _kind(path.replace(os.sep, "/"), explicit=True)
             relative = _relative(path, root_str).rstrip("/")
-            if kind is not None and not matches_any(exclude, relative):
+            if kind is not None and not covered_by_any(exclude, relative):
                 display = _relative(path, cwd).rstrip("/")
                 result.setdefault(display, SourceFile(display, path, relative, kind))
         elif missing is not None:

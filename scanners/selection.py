@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from scanners.discovery import glob_match
+from scanners.globs import glob_covers
 
 
 class Selector:
@@ -47,7 +47,7 @@ class Selector:
         off = tuple(
             prefix
             for pattern, prefixes in self.per_file_ignores.items()
-            if glob_match(pattern, relative)
+            if glob_covers(pattern, relative)
             for prefix in prefixes
         )
         if not off:

@@ -10,8 +10,8 @@ import pytest
 
 from pytest_gridgate.config import ScanSettings
 from scanners.finding import ParseFailure
+from scanners.globs import glob_matches
 from scanners.rules import allow_in_matches, check_python
-from scanners.rules.globs import glob_matches
 
 SETTINGS = ScanSettings()
 

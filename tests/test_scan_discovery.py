@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scanners.discovery import discover, glob_match
+from scanners.discovery import discover
+from scanners.globs import glob_covers
 from scanners.output.github_format import escape_data, escape_property
 from scanners.selection import Selector
 
@@ -109,7 +110,7 @@ def test_cli_in_a_git_repository(tmp_path: Path) -> None:
     ],
 )
 def test_glob_match(pattern: str, path: str, expected: bool) -> None:
-    assert glob_match(pattern, path) is expected
+    assert glob_covers(pattern, path) is expected
 
 
 def test_selection_longest_prefix_wins() -> None:

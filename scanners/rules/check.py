@@ -17,8 +17,8 @@ import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
 from scanners.finding import Finding, ParseFailure
+from scanners.globs import glob_matches
 from scanners.rules import analysis
-from scanners.rules.globs import glob_matches
 from scanners.rules.names import module_name_for
 from scanners.rules.prefilter import AstFacts, parse_failure
 from scanners.rules.registry import registry

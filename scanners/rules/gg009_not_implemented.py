@@ -7,8 +7,8 @@ import re
 import libcst as cst
 
 from pytest_gridgate.config import NotImplementedSettings, ScanSettings
+from scanners.globs import glob_matches
 from scanners.rules.analysis import Context
-from scanners.rules.globs import glob_matches
 from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Example, Rule
 
