@@ -130,6 +130,7 @@ class LeakDetector:
         # Everything already reported or allowed, never blamed twice.
         self._accounted: set[Hashable] = set()
         self.session_failed = False
+        self._broken: list[str] = []  # errors of checks, reported with the next test
 
     # ------------------------------------------------------------------ measuring
 
@@ -140,7 +141,12 @@ class LeakDetector:
         seen: set[Hashable] = set()
         leaks = []
         for check, before in zip(self.checks, baseline, strict=False):
-            for leak in check.compare(before):
+            try:
+                found = check.compare(before)
+            except Exception as exc:  # a broken check must not take the run down
+                self._broken.append(f"leak check {check.name!r} failed: {exc!r}")
+                continue
+            for leak in found:
                 if leak.key in excluded or leak.key in seen:
                     continue
                 seen.add(leak.key)
@@ -214,7 +220,7 @@ class LeakDetector:
                     found.append(_Found(item.nodeid, leak))
         found.extend(self._check_finalized(test_keys | self._accounted))
         self._accounted |= test_keys
-        if found:
+        if found or self._broken:
             self._report(found, report, item)
 
     def _check_finalized(self, excluded: set[Hashable]) -> list[_Found]:
@@ -252,7 +258,8 @@ class LeakDetector:
         entries = self._entries(found)
         for entry in entries:
             attach(report, SECTION, entry)
-        text = _describe(entries, item.nodeid)
+        text = "\n".join([_describe(entries, item.nodeid), *self._broken]).strip()
+        self._broken = []
         if self.settings.action == "fail":
             if report.passed:
                 report.outcome = "failed"
@@ -317,6 +324,8 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 
 def _describe(entries: list[dict[str, Any]], where: str) -> str:
+    if not entries:
+        return ""
     lines = [f"gridgate: leaked resources in {where} (leaks.action = {entries[0]['action']}):"]
     for entry in entries:
         owner = "" if entry["nodeid"] == where else f"{entry['nodeid']}: "

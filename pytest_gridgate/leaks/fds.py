@@ -27,28 +27,60 @@ _FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), No
 _NAMES = [str(n) for n in range(4096)]
 
 
-def _listing() -> tuple[list[str], int]:
-    """The names in the descriptor directory, and the one that was the listing's own.
+def _listing() -> set[int]:
+    """The open descriptors, without the one the listing itself used.
 
     Listing the directory opens it, on the lowest free descriptor, which then shows in the
-    listing; a descriptor the test opens later very likely gets that same number. The
-    listing's own descriptor ends the run ``0, 1, 2, ...`` at the start of the listing and
+    listing. That descriptor ends the run ``0, 1, 2, ...`` at the start of the listing and
     is closed again by now: usually one ``fstat`` finds it.
     """
     if _FD_DIR is None:  # pragma: no cover - neither /proc nor /dev/fd
-        return [str(f.fd) for f in psutil.Process().open_files()], -1
+        return {f.fd for f in psutil.Process().open_files()}
     names = os.listdir(_FD_DIR)
     run = 0
     for name in names:
         if run >= len(_NAMES) or name != _NAMES[run]:
             break
         run += 1
+    fds = {int(name) for name in names}
     for fd in range(run - 1, -1, -1):
         try:
             os.fstat(fd)
         except OSError:
-            return names, fd
-    return names, -1
+            fds.discard(fd)
+            break
+    return fds
+
+
+def _lowest_free() -> int:
+    try:
+        fd = os.dup(2)
+    except OSError:
+        return -1
+    os.close(fd)
+    return fd
+
+
+# Linux 6.2+ reports the number of open descriptors as the size of /proc/self/fd. An
+# fstat() of the directory, kept open, costs a microsecond; reading it costs seven. The
+# descriptor is per process (it would name the parent's table after a fork), so it lives
+# here, tagged with the pid that opened it.
+_COUNTS = _FD_DIR == "/proc/self/fd" and os.stat(_FD_DIR).st_size > 0
+_dir_fd: list[int] = [-1, -1]  # pid, fd
+
+
+def _open_fds() -> int:
+    pid = os.getpid()
+    if _dir_fd[0] != pid:
+        _dir_fd[:] = [pid, os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)]
+    return os.fstat(_dir_fd[1]).st_size
+
+
+def _fingerprint() -> tuple[int, int] | list[str]:
+    """Cheap: changes whenever a descriptor is opened and kept (see FdCheck)."""
+    if _COUNTS:
+        return _open_fds(), _lowest_free()
+    return os.listdir(_FD_DIR) if _FD_DIR is not None else []
 
 
 def _target(fd: int) -> str | None:
@@ -128,19 +160,34 @@ def _close_loop(loop: Any) -> bool:
 
 
 class FdCheck:
+    """Open descriptors, in two tiers.
+
+    The fingerprint is the number of open descriptors and the lowest free one (or the raw
+    listing on older kernels): a descriptor opened and kept moves one or the other, unless
+    the test also closed one the session had opened before. The full set is read only
+    when the fingerprint moved, before the test (refreshing a cache) or after it.
+    """
+
     name = "fds"
 
-    def snapshot(self) -> tuple[list[str], int]:
-        return _listing()
+    def __init__(self) -> None:
+        self._fingerprint = _fingerprint()  # first, so the directory descriptor is known
+        self._known = frozenset(_listing())
+
+    def snapshot(self) -> tuple[Any, frozenset[int]]:
+        fingerprint = _fingerprint()
+        if fingerprint != self._fingerprint:
+            self._fingerprint, self._known = fingerprint, frozenset(_listing())
+        return fingerprint, self._known
 
     def compare(self, before: Any) -> list[Leak]:
-        names, _ = _listing()
-        if names == before[0]:
+        fingerprint = _fingerprint()
+        if fingerprint == before[0]:
             return []
-        candidates = {int(fd) for fd in names} - ({int(fd) for fd in before[0]} - {before[1]})
-        if not candidates:
-            return []
-        # The listing's own directory descriptor may have a new number: drop closed ones.
+        now = _listing()
+        self._fingerprint, self._known = fingerprint, frozenset(now)
+        candidates = now - before[1]
+        # Descriptors closed since the listing (another thread, a finalizer) are not leaks.
         candidates = {fd for fd in candidates if _target(fd) is not None}
         if not candidates:
             return []

@@ -142,14 +142,17 @@ class ProcessCheck:
         spawns, mp_children = spawn_count(), _mp_children()
         if (spawns, mp_children) != self._scanned_at:
             self._refresh()
-        return ProcessBaseline(
-            spawns, mp_children, _peek_zombie() if self.zombies else None, self._known
-        )
+        # Without any child there is nothing to peek at (and waitid would raise).
+        zombie = _peek_zombie() if self.zombies and self._known else None
+        return ProcessBaseline(spawns, mp_children, zombie, self._known)
 
     def compare(self, before: Any) -> list[Leak]:
         mp_children = _mp_children()
-        zombie = _peek_zombie() if self.zombies else None
-        if spawn_count() == before.spawns and mp_children == before.mp_children and zombie is None:
+        if (
+            spawn_count() == before.spawns
+            and mp_children == before.mp_children
+            and (not (self.zombies and before.known) or _peek_zombie() is None)
+        ):
             return []
         scan = _scan()
         self._refresh(scan)
