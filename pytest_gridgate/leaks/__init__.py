@@ -156,6 +156,8 @@ class LeakDetector:
     def _settled(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
         """Findings after the grace period, which only runs while something is pending."""
         leaks = self._findings(baseline, excluded)
+        if not leaks:
+            return leaks
         deadline = time.monotonic() + self.settings.grace
         while any(leak.pending for leak in leaks):
             remaining = deadline - time.monotonic()

@@ -17,8 +17,6 @@ import socket
 import sys
 from typing import Any
 
-import psutil
-
 from pytest_gridgate.leaks.base import Leak
 
 _FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
@@ -35,6 +33,8 @@ def _listing() -> set[int]:
     is closed again by now: usually one ``fstat`` finds it.
     """
     if _FD_DIR is None:  # pragma: no cover - neither /proc nor /dev/fd
+        import psutil
+
         return {f.fd for f in psutil.Process().open_files()}
     names = os.listdir(_FD_DIR)
     run = 0

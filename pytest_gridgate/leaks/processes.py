@@ -13,14 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.spawns import spawn_count
+
+if TYPE_CHECKING:
+    import psutil
 
 #: Known neighbours: multiprocessing's helpers and gridgate's own watchdogs.
 KNOWN_PROCESSES = (
@@ -35,8 +35,7 @@ _EMPTY: frozenset[Any] = frozenset()
 ProcessKey = tuple[int, float]
 
 
-@dataclass(frozen=True)
-class ProcessBaseline:
+class ProcessBaseline(NamedTuple):
     spawns: int
     mp_children: frozenset[Any]
     zombie: int | None
@@ -70,12 +69,19 @@ def direct_children() -> list[int]:
             except OSError:  # the thread ended meanwhile
                 continue
         return pids
+    import psutil
+
     return [child.pid for child in psutil.Process().children()]
 
 
 def _scan() -> dict[ProcessKey, psutil.Process]:
+    pids = direct_children()
+    if not pids:
+        return {}
+    import psutil
+
     children = {}
-    for pid in direct_children():
+    for pid in pids:
         try:
             proc = psutil.Process(pid)
             children[(pid, proc.create_time())] = proc
@@ -85,6 +91,8 @@ def _scan() -> dict[ProcessKey, psutil.Process]:
 
 
 def describe(proc: psutil.Process) -> str:
+    import psutil
+
     try:
         cmdline = " ".join(proc.cmdline()) or proc.name()
     except psutil.Error:
@@ -93,6 +101,8 @@ def describe(proc: psutil.Process) -> str:
 
 
 def kill_tree(proc: psutil.Process) -> bool:
+    import psutil
+
     """Kill ``proc`` and its descendants, and reap them; True when none survived."""
     try:
         procs = [proc, *proc.children(recursive=True)]
@@ -135,6 +145,7 @@ class ProcessCheck:
         self._scanned_at = (spawn_count(), _mp_children())
 
     def _refresh(self, scan: dict[ProcessKey, psutil.Process] | None = None) -> None:
+        # (psutil is imported only on these deep paths: it costs ~10 ms at start-up.)
         self._scanned_at = (spawn_count(), _mp_children())
         self._known = frozenset(_scan() if scan is None else scan)
 
@@ -147,6 +158,8 @@ class ProcessCheck:
         return ProcessBaseline(spawns, mp_children, zombie, self._known)
 
     def compare(self, before: Any) -> list[Leak]:
+        import psutil
+
         mp_children = _mp_children()
         if (
             spawn_count() == before.spawns
@@ -183,6 +196,8 @@ class ProcessCheck:
         return leaks
 
     def _ignored(self, proc: psutil.Process, cmdline: str) -> bool:
+        import psutil
+
         try:
             name = proc.name()
         except psutil.Error:
@@ -190,6 +205,8 @@ class ProcessCheck:
         return any(fnmatchcase(cmdline, p) or fnmatchcase(name, p) for p in self.ignore)
 
     def _judge(self, key: ProcessKey, proc: psutil.Process) -> Leak | None:
+        import psutil
+
         try:
             zombie = proc.status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
