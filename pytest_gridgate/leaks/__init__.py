@@ -123,6 +123,7 @@ class LeakDetector:
         self.settings = settings
         self.checks: list[LeakCheck] = build_checks(config, settings)
         self._baseline: list[Any] | None = None
+        self._item: pytest.Item | None = None
         # Resources created by higher-scoped fixtures set up during the current test.
         self._excused: set[Hashable] = set()
         self._fixtures: dict[pytest.FixtureDef[Any], _FixtureState] = {}
@@ -174,7 +175,13 @@ class LeakDetector:
         for extra in self.config.hook.pytest_gridgate_leak_checks(config=self.config):
             self.checks.extend(extra or ())
 
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
+    # The baseline is taken by the first plain setup hook (after the wrappers of capture
+    # and logging, which change nothing checked here, and before any fixture runs), and
+    # the comparison made when the teardown report is logged: by then every teardown hook
+    # and finalizer has run. Plain hooks cost a third of a wrapper on every test.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._item = item
         self._excused = set()
         self._baseline = self._snapshot()
 
@@ -199,29 +206,30 @@ class LeakDetector:
         if state is not None:
             self._finalized.append(state)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.when == "teardown":
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # First, so that the verdict is in the report before anyone (terminal, junitxml,
+        # the xdist worker sending it to the controller, the gate report) reads it.
+        item = self._item
+        if report.when == "teardown" and item is not None and item.nodeid == report.nodeid:
+            self._item = None
             self._finish_test(item, report)
-        return report
 
     # ------------------------------------------------------------------ verdicts
 
     def _finish_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
         found: list[_Found] = []
-        allowed = _allowed_checks(item)
         baseline, self._baseline = self._baseline, None
         test_keys: set[Hashable] = set()
-        if baseline is not None:
-            for leak in self._settled(baseline, self._excused):
+        if baseline is not None and (leaks := self._settled(baseline, self._excused)):
+            allowed = _allowed_checks(item)
+            for leak in leaks:
                 test_keys.add(leak.key)
                 if not _is_allowed(leak, allowed):
                     found.append(_Found(item.nodeid, leak))
-        found.extend(self._check_finalized(test_keys | self._accounted))
-        self._accounted |= test_keys
+            self._accounted |= test_keys
+        if self._finalized:
+            found.extend(self._check_finalized(test_keys | self._accounted))
         if found or self._broken:
             self._report(found, report, item)
 

@@ -79,6 +79,8 @@ def _open_fds() -> int:
 def _fingerprint() -> tuple[int, int] | list[str]:
     """Cheap: changes whenever a descriptor is opened and kept (see FdCheck)."""
     if _COUNTS:
+        # The lowest free descriptor also moves when a test closes one of the session's
+        # descriptors and keeps a new one (same count).
         return _open_fds(), _lowest_free()
     return os.listdir(_FD_DIR) if _FD_DIR is not None else []
 
