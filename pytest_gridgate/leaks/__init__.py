@@ -65,6 +65,9 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
                 ignore=settings.ignore.processes,
             )
         )
+    # asyncio before fds: a loop left open and current is reported once, as current.
+    if "asyncio" in enabled:
+        checks.append(AsyncioCheck())
     if "fds" in enabled:
         checks.append(FdCheck())
     if "environ" in enabled:
@@ -74,8 +77,6 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
     if "signals" in enabled:
         # pytest-timeout arms SIGALRM around each test (gridgate's timeouts build on it).
         checks.append(SignalCheck(include_sigalrm=not config.pluginmanager.has_plugin("timeout")))
-    if "asyncio" in enabled:
-        checks.append(AsyncioCheck())
     return checks
 
 
@@ -320,7 +321,7 @@ class LeakDetector:
                 report.add(SECTION, entry)
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and workeroutput is None:
-            terminal.write_line(_describe(entries, "the session"), yellow=True)
+            terminal.write_line(_describe(entries, "session"), yellow=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -347,9 +348,12 @@ def _describe(entries: list[dict[str, Any]], where: str) -> str:
 def _warn(item: pytest.Item, text: str) -> None:
     # Recorded straight through the hook, so that a project's ``-W error`` cannot turn
     # gridgate's own warning into an exception inside pytest's reporting machinery.
+    path, lineno, _ = item.location
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warnings.warn(GridgateLeakWarning(text), stacklevel=1)
+        warnings.warn_explicit(
+            GridgateLeakWarning(text), GridgateLeakWarning, path, (lineno or 0) + 1
+        )
     for message in caught:
         item.ihook.pytest_warning_recorded.call_historic(
             kwargs={
