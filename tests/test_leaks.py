@@ -13,6 +13,7 @@ import json
 import os
 import re
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ KINDS_TESTS = """
 
 
     def test_process_leak():
-        KEEP.append(subprocess.Popen(["sleep", "600.123"]))
+        KEEP.append(subprocess.Popen(["sleep", os.environ["GG_SLEEP"]]))
 
 
     def test_process_waited():
@@ -246,6 +247,9 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: bool
 ) -> None:
     monkeypatch.setenv("GG_PRESET", "preset-value")
+    # A unique argument, so that concurrent runs cannot see each other's process.
+    sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
+    monkeypatch.setenv("GG_SLEEP", sleep)
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.2\n')
     pytester.makeconftest(RECORDER + SESSION_FIXTURE)
     pytester.makepyfile(
@@ -267,7 +271,7 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
         r"started at \S+test_kinds.py:\d+, daemon\)",
         text,
     )
-    assert re.search(r"test_process_leak: pid \d+ 'sleep 600.123' still running", text)
+    assert re.search(rf"test_process_leak: pid \d+ 'sleep {sleep}' still running", text)
     assert re.search(r"test_zombie_leak: pid \d+ '\S+' exited but was never waited for", text)
     assert re.search(r"test_fd_leak: fd \d+ -> \S+kept.txt \(file object", text)
     assert re.search(r"test_socket_leak: fd \d+ -> socket:\S+ \(TCP socket \('127.0.0.1'", text)
@@ -292,8 +296,8 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     # Names only: no value of any variable reaches the output or the report.
     assert "s3cr3t-value" not in result.stdout.str() + json.dumps(recorded)
     assert "preset-value" not in result.stdout.str() + json.dumps(recorded)
-    # The leaked `sleep 600.123` was killed with its test, not left to the machine.
-    assert _processes_with("600.123") == []
+    # The leaked `sleep 600.<unique>` was killed with its test, not left to the machine.
+    assert _processes_with(sleep) == []
 
 
 WARN_TESTS = """
@@ -327,7 +331,7 @@ WARN_TESTS = """
 
     @pytest.mark.gridgate_allow_leaks("processes")
     def test_allowed_process_killed_at_session_end():
-        KEEP.append(subprocess.Popen(["sleep", "600.456"]))
+        KEEP.append(subprocess.Popen(["sleep", os.environ["GG_SLEEP"]]))
 
 
     def test_third_party_check():
@@ -359,8 +363,10 @@ ATEXIT_CHECK = """
 
 
 def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
+    monkeypatch.setenv("GG_SLEEP", sleep)
     pytester.makepyprojecttoml(
         textwrap.dedent(
             """
@@ -389,7 +395,7 @@ def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
         (
             "session",
             "process",
-            f"pid {_pid_of(entries, '600.456')} 'sleep 600.456' still running",
+            f"pid {_pid_of(entries, sleep)} 'sleep {sleep}' still running",
         ),
     }
     assert {e["action"] for e in entries} == {"warn"}
@@ -404,7 +410,7 @@ def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
     assert verdict[0] is True
     assert verdict[1].endswith("(warn only)")
     # The allowed process outlived its test, but not the session.
-    assert _processes_with("600.456") == []
+    assert _processes_with(sleep) == []
 
 
 def _pid_of(entries: list[dict[str, Any]], marker: str) -> str:
