@@ -161,6 +161,10 @@ KINDS_TESTS = """
 
     def test_uses_session_thread_again(ticker):
         assert ticker.is_alive()
+
+
+    def test_uses_pooled_worker(pooled_worker):
+        assert pooled_worker.is_alive()
 """
 
 SESSION_FIXTURE = """
@@ -177,6 +181,25 @@ SESSION_FIXTURE = """
         yield thread
         stop.set()
         thread.join()
+
+
+    @pytest.fixture(scope="session")
+    def pool():
+        workers = []
+        yield workers
+        for stop, thread in workers:
+            stop.set()
+            thread.join()
+
+
+    @pytest.fixture
+    def pooled_worker(pool):
+        # Started by a function-scoped fixture, owned (and stopped) by the session's pool.
+        stop = threading.Event()
+        thread = threading.Thread(target=stop.wait, name="pooled-worker")
+        thread.start()
+        pool.append((stop, thread))
+        return thread
 """
 
 SERVER_TESTS = """

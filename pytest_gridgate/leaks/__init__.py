@@ -82,7 +82,7 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
 
 @dataclass
 class _FixtureState:
-    """A higher-scoped fixture: the state before its setup and the resources it created."""
+    """A higher-scoped fixture: the state before its setup and the resources it owns."""
 
     name: str
     baseline: list[Any]
@@ -129,6 +129,7 @@ class LeakDetector:
         self._excused: set[Hashable] = set()
         self._fixtures: dict[pytest.FixtureDef[Any], _FixtureState] = {}
         self._finalized: list[_FixtureState] = []
+        self._higher_scoped_args: dict[pytest.FixtureDef[Any], tuple[str, ...]] = {}
         # Everything already reported or allowed, never blamed twice.
         self._accounted: set[Hashable] = set()
         self.session_failed = False
@@ -190,17 +191,49 @@ class LeakDetector:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
+        owners = None
         if fixturedef.scope == "function":
-            return (yield)
+            owners = self._delegates_of(fixturedef, request)
+            if not owners:
+                return (yield)
         before = self._snapshot()
         try:
             return (yield)
         finally:
             owned = {leak.key for leak in self._findings(before, set())}
-            self._fixtures[fixturedef] = _FixtureState(
-                f"{_fixture_nodeid(fixturedef)}", before, owned
-            )
             self._excused |= owned
+            if owners is not None:
+                # Owned jointly: checked when the last of them is finalized.
+                for owner in owners:
+                    owner.owned |= owned
+            else:
+                self._fixtures[fixturedef] = _FixtureState(
+                    _fixture_nodeid(fixturedef), before, owned
+                )
+
+    def _delegates_of(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> list[_FixtureState]:
+        """The higher-scoped fixtures a function-scoped one may create resources for.
+
+        A function-scoped fixture that requests a higher-scoped one often starts things on
+        its behalf (``group.makegateway()`` into a session-scoped ``group``, a connection
+        kept in a module-scoped pool): those belong to the higher-scoped fixture, which
+        must have released them by the time it is finalized.
+        """
+        names = self._higher_scoped_args.get(fixturedef)
+        if names is None:
+            active = getattr(request, "_fixture_defs", {})
+            names = self._higher_scoped_args[fixturedef] = tuple(
+                name
+                for name in fixturedef.argnames
+                if name in active and active[name].scope != "function"
+            )
+        if not names:
+            return []
+        active = getattr(request, "_fixture_defs", {})
+        states = [self._fixtures.get(active.get(name)) for name in names]  # type: ignore[arg-type]
+        return [state for state in states if state is not None]
 
     def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         state = self._fixtures.pop(fixturedef, None)
@@ -237,9 +270,12 @@ class LeakDetector:
     def _check_finalized(self, excluded: set[Hashable]) -> list[_Found]:
         found = []
         finalized, self._finalized = self._finalized, []
+        excluded = set(excluded)
+        # Innermost first (finalization order): a resource is blamed on one fixture only.
         for state in finalized:
             live = set().union(*(other.owned for other in self._fixtures.values()))
             for leak in self._settled(state.baseline, excluded | live):
+                excluded.add(leak.key)
                 found.append(_Found(state.name, leak))
         return found
 

@@ -219,7 +219,8 @@ class ProcessCheck:
             except psutil.Error:
                 name = "?"
             detail = f"pid {proc.pid} '{name}' exited but was never waited for"
-            return Leak("zombie", key, detail, cleanup=lambda: _reap(proc.pid))
+            # Pending: a thread of the test's code may be about to wait for it.
+            return Leak("zombie", key, detail, pending=True, cleanup=lambda: _reap(proc.pid))
         if not self.processes:
             return None
         cmdline = describe(proc)
