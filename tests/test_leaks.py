@@ -72,6 +72,8 @@ KINDS_TESTS = """
     import threading
     import time
 
+    import pytest
+
     KEEP = []
 
 
@@ -165,6 +167,11 @@ KINDS_TESTS = """
 
     def test_uses_pooled_worker(pooled_worker):
         assert pooled_worker.is_alive()
+
+
+    @pytest.mark.gridgate_allow_leaks("processes")
+    def test_allowed_process_outlives_the_test():
+        KEEP.append(subprocess.Popen(["sleep", os.environ["GG_SLEEP"] + "1"]))
 """
 
 SESSION_FIXTURE = """
@@ -262,6 +269,7 @@ EXPECTED_FAIL = {
     ("test_kinds.py::test_loop_left_current", "asyncio"),
     ("test_kinds.py::test_loop_left_open", "asyncio"),
     ("test_fixture_leak.py::careless_env", "environ"),
+    ("session", "process"),  # allowed for its test, killed at the end of the session
 }
 
 
@@ -305,6 +313,7 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     assert "test_loop_left_current: event loop _UnixSelectorEventLoop left open and set as" in text
     assert "test_loop_left_open: event loop _UnixSelectorEventLoop left open (never closed)" in text
     assert "careless_env: FIXTURE_LEAKED added" in text
+    assert re.search(rf"session: pid \d+ 'sleep {sleep}1' still running", text)
     cleaned = {e["kind"] for e in entries if e["cleaned"]}
     assert cleaned == {"process", "zombie", "environ", "cwd", "signal", "asyncio"}
     assert {e["action"] for e in entries} == {"fail"}
@@ -320,7 +329,7 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     assert "s3cr3t-value" not in result.stdout.str() + json.dumps(recorded)
     assert "preset-value" not in result.stdout.str() + json.dumps(recorded)
     # The leaked `sleep 600.<unique>` was killed with its test, not left to the machine.
-    assert _processes_with(sleep) == []
+    assert _processes_with(sleep) == []  # also the allowed `sleep <unique>1`
 
 
 WARN_TESTS = """
