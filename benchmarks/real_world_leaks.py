@@ -127,9 +127,7 @@ def cpu_of_run(python: Path, project: Project, cwd: Path, extra: list[str], env:
 def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
     cwd = workdir / project.name
     record = workdir / f"{project.name}-leaks.json"
-    base_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))
-    }
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
     base_env.update(project.env)
     on_env = dict(
         base_env,
@@ -160,6 +158,7 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
         f"   CPU gridgate {statistics.median(on):.2f}s, baseline {statistics.median(off):.2f}s,"
         f" ratio {ratio:.3f} ({rounds} rounds)"
     )
+    print(f"   samples gridgate {[round(x, 2) for x in on]}, baseline {[round(x, 2) for x in off]}")
     print(f"   {len(entries)} leak finding(s)")
     for entry in entries:
         print(f"   - {entry['nodeid']}: {entry['kind']}: {entry['detail']}")
