@@ -95,10 +95,8 @@ def prepare(workdir: Path, projects: list[Project]) -> Path:
         source = workdir / project.name
         if source.exists():
             continue
-        run(
-            [str(python), "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps"]
-            + ["-d", str(sdists), project.name]
-        )
+        download = ["download", "-q", "--no-binary", ":all:", "--no-deps", "-d", str(sdists)]
+        run([str(python), "-m", "pip", *download, project.name])
         archive = next(sdists.glob(f"{project.name}-*.tar.gz"))
         with tarfile.open(archive) as tar:
             tar.extractall(workdir / "unpacked", filter="data")
