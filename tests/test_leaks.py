@@ -112,6 +112,16 @@ KINDS_TESTS = """
             f.write("x")
 
 
+    class Cycle:
+        def __init__(self, path):
+            self.me = self
+            self.file = open(path, "w")
+
+
+    def test_fd_in_garbage_cycle(tmp_path):
+        Cycle(tmp_path / "garbage.txt")  # closed by the next collection: not a leak
+
+
     def test_socket_leak():
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))

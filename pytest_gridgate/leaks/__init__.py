@@ -133,16 +133,21 @@ class LeakDetector:
         self._accounted: set[Hashable] = set()
         self.session_failed = False
         self._broken: list[str] = []  # errors of checks, reported with the next test
+        self._pending_checks: set[int] = set()
 
     # ------------------------------------------------------------------ measuring
 
     def _snapshot(self) -> list[Any]:
         return [check.snapshot() for check in self.checks]
 
-    def _findings(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
+    def _findings(
+        self, baseline: list[Any], excluded: set[Hashable], only: set[int] | None = None
+    ) -> list[Leak]:
         seen: set[Hashable] = set()
         leaks = []
-        for check, before in zip(self.checks, baseline, strict=False):
+        for index, (check, before) in enumerate(zip(self.checks, baseline, strict=False)):
+            if only is not None and index not in only:
+                continue
             try:
                 found = check.compare(before)
             except Exception as exc:  # a broken check must not take the run down
@@ -153,21 +158,30 @@ class LeakDetector:
                     continue
                 seen.add(leak.key)
                 leaks.append(leak)
+                if leak.pending and only is None:
+                    self._pending_checks.add(index)
         return leaks
 
     def _settled(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
-        """Findings after the grace period, which only runs while something is pending."""
+        """Findings after the grace period, which only runs while something is pending.
+
+        While waiting, only the checks that found something pending (threads, processes)
+        are asked again, with a growing interval; the others (a descriptor check collects
+        garbage, for one) run once more at the end, when the pending things are settled.
+        """
+        self._pending_checks = set()
         leaks = self._findings(baseline, excluded)
-        if not leaks:
+        if not any(leak.pending for leak in leaks):
             return leaks
+        pending = self._pending_checks
         deadline = time.monotonic() + self.settings.grace
-        while any(leak.pending for leak in leaks):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+        interval = 0.005
+        while (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(min(interval, remaining))
+            interval = min(interval * 2, 0.05)
+            if not any(leak.pending for leak in self._findings(baseline, excluded, pending)):
                 break
-            time.sleep(min(0.01, remaining))
-            leaks = self._findings(baseline, excluded)
-        return leaks
+        return self._findings(baseline, excluded)
 
     # ------------------------------------------------------------------ hooks
 

@@ -74,6 +74,33 @@ def direct_children() -> list[int]:
     return [child.pid for child in psutil.Process().children()]
 
 
+def descendants(pid: int) -> int:
+    """How many processes descend from ``pid`` (without reading the whole process table)."""
+    if not _HAS_PROC_CHILDREN:
+        import psutil
+
+        try:
+            return len(psutil.Process(pid).children(recursive=True))
+        except psutil.Error:
+            return 0
+    count, pending = 0, [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            tids = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                    children = [int(child) for child in f.read().split()]
+            except OSError:
+                continue
+            count += len(children)
+            pending.extend(children)
+    return count
+
+
 def _scan() -> dict[ProcessKey, psutil.Process]:
     pids = direct_children()
     if not pids:
@@ -226,11 +253,8 @@ class ProcessCheck:
         cmdline = describe(proc)
         if self._ignored(proc, cmdline):
             return None
-        try:
-            descendants = len(proc.children(recursive=True))
-        except psutil.Error:
-            descendants = 0
-        tree = f" with {descendants} descendant(s)" if descendants else ""
+        below = descendants(proc.pid)
+        tree = f" with {below} descendant(s)" if below else ""
         detail = f"pid {proc.pid} '{cmdline}' still running{tree}"
         cleanup = (lambda: kill_tree(proc)) if self.kill else None
         return Leak("process", key, detail, pending=True, cleanup=cleanup)
