@@ -133,7 +133,7 @@ class LeakDetector:
         self._accounted: set[Hashable] = set()
         self.session_failed = False
         self._broken: list[str] = []  # errors of checks, reported with the next test
-        self._pending_checks: set[int] = set()
+        self._partition()
 
     # ------------------------------------------------------------------ measuring
 
@@ -158,37 +158,42 @@ class LeakDetector:
                     continue
                 seen.add(leak.key)
                 leaks.append(leak)
-                if leak.pending and only is None:
-                    self._pending_checks.add(index)
         return leaks
 
     def _settled(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
         """Findings after the grace period, which only runs while something is pending.
 
-        While waiting, only the checks that found something pending (threads, processes)
-        are asked again, with a growing interval; the others (a descriptor check collects
-        garbage, for one) run once more at the end, when the pending things are settled.
+        Checks whose findings may still resolve on their own (threads, processes: they
+        declare ``may_pend``) run first. If they found something pending, only they are
+        asked again while waiting, with a growing interval; every check then runs once at
+        the end, when the pending things are settled (a descriptor check may collect
+        garbage: it should do so once, not on every poll).
         """
-        self._pending_checks = set()
-        leaks = self._findings(baseline, excluded)
-        if not any(leak.pending for leak in leaks):
-            return leaks
-        pending = self._pending_checks
-        deadline = time.monotonic() + self.settings.grace
-        interval = 0.005
-        while (remaining := deadline - time.monotonic()) > 0:
-            time.sleep(min(interval, remaining))
-            interval = min(interval * 2, 0.05)
-            if not any(leak.pending for leak in self._findings(baseline, excluded, pending)):
-                break
-        return self._findings(baseline, excluded)
+        first = self._may_pend
+        leaks = self._findings(baseline, excluded, first)
+        if any(leak.pending for leak in leaks):
+            deadline = time.monotonic() + self.settings.grace
+            interval = 0.005
+            while (remaining := deadline - time.monotonic()) > 0:
+                time.sleep(min(interval, remaining))
+                interval = min(interval * 2, 0.05)
+                if not any(leak.pending for leak in self._findings(baseline, excluded, first)):
+                    break
+            return self._findings(baseline, excluded)
+        rest = self._findings(baseline, excluded | {leak.key for leak in leaks}, self._rest)
+        return leaks + rest if leaks else rest
 
     # ------------------------------------------------------------------ hooks
+
+    def _partition(self) -> None:
+        self._may_pend = {i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)}
+        self._rest = set(range(len(self.checks))) - self._may_pend
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         for extra in self.config.hook.pytest_gridgate_leak_checks(config=self.config):
             self.checks.extend(extra or ())
+        self._partition()
 
     # The baseline is taken by the first plain setup hook (after the wrappers of capture
     # and logging, which change nothing checked here, and before any fixture runs), and

@@ -103,18 +103,34 @@ def _holders(fds: set[int]) -> dict[int, Any]:
     """Python objects (files, sockets, event loops) still holding any of ``fds``."""
     holders: dict[int, Any] = {}
     asyncio = sys.modules.get("asyncio")
-    loop_type = asyncio.BaseEventLoop if asyncio is not None else ()
+    loop_type = asyncio.BaseEventLoop if asyncio is not None else None
+    # A walk over every object of the heap: decide per type, not per object.
+    kinds: dict[type, str] = {}
     for obj in gc.get_objects():
+        cls = type(obj)
+        kind = kinds.get(cls)
+        if kind is None:
+            kind = kinds[cls] = (
+                "file"
+                if issubclass(cls, io.FileIO)
+                else "socket"
+                if issubclass(cls, socket.socket)
+                else "loop"
+                if loop_type is not None and issubclass(cls, loop_type)
+                else ""
+            )
+        if not kind:
+            continue
         try:
-            if isinstance(obj, (io.FileIO, socket.socket)):
-                if not obj.closed if isinstance(obj, io.FileIO) else obj.fileno() != -1:
-                    fd = obj.fileno()
-                    if fd in fds:
-                        holders.setdefault(fd, obj)
-            elif loop_type and isinstance(obj, loop_type) and not obj.is_closed():
-                for fd in _loop_fds(obj):
-                    if fd in fds:
-                        holders[fd] = obj  # the loop wins over its own sockets
+            if kind == "loop":
+                if not obj.is_closed():
+                    for fd in _loop_fds(obj):
+                        if fd in fds:
+                            holders[fd] = obj  # the loop wins over its own sockets
+            elif kind == "file" and obj.closed:
+                continue
+            elif (fd := obj.fileno()) in fds:
+                holders.setdefault(fd, obj)
         except Exception:  # an object in a half-built or odd state: not ours to judge
             continue
     return holders

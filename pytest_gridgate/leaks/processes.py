@@ -153,6 +153,8 @@ def _reap(pid: int) -> bool:
 class ProcessCheck:
     """Running children (``processes``) and exited, unwaited ones (``zombies``)."""
 
+    may_pend = True  # a process that is exiting, a zombie about to be waited for
+
     def __init__(
         self,
         *,
