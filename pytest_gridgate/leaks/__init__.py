@@ -141,22 +141,20 @@ class LeakDetector:
         return [check.snapshot() for check in self.checks]
 
     def _findings(
-        self, baseline: list[Any], excluded: set[Hashable], only: set[int] | None = None
+        self, baseline: list[Any], excluded: set[Hashable], only: list[int] | None = None
     ) -> list[Leak]:
-        seen: set[Hashable] = set()
-        leaks = []
-        for index, (check, before) in enumerate(zip(self.checks, baseline, strict=False)):
-            if only is not None and index not in only:
-                continue
+        checks = self.checks
+        leaks: list[Leak] = []
+        for index in range(len(checks)) if only is None else only:
+            check = checks[index]
             try:
-                found = check.compare(before)
+                found = check.compare(baseline[index])
             except Exception as exc:  # a broken check must not take the run down
                 self._broken.append(f"leak check {check.name!r} failed: {exc!r}")
                 continue
             for leak in found:
-                if leak.key in excluded or leak.key in seen:
+                if leak.key in excluded or any(leak.key == other.key for other in leaks):
                     continue
-                seen.add(leak.key)
                 leaks.append(leak)
         return leaks
 
@@ -180,14 +178,15 @@ class LeakDetector:
                 if not any(leak.pending for leak in self._findings(baseline, excluded, first)):
                     break
             return self._findings(baseline, excluded)
-        rest = self._findings(baseline, excluded | {leak.key for leak in leaks}, self._rest)
-        return leaks + rest if leaks else rest
+        if not leaks:
+            return self._findings(baseline, excluded, self._rest)
+        return leaks + self._findings(baseline, excluded | {leak.key for leak in leaks}, self._rest)
 
     # ------------------------------------------------------------------ hooks
 
     def _partition(self) -> None:
-        self._may_pend = {i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)}
-        self._rest = set(range(len(self.checks))) - self._may_pend
+        self._may_pend = [i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)]
+        self._rest = [i for i in range(len(self.checks)) if i not in self._may_pend]
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
