@@ -52,36 +52,28 @@ def _listing() -> set[int]:
     return fds
 
 
-def _lowest_free() -> int:
-    try:
-        fd = os.dup(2)
-    except OSError:
-        return -1
-    os.close(fd)
-    return fd
-
-
-# Linux 6.2+ reports the number of open descriptors as the size of /proc/self/fd. An
-# fstat() of the directory, kept open, costs a microsecond; reading it costs seven. The
-# descriptor is per process (it would name the parent's table after a fork), so it lives
-# here, tagged with the pid that opened it.
+# Linux 6.2+ reports the number of open descriptors as the size of /proc/self/fd: one
+# fstat() of the directory, kept open, instead of reading it (a microsecond against
+# seven). The descriptor is per process: a forked child must open its own, since this one
+# would describe the parent's table.
 _COUNTS = _FD_DIR == "/proc/self/fd" and os.stat(_FD_DIR).st_size > 0
-_dir_fd: list[int] = [-1, -1]  # pid, fd
+_dir_fd = [-1]
 
 
-def _open_fds() -> int:
-    pid = os.getpid()
-    if _dir_fd[0] != pid:
-        _dir_fd[:] = [pid, os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)]
-    return os.fstat(_dir_fd[1]).st_size
+def _forget_dir_fd() -> None:
+    _dir_fd[0] = -1
 
 
-def _fingerprint() -> tuple[int, int] | list[str]:
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_dir_fd)
+
+
+def _fingerprint() -> int | list[str]:
     """Cheap: changes whenever a descriptor is opened and kept (see FdCheck)."""
     if _COUNTS:
-        # The lowest free descriptor also moves when a test closes one of the session's
-        # descriptors and keeps a new one (same count).
-        return _open_fds(), _lowest_free()
+        if _dir_fd[0] < 0:
+            _dir_fd[0] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+        return os.fstat(_dir_fd[0]).st_size
     return os.listdir(_FD_DIR) if _FD_DIR is not None else []
 
 
@@ -180,10 +172,10 @@ def _close_loop(loop: Any) -> bool:
 class FdCheck:
     """Open descriptors, in two tiers.
 
-    The fingerprint is the number of open descriptors and the lowest free one (or the raw
-    listing on older kernels): a descriptor opened and kept moves one or the other, unless
-    the test also closed one the session had opened before. The full set is read only
-    when the fingerprint moved, before the test (refreshing a cache) or after it.
+    The fingerprint is the number of open descriptors (the raw listing on older kernels):
+    a descriptor opened and kept moves it, unless the test also closed one the session had
+    opened before. The full set is read only when the fingerprint moved, before the test
+    (refreshing a cache) or after it.
     """
 
     name = "fds"
@@ -192,7 +184,7 @@ class FdCheck:
         self._fingerprint = _fingerprint()  # first, so the directory descriptor is known
         self._known = frozenset(_listing())
 
-    def snapshot(self) -> tuple[Any, frozenset[int]]:
+    def snapshot(self) -> tuple[int | list[str], frozenset[int]]:
         fingerprint = _fingerprint()
         if fingerprint != self._fingerprint:
             self._fingerprint, self._known = fingerprint, frozenset(_listing())
