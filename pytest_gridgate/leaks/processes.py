@@ -187,8 +187,6 @@ class ProcessCheck:
         return ProcessBaseline(spawns, mp_children, zombie, self._known)
 
     def compare(self, before: Any) -> list[Leak]:
-        import psutil
-
         mp_children = _mp_children()
         if (
             spawn_count() == before.spawns
@@ -196,6 +194,8 @@ class ProcessCheck:
             and (not (self.zombies and before.known) or _peek_zombie() is None)
         ):
             return []
+        import psutil  # the deep tier only: the import alone costs milliseconds
+
         scan = _scan()
         self._refresh(scan)
         leaks = []
