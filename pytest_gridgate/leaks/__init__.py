@@ -1,14 +1,14 @@
 """Per-test leak and zombie detection, with cleanup.
 
-Every test is compared before setup with after teardown (``pytest_runtest_logstart`` and
-the teardown ``pytest_runtest_makereport``, which runs once every teardown hook and
-finalizer, gridgate's own env restoration included, has finished). What a class-, module-,
-package- or session-scoped fixture creates belongs to the fixture: it is excused for the
-test that first requested it, and checked when the fixture is finalized, against the
-fixture. Findings become entries of the ``leaks`` section of the gate report, attached to
-the teardown report so that they reach the xdist controller; in ``fail`` mode they turn the
-teardown into an error naming the leak, in ``warn`` mode into a warning. After reporting,
-each leak is cleaned up by the check that found it.
+Every test is compared before setup with after teardown (the first ``pytest_runtest_setup``
+hook, and the teardown report in the first ``pytest_runtest_logreport``, which runs once
+every teardown hook and finalizer, gridgate's own env restoration included, has finished).
+What a class-, module-, package- or session-scoped fixture creates belongs to the fixture:
+it is excused for the test that first requested it, and checked when the fixture is
+finalized, against the fixture. Findings become entries of the ``leaks`` section of the
+gate report, attached to the teardown report so that they reach the xdist controller; in
+``fail`` mode they turn the teardown into an error naming the leak, in ``warn`` mode into
+a warning. After reporting, each leak is cleaned up by the check that found it.
 
 The checks themselves live in one module each and share the small interface of
 :mod:`pytest_gridgate.leaks.base`; third-party checks come from the
