@@ -1,14 +1,14 @@
 """Per-test leak and zombie detection, with cleanup.
 
-Every test is compared before setup with after teardown (``pytest_runtest_logstart`` and
-the teardown ``pytest_runtest_makereport``, which runs once every teardown hook and
-finalizer, gridgate's own env restoration included, has finished). What a class-, module-,
-package- or session-scoped fixture creates belongs to the fixture: it is excused for the
-test that first requested it, and checked when the fixture is finalized, against the
-fixture. Findings become entries of the ``leaks`` section of the gate report, attached to
-the teardown report so that they reach the xdist controller; in ``fail`` mode they turn the
-teardown into an error naming the leak, in ``warn`` mode into a warning. After reporting,
-each leak is cleaned up by the check that found it.
+Every test is compared before setup with after teardown (the first ``pytest_runtest_setup``
+hook, and the teardown report in the first ``pytest_runtest_logreport``, which runs once
+every teardown hook and finalizer, gridgate's own env restoration included, has finished).
+What a class-, module-, package- or session-scoped fixture creates belongs to the fixture:
+it is excused for the test that first requested it, and checked when the fixture is
+finalized, against the fixture. Findings become entries of the ``leaks`` section of the
+gate report, attached to the teardown report so that they reach the xdist controller; in
+``fail`` mode they turn the teardown into an error naming the leak, in ``warn`` mode into
+a warning. After reporting, each leak is cleaned up by the check that found it.
 
 The checks themselves live in one module each and share the small interface of
 :mod:`pytest_gridgate.leaks.base`; third-party checks come from the
@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Generator, Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -65,6 +65,9 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
                 ignore=settings.ignore.processes,
             )
         )
+    # asyncio before fds: a loop left open and current is reported once, as current.
+    if "asyncio" in enabled:
+        checks.append(AsyncioCheck())
     if "fds" in enabled:
         checks.append(FdCheck())
     if "environ" in enabled:
@@ -74,14 +77,12 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
     if "signals" in enabled:
         # pytest-timeout arms SIGALRM around each test (gridgate's timeouts build on it).
         checks.append(SignalCheck(include_sigalrm=not config.pluginmanager.has_plugin("timeout")))
-    if "asyncio" in enabled:
-        checks.append(AsyncioCheck())
     return checks
 
 
 @dataclass
 class _FixtureState:
-    """A higher-scoped fixture: the state before its setup and the resources it created."""
+    """A higher-scoped fixture: the state before its setup and the resources it owns."""
 
     name: str
     baseline: list[Any]
@@ -92,7 +93,6 @@ class _FixtureState:
 class _Found:
     owner: str  # test nodeid, or the fixture it is reported against
     leak: Leak
-    entry: dict[str, Any] = field(default_factory=dict)
 
 
 def _fixture_nodeid(fixturedef: pytest.FixtureDef[Any]) -> str:
@@ -123,50 +123,84 @@ class LeakDetector:
         self.settings = settings
         self.checks: list[LeakCheck] = build_checks(config, settings)
         self._baseline: list[Any] | None = None
+        self._item: pytest.Item | None = None
         # Resources created by higher-scoped fixtures set up during the current test.
         self._excused: set[Hashable] = set()
         self._fixtures: dict[pytest.FixtureDef[Any], _FixtureState] = {}
         self._finalized: list[_FixtureState] = []
+        self._higher_scoped_args: dict[pytest.FixtureDef[Any], tuple[str, ...]] = {}
         # Everything already reported or allowed, never blamed twice.
         self._accounted: set[Hashable] = set()
         self.session_failed = False
+        self._broken: list[str] = []  # errors of checks, reported with the next test
+        self._partition()
 
     # ------------------------------------------------------------------ measuring
 
     def _snapshot(self) -> list[Any]:
         return [check.snapshot() for check in self.checks]
 
-    def _findings(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
-        seen: set[Hashable] = set()
-        leaks = []
-        for check, before in zip(self.checks, baseline, strict=False):
-            for leak in check.compare(before):
-                if leak.key in excluded or leak.key in seen:
+    def _findings(
+        self, baseline: list[Any], excluded: set[Hashable], only: list[int] | None = None
+    ) -> list[Leak]:
+        checks = self.checks
+        leaks: list[Leak] = []
+        for index in range(len(checks)) if only is None else only:
+            check = checks[index]
+            try:
+                found = check.compare(baseline[index])
+            except Exception as exc:  # a broken check must not take the run down
+                self._broken.append(f"leak check {check.name!r} failed: {exc!r}")
+                continue
+            for leak in found:
+                if leak.key in excluded or any(leak.key == other.key for other in leaks):
                     continue
-                seen.add(leak.key)
                 leaks.append(leak)
         return leaks
 
     def _settled(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
-        """Findings after the grace period, which only runs while something is pending."""
-        leaks = self._findings(baseline, excluded)
-        deadline = time.monotonic() + self.settings.grace
-        while any(leak.pending for leak in leaks):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            time.sleep(min(0.01, remaining))
-            leaks = self._findings(baseline, excluded)
-        return leaks
+        """Findings after the grace period, which only runs while something is pending.
+
+        Checks whose findings may still resolve on their own (threads, processes: they
+        declare ``may_pend``) run first. If they found something pending, only they are
+        asked again while waiting, with a growing interval; every check then runs once at
+        the end, when the pending things are settled (a descriptor check may collect
+        garbage: it should do so once, not on every poll).
+        """
+        first = self._may_pend
+        leaks = self._findings(baseline, excluded, first)
+        if any(leak.pending for leak in leaks):
+            deadline = time.monotonic() + self.settings.grace
+            interval = 0.005
+            while (remaining := deadline - time.monotonic()) > 0:
+                time.sleep(min(interval, remaining))
+                interval = min(interval * 2, 0.05)
+                if not any(leak.pending for leak in self._findings(baseline, excluded, first)):
+                    break
+            return self._findings(baseline, excluded)
+        if not leaks:
+            return self._findings(baseline, excluded, self._rest)
+        return leaks + self._findings(baseline, excluded | {leak.key for leak in leaks}, self._rest)
 
     # ------------------------------------------------------------------ hooks
+
+    def _partition(self) -> None:
+        self._may_pend = [i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)]
+        self._rest = [i for i in range(len(self.checks)) if i not in self._may_pend]
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         for extra in self.config.hook.pytest_gridgate_leak_checks(config=self.config):
             self.checks.extend(extra or ())
+        self._partition()
 
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
+    # The baseline is taken by the first plain setup hook (after the wrappers of capture
+    # and logging, which change nothing checked here, and before any fixture runs), and
+    # the comparison made when the teardown report is logged: by then every teardown hook
+    # and finalizer has run. Plain hooks, not wrappers: they run for every test.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._item = item
         self._excused = set()
         self._baseline = self._snapshot()
 
@@ -174,55 +208,91 @@ class LeakDetector:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
+        owners = None
         if fixturedef.scope == "function":
-            return (yield)
+            owners = self._delegates_of(fixturedef, request)
+            if not owners:
+                return (yield)
         before = self._snapshot()
         try:
             return (yield)
         finally:
             owned = {leak.key for leak in self._findings(before, set())}
-            self._fixtures[fixturedef] = _FixtureState(
-                f"{_fixture_nodeid(fixturedef)}", before, owned
-            )
             self._excused |= owned
+            if owners is not None:
+                # Owned jointly: checked when the last of them is finalized.
+                for owner in owners:
+                    owner.owned |= owned
+            else:
+                self._fixtures[fixturedef] = _FixtureState(
+                    _fixture_nodeid(fixturedef), before, owned
+                )
+
+    def _delegates_of(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> list[_FixtureState]:
+        """The higher-scoped fixtures a function-scoped one may create resources for.
+
+        A function-scoped fixture that requests a higher-scoped one often starts things on
+        its behalf (``group.makegateway()`` into a session-scoped ``group``, a connection
+        kept in a module-scoped pool): those belong to the higher-scoped fixture, which
+        must have released them by the time it is finalized.
+        """
+        names = self._higher_scoped_args.get(fixturedef)
+        if names is None:
+            active = getattr(request, "_fixture_defs", {})
+            names = self._higher_scoped_args[fixturedef] = tuple(
+                name
+                for name in fixturedef.argnames
+                if name in active and active[name].scope != "function"
+            )
+        if not names:
+            return []
+        active = getattr(request, "_fixture_defs", {})
+        states = [self._fixtures.get(active.get(name)) for name in names]  # type: ignore[arg-type]
+        return [state for state in states if state is not None]
 
     def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         state = self._fixtures.pop(fixturedef, None)
         if state is not None:
             self._finalized.append(state)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.when == "teardown":
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # First, so that the verdict is in the report before anyone (terminal, junitxml,
+        # the xdist worker sending it to the controller, the gate report) reads it.
+        item = self._item
+        if report.when == "teardown" and item is not None and item.nodeid == report.nodeid:
+            self._item = None
             self._finish_test(item, report)
-        return report
 
     # ------------------------------------------------------------------ verdicts
 
     def _finish_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
         found: list[_Found] = []
-        allowed = _allowed_checks(item)
         baseline, self._baseline = self._baseline, None
         test_keys: set[Hashable] = set()
-        if baseline is not None:
-            for leak in self._settled(baseline, self._excused):
+        if baseline is not None and (leaks := self._settled(baseline, self._excused)):
+            allowed = _allowed_checks(item)
+            for leak in leaks:
                 test_keys.add(leak.key)
                 if not _is_allowed(leak, allowed):
                     found.append(_Found(item.nodeid, leak))
-        found.extend(self._check_finalized(test_keys | self._accounted))
-        self._accounted |= test_keys
-        if found:
+            self._accounted |= test_keys
+        if self._finalized:
+            found.extend(self._check_finalized(test_keys | self._accounted))
+        if found or self._broken:
             self._report(found, report, item)
 
     def _check_finalized(self, excluded: set[Hashable]) -> list[_Found]:
         found = []
         finalized, self._finalized = self._finalized, []
+        excluded = set(excluded)
+        # Innermost first (finalization order): a resource is blamed on one fixture only.
         for state in finalized:
             live = set().union(*(other.owned for other in self._fixtures.values()))
             for leak in self._settled(state.baseline, excluded | live):
+                excluded.add(leak.key)
                 found.append(_Found(state.name, leak))
         return found
 
@@ -244,7 +314,6 @@ class LeakDetector:
                     entry["cleaned"] = bool(leak.cleanup())
                 except Exception:  # cleanup is best effort; the finding stands
                     entry["cleaned"] = False
-            each.entry = entry
             entries.append(entry)
         return entries
 
@@ -252,7 +321,8 @@ class LeakDetector:
         entries = self._entries(found)
         for entry in entries:
             attach(report, SECTION, entry)
-        text = _describe(entries, item.nodeid)
+        text = "\n".join([_describe(entries, item.nodeid), *self._broken]).strip()
+        self._broken = []
         if self.settings.action == "fail":
             if report.passed:
                 report.outcome = "failed"
@@ -303,7 +373,7 @@ class LeakDetector:
                 report.add(SECTION, entry)
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and workeroutput is None:
-            terminal.write_line(_describe(entries, "the session"), yellow=True)
+            terminal.write_line(_describe(entries, "session"), yellow=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -317,6 +387,8 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 
 def _describe(entries: list[dict[str, Any]], where: str) -> str:
+    if not entries:
+        return ""
     lines = [f"gridgate: leaked resources in {where} (leaks.action = {entries[0]['action']}):"]
     for entry in entries:
         owner = "" if entry["nodeid"] == where else f"{entry['nodeid']}: "
@@ -328,9 +400,12 @@ def _describe(entries: list[dict[str, Any]], where: str) -> str:
 def _warn(item: pytest.Item, text: str) -> None:
     # Recorded straight through the hook, so that a project's ``-W error`` cannot turn
     # gridgate's own warning into an exception inside pytest's reporting machinery.
+    path, lineno, _ = item.location
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warnings.warn(GridgateLeakWarning(text), stacklevel=1)
+        warnings.warn_explicit(
+            GridgateLeakWarning(text), GridgateLeakWarning, path, (lineno or 0) + 1
+        )
     for message in caught:
         item.ihook.pytest_warning_recorded.call_historic(
             kwargs={

@@ -55,6 +55,8 @@ class LeakCheck(Protocol):
     """Take a cheap snapshot before a test, compare after it, describe what leaked.
 
     ``name`` is the name used in ``leaks.checks`` and in ``gridgate_allow_leaks(...)``.
+    A check whose leaks can be ``pending`` also sets a class attribute ``may_pend = True``
+    (optional): only such checks are polled during the grace period.
     ``compare(before)`` must not change anything: the caller decides about grace periods,
     reporting and cleanup (through :attr:`Leak.cleanup`).
     """

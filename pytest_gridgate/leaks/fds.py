@@ -17,8 +17,6 @@ import socket
 import sys
 from typing import Any
 
-import psutil
-
 from pytest_gridgate.leaks.base import Leak
 
 _FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
@@ -27,28 +25,56 @@ _FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), No
 _NAMES = [str(n) for n in range(4096)]
 
 
-def _listing() -> tuple[list[str], int]:
-    """The names in the descriptor directory, and the one that was the listing's own.
+def _listing() -> set[int]:
+    """The open descriptors, without the one the listing itself used.
 
     Listing the directory opens it, on the lowest free descriptor, which then shows in the
-    listing; a descriptor the test opens later very likely gets that same number. The
-    listing's own descriptor ends the run ``0, 1, 2, ...`` at the start of the listing and
+    listing. That descriptor ends the run ``0, 1, 2, ...`` at the start of the listing and
     is closed again by now: usually one ``fstat`` finds it.
     """
     if _FD_DIR is None:  # pragma: no cover - neither /proc nor /dev/fd
-        return [str(f.fd) for f in psutil.Process().open_files()], -1
+        import psutil
+
+        return {f.fd for f in psutil.Process().open_files()}
     names = os.listdir(_FD_DIR)
     run = 0
     for name in names:
         if run >= len(_NAMES) or name != _NAMES[run]:
             break
         run += 1
+    fds = {int(name) for name in names}
     for fd in range(run - 1, -1, -1):
         try:
             os.fstat(fd)
         except OSError:
-            return names, fd
-    return names, -1
+            fds.discard(fd)
+            break
+    return fds
+
+
+# Linux 6.2+ reports the number of open descriptors as the size of /proc/self/fd: one
+# fstat() of the directory, kept open, instead of reading it (a microsecond against
+# seven). The descriptor is per process: a forked child must open its own, since this one
+# would describe the parent's table.
+_COUNTS = _FD_DIR == "/proc/self/fd" and os.stat(_FD_DIR).st_size > 0
+_dir_fd = [-1]
+
+
+def _forget_dir_fd() -> None:
+    _dir_fd[0] = -1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_dir_fd)
+
+
+def _fingerprint() -> int | list[str]:
+    """Cheap: changes whenever a descriptor is opened and kept (see FdCheck)."""
+    if _COUNTS:
+        if _dir_fd[0] < 0:
+            _dir_fd[0] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+        return os.fstat(_dir_fd[0]).st_size
+    return os.listdir(_FD_DIR) if _FD_DIR is not None else []
 
 
 def _target(fd: int) -> str | None:
@@ -69,18 +95,34 @@ def _holders(fds: set[int]) -> dict[int, Any]:
     """Python objects (files, sockets, event loops) still holding any of ``fds``."""
     holders: dict[int, Any] = {}
     asyncio = sys.modules.get("asyncio")
-    loop_type = asyncio.BaseEventLoop if asyncio is not None else ()
+    loop_type = asyncio.BaseEventLoop if asyncio is not None else None
+    # A walk over every object of the heap: decide per type, not per object.
+    kinds: dict[type, str] = {}
     for obj in gc.get_objects():
+        cls = type(obj)
+        kind = kinds.get(cls)
+        if kind is None:
+            kind = kinds[cls] = (
+                "file"
+                if issubclass(cls, io.FileIO)
+                else "socket"
+                if issubclass(cls, socket.socket)
+                else "loop"
+                if loop_type is not None and issubclass(cls, loop_type)
+                else ""
+            )
+        if not kind:
+            continue
         try:
-            if isinstance(obj, (io.FileIO, socket.socket)):
-                if not obj.closed if isinstance(obj, io.FileIO) else obj.fileno() != -1:
-                    fd = obj.fileno()
-                    if fd in fds:
-                        holders.setdefault(fd, obj)
-            elif loop_type and isinstance(obj, loop_type) and not obj.is_closed():
-                for fd in _loop_fds(obj):
-                    if fd in fds:
-                        holders[fd] = obj  # the loop wins over its own sockets
+            if kind == "loop":
+                if not obj.is_closed():
+                    for fd in _loop_fds(obj):
+                        if fd in fds:
+                            holders[fd] = obj  # the loop wins over its own sockets
+            elif kind == "file" and obj.closed:
+                continue
+            elif (fd := obj.fileno()) in fds:
+                holders.setdefault(fd, obj)
         except Exception:  # an object in a half-built or odd state: not ours to judge
             continue
     return holders
@@ -128,26 +170,45 @@ def _close_loop(loop: Any) -> bool:
 
 
 class FdCheck:
+    """Open descriptors, in two tiers.
+
+    The fingerprint is the number of open descriptors (the raw listing on older kernels):
+    a descriptor opened and kept moves it, unless the test also closed one the session had
+    opened before. The full set is read only when the fingerprint moved, before the test
+    (refreshing a cache) or after it.
+    """
+
     name = "fds"
 
-    def snapshot(self) -> tuple[list[str], int]:
-        return _listing()
+    def __init__(self) -> None:
+        self._fingerprint = _fingerprint()  # first, so the directory descriptor is known
+        self._known = frozenset(_listing())
+
+    def snapshot(self) -> tuple[int | list[str], frozenset[int]]:
+        fingerprint = _fingerprint()
+        if fingerprint != self._fingerprint:
+            self._fingerprint, self._known = fingerprint, frozenset(_listing())
+        return fingerprint, self._known
 
     def compare(self, before: Any) -> list[Leak]:
-        names, _ = _listing()
-        if names == before[0]:
+        fingerprint = _fingerprint()
+        if fingerprint == before[0]:
             return []
-        candidates = {int(fd) for fd in names} - ({int(fd) for fd in before[0]} - {before[1]})
-        if not candidates:
-            return []
-        # The listing's own directory descriptor may have a new number: drop closed ones.
+        now = _listing()
+        self._fingerprint, self._known = fingerprint, frozenset(now)
+        candidates = now - before[1]
+        # Descriptors closed since the listing (another thread, a finalizer) are not leaks.
         candidates = {fd for fd in candidates if _target(fd) is not None}
         if not candidates:
             return []
-        gc.collect()  # files and sockets only reachable from garbage close now
-        candidates = {fd for fd in candidates if _target(fd) is not None}
-        if not candidates:
-            return []
+        if _holders(candidates):  # (the result is dropped: it would keep garbage alive)
+            # Files and sockets only reachable from garbage close in a collection. A full
+            # one costs tens of milliseconds on a big heap: only when a Python object holds
+            # one of the descriptors at all (a raw os.open() descriptor stays open anyway).
+            gc.collect()
+            candidates = {fd for fd in candidates if _target(fd) is not None}
+            if not candidates:
+                return []
         holders = _holders(candidates)
         leaks = []
         reported_loops = set()

@@ -13,14 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.spawns import spawn_count
+
+if TYPE_CHECKING:
+    import psutil
 
 #: Known neighbours: multiprocessing's helpers and gridgate's own watchdogs.
 KNOWN_PROCESSES = (
@@ -35,8 +35,7 @@ _EMPTY: frozenset[Any] = frozenset()
 ProcessKey = tuple[int, float]
 
 
-@dataclass(frozen=True)
-class ProcessBaseline:
+class ProcessBaseline(NamedTuple):
     spawns: int
     mp_children: frozenset[Any]
     zombie: int | None
@@ -70,12 +69,46 @@ def direct_children() -> list[int]:
             except OSError:  # the thread ended meanwhile
                 continue
         return pids
+    import psutil
+
     return [child.pid for child in psutil.Process().children()]
 
 
+def descendants(pid: int) -> int:
+    """How many processes descend from ``pid`` (without reading the whole process table)."""
+    if not _HAS_PROC_CHILDREN:
+        import psutil
+
+        try:
+            return len(psutil.Process(pid).children(recursive=True))
+        except psutil.Error:
+            return 0
+    count, pending = 0, [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            tids = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                    children = [int(child) for child in f.read().split()]
+            except OSError:
+                continue
+            count += len(children)
+            pending.extend(children)
+    return count
+
+
 def _scan() -> dict[ProcessKey, psutil.Process]:
+    pids = direct_children()
+    if not pids:
+        return {}
+    import psutil
+
     children = {}
-    for pid in direct_children():
+    for pid in pids:
         try:
             proc = psutil.Process(pid)
             children[(pid, proc.create_time())] = proc
@@ -85,6 +118,8 @@ def _scan() -> dict[ProcessKey, psutil.Process]:
 
 
 def describe(proc: psutil.Process) -> str:
+    import psutil
+
     try:
         cmdline = " ".join(proc.cmdline()) or proc.name()
     except psutil.Error:
@@ -93,6 +128,8 @@ def describe(proc: psutil.Process) -> str:
 
 
 def kill_tree(proc: psutil.Process) -> bool:
+    import psutil
+
     """Kill ``proc`` and its descendants, and reap them; True when none survived."""
     try:
         procs = [proc, *proc.children(recursive=True)]
@@ -116,6 +153,8 @@ def _reap(pid: int) -> bool:
 class ProcessCheck:
     """Running children (``processes``) and exited, unwaited ones (``zombies``)."""
 
+    may_pend = True  # a process that is exiting, a zombie about to be waited for
+
     def __init__(
         self,
         *,
@@ -135,6 +174,7 @@ class ProcessCheck:
         self._scanned_at = (spawn_count(), _mp_children())
 
     def _refresh(self, scan: dict[ProcessKey, psutil.Process] | None = None) -> None:
+        # (psutil is imported only on these deep paths: it costs ~10 ms at start-up.)
         self._scanned_at = (spawn_count(), _mp_children())
         self._known = frozenset(_scan() if scan is None else scan)
 
@@ -142,15 +182,20 @@ class ProcessCheck:
         spawns, mp_children = spawn_count(), _mp_children()
         if (spawns, mp_children) != self._scanned_at:
             self._refresh()
-        return ProcessBaseline(
-            spawns, mp_children, _peek_zombie() if self.zombies else None, self._known
-        )
+        # Without any child there is nothing to peek at (and waitid would raise).
+        zombie = _peek_zombie() if self.zombies and self._known else None
+        return ProcessBaseline(spawns, mp_children, zombie, self._known)
 
     def compare(self, before: Any) -> list[Leak]:
         mp_children = _mp_children()
-        zombie = _peek_zombie() if self.zombies else None
-        if spawn_count() == before.spawns and mp_children == before.mp_children and zombie is None:
+        if (
+            spawn_count() == before.spawns
+            and mp_children == before.mp_children
+            and (not (self.zombies and before.known) or _peek_zombie() is None)
+        ):
             return []
+        import psutil  # the deep tier only: the import alone costs milliseconds
+
         scan = _scan()
         self._refresh(scan)
         leaks = []
@@ -180,6 +225,8 @@ class ProcessCheck:
         return leaks
 
     def _ignored(self, proc: psutil.Process, cmdline: str) -> bool:
+        import psutil
+
         try:
             name = proc.name()
         except psutil.Error:
@@ -187,6 +234,8 @@ class ProcessCheck:
         return any(fnmatchcase(cmdline, p) or fnmatchcase(name, p) for p in self.ignore)
 
     def _judge(self, key: ProcessKey, proc: psutil.Process) -> Leak | None:
+        import psutil
+
         try:
             zombie = proc.status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
@@ -199,17 +248,15 @@ class ProcessCheck:
             except psutil.Error:
                 name = "?"
             detail = f"pid {proc.pid} '{name}' exited but was never waited for"
-            return Leak("zombie", key, detail, cleanup=lambda: _reap(proc.pid))
+            # Pending: a thread of the test's code may be about to wait for it.
+            return Leak("zombie", key, detail, pending=True, cleanup=lambda: _reap(proc.pid))
         if not self.processes:
             return None
         cmdline = describe(proc)
         if self._ignored(proc, cmdline):
             return None
-        try:
-            descendants = len(proc.children(recursive=True))
-        except psutil.Error:
-            descendants = 0
-        tree = f" with {descendants} descendant(s)" if descendants else ""
+        below = descendants(proc.pid)
+        tree = f" with {below} descendant(s)" if below else ""
         detail = f"pid {proc.pid} '{cmdline}' still running{tree}"
         cleanup = (lambda: kill_tree(proc)) if self.kill else None
         return Leak("process", key, detail, pending=True, cleanup=cleanup)

@@ -1,0 +1,57 @@
+"""Per-test cost of each leak check: one snapshot plus one comparison, nothing leaked.
+
+    python benchmarks/leak_check_cost.py [--number 20000]
+
+This is the cheap tier only, the cost every test pays; the deep tier runs when something
+changed. The per-test total of the plugin adds two plain hook calls (setup and the
+teardown report) on top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import timeit
+
+from pytest_gridgate.config import LeakSettings
+from pytest_gridgate.leaks import LeakDetector, spawns
+
+
+class _PluginManager:
+    def has_plugin(self, name: str) -> bool:
+        return name == "timeout"  # as in a normal run: SIGALRM belongs to pytest-timeout
+
+
+class _Config:
+    pluginmanager = _PluginManager()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--number", type=int, default=20000)
+    options = parser.parse_args()
+    spawns.install()
+    detector = LeakDetector(_Config(), LeakSettings())  # type: ignore[arg-type]
+    print(f"{len(os.environ)} environment variables; microseconds per test, best of 5")
+    total = 0.0
+    for check in detector.checks:
+
+        def once(check: object = check) -> None:
+            check.compare(check.snapshot())  # type: ignore[attr-defined]
+
+        cost = min(timeit.repeat(once, number=options.number, repeat=5)) / options.number * 1e6
+        total += cost
+        print(f"  {check.name:<10} {cost:6.2f}")
+    print(f"  {'sum':<10} {total:6.2f}")
+
+    def whole_test() -> None:
+        baseline = detector._snapshot()
+        detector._settled(baseline, set())
+
+    cost = min(timeit.repeat(whole_test, number=options.number, repeat=5)) / options.number * 1e6
+    print(f"  {'detector':<10} {cost:6.2f}  (all checks through the plugin's own loop)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""Leak detection on real projects: their own test suites, from their PyPI sdists.
+
+For each project: download the sdist (``pip download --no-binary :all: --no-deps``), unpack
+it into a scratch directory outside the repository, install it and its test dependencies
+into a scratch venv together with this checkout of pytest-gridgate, then run its test suite
+alternately with ``-p no:gridgate`` and with gridgate (``leaks.action = "warn"``, every
+default check, timeouts off). Reports the CPU ratio (median of the rounds) and every leak
+gridgate found, read from a small recorder plugin that collects the ``leaks`` entries.
+
+    python benchmarks/real_world_leaks.py                      # attrs, packaging, execnet
+    python benchmarks/real_world_leaks.py --project attrs --rounds 1 --workdir /tmp/rw
+
+Nothing of the projects' code is kept in this repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    test_deps: tuple[str, ...]
+    test_args: tuple[str, ...]
+    why: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+PROJECTS = (
+    Project(
+        "attrs",
+        ("hypothesis", "pympler", "cloudpickle"),
+        ("tests", "--ignore=tests/test_mypy.yml", "-p", "no:mypy-plugins"),
+        "pure Python, large suite of small tests: the per-test overhead",
+    ),
+    Project(
+        "packaging",
+        ("pretend", "pip", "tomli_w", "hypothesis"),
+        ("tests",),
+        "pure Python, many parametrized tests",
+    ),
+    Project(
+        "execnet",
+        (),
+        ("testing", "-p", "no:cacheprovider"),
+        "starts Python subprocesses and threads in most tests (gateways, channels)",
+    ),
+)
+
+RECORDER = '''
+"""Collects gridgate's leak entries of a run into $_GRIDGATE_RECORD (JSON)."""
+import json, os
+from pytest_gridgate.report import attached, get_report
+
+_ENTRIES = []
+
+def pytest_runtest_logreport(report):
+    _ENTRIES.extend(e for s, e in attached(report) if s == "leaks")
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):
+        return
+    entries = _ENTRIES + get_report(session.config).sections.get("leaks", [])
+    with open(os.environ["_GRIDGATE_RECORD"], "w") as f:
+        json.dump(entries, f, indent=1)
+'''
+
+
+def run(cmd: list[str], **kwargs: object) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def prepare(workdir: Path, projects: list[Project]) -> Path:
+    venv = workdir / "venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        run([sys.executable, "-m", "venv", str(venv)])
+        run([str(python), "-m", "pip", "install", "-q", "-e", str(REPO)])
+    sdists = workdir / "sdists"
+    for project in projects:
+        source = workdir / project.name
+        if source.exists():
+            continue
+        download = ["download", "-q", "--no-binary", ":all:", "--no-deps", "-d", str(sdists)]
+        run([str(python), "-m", "pip", *download, project.name])
+        archive = next(sdists.glob(f"{project.name}-*.tar.gz"))
+        with tarfile.open(archive) as tar:
+            tar.extractall(workdir / "unpacked", filter="data")
+        unpacked = next((workdir / "unpacked").glob(f"{project.name}-*"))
+        unpacked.rename(source)
+        run([str(python), "-m", "pip", "install", "-q", str(source), *project.test_deps])
+    (workdir / "gridgate_leak_recorder.py").write_text(RECORDER)
+    return python
+
+
+def cpu_of_run(python: Path, project: Project, cwd: Path, extra: list[str], env: dict[str, str]):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:randomly", *project.test_args, *extra],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, result
+
+
+def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
+    cwd = workdir / project.name
+    record = workdir / f"{project.name}-leaks.json"
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    base_env.update(project.env)
+    on_env = dict(
+        base_env,
+        GRIDGATE_LEAKS_ACTION="warn",
+        GRIDGATE_TIMEOUTS_DEFAULT="0",
+        GRIDGATE_COLLECTION_MIN_TESTS="0",
+        _GRIDGATE_RECORD=str(record),
+        PYTHONPATH=str(workdir),
+    )
+    on_args = ["-p", "gridgate_leak_recorder"]
+    off_args = ["-p", "no:gridgate"]
+    on: list[float] = []
+    off: list[float] = []
+    outcome = ""
+    for round_ in range(rounds):
+        pair = [(on, on_args, on_env), (off, off_args, base_env)]
+        for samples, args, env in pair if round_ % 2 == 0 else reversed(pair):
+            cpu, result = cpu_of_run(python, project, cwd, args, env)
+            samples.append(cpu)
+            if samples is on:
+                lines = (result.stdout or result.stderr).strip().splitlines()
+                outcome = lines[-1] if lines else f"exit {result.returncode}"
+    ratio = statistics.median(on) / statistics.median(off)
+    entries = json.loads(record.read_text()) if record.exists() else []
+    print(f"\n== {project.name}: {project.why}")
+    print(f"   last gridgate run: {outcome}")
+    print(
+        f"   CPU gridgate {statistics.median(on):.2f}s, baseline {statistics.median(off):.2f}s,"
+        f" ratio {ratio:.3f} ({rounds} rounds)"
+    )
+    print(f"   samples gridgate {[round(x, 2) for x in on]}, baseline {[round(x, 2) for x in off]}")
+    print(f"   {len(entries)} leak finding(s)")
+    for entry in entries:
+        print(f"   - {entry['nodeid']}: {entry['kind']}: {entry['detail']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", action="append", choices=[p.name for p in PROJECTS])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workdir", type=Path)
+    options = parser.parse_args()
+    projects = [p for p in PROJECTS if not options.project or p.name in options.project]
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="gridgate-real-world-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    python = prepare(workdir, projects)
+    for project in projects:
+        measure(python, workdir, project, options.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,491 @@
+"""Leak detection, driven through real pytest runs in subprocesses.
+
+Every run here is ``runpytest_subprocess``: the inner tests leak threads, processes,
+descriptors, variables, the working directory and signal handlers on purpose, which must
+never reach the outer test process. A small conftest in each inner project records the
+``leaks`` entries that reach the (controller's) ``pytest_runtest_logreport`` plus the
+session-level ones, and the verdict of ``pytest_gridgate_report``, into ``leaks.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+RECORDER = """
+    import json
+
+    import pytest
+
+    from pytest_gridgate.report import GateReport, attached, get_report
+
+    ENTRIES = []
+
+
+    def pytest_runtest_logreport(report):
+        ENTRIES.extend(entry for section, entry in attached(report) if section == "leaks")
+
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(session):
+        config = session.config
+        if hasattr(config, "workerinput"):
+            return
+        gate = GateReport()
+        gate.add_section("leaks", ENTRIES + get_report(config).sections["leaks"])
+        config.hook.pytest_gridgate_report(report=gate, config=config)
+        verdicts = [[v.passed, v.summary, v.details] for v in gate.verdicts if v.gate == "leaks"]
+        with open("leaks.json", "w") as f:
+            json.dump({"entries": gate.sections["leaks"], "verdicts": verdicts}, f)
+"""
+
+
+def _recorded(pytester: pytest.Pytester) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((pytester.path / "leaks.json").read_text())
+    return data
+
+
+def _processes_with(marker: str) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or ())
+        if marker in cmdline:
+            found.append(f"{proc.pid}: {cmdline}")
+    return found
+
+
+KINDS_TESTS = """
+    import asyncio
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import pytest
+
+    KEEP = []
+
+
+    def test_thread_leak():
+        stop = threading.Event()
+        KEEP.append(stop)
+        threading.Thread(target=stop.wait, name="leaky-worker", daemon=True).start()
+
+
+    def test_thread_joined():
+        thread = threading.Thread(target=time.sleep, args=(0.01,))
+        thread.start()
+        thread.join()
+
+
+    def test_process_leak():
+        KEEP.append(subprocess.Popen(["sleep", os.environ["GG_SLEEP"]]))
+
+
+    def test_process_waited():
+        subprocess.run([sys.executable, "-c", "pass"], timeout=60, check=True)
+
+
+    def test_zombie_leak():
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        KEEP.append(proc)
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+
+
+    def test_fd_leak(tmp_path):
+        KEEP.append(open(tmp_path / "kept.txt", "w"))
+
+
+    def test_fd_with_open(tmp_path):
+        with open(tmp_path / "closed.txt", "w") as f:
+            f.write("x")
+
+
+    class Cycle:
+        def __init__(self, path):
+            self.me = self
+            self.file = open(path, "w")
+
+
+    def test_fd_in_garbage_cycle(tmp_path):
+        Cycle(tmp_path / "garbage.txt")  # closed by the next collection: not a leak
+
+
+    def test_socket_leak():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        KEEP.append(sock)
+
+
+    def test_environ_leak():
+        os.environ["LEAKY_VAR"] = "s3cr3t-value"
+        del os.environ["GG_PRESET"]
+
+
+    def test_environ_monkeypatched(monkeypatch):
+        monkeypatch.setenv("LEAKY_VAR", "s3cr3t-value")
+        monkeypatch.delenv("GG_PRESET", raising=False)
+
+
+    def test_cwd_leak(tmp_path):
+        os.chdir(tmp_path)
+
+
+    def test_cwd_monkeypatched(monkeypatch, tmp_path):
+        monkeypatch.chdir(tmp_path)
+
+
+    def test_signal_leak():
+        signal.signal(signal.SIGUSR1, lambda signum, frame: None)
+
+
+    def test_signal_restored():
+        old = signal.signal(signal.SIGUSR2, lambda signum, frame: None)
+        signal.signal(signal.SIGUSR2, old)
+
+
+    def test_loop_left_current():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+    def test_loop_left_open():
+        KEEP.append(asyncio.new_event_loop())
+
+
+    def test_loop_run():
+        asyncio.run(asyncio.sleep(0))
+
+
+    def test_uses_session_thread(ticker):
+        assert ticker.is_alive()
+
+
+    def test_uses_session_thread_again(ticker):
+        assert ticker.is_alive()
+
+
+    def test_uses_pooled_worker(pooled_worker):
+        assert pooled_worker.is_alive()
+
+
+    @pytest.mark.gridgate_allow_leaks("processes")
+    def test_allowed_process_outlives_the_test():
+        KEEP.append(subprocess.Popen(["sleep", os.environ["GG_SLEEP"] + "1"]))
+"""
+
+SESSION_FIXTURE = """
+    import threading
+
+    import pytest
+
+
+    @pytest.fixture(scope="session")
+    def ticker():
+        stop = threading.Event()
+        thread = threading.Thread(target=stop.wait, name="session-ticker")
+        thread.start()
+        yield thread
+        stop.set()
+        thread.join()
+
+
+    @pytest.fixture(scope="session")
+    def pool():
+        workers = []
+        yield workers
+        for stop, thread in workers:
+            stop.set()
+            thread.join()
+
+
+    @pytest.fixture
+    def pooled_worker(pool):
+        # Started by a function-scoped fixture, owned (and stopped) by the session's pool.
+        stop = threading.Event()
+        thread = threading.Thread(target=stop.wait, name="pooled-worker")
+        thread.start()
+        pool.append((stop, thread))
+        return thread
+"""
+
+SERVER_TESTS = """
+    import socket
+    import subprocess
+    import sys
+
+    import pytest
+
+    SERVER = (
+        "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen();"
+        "print(s.getsockname()[1], flush=True); time.sleep(600)"
+    )
+
+
+    @pytest.fixture(scope="module")
+    def server():
+        proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE)
+        port = int(proc.stdout.readline())
+        yield port
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+    @pytest.mark.parametrize("n", range(3))
+    def test_server(server, n):
+        socket.create_connection(("127.0.0.1", server), timeout=30).close()
+"""
+
+FIXTURE_LEAK_TESTS = """
+    import os
+
+    import pytest
+
+
+    @pytest.fixture(scope="module")
+    def careless_env():
+        os.environ["FIXTURE_LEAKED"] = "s3cr3t-value"
+        yield
+
+
+    def test_careless_1(careless_env):
+        pass
+
+
+    def test_careless_2(careless_env):
+        pass
+"""
+
+EXPECTED_FAIL = {
+    ("test_kinds.py::test_thread_leak", "thread"),
+    ("test_kinds.py::test_process_leak", "process"),
+    ("test_kinds.py::test_zombie_leak", "zombie"),
+    ("test_kinds.py::test_fd_leak", "fd"),
+    ("test_kinds.py::test_socket_leak", "socket"),
+    ("test_kinds.py::test_environ_leak", "environ"),
+    ("test_kinds.py::test_cwd_leak", "cwd"),
+    ("test_kinds.py::test_signal_leak", "signal"),
+    ("test_kinds.py::test_loop_left_current", "asyncio"),
+    ("test_kinds.py::test_loop_left_open", "asyncio"),
+    ("test_fixture_leak.py::careless_env", "environ"),
+    ("session", "process"),  # allowed for its test, killed at the end of the session
+}
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
+def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: bool
+) -> None:
+    monkeypatch.setenv("GG_PRESET", "preset-value")
+    # A unique argument, so that concurrent runs cannot see each other's process.
+    sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
+    monkeypatch.setenv("GG_SLEEP", sleep)
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.2\n')
+    pytester.makeconftest(RECORDER + SESSION_FIXTURE)
+    pytester.makepyfile(
+        test_kinds=KINDS_TESTS, test_server=SERVER_TESTS, test_fixture_leak=FIXTURE_LEAK_TESTS
+    )
+    args = ["-p", "xdist", "-n", "2"] if xdist else ["-p", "no:randomly"]
+    result = pytester.runpytest_subprocess(*args, "-rE", "-p", "no:cacheprovider")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    recorded = _recorded(pytester)
+    entries = recorded["entries"]
+    # Exactly the leaking tests and the careless fixture: none of the clean patterns, and
+    # neither fixture's resources blamed on the tests that used them.
+    assert {(e["nodeid"], e["kind"]) for e in entries} == EXPECTED_FAIL
+    details = {(e["nodeid"].split("::")[-1], e["detail"]) for e in entries}
+    text = "\n".join(f"{n}: {d}" for n, d in sorted(details))
+    assert re.search(
+        r"test_thread_leak: thread 'leaky-worker' still running \(target Event.wait .*"
+        r"started at \S+test_kinds.py:\d+, daemon\)",
+        text,
+    )
+    assert re.search(rf"test_process_leak: pid \d+ 'sleep {sleep}' still running", text)
+    assert re.search(r"test_zombie_leak: pid \d+ '\S+' exited but was never waited for", text)
+    assert re.search(r"test_fd_leak: fd \d+ -> \S+kept.txt \(file object", text)
+    assert re.search(r"test_socket_leak: fd \d+ -> socket:\S+ \(TCP socket \('127.0.0.1'", text)
+    assert "test_environ_leak: GG_PRESET removed" in text
+    assert "test_environ_leak: LEAKY_VAR added" in text
+    assert "test_cwd_leak: working directory changed from " in text
+    assert "test_signal_leak: handler for SIGUSR1 changed from SIG_DFL to " in text
+    assert "test_loop_left_current: event loop _UnixSelectorEventLoop left open and set as" in text
+    assert "test_loop_left_open: event loop _UnixSelectorEventLoop left open (never closed)" in text
+    assert "careless_env: FIXTURE_LEAKED added" in text
+    assert re.search(rf"session: pid \d+ 'sleep {sleep}1' still running", text)
+    cleaned = {e["kind"] for e in entries if e["cleaned"]}
+    assert cleaned == {"process", "zombie", "environ", "cwd", "signal", "asyncio"}
+    assert {e["action"] for e in entries} == {"fail"}
+
+    # Each leak is a teardown error on the test (or the last test using the fixture).
+    outcomes = result.parseoutcomes()
+    assert outcomes["errors"] == 11 if not xdist else outcomes["errors"] >= 11
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_signal_leak*", "*SIGUSR1*"])
+    [verdict] = recorded["verdicts"]
+    assert verdict[0] is False
+    assert verdict[1].startswith(f"{len(entries)} leak(s) in ")
+    # Names only: no value of any variable reaches the output or the report.
+    assert "s3cr3t-value" not in result.stdout.str() + json.dumps(recorded)
+    assert "preset-value" not in result.stdout.str() + json.dumps(recorded)
+    # The leaked `sleep 600.<unique>` was killed with its test, not left to the machine.
+    assert _processes_with(sleep) == []  # also the allowed `sleep <unique>1`
+
+
+WARN_TESTS = """
+    import atexit
+    import os
+    import subprocess
+    import threading
+
+    import pytest
+
+
+    KEEP = []
+
+
+    def test_warned():
+        os.environ["WARNED_VAR"] = "1"
+
+
+    @pytest.mark.gridgate_allow_leaks("environ")
+    def test_allowed_environ_but_not_thread():
+        os.environ["ALLOWED_VAR"] = "1"
+        stop = threading.Event()
+        threading.Thread(target=stop.wait, args=(30,), name="not-allowed", daemon=True).start()
+
+
+    def test_ignored_by_config():
+        os.environ["IGNORED_VAR"] = "1"
+        stop = threading.Event()
+        threading.Thread(target=stop.wait, args=(30,), name="ignored-1", daemon=True).start()
+
+
+    @pytest.mark.gridgate_allow_leaks("processes")
+    def test_allowed_process_killed_at_session_end():
+        KEEP.append(subprocess.Popen(["sleep", os.environ["GG_SLEEP"]]))
+
+
+    def test_third_party_check():
+        atexit.register(print)
+"""
+
+ATEXIT_CHECK = """
+    import atexit
+
+    from pytest_gridgate.leaks.base import Leak
+
+
+    class AtexitCheck:
+        name = "atexit"
+
+        def snapshot(self):
+            return atexit._ncallbacks()
+
+        def compare(self, before):
+            added = atexit._ncallbacks() - before
+            if added <= 0:
+                return []
+            return [Leak("atexit", ("atexit", before), f"{added} atexit handler(s) registered")]
+
+
+    def pytest_gridgate_leak_checks(config):
+        return [AtexitCheck()]
+"""
+
+
+def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
+    monkeypatch.setenv("GG_SLEEP", sleep)
+    pytester.makepyprojecttoml(
+        textwrap.dedent(
+            """
+            [tool.pytest.ini_options]
+            filterwarnings = ["error"]
+
+            [tool.gridgate.leaks]
+            action = "warn"
+            grace = 0.1
+            ignore = { threads = ["ignored-*"], environ = ["IGNORED_*"] }
+            """
+        )
+    )
+    pytester.makeconftest(RECORDER + ATEXIT_CHECK)
+    pytester.makepyfile(test_warn=WARN_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+    # Warnings only, even under filterwarnings = error: the run passes.
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    entries = _recorded(pytester)["entries"]
+    found = {(e["nodeid"].split("::")[-1], e["kind"], e["detail"].split(" (")[0]) for e in entries}
+    assert found == {
+        ("test_warned", "environ", "WARNED_VAR added"),
+        ("test_allowed_environ_but_not_thread", "thread", "thread 'not-allowed' still running"),
+        ("test_third_party_check", "atexit", "1 atexit handler(s) registered"),
+        (
+            "session",
+            "process",
+            f"pid {_pid_of(entries, sleep)} 'sleep {sleep}' still running",
+        ),
+    }
+    assert {e["action"] for e in entries} == {"warn"}
+    result.stdout.fnmatch_lines(
+        [
+            "test_warn.py::test_warned",
+            "*test_warn.py:*: GridgateLeakWarning: *",
+            "*WARNED_VAR added*",
+        ]
+    )
+    [verdict] = _recorded(pytester)["verdicts"]
+    assert verdict[0] is True
+    assert verdict[1].endswith("(warn only)")
+    # The allowed process outlived its test, but not the session.
+    assert _processes_with(sleep) == []
+
+
+def _pid_of(entries: list[dict[str, Any]], marker: str) -> str:
+    for entry in entries:
+        if marker in entry["detail"]:
+            return str(entry["detail"].split()[1])
+    return "?"
+
+
+def test_action_off_installs_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "off"\n')
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_leaks_but_nobody_looks():
+            os.environ["UNWATCHED"] = "1"
+            assert not __import__("pytest_gridgate.leaks.spawns").leaks.spawns._installed[0]
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+
+
+def test_demo_example_has_one_leak_of_each_kind(pytester: pytest.Pytester) -> None:
+    demo = Path(__file__).parent.parent / "examples" / "tests" / "test_leaky_demo.py"
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile(test_leaky_demo=demo.read_text())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    kinds = sorted(e["kind"] for e in _recorded(pytester)["entries"])
+    assert kinds == sorted(
+        ["thread", "process", "zombie", "fd", "socket", "environ", "cwd", "signal", "asyncio"]
+    )
+    assert os.environ.get("DEMO_LEAKED_TOKEN") is None
