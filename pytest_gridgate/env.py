@@ -151,7 +151,9 @@ class EnvMarker:
         self.marked = marked
         self.previous: dict[str, str | None] = {}
 
-    @pytest.hookimpl(tryfirst=True)
+    # Not tryfirst: the leak checks' tryfirst setup hook must take its baseline before the
+    # marker changes anything (else restoring the marker looks like a leak). A plain hook
+    # registered this late still runs before pytest's own setup, so fixtures see the values.
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         values = self.marked.get(item)
         if values is None:

@@ -358,9 +358,12 @@ class LeakDetector:
             entries = self._entries(found)
             if entries:
                 self._add_session_entries(entries)
-        yield
+        # Before the yield: the gate report is written by a plain sessionfinish hook and
+        # must see the final exit status. Under xdist the workers' session-end leaks have
+        # arrived through pytest_testnodedown by now, during the run loop.
         if self.session_failed and self.settings.action == "fail" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        yield
 
     def _add_session_entries(self, entries: list[dict[str, Any]]) -> None:
         self.session_failed = True
