@@ -2,7 +2,7 @@
 
 A suppression on a line with code covers findings on that line. One on a line of its own
 covers the next line that is not itself a comment, so several can be stacked above a
-statement. In Python only real comments count (found with :mod:`tokenize`, so the text inside
+statement. In Python only real comments count (found with ``tokenize``, so the text inside
 a string or docstring is never a suppression); in workflow YAML any ``#`` comment counts,
 including a shell comment inside a ``run:`` block, which is where GW findings point.
 
