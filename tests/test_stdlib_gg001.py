@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 import os
+import subprocess
+import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,7 +237,7 @@ def files_with_sources() -> Iterator[tuple[Path, bytes]]:
         yield path, path.read_bytes()
 
 
-def test_gg001_reports_exactly_the_calls_of_asyncio_get_event_loop() -> None:
+def test_gg001_reports_exactly_the_calls_of_asyncio_get_event_loop(tmp_path: Path) -> None:
     expected: dict[str, set[tuple[int, int]]] = {}
     reported: dict[str, set[tuple[int, int]]] = {}
     for path, source in files_with_sources():
@@ -252,6 +255,30 @@ def test_gg001_reports_exactly_the_calls_of_asyncio_get_event_loop() -> None:
     assert reported == expected
     # The standard library does call it (asyncio's own tests, at least): the check has teeth.
     assert sum(map(len, expected.values())) > 0
+    # The same through the command line a user runs: discovery, workers, selection, JSON.
+    assert _gg001_from_the_command_line(tmp_path) == expected
+
+
+def _gg001_from_the_command_line(tmp_path: Path) -> dict[str, set[tuple[int, int]]]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    config = tmp_path / "gridgate.yaml"
+    config.write_text("scan:\n  exclude: [site-packages, dist-packages]\n")
+    options = ["--config", str(config), "--select", "GG001", "--no-cache", "--format", "json"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "scanners", ".", *options],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 1, completed.stderr
+    found: dict[str, set[tuple[int, int]]] = {}
+    for finding in json.loads(completed.stdout)["findings"]:
+        assert finding["rule"] == "GG001"
+        found.setdefault(str(root / finding["path"]), set()).add(
+            (finding["line"], finding["column"])
+        )
+    return found
 
 
 def test_every_rule_on_every_stdlib_file_without_a_crash() -> None:
