@@ -19,51 +19,6 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-# Stands in for the core gate's report writer on a branch without it: when nothing else
-# provides ``--gridgate-report``, this conftest collects attached findings and writes the
-# JSON report the way the core does. With the core installed it steps aside.
-REPORT_SHIM = """
-import pytest
-from pytest_gridgate import report as gate_report
-
-def pytest_addoption(parser):
-    groups = [parser._anonymous, *parser._groups]
-    if not any("--gridgate-report" in o.names() for g in groups for o in g.options):
-        parser.addoption("--gridgate-report", dest="gridgate_report")
-        parser.addoption("--gridgate-summary", dest="gridgate_summary")
-        pytest.gridgate_report_shim = True
-
-def _active(config):
-    return getattr(pytest, "gridgate_report_shim", False)
-
-def pytest_runtest_logreport(report):
-    _collect(report)
-
-def pytest_collectreport(report):
-    _collect(report)
-
-def _collect(report):
-    config = pytest.gridgate_shim_config
-    for section, entry in gate_report.attached(report):
-        gate_report.get_report(config).add(section, entry)
-
-def pytest_configure(config):
-    pytest.gridgate_shim_config = config
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session, exitstatus):
-    config = session.config
-    if not _active(config) or hasattr(config, "workerinput"):
-        return
-    rep = gate_report.get_report(config)
-    rep.exit_code = int(session.exitstatus)
-    config.hook.pytest_gridgate_report(report=rep, config=config)
-    if config.getoption("gridgate_report"):
-        from pathlib import Path
-        gate_report.write_json(rep, Path(config.getoption("gridgate_report")))
-    print("\\n" + "\\n".join(rep.terminal_lines()))
-"""
-
 
 def _project(pytester: pytest.Pytester, timeouts: str, **modules: str) -> None:
     pytester.makepyprojecttoml(
@@ -72,7 +27,6 @@ def _project(pytester: pytest.Pytester, timeouts: str, **modules: str) -> None:
         "markers = ['slow: a slow test']\n"
         "[tool.gridgate.timeouts]\n" + textwrap.dedent(timeouts)
     )
-    pytester.makeconftest(REPORT_SHIM)
     pytester.makepyfile(**{name: textwrap.dedent(body) for name, body in modules.items()})
 
 
@@ -195,7 +149,7 @@ def test_stage_one_timeouts_fail_the_test_and_the_run_goes_on(pytester: pytest.P
     assert "INTERNALERROR" not in out
     assert "Task-1 awaiting at test_hangs.py:24 in wait_forever" in out
     result.stdout.fnmatch_lines(
-        ["FAIL timeouts: 5 timed out", "    TIMEOUT *test_sleep (call, over 1s) at *"]
+        ["FAIL timeouts    5 timed out", "    TIMEOUT *test_sleep (call, over 1s) at *"]
     )
     gate = next(g for g in report["gates"] if g["gate"] == "timeouts")
     assert not gate["passed"]
@@ -239,7 +193,7 @@ def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) 
     err = result.stderr.str()
     assert "gridgate TIMEOUT: test_blocked.py::test_blocked ran past its 1s timeout" in err
     assert 'test_blocked.py", line 9 in test_blocked' in err  # faulthandler's dump
-    result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out"])
+    result.stdout.fnmatch_lines(["FAIL timeouts    1 timed out"])
 
 
 def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) -> None:
