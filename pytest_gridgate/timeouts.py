@@ -36,6 +36,7 @@ import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import TimeoutSettings
+from pytest_gridgate.report_format import explain_timeout
 from pytest_gridgate.settings import get_config
 from pytest_gridgate.watchdog import (
     COLLECTION_INDEX,
@@ -279,11 +280,8 @@ class TimeoutGate:
             return
         if not self.settings.collection and _timeout_plugin(config) is None:
             return
-        spec = {
-            "record": str(self.worker_record) if self.worker_record else None,
-            "report": _option(config, "gridgate_report"),
-            "summary": _summary_path(config),
-        }
+        record = str(self.worker_record) if self.worker_record else None
+        spec = {"record": record, **gate_report.output_paths(config)}
         try:
             supervisor = Supervisor(spec, (self.stdout_fd, self.stderr_fd))
         except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
@@ -363,26 +361,9 @@ class TimeoutGate:
         rep = gate_report.get_report(self.config)
         rep.add(_SECTION, entry)
         rep.exit_code = code
-        rep.counts.update(_counts(self.config))  # the run ends here: nobody else counts
-        if entry["phase"] != COLLECTION:
-            rep.counts["failed"] += 1
-        # Every gate adds its verdict, as at a normal end of the run.
-        try:
-            self.config.hook.pytest_gridgate_report(report=rep, config=self.config)
-        except Exception as exc:
-            self._write(self.stderr_fd, f"gridgate: a gate's report hook failed: {exc!r}\n")
-        write_emergency = getattr(gate_report, "write_emergency", None)
-        if write_emergency is not None:  # the core's writer, when it offers one
-            write_emergency(self.config, rep)
-            return
-        path = _option(self.config, "gridgate_report")
-        if path:
-            gate_report.write_json(rep, Path(path))
-        summary = _summary_path(self.config)
-        if summary:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(rep.to_markdown())
-        self._write(self.stdout_fd, "\n" + "\n".join(rep.terminal_lines()) + "\n")
+        gate_report.write_emergency(
+            self.config, rep, self.stdout_fd, lost_test=entry["phase"] != COLLECTION
+        )
 
     @staticmethod
     def _write(fd: int, text: str) -> None:
@@ -414,7 +395,7 @@ class TimeoutGate:
         if entry.get("nodeid") != crashitem:
             return
         gate_report.attach(report, _SECTION, entry)
-        report.longrepr = f"{_explain(entry)}\n{report.longrepr}"
+        report.longrepr = f"{explain_timeout(entry)}\n{report.longrepr}"
 
     # -- session budget --------------------------------------------------------------------
 
@@ -507,7 +488,7 @@ class TimeoutGate:
             report.add(_SECTION, entry)
         self.collection_fired.clear()
         timeouts = report.sections.get(_SECTION, [])
-        details = [f"TIMEOUT {_explain(entry)}" for entry in timeouts]
+        details = [f"TIMEOUT {explain_timeout(entry)}" for entry in timeouts]
         problems = []
         if timeouts:
             problems.append(f"{len(timeouts)} timed out")
@@ -546,7 +527,7 @@ class TimedOutReports:
             return
         entry["phase"] = report.when
         gate_report.attach(report, _SECTION, entry)
-        report.sections.append(("gridgate timeout", _explain(entry)))
+        report.sections.append(("gridgate timeout", explain_timeout(entry)))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(
@@ -656,15 +637,6 @@ def _dump_other_threads(config: pytest.Config) -> None:
     terminal.sep("+", title="Timeout")
 
 
-def _option(config: pytest.Config, name: str) -> Any:
-    return config.getoption(name, default=None)
-
-
-def _summary_path(config: pytest.Config) -> str | None:
-    path = _option(config, "gridgate_summary") or os.environ.get("GITHUB_STEP_SUMMARY")
-    return str(path) if path else None
-
-
 def _counts(config: pytest.Config) -> dict[str, int]:
     """Counts from the terminal reporter, for a report written before the run ends."""
     terminal = config.pluginmanager.get_plugin("terminalreporter")
@@ -690,20 +662,6 @@ def _collector_of(frame: FrameType | None) -> str:
             return candidate.nodeid
         frame = frame.f_back
     return COLLECTION
-
-
-def _explain(entry: dict[str, Any]) -> str:
-    text = f"{entry['nodeid']} ({entry.get('phase', '?')}, over {entry['seconds']:g}s"
-    if entry.get("stage") == 2:
-        text += ", did not stop: process ended"
-    text += ")"
-    if entry.get("where"):
-        text += f" at {entry['where']}"
-    for line in entry.get("awaiting", ()):
-        text += f"\n    {line}"
-    for line in entry.get("killed", ()):
-        text += f"\n    killed {line}"
-    return text
 
 
 def _describe_settings(settings: TimeoutSettings) -> str:

@@ -193,7 +193,7 @@ def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) 
     err = result.stderr.str()
     assert "gridgate TIMEOUT: test_blocked.py::test_blocked ran past its 1s timeout" in err
     assert 'test_blocked.py", line 9 in test_blocked' in err  # faulthandler's dump
-    result.stdout.fnmatch_lines(["FAIL timeouts    1 timed out"])
+    result.stdout.fnmatch_lines(["FAIL tests *1 passed, 1 failed", "FAIL timeouts *1 timed out"])
 
 
 def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) -> None:
@@ -217,7 +217,7 @@ def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) ->
             sum(range(10**12))
         """,
     )
-    result, report = _run(pytester)
+    result, report = _run(pytester, "--gridgate-summary", "summary.md")
 
     assert result.ret == -9  # killed: there is no other way out of C code holding the GIL
     entry = _timeouts(report)["test_c_level"]
@@ -228,7 +228,17 @@ def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) ->
     err = result.stderr.str()
     assert "test_c_hang.py::test_c_level is stuck in code that holds the GIL" in err
     assert 'test_c_hang.py", line 8 in test_c_level' in err  # faulthandler's dump
-    result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out; the run was killed in *test_c_level"])
+    # Rendered as every gate report is, from the supervisor's process.
+    markdown = (pytester.path / "summary.md").read_text()
+    assert markdown.startswith("## ❌ gridgate: failed (exit code 137)")
+    assert "| timeouts | ❌ fail | 1 timed out; the run was killed in" in markdown
+    result.stdout.fnmatch_lines(
+        [
+            # Counts from the last snapshot (taken at most once a second) plus the lost test.
+            "FAIL tests *1 failed",
+            "FAIL timeouts *1 timed out; the run was killed in *test_c_level",
+        ]
+    )
 
 
 def test_stage_two_ends_a_test_outside_the_main_thread(pytester: pytest.Pytester) -> None:
