@@ -207,6 +207,8 @@ class ReportWriter:
         self.markdown_append = summary is None
         self.own_tally: OwnTally | None = None
         self.session: pytest.Session | None = None
+        self.collect_findings: set[tuple[str, object]] = set()
+        self.collect_errors = 0
         self.finished = False
 
     def _path(self, value: str | None) -> Path | None:
@@ -225,8 +227,15 @@ class ReportWriter:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # Passed collect reports are not in the terminal's statistics: look at each here
-        # (once per collector, not per test).
-        _add_findings(self.report, report)
+        # (once per collector, not per test). Under xdist every worker collects the whole
+        # suite and may report the same collector's failure: its findings count once.
+        for section, entry in attached(report):
+            key = (section, entry.get("nodeid"))
+            if key not in self.collect_findings:
+                self.collect_findings.add(key)
+                self.report.add(section, entry)
+        if report.failed:
+            self.collect_errors += 1  # the tests verdict leaves these to the collection gate
         if self.own_tally is not None and not report.passed:
             self.own_tally.count(report)
 
@@ -275,7 +284,7 @@ class ReportWriter:
             report.counts["collected"] = self.session.testscollected  # before the gate's
         self.config.hook.pytest_gridgate_report(report=report, config=self.config)
         data = report.to_json()
-        report_format.set_tests_verdict(data, failed_elsewhere)
+        report_format.set_tests_verdict(data, failed_elsewhere, self.collect_errors)
         report.verdicts = [
             GateVerdict(g["gate"], g["passed"], g["summary"], g["details"]) for g in data["gates"]
         ]

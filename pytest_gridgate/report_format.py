@@ -75,14 +75,20 @@ def write_files(
             out.write(markdown(data))
 
 
-def set_tests_verdict(data: dict[str, Any], failed_elsewhere: int = 0) -> None:
+def set_tests_verdict(
+    data: dict[str, Any], failed_elsewhere: int = 0, collect_errors: int | None = None
+) -> None:
     """Put the ``tests`` gate's verdict, judged from the counts, after ``collection``'s.
 
-    ``failed_elsewhere``: failed reports in categories other plugins add (a "timeout").
+    ``failed_elsewhere``: failed reports in categories other plugins add (a "timeout");
+    ``collect_errors``: how many of the ``errors`` are failed collect reports (by default
+    one per collection error; under xdist each worker may report the same one).
     """
     counts = dict(data["counts"])
     # Collection errors are the collection gate's; here only errors of tests count.
-    counts["errors"] = max(0, counts.get("errors", 0) - len(data.get("collection_errors", [])))
+    if collect_errors is None:
+        collect_errors = len(data.get("collection_errors", []))
+    counts["errors"] = max(0, counts.get("errors", 0) - collect_errors)
     keys = [*COUNTS[1:7], *(key for key in counts if key not in COUNTS)]
     shown = [plural(counts[key], key) for key in keys if counts.get(key)]
     if shown:

@@ -407,7 +407,15 @@ def test_under_xdist_the_controller_names_the_lost_worker_test(
     assert timeouts["test_sleep"]["stage"] == 1
     assert timeouts["test_c_level"]["stage"] == 2
     assert _alive(sleep_arg) == []
-    result.stdout.fnmatch_lines(["*TIMEOUT*test_c_level*did not stop: process ended*"])
+    assert report["exit_code"] == 1
+    # The crash report attached on the controller reaches its terminal verdict too.
+    result.stdout.fnmatch_lines(
+        [
+            "FAIL tests *3 passed, 2 failed",
+            "FAIL timeouts *2 timed out",
+            "*TIMEOUT*test_c_level*did not stop: process ended*",
+        ]
+    )
 
 
 def test_precedence_of_timeout_settings(pytester: pytest.Pytester) -> None:
@@ -446,3 +454,65 @@ def test_docs_and_example_exist() -> None:
     root = Path(__file__).parent.parent
     assert "kill_after" in (root / "docs" / "timeouts.md").read_text()
     assert "sum(range(" in (root / "examples" / "tests" / "test_hangs_demo.py").read_text()
+
+
+def test_under_xdist_an_import_hang_is_a_collection_failure(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        collection = 1
+        kill_after = 1
+        """,
+        test_fine="""
+        def test_fine():
+            pass
+        """,
+        test_import_hang="""
+        import time
+
+        time.sleep(60)  # blocks at import
+
+        def test_never():
+            pass
+        """,
+    )
+    result, report = _run(pytester, "-n", "2")
+
+    # Every collection failure is exit 2, with or without xdist.
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert report["exit_code"] == 2
+    entry = _timeouts(report)["test_import_hang.py"]
+    assert entry["phase"] == "collection"
+    assert entry["where"] == "test_import_hang.py:3 in <module>"
+    assert [e["nodeid"] for e in report["collection_errors"]] == ["test_import_hang.py"]
+    result.stdout.fnmatch_lines(
+        ["FAIL collection *1 collection error*", "FAIL timeouts *1 timed out"]
+    )
+
+
+def test_under_xdist_the_session_budget_stops_every_worker(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        session = 1
+        """,
+        test_budget="""
+        import time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_slowish(n):
+            time.sleep(0.4)
+        """,
+    )
+    result, report = _run(pytester, "-n", "2")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert report["exit_code"] == 1
+    ran = report["counts"]["passed"]
+    assert 0 < ran < 12
+    gate = next(g for g in report["gates"] if g["gate"] == "timeouts")
+    assert not gate["passed"]
+    assert gate["summary"].startswith(
+        f"session budget of 1s (timeouts.session) spent; {12 - ran} tests not run"
+    )
