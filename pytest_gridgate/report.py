@@ -15,7 +15,7 @@ reporter's statistics, which hold every test report, so the counts are pytest's 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,14 @@ def output_paths(config: pytest.Config) -> dict[str, Any]:
     }
 
 
+def snapshot(config: pytest.Config) -> dict[str, Any]:
+    """The JSON report as it stands mid-run (see :meth:`ReportWriter.snapshot`)."""
+    writer = config.pluginmanager.get_plugin("gridgate-report")
+    if not isinstance(writer, ReportWriter):
+        return get_report(config).to_json()
+    return writer.snapshot()
+
+
 def write_emergency(
     config: pytest.Config, report: GateReport, terminal_fd: int, *, lost_test: bool
 ) -> None:
@@ -239,23 +247,29 @@ class ReportWriter:
         if self.own_tally is not None and not report.passed:
             self.own_tally.count(report)
 
+    def _findings(self, categories: Iterable[str] | None = None) -> list[tuple[str, Any]]:
+        """Findings attached to the test reports (of ``categories``), in the order the
+        tests ran; none with :class:`OwnTally`, which adds them as they come."""
+        stats = self._terminal_stats() if self.own_tally is None else None
+        if not stats:
+            return []
+        with_findings = [
+            r
+            for category in (stats if categories is None else categories)
+            for r in stats.get(category, ())
+            if isinstance(r, pytest.TestReport) and _ATTR in r.__dict__
+        ]
+        with_findings.sort(key=lambda r: float(getattr(r, "start", 0.0)))
+        return [finding for r in with_findings for finding in attached(r)]
+
     def _tally(self) -> tuple[dict[str, int], int]:
         """Reports per category as pytest's summary line counts them, and how many failed
         in categories that other plugins add (a "timeout" category, say)."""
         if self.own_tally is not None:
             return self.own_tally.counts, 0
-        stats = self._terminal_stats() or {}
-        with_findings = [
-            r
-            for reports in stats.values()
-            for r in reports
-            if isinstance(r, pytest.TestReport) and _ATTR in r.__dict__
-        ]
-        for r in sorted(with_findings, key=lambda r: float(getattr(r, "start", 0.0))):
-            _add_findings(self.report, r)
         counts: dict[str, int] = {}
         failed_elsewhere = 0
-        for category, reports in stats.items():
+        for category, reports in (self._terminal_stats() or {}).items():
             if category in _NOT_COUNTED:
                 continue
             shown = [r for r in reports if _counts(r)]
@@ -263,6 +277,23 @@ class ReportWriter:
             if category not in _CATEGORIES:
                 failed_elsewhere += sum(1 for r in shown if getattr(r, "failed", False))
         return counts, failed_elsewhere
+
+    def snapshot(self) -> dict[str, Any]:
+        """The report as it stands mid-run, without verdicts, for a process that may be
+        killed (the timeouts gate's supervisor). Cheap enough to take once a second:
+        counts by category, and findings of every test that did not pass."""
+        data = self.report.to_json()
+        data.update((name, list(entries)) for name, entries in self.report.sections.items())
+        stats = self._terminal_stats() or {}
+        for category, reports in stats.items():
+            if category not in _NOT_COUNTED:
+                data["counts"][_CATEGORIES.get(category, category)] = len(reports)
+        if self.session is not None:
+            data["counts"]["collected"] = self.session.testscollected
+        failed = [category for category in stats if category not in ("passed", *_NOT_COUNTED)]
+        for section, entry in self._findings(failed):
+            data.setdefault(section, []).append(entry)
+        return data
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -274,6 +305,8 @@ class ReportWriter:
         """Counts, every gate's verdict, and the tests verdict: the report as JSON."""
         report = self.report
         report.exit_code = exit_code
+        for section, entry in self._findings():
+            report.add(section, entry)
         tally, failed_elsewhere = self._tally()
         for category, n in tally.items():
             if category not in _NOT_COUNTED:

@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+# getsignal without the enum conversion of signal.getsignal: called once per test.
+import _signal  # type: ignore[import-not-found]
 import contextlib
 import faulthandler
 import json
@@ -59,6 +61,7 @@ _CRASH_DIR = "_gridgate_timeouts_dir"
 _SESSION_START = "_gridgate_session_started"
 COLLECTION = "collection"
 HAVE_SIGALRM = hasattr(signal, "SIGALRM")  # not on Windows: no stage one there
+_MAIN_THREAD = threading.main_thread().ident
 
 
 class CollectionTimeout(Exception):
@@ -198,9 +201,7 @@ class TimeoutGate:
         kill_after = self.settings.kill_after
         started = since_boot()
         nodeid = item.nodeid
-        signal_method = (
-            settings.method == "signal" and threading.current_thread() is threading.main_thread()
-        )
+        signal_method = settings.method == "signal" and threading.get_ident() == _MAIN_THREAD
         if kill_after:
             # Without the main thread's signals there is no stage one: stage two at once.
             after = seconds + kill_after if signal_method else seconds
@@ -213,7 +214,7 @@ class TimeoutGate:
         self._alarm = (item, settings, started)
         item.cancel_timeout = self._cancel  # type: ignore[attr-defined]
         if signal_method:
-            if signal.getsignal(signal.SIGALRM) is not self._handler:
+            if _signal.getsignal(signal.SIGALRM) is not self._handler:
                 self._install_alarm_handler()  # a test replaced it
             signal.setitimer(signal.ITIMER_REAL, seconds)
         return True
@@ -314,9 +315,7 @@ class TimeoutGate:
         supervisor = self.watchdog.supervisor
         if supervisor is None or self.worker_record is not None:
             return
-        data = gate_report.get_report(self.config).to_json()
-        data["counts"] = {**data["counts"], **_counts(self.config)}  # the live report stays
-        supervisor.snapshot(data)
+        supervisor.snapshot(gate_report.snapshot(self.config))
 
     def _stage_two(self, armed: Armed) -> None:
         """Runs in the watchdog thread: the test ignored stage one. End the process."""
@@ -635,19 +634,6 @@ def _dump_other_threads(config: pytest.Config) -> None:
         terminal.sep("~", title=f"Stack of {names.get(ident, '<unknown>')} ({ident})")
         terminal.write("".join(traceback.format_stack(frame)))
     terminal.sep("+", title="Timeout")
-
-
-def _counts(config: pytest.Config) -> dict[str, int]:
-    """Counts from the terminal reporter, for a report written before the run ends."""
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is None:
-        return {}
-    counts = {key: len(terminal.stats.get(key, [])) for key in ("passed", "failed", "skipped")}
-    counts["errors"] = len(terminal.stats.get("error", []))
-    session = getattr(terminal, "_session", None)
-    if session is not None:
-        counts["collected"] = session.testscollected
-    return counts
 
 
 def _marker_args(marker: pytest.Mark) -> str:

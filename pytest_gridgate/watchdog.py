@@ -144,6 +144,8 @@ class Watchdog:
 # generation, deadline (time.monotonic(); 0 = disarmed), handled flag, stop flag, index of
 # the test in the nodeids file, its timeout in seconds.
 STATE = struct.Struct("<QdBBid")
+_DEADLINE = struct.Struct("<d")  # at offset 8; disarmed is 0
+_FLAG = struct.Struct("<B")  # handled at offset 16, stop at 17
 COLLECTION_INDEX = -2  # armed for collection, not a test
 
 
@@ -203,10 +205,10 @@ class Supervisor:
         )
 
     def disarm(self) -> None:
-        struct.pack_into("<d", self._shared, 8, 0.0)
+        _DEADLINE.pack_into(self._shared, 8, 0.0)
 
     def mark_handled(self) -> None:
-        struct.pack_into("<B", self._shared, 16, 1)
+        _FLAG.pack_into(self._shared, 16, 1)
 
     def snapshot(self, data: dict[str, Any]) -> None:
         """The report as it stands, for the supervisor to complete if it must kill us."""
@@ -220,7 +222,7 @@ class Supervisor:
         import shutil
         import subprocess
 
-        struct.pack_into("<B", self._shared, 17, 1)
+        _FLAG.pack_into(self._shared, 17, 1)
         self._proc.terminate()
         try:
             self._proc.wait(timeout=5)
@@ -234,14 +236,16 @@ class Supervisor:
 # -- killing the test's processes ------------------------------------------------------------
 
 
+_BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
+
+
 def since_boot() -> float:
     """Seconds since boot, the clock of a process's start time in /proc (cheap to read).
 
     Comparing ``time.time()`` with psutil's ``create_time()`` is off by up to a second,
     since the boot time that psutil adds is rounded to whole seconds.
     """
-    clock = getattr(time, "CLOCK_BOOTTIME", None)
-    return time.clock_gettime(clock) if clock is not None else 0.0
+    return time.clock_gettime(_BOOTTIME) if _BOOTTIME is not None else 0.0
 
 
 def kill_tree(

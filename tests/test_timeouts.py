@@ -460,7 +460,7 @@ def test_under_xdist_an_import_hang_is_a_collection_failure(pytester: pytest.Pyt
     _project(
         pytester,
         """
-        collection = 1
+        collection = 3  # each worker starts pytest under that clock: room on a busy machine
         kill_after = 1
         """,
         test_fine="""
@@ -483,6 +483,7 @@ def test_under_xdist_an_import_hang_is_a_collection_failure(pytester: pytest.Pyt
     assert report["exit_code"] == 2
     entry = _timeouts(report)["test_import_hang.py"]
     assert entry["phase"] == "collection"
+    assert entry["seconds"] == 3.0
     assert entry["where"] == "test_import_hang.py:3 in <module>"
     assert [e["nodeid"] for e in report["collection_errors"]] == ["test_import_hang.py"]
     result.stdout.fnmatch_lines(
