@@ -2,7 +2,8 @@
 
 Neither a signal handler nor a thread of the pytest process can run while C code holds
 the GIL (``sum(range(10**12))`` never gives it up), so this runs in a process of its own,
-started once per run as ``python -I -S supervisor.py SPEC`` (standard library only, so it
+started once per run by ``python -I -S -c "... import main ..."`` (standard library only,
+imported from cached bytecode with only the package's empty ``__init__`` before it, so it
 starts in a few milliseconds). It polls a shared state file that the pytest process updates
 for every test (see :class:`pytest_gridgate.watchdog.Supervisor`): when the armed deadline
 passed ``grace`` seconds ago and the watchdog thread has not taken over, it makes
@@ -16,9 +17,9 @@ from __future__ import annotations
 # Only built-in modules at start: every run pays for this process's start-up. The rest
 # (json, the report format) is imported when it has to take over.
 import _signal  # type: ignore[import-not-found]  # signal without its enum wrappers (ms)
+import _struct  # struct without its Python wrapper module
 import mmap
 import os
-import struct
 import sys
 import time
 
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
     handled, stop, index, seconds; see ``watchdog.STATE``), spec.json and the nodeids.
     """
     directory, parent, grace = argv[1], int(argv[2]), float(argv[3])
-    state = struct.Struct(argv[4])
+    state = _struct.Struct(argv[4])
     _set_process_name(NAME)
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is for pytest to handle
     with open(os.path.join(directory, "state"), "r+b") as fh:
@@ -110,8 +111,10 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
     rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
     import json
 
-    # Run as a script with -I: the package's parent is not on sys.path.
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # Run as a script (``python -I supervisor.py``), the package's parent is not on sys.path.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root not in sys.path:
+        sys.path.append(root)
     from pytest_gridgate import report_format
 
     try:

@@ -185,7 +185,11 @@ class Supervisor:
                 sys.executable,
                 "-I",
                 "-S",
-                str(Path(__file__).with_name("supervisor.py")),  # run, not imported here
+                "-c",
+                # Imported rather than run as a script, so that its bytecode is cached
+                # (a script is compiled at every start); not imported in this process.
+                f"import sys; sys.path.append({str(Path(__file__).parent.parent)!r}); "
+                "from pytest_gridgate.supervisor import main; sys.exit(main(sys.argv))",
                 str(self._dir),
                 str(os.getpid()),
                 str(GRACE),
