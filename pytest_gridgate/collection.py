@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -122,10 +121,11 @@ def pytest_collection_modifyitems(
     config.stash[_COUNTS_KEY] = CollectedCounts(collected, len(items))
 
 
-@dataclass
 class CollectedCounts:
-    collected: int
-    selected: int
+    # Plain classes here and below: a dataclass's generated methods cost start-up time.
+    def __init__(self, collected: int, selected: int) -> None:
+        self.collected = collected
+        self.selected = selected
 
 
 _COUNTS_KEY = pytest.StashKey[CollectedCounts]()
@@ -147,14 +147,14 @@ class WorkerCollection:
 # --------------------------------------------------------------------------- the gate
 
 
-@dataclass
 class CollectionGate:
     """On the controller or the only process: judge the collection, set the exit status."""
 
-    config: pytest.Config
-    errors: dict[str, str] = field(default_factory=dict)  # nodeid -> short message
-    worker_counts: list[CollectedCounts] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.errors: dict[str, str] = {}  # nodeid -> short message
+        self.worker_counts: list[CollectedCounts] = []
+        self.problems: list[str] = []
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # Under xdist these arrive from every worker; each error is listed once.

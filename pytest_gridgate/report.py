@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,27 +57,32 @@ def attached(
         yield str(section), entry
 
 
-@dataclass
+# Plain classes rather than dataclasses: generating a dataclass's methods costs every run
+# start-up time.
 class GateVerdict:
     """One gate's verdict: a name, pass or fail, and a one-line summary."""
 
-    gate: str
-    passed: bool
-    summary: str
-    details: list[str] = field(default_factory=list)
+    def __init__(
+        self, gate: str, passed: bool, summary: str, details: list[str] | None = None
+    ) -> None:
+        self.gate = gate
+        self.passed = passed
+        self.summary = summary
+        self.details = details if details is not None else []
+
+    def __repr__(self) -> str:
+        return f"GateVerdict({self.gate!r}, {self.passed!r}, {self.summary!r})"
 
 
-@dataclass
 class GateReport:
     """Everything the gates found in one run (JSON report version 1)."""
 
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
-    sections: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {name: [] for name in SECTIONS}
-    )
-    env: dict[str, list[str]] = field(default_factory=lambda: {"applied": [], "kept": []})
-    verdicts: list[GateVerdict] = field(default_factory=list)
-    exit_code: int = 0
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
+        self.sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+        self.env: dict[str, list[str]] = {"applied": [], "kept": []}
+        self.verdicts: list[GateVerdict] = []
+        self.exit_code = 0
 
     def add(self, section: str, entry: dict[str, Any]) -> None:
         self.sections.setdefault(section, []).append(entry)

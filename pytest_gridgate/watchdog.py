@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from mmap import mmap
 from pathlib import Path
 from types import FrameType
@@ -43,16 +42,30 @@ GRACE = 1.0
 DUMP_SIGNAL = signal.SIGRTMIN + 5 if hasattr(signal, "SIGRTMIN") else signal.SIGUSR2
 
 
-@dataclass(slots=True)
 class Armed:
-    """The test (or collection) that the watchdog currently guards."""
+    """The test (or collection) that the watchdog currently guards.
 
-    nodeid: str
-    seconds: float  # the soft timeout, for the report
-    deadline: float  # time.monotonic() at which stage two begins
-    started: float  # since_boot() when armed: children created later belong to the test
-    thread_id: int  # the thread running the test
-    generation: int
+    A plain class: generating a dataclass's methods costs every run more at start-up than
+    this whole class.
+    """
+
+    __slots__ = ("deadline", "generation", "nodeid", "seconds", "started", "thread_id")
+
+    def __init__(
+        self,
+        nodeid: str,
+        seconds: float,  # the soft timeout, for the report
+        deadline: float,  # time.monotonic() at which stage two begins
+        started: float,  # since_boot() when armed: children created later belong to the test
+        thread_id: int,  # the thread running the test
+        generation: int,
+    ) -> None:
+        self.nodeid = nodeid
+        self.seconds = seconds
+        self.deadline = deadline
+        self.started = started
+        self.thread_id = thread_id
+        self.generation = generation
 
 
 class Watchdog:
