@@ -283,21 +283,26 @@ class ReportWriter:
         return counts, failed_elsewhere
 
     def snapshot(self) -> dict[str, Any]:
-        """The report as it stands mid-run, without verdicts, for a process that may be
-        killed (the timeouts gate's supervisor). Cheap enough to take once a second:
-        counts by category, and findings of every test that did not pass."""
-        data = self.report.to_json()
-        data.update((name, list(entries)) for name, entries in self.report.sections.items())
+        """The report as it stands mid-run, for a process that may be killed (the timeouts
+        gate's supervisor). Cheap enough to take once a second: counts by category,
+        findings of every test that did not pass, every gate's verdict so far."""
+        copy = GateReport()
+        copy.counts.update(self.report.counts)
+        for name, entries in self.report.sections.items():
+            copy.add_section(name, entries)
+        copy.env = {key: list(names) for key, names in self.report.env.items()}
         stats = self._terminal_stats() or {}
         for category, reports in stats.items():
             if category not in _NOT_COUNTED:
-                data["counts"][_CATEGORIES.get(category, category)] = len(reports)
+                copy.counts[_CATEGORIES.get(category, category)] = len(reports)
         if self.session is not None:
-            data["counts"]["collected"] = self.session.testscollected
+            copy.counts["collected"] = self.session.testscollected
         failed = [category for category in stats if category not in ("passed", *_NOT_COUNTED)]
         for section, entry in self._findings(failed):
-            data.setdefault(section, []).append(entry)
-        return data
+            copy.add(section, entry)
+        # Every gate's verdict so far (the hooks only read their gate's state).
+        self.config.hook.pytest_gridgate_report(report=copy, config=self.config)
+        return copy.to_json()
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -499,7 +499,6 @@ class TimeoutGate:
         # Collection timeouts that never reached a collect report (a conftest import).
         for entry in self.collection_fired.values():
             report.add(_SECTION, entry)
-        self.collection_fired.clear()
         timeouts = report.sections.get(_SECTION, [])
         details = [f"TIMEOUT {explain_timeout(entry)}" for entry in timeouts]
         problems = []
