@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -122,10 +121,11 @@ def pytest_collection_modifyitems(
     config.stash[_COUNTS_KEY] = CollectedCounts(collected, len(items))
 
 
-@dataclass
 class CollectedCounts:
-    collected: int
-    selected: int
+    # Plain classes here and below: a dataclass's generated methods cost start-up time.
+    def __init__(self, collected: int, selected: int) -> None:
+        self.collected = collected
+        self.selected = selected
 
 
 _COUNTS_KEY = pytest.StashKey[CollectedCounts]()
@@ -147,14 +147,15 @@ class WorkerCollection:
 # --------------------------------------------------------------------------- the gate
 
 
-@dataclass
 class CollectionGate:
     """On the controller or the only process: judge the collection, set the exit status."""
 
-    config: pytest.Config
-    errors: dict[str, str] = field(default_factory=dict)  # nodeid -> short message
-    worker_counts: list[CollectedCounts] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.errors: dict[str, str] = {}  # nodeid -> short message
+        self.worker_counts: list[CollectedCounts] = []
+        self.problems: list[str] = []
+        self.judged = False
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # Under xdist these arrive from every worker; each error is listed once.
@@ -176,27 +177,32 @@ class CollectionGate:
             return local
         return CollectedCounts(session.testscollected, session.testscollected)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def _judge(self, report: GateReport, counts: CollectedCounts) -> list[str]:
+        """Record the collection in ``report``; the problems found."""
         min_tests = get_config(self.config).collection.min_tests
-        counts = self.counts(session)
-        report = get_report(self.config)
         report.counts["collected"] = counts.collected
         report.counts["deselected"] = counts.collected - counts.selected
         report.add_section(
             "collection_errors",
             [{"nodeid": nodeid, "message": message} for nodeid, message in self.errors.items()],
         )
-
+        problems = []
         if self.errors:
             n = len(self.errors)
-            self.problems.append(f"{n} collection error{'s' if n != 1 else ''}")
+            problems.append(f"{n} collection error{'s' if n != 1 else ''}")
         if counts.collected < min_tests:
-            self.problems.append(
+            problems.append(
                 f"{counts.collected} test{'s' if counts.collected != 1 else ''} collected, "
                 f"fewer than collection.min_tests = {min_tests}"
             )
-        elif (
-            min_tests > 0
+        return problems
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        counts = self.counts(session)
+        self.problems = self._judge(get_report(self.config), counts)
+        min_tests = get_config(self.config).collection.min_tests
+        if (
+            0 < min_tests <= counts.collected
             and counts.selected == 0
             and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
         ):
@@ -205,12 +211,20 @@ class CollectionGate:
             )
         if self.problems and session.exitstatus in _REPLACEABLE:
             session.exitstatus = pytest.ExitCode.INTERRUPTED
+        self.judged = True
 
     def pytest_gridgate_report(self, report: GateReport, config: pytest.Config) -> None:
+        problems = self.problems
+        if not self.judged:
+            # A report made before the run ends (a snapshot, the timeouts gate's stage
+            # two): judge what has been collected so far.
+            local = self.config.stash.get(_COUNTS_KEY, None)
+            collected = report.counts["collected"]
+            problems = self._judge(report, local or CollectedCounts(collected, collected))
         collected = report.counts["collected"]
-        if self.problems:
+        if problems:
             details = [f"{nodeid}: {message}" for nodeid, message in self.errors.items()]
-            report.add_verdict("collection", False, "; ".join(self.problems), details)
+            report.add_verdict("collection", False, "; ".join(problems), details)
             return
         summary = f"{collected} test{'s' if collected != 1 else ''} collected"
         if report.counts.get("deselected"):

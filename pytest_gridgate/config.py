@@ -310,8 +310,20 @@ def _env_table(value: Any, key: str, source: str) -> Mapping[str, str]:
     return types.MappingProxyType(result)
 
 
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    # Resolving string annotations is the costliest step of a load: once per class (a
+    # cache of a pure function of the class, not per-run state).
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, source: str) -> Any:
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
@@ -358,7 +370,7 @@ def _overlay(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
 def _scalar_paths(cls: type[Any], prefix: str = "") -> dict[str, Any]:
     """Dotted keys of every scalar or list-of-scalar setting, with their annotations."""
     paths: dict[str, Any] = {}
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     for f in dataclasses.fields(cls):
         if not f.init or f.name in ("source", "profiles", "env", "env_force"):
             continue
@@ -409,7 +421,7 @@ def _field_metadata(key: str) -> Mapping[str, Any]:
     cls: Any = GridgateConfig
     *parents, last = key.split(".")
     for part in parents:
-        cls = typing.get_type_hints(cls)[part]
+        cls = _hints(cls)[part]
     return next(f.metadata for f in dataclasses.fields(cls) if f.name == last)
 
 

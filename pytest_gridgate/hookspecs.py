@@ -38,4 +38,9 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
     detail lines, which the terminal shortens to a few) and :meth:`GateReport.add_section`
     for extra JSON data. Attached per-test findings are already in ``report.sections``.
     A verdict does not change the exit status.
+
+    It is also called before the run ends, when a report may have to be written without
+    an end: the timeouts gate's stage two, and (on a throwaway copy, at most once a
+    second while tests start) the snapshot its supervisor process writes out if it kills
+    the run. So an implementation reads its gate's state and writes only into ``report``.
     """

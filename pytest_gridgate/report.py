@@ -14,22 +14,21 @@ reporter's statistics, which hold every test report, so the counts are pytest's 
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_gridgate import report_format
+from pytest_gridgate.report_format import COUNTS, MARKDOWN_DETAILS, TERMINAL_DETAILS
 
 # Report attribute carrying per-test findings as [section, entry] pairs (JSON-serialisable).
 _ATTR = "gridgate_findings"
 _REPORT_KEY = pytest.StashKey["GateReport"]()
 
 SECTIONS = ("collection_errors", "timeouts", "leaks")
-# JSON ``counts`` keys; the first five are the contract, the rest are extras.
-COUNTS = ("collected", "passed", "failed", "errors", "skipped", "xfailed", "xpassed", "deselected")
 # Terminal reporter statistics category -> ``counts`` key.
 _CATEGORIES = {
     "passed": "passed",
@@ -41,9 +40,6 @@ _CATEGORIES = {
 }
 # Terminal reporter statistics that are not test outcomes (or, for "", not shown).
 _NOT_COUNTED = ("", "warnings", "deselected")
-# Details shown per gate before "... and N more": the terminal section fits on one screen.
-TERMINAL_DETAILS = 8
-MARKDOWN_DETAILS = 50
 
 
 def attach(
@@ -61,27 +57,32 @@ def attached(
         yield str(section), entry
 
 
-@dataclass
+# Plain classes rather than dataclasses: generating a dataclass's methods costs every run
+# start-up time.
 class GateVerdict:
     """One gate's verdict: a name, pass or fail, and a one-line summary."""
 
-    gate: str
-    passed: bool
-    summary: str
-    details: list[str] = field(default_factory=list)
+    def __init__(
+        self, gate: str, passed: bool, summary: str, details: list[str] | None = None
+    ) -> None:
+        self.gate = gate
+        self.passed = passed
+        self.summary = summary
+        self.details = details if details is not None else []
+
+    def __repr__(self) -> str:
+        return f"GateVerdict({self.gate!r}, {self.passed!r}, {self.summary!r})"
 
 
-@dataclass
 class GateReport:
     """Everything the gates found in one run (JSON report version 1)."""
 
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
-    sections: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {name: [] for name in SECTIONS}
-    )
-    env: dict[str, list[str]] = field(default_factory=lambda: {"applied": [], "kept": []})
-    verdicts: list[GateVerdict] = field(default_factory=list)
-    exit_code: int = 0
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
+        self.sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+        self.env: dict[str, list[str]] = {"applied": [], "kept": []}
+        self.verdicts: list[GateVerdict] = []
+        self.exit_code = 0
 
     def add(self, section: str, entry: dict[str, Any]) -> None:
         self.sections.setdefault(section, []).append(entry)
@@ -113,43 +114,10 @@ class GateReport:
         }
 
     def terminal_lines(self, max_details: int = TERMINAL_DETAILS) -> list[str]:
-        width = max((len(v.gate) for v in self.verdicts), default=0)
-        lines = []
-        for v in self.verdicts:
-            lines.append(f"{'PASS' if v.passed else 'FAIL'} {v.gate:<{width}}  {v.summary}")
-            lines.extend(f"    {d}" for d in _capped(v.details, max_details))
-        lines.append(f"gridgate: {self.outcome} (exit code {self.exit_code})")
-        return lines
+        return report_format.terminal_lines(self.to_json(), max_details)
 
     def to_markdown(self, max_details: int = MARKDOWN_DETAILS) -> str:
-        icon = "✅" if self.exit_code == 0 else "❌"
-        lines = [
-            f"## {icon} gridgate: {self.outcome} (exit code {self.exit_code})",
-            "",
-            "| gate | verdict | summary |",
-            "|---|---|---|",
-        ]
-        for v in self.verdicts:
-            verdict = "✅ pass" if v.passed else "❌ fail"
-            lines.append(f"| {v.gate} | {verdict} | {_cell(v.summary)} |")
-        counts = ", ".join(_plural(n, key) for key, n in self.counts.items() if n)
-        lines += ["", f"Counts: {counts or 'no tests'}."]
-        for v in self.verdicts:
-            if v.details:
-                lines += ["", f"<details><summary>{v.gate}</summary>", ""]
-                lines += [f"- `{_cell(d)}`" for d in _capped(v.details, max_details)]
-                lines += ["", "</details>"]
-        return "\n".join(lines) + "\n"
-
-
-def _capped(items: list[str], limit: int) -> list[str]:
-    if len(items) <= limit:
-        return items
-    return [*items[:limit], f"... and {len(items) - limit} more"]
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
+        return report_format.markdown(self.to_json(), max_details)
 
 
 def get_report(config: pytest.Config) -> GateReport:
@@ -162,8 +130,50 @@ def get_report(config: pytest.Config) -> GateReport:
 
 
 def write_json(report: GateReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    report_format.write_files(report.to_json(), str(path), None, append=False)
+
+
+def output_paths(config: pytest.Config) -> dict[str, Any]:
+    """Where this process writes the report: ``report`` (JSON), ``summary`` (Markdown) and
+    whether the summary is ``append``ed to; none on an xdist worker."""
+    writer = config.pluginmanager.get_plugin("gridgate-report")
+    if not isinstance(writer, ReportWriter):
+        return {"report": None, "summary": None, "append": False}
+    return {
+        "report": str(writer.json_path) if writer.json_path else None,
+        "summary": str(writer.markdown_path) if writer.markdown_path else None,
+        "append": writer.markdown_append,
+    }
+
+
+def snapshot(config: pytest.Config) -> dict[str, Any]:
+    """The JSON report as it stands mid-run (see :meth:`ReportWriter.snapshot`)."""
+    writer = config.pluginmanager.get_plugin("gridgate-report")
+    if not isinstance(writer, ReportWriter):
+        return get_report(config).to_json()
+    return writer.snapshot()
+
+
+def write_emergency(
+    config: pytest.Config, report: GateReport, terminal_fd: int, *, lost_test: bool
+) -> None:
+    """Write the report of a run that is about to end abruptly (the timeouts gate's stage
+    two, from its watchdog thread): the end-of-run report, less what the end would bring.
+
+    ``lost_test``: the run dies inside a test that will never report; it counts as failed.
+    The terminal lines go to ``terminal_fd``, since output capture may own fd 1.
+    """
+    writer = config.pluginmanager.get_plugin("gridgate-report")
+    if not isinstance(writer, ReportWriter):
+        return  # an xdist worker: its controller writes the report
+    try:
+        data = writer.conclude(report.exit_code, lost_test=lost_test)
+    except Exception as exc:  # a gate in a half-finished state: the report still goes out
+        os.write(terminal_fd, f"gridgate: the gate report is incomplete: {exc!r}\n".encode())
+        data = report.to_json()
+    writer.write_files(data)
+    lines = report_format.terminal_lines(data)
+    os.write(terminal_fd, ("\n" + "\n".join(lines) + "\n").encode("utf-8", "replace"))
 
 
 # --------------------------------------------------------------------------- the plugin
@@ -208,6 +218,9 @@ class ReportWriter:
         self.markdown_path = self._path(summary or os.environ.get("GITHUB_STEP_SUMMARY"))
         self.markdown_append = summary is None
         self.own_tally: OwnTally | None = None
+        self.session: pytest.Session | None = None
+        self.collect_findings: set[tuple[str, object]] = set()
+        self.collect_errors = 0
         self.finished = False
 
     def _path(self, value: str | None) -> Path | None:
@@ -219,34 +232,48 @@ class ReportWriter:
         return stats if isinstance(stats, dict) else None
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
         if self._terminal_stats() is None:
             self.own_tally = OwnTally(self.report)
             self.config.pluginmanager.register(self.own_tally, "gridgate-report-tally")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # Passed collect reports are not in the terminal's statistics: look at each here
-        # (once per collector, not per test).
-        _add_findings(self.report, report)
+        # (once per collector, not per test). Under xdist every worker collects the whole
+        # suite and may report the same collector's failure: its findings count once.
+        for section, entry in attached(report):
+            key = (section, entry.get("nodeid"))
+            if key not in self.collect_findings:
+                self.collect_findings.add(key)
+                self.report.add(section, entry)
+        if report.failed:
+            self.collect_errors += 1  # the tests verdict leaves these to the collection gate
         if self.own_tally is not None and not report.passed:
             self.own_tally.count(report)
+
+    def _findings(self, categories: Iterable[str] | None = None) -> list[tuple[str, Any]]:
+        """Findings attached to the test reports (of ``categories``), in the order the
+        tests ran; none with :class:`OwnTally`, which adds them as they come."""
+        stats = self._terminal_stats() if self.own_tally is None else None
+        if not stats:
+            return []
+        with_findings = [
+            r
+            for category in (stats if categories is None else categories)
+            for r in stats.get(category, ())
+            if isinstance(r, pytest.TestReport) and _ATTR in r.__dict__
+        ]
+        with_findings.sort(key=lambda r: float(getattr(r, "start", 0.0)))
+        return [finding for r in with_findings for finding in attached(r)]
 
     def _tally(self) -> tuple[dict[str, int], int]:
         """Reports per category as pytest's summary line counts them, and how many failed
         in categories that other plugins add (a "timeout" category, say)."""
         if self.own_tally is not None:
             return self.own_tally.counts, 0
-        stats = self._terminal_stats() or {}
-        with_findings = [
-            r
-            for reports in stats.values()
-            for r in reports
-            if isinstance(r, pytest.TestReport) and _ATTR in r.__dict__
-        ]
-        for r in sorted(with_findings, key=lambda r: float(getattr(r, "start", 0.0))):
-            _add_findings(self.report, r)
         counts: dict[str, int] = {}
         failed_elsewhere = 0
-        for category, reports in stats.items():
+        for category, reports in (self._terminal_stats() or {}).items():
             if category in _NOT_COUNTED:
                 continue
             shown = [r for r in reports if _counts(r)]
@@ -255,25 +282,59 @@ class ReportWriter:
                 failed_elsewhere += sum(1 for r in shown if getattr(r, "failed", False))
         return counts, failed_elsewhere
 
+    def snapshot(self) -> dict[str, Any]:
+        """The report as it stands mid-run, for a process that may be killed (the timeouts
+        gate's supervisor). Cheap enough to take once a second: counts by category,
+        findings of every test that did not pass, every gate's verdict so far."""
+        copy = GateReport()
+        copy.counts.update(self.report.counts)
+        for name, entries in self.report.sections.items():
+            copy.add_section(name, entries)
+        copy.env = {key: list(names) for key, names in self.report.env.items()}
+        stats = self._terminal_stats() or {}
+        for category, reports in stats.items():
+            if category not in _NOT_COUNTED:
+                copy.counts[_CATEGORIES.get(category, category)] = len(reports)
+        if self.session is not None:
+            copy.counts["collected"] = self.session.testscollected
+        failed = [category for category in stats if category not in ("passed", *_NOT_COUNTED)]
+        for section, entry in self._findings(failed):
+            copy.add(section, entry)
+        # Every gate's verdict so far (the hooks only read their gate's state).
+        self.config.hook.pytest_gridgate_report(report=copy, config=self.config)
+        return copy.to_json()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # Last, so every gate has set session.exitstatus and added what it found.
+        self.write_files(self.conclude(int(session.exitstatus)))
+        self.finished = True
+
+    def conclude(self, exit_code: int, *, lost_test: bool = False) -> dict[str, Any]:
+        """Counts, every gate's verdict, and the tests verdict: the report as JSON."""
         report = self.report
-        report.exit_code = int(session.exitstatus)
+        report.exit_code = exit_code
+        for section, entry in self._findings():
+            report.add(section, entry)
         tally, failed_elsewhere = self._tally()
         for category, n in tally.items():
             if category not in _NOT_COUNTED:
                 report.counts[_CATEGORIES.get(category, category)] = n
+        if lost_test:
+            report.counts["failed"] += 1
+        if not report.counts["collected"] and self.session is not None:
+            report.counts["collected"] = self.session.testscollected  # before the gate's
         self.config.hook.pytest_gridgate_report(report=report, config=self.config)
-        verdict = _tests_verdict(report, failed_elsewhere)
-        report.verdicts.insert(_tests_position(report), verdict)
-        self.finished = True
-        if self.json_path is not None:
-            write_json(report, self.json_path)
-        if self.markdown_path is not None:
-            self.markdown_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.markdown_path.open("a" if self.markdown_append else "w") as out:
-                out.write(report.to_markdown())
+        data = report.to_json()
+        report_format.set_tests_verdict(data, failed_elsewhere, self.collect_errors)
+        report.verdicts = [
+            GateVerdict(g["gate"], g["passed"], g["summary"], g["details"]) for g in data["gates"]
+        ]
+        return data
+
+    def write_files(self, data: dict[str, Any]) -> None:
+        paths = output_paths(self.config)
+        report_format.write_files(data, paths["report"], paths["summary"], paths["append"])
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.finished:
@@ -324,26 +385,3 @@ def _category(report: pytest.TestReport | pytest.CollectReport) -> str:
     if report.skipped:
         return "skipped"
     return "passed" if report.when == "call" else ""
-
-
-def _tests_verdict(report: GateReport, failed_elsewhere: int) -> GateVerdict:
-    counts = dict(report.counts)
-    # Collection errors are the collection gate's; here only errors of tests count.
-    counts["errors"] = max(0, counts["errors"] - len(report.sections["collection_errors"]))
-    keys = [*COUNTS[1:7], *(key for key in counts if key not in COUNTS)]
-    shown = [_plural(counts[key], key) for key in keys if counts[key]]
-    if not shown:
-        # Nothing ran: fine only for a run that passes anyway (min_tests = 0).
-        return GateVerdict("tests", report.exit_code in (0, 5), "no tests ran")
-    passed = not counts["failed"] and not counts["errors"] and not failed_elsewhere
-    return GateVerdict("tests", passed, ", ".join(shown))
-
-
-def _plural(n: int, key: str) -> str:
-    return f"{n} {key[:-1] if key == 'errors' and n == 1 else key}"
-
-
-def _tests_position(report: GateReport) -> int:
-    # "tests" follows "collection": the order a reader checks them in.
-    gates = [v.gate for v in report.verdicts]
-    return gates.index("collection") + 1 if "collection" in gates else 0

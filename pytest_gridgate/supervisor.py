@@ -2,7 +2,8 @@
 
 Neither a signal handler nor a thread of the pytest process can run while C code holds
 the GIL (``sum(range(10**12))`` never gives it up), so this runs in a process of its own,
-started once per run as ``python -I -S supervisor.py SPEC`` (standard library only, so it
+started once per run by ``python -I -S -c "... import main ..."`` (standard library only,
+imported from cached bytecode with only the package's empty ``__init__`` before it, so it
 starts in a few milliseconds). It polls a shared state file that the pytest process updates
 for every test (see :class:`pytest_gridgate.watchdog.Supervisor`): when the armed deadline
 passed ``grace`` seconds ago and the watchdog thread has not taken over, it makes
@@ -14,11 +15,11 @@ gate report itself (from the latest snapshot the pytest process left).
 from __future__ import annotations
 
 # Only built-in modules at start: every run pays for this process's start-up. The rest
-# (json, pathlib) is imported when it has to take over.
+# (json, the report format) is imported when it has to take over.
 import _signal  # type: ignore[import-not-found]  # signal without its enum wrappers (ms)
+import _struct  # struct without its Python wrapper module
 import mmap
 import os
-import struct
 import sys
 import time
 
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
     handled, stop, index, seconds; see ``watchdog.STATE``), spec.json and the nodeids.
     """
     directory, parent, grace = argv[1], int(argv[2]), float(argv[3])
-    state = struct.Struct(argv[4])
+    state = _struct.Struct(argv[4])
     _set_process_name(NAME)
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is for pytest to handle
     with open(os.path.join(directory, "state"), "r+b") as fh:
@@ -63,11 +64,11 @@ def main(argv: list[str]) -> int:
 
 def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> None:
     import json
-    from pathlib import Path
 
     collecting = index == -2  # watchdog.COLLECTION_INDEX
     try:
-        nodeids = Path(spec["nodeids"]).read_text(encoding="utf-8").splitlines()
+        with open(spec["nodeids"], encoding="utf-8") as fh:
+            nodeids = fh.read().splitlines()
     except OSError:
         nodeids = []
     nodeid = nodeids[index] if 0 <= index < len(nodeids) else "<unknown test>"
@@ -97,7 +98,8 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
         entry["killed"] = killed
     if spec.get("record"):
         # Before the kill: the xdist controller reads it as soon as it sees the worker go.
-        Path(spec["record"]).write_text(json.dumps(entry), encoding="utf-8")
+        with open(spec["record"], "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry))
         _send(parent, _signal.SIGKILL)
     else:
         _send(parent, _signal.SIGKILL)
@@ -105,47 +107,24 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
 
 
 def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
-    """The gate report of a process that was killed: its last snapshot plus this verdict."""
+    """The gate report of a process that was killed: its last snapshot plus this verdict,
+    rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
     import json
-    from pathlib import Path
+
+    # Run as a script (``python -I supervisor.py``), the package's parent is not on sys.path.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root not in sys.path:
+        sys.path.append(root)
+    from pytest_gridgate import report_format
 
     try:
-        report = json.loads(Path(spec["snapshot"]).read_text(encoding="utf-8"))
+        with open(spec["snapshot"], encoding="utf-8") as fh:
+            data = json.load(fh)
     except (OSError, ValueError):
-        report = {"version": 1, "counts": {}, "timeouts": [], "gates": []}
-    report["timeouts"] = [*report.get("timeouts", []), entry]
-    counts = report.setdefault("counts", {})
-    counts["failed"] = counts.get("failed", 0) + 1
-    report["exit_code"] = 128 + _signal.SIGKILL  # what the shell sees
-    report["outcome"] = "failed"
-    summary = f"{len(report['timeouts'])} timed out; the run was killed in {entry['nodeid']}"
-    gates = [g for g in report.get("gates", []) if g.get("gate") != "timeouts"]
-    report["gates"] = [*gates, {"gate": "timeouts", "passed": False, "summary": summary}]
-    if spec.get("report"):
-        path = Path(spec["report"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if spec.get("summary"):
-        rows = [
-            f"| {g['gate']} | {'✅ pass' if g['passed'] else '❌ fail'} | {g['summary']} |"
-            for g in report["gates"]
-        ]
-        with open(spec["summary"], "a", encoding="utf-8") as fh:
-            fh.write(
-                "\n".join(
-                    [
-                        "## gridgate: failed",
-                        "",
-                        "| gate | verdict | summary |",
-                        "|---|---|---|",
-                        *rows,
-                        "",
-                    ]
-                )
-            )
-    lines = [f"FAIL timeouts: {summary}"]
-    lines += [f"    TIMEOUT {t['nodeid']} ({t.get('phase', '?')})" for t in report["timeouts"]]
-    _write(stdout, "\n" + "\n".join(lines) + "\n")
+        data = {"version": 1, "timeouts": [], "gates": []}
+    report_format.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
+    report_format.write_files(data, spec.get("report"), spec.get("summary"), spec["append"])
+    _write(stdout, "\n" + "\n".join(report_format.terminal_lines(data)) + "\n")
 
 
 def descendants(root: int) -> list[int]:

@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+# getsignal without the enum conversion of signal.getsignal: called once per test.
+import _signal  # type: ignore[import-not-found]
 import contextlib
 import faulthandler
 import json
@@ -33,9 +35,11 @@ from typing import Any
 
 import pytest
 import pytest_timeout  # type: ignore[import-untyped]
+from _pytest.nodes import Node
 
 from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import TimeoutSettings
+from pytest_gridgate.report_format import explain_timeout
 from pytest_gridgate.settings import get_config
 from pytest_gridgate.watchdog import (
     COLLECTION_INDEX,
@@ -58,6 +62,7 @@ _CRASH_DIR = "_gridgate_timeouts_dir"
 _SESSION_START = "_gridgate_session_started"
 COLLECTION = "collection"
 HAVE_SIGALRM = hasattr(signal, "SIGALRM")  # not on Windows: no stage one there
+_MAIN_THREAD = threading.main_thread().ident
 
 
 class CollectionTimeout(Exception):
@@ -162,7 +167,20 @@ class TimeoutGate:
         if _timeout_plugin(self.config) is None:
             return
         bad: dict[str, str] = {}
+        # Whether a collector or one of its parents carries any marker: looked at once per
+        # collector, so that an unmarked test (most of them) costs one dict lookup here.
+        marked: dict[Node, bool] = {}
+
+        def carries_markers(node: Node | None) -> bool:
+            if node is None:
+                return False
+            if node not in marked:
+                marked[node] = bool(node.own_markers) or carries_markers(node.parent)
+            return marked[node]
+
         for item in items:
+            if not item.own_markers and not carries_markers(item.parent):
+                continue
             # keywords first: a few dict lookups up the tree, cheaper than iter_markers.
             marker = item.get_closest_marker("timeout") if "timeout" in item.keywords else None
             if marker is not None:
@@ -197,9 +215,7 @@ class TimeoutGate:
         kill_after = self.settings.kill_after
         started = since_boot()
         nodeid = item.nodeid
-        signal_method = (
-            settings.method == "signal" and threading.current_thread() is threading.main_thread()
-        )
+        signal_method = settings.method == "signal" and threading.get_ident() == _MAIN_THREAD
         if kill_after:
             # Without the main thread's signals there is no stage one: stage two at once.
             after = seconds + kill_after if signal_method else seconds
@@ -212,7 +228,7 @@ class TimeoutGate:
         self._alarm = (item, settings, started)
         item.cancel_timeout = self._cancel  # type: ignore[attr-defined]
         if signal_method:
-            if signal.getsignal(signal.SIGALRM) is not self._handler:
+            if _signal.getsignal(signal.SIGALRM) is not self._handler:
                 self._install_alarm_handler()  # a test replaced it
             signal.setitimer(signal.ITIMER_REAL, seconds)
         return True
@@ -279,11 +295,8 @@ class TimeoutGate:
             return
         if not self.settings.collection and _timeout_plugin(config) is None:
             return
-        spec = {
-            "record": str(self.worker_record) if self.worker_record else None,
-            "report": _option(config, "gridgate_report"),
-            "summary": _summary_path(config),
-        }
+        record = str(self.worker_record) if self.worker_record else None
+        spec = {"record": record, **gate_report.output_paths(config)}
         try:
             supervisor = Supervisor(spec, (self.stdout_fd, self.stderr_fd))
         except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
@@ -316,9 +329,7 @@ class TimeoutGate:
         supervisor = self.watchdog.supervisor
         if supervisor is None or self.worker_record is not None:
             return
-        data = gate_report.get_report(self.config).to_json()
-        data["counts"] = {**data["counts"], **_counts(self.config)}  # the live report stays
-        supervisor.snapshot(data)
+        supervisor.snapshot(gate_report.snapshot(self.config))
 
     def _stage_two(self, armed: Armed) -> None:
         """Runs in the watchdog thread: the test ignored stage one. End the process."""
@@ -363,26 +374,9 @@ class TimeoutGate:
         rep = gate_report.get_report(self.config)
         rep.add(_SECTION, entry)
         rep.exit_code = code
-        rep.counts.update(_counts(self.config))  # the run ends here: nobody else counts
-        if entry["phase"] != COLLECTION:
-            rep.counts["failed"] += 1
-        # Every gate adds its verdict, as at a normal end of the run.
-        try:
-            self.config.hook.pytest_gridgate_report(report=rep, config=self.config)
-        except Exception as exc:
-            self._write(self.stderr_fd, f"gridgate: a gate's report hook failed: {exc!r}\n")
-        write_emergency = getattr(gate_report, "write_emergency", None)
-        if write_emergency is not None:  # the core's writer, when it offers one
-            write_emergency(self.config, rep)
-            return
-        path = _option(self.config, "gridgate_report")
-        if path:
-            gate_report.write_json(rep, Path(path))
-        summary = _summary_path(self.config)
-        if summary:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(rep.to_markdown())
-        self._write(self.stdout_fd, "\n" + "\n".join(rep.terminal_lines()) + "\n")
+        gate_report.write_emergency(
+            self.config, rep, self.stdout_fd, lost_test=entry["phase"] != COLLECTION
+        )
 
     @staticmethod
     def _write(fd: int, text: str) -> None:
@@ -414,7 +408,7 @@ class TimeoutGate:
         if entry.get("nodeid") != crashitem:
             return
         gate_report.attach(report, _SECTION, entry)
-        report.longrepr = f"{_explain(entry)}\n{report.longrepr}"
+        report.longrepr = f"{explain_timeout(entry)}\n{report.longrepr}"
 
     # -- session budget --------------------------------------------------------------------
 
@@ -505,9 +499,8 @@ class TimeoutGate:
         # Collection timeouts that never reached a collect report (a conftest import).
         for entry in self.collection_fired.values():
             report.add(_SECTION, entry)
-        self.collection_fired.clear()
         timeouts = report.sections.get(_SECTION, [])
-        details = [f"TIMEOUT {_explain(entry)}" for entry in timeouts]
+        details = [f"TIMEOUT {explain_timeout(entry)}" for entry in timeouts]
         problems = []
         if timeouts:
             problems.append(f"{len(timeouts)} timed out")
@@ -546,7 +539,7 @@ class TimedOutReports:
             return
         entry["phase"] = report.when
         gate_report.attach(report, _SECTION, entry)
-        report.sections.append(("gridgate timeout", _explain(entry)))
+        report.sections.append(("gridgate timeout", explain_timeout(entry)))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(
@@ -656,28 +649,6 @@ def _dump_other_threads(config: pytest.Config) -> None:
     terminal.sep("+", title="Timeout")
 
 
-def _option(config: pytest.Config, name: str) -> Any:
-    return config.getoption(name, default=None)
-
-
-def _summary_path(config: pytest.Config) -> str | None:
-    path = _option(config, "gridgate_summary") or os.environ.get("GITHUB_STEP_SUMMARY")
-    return str(path) if path else None
-
-
-def _counts(config: pytest.Config) -> dict[str, int]:
-    """Counts from the terminal reporter, for a report written before the run ends."""
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is None:
-        return {}
-    counts = {key: len(terminal.stats.get(key, [])) for key in ("passed", "failed", "skipped")}
-    counts["errors"] = len(terminal.stats.get("error", []))
-    session = getattr(terminal, "_session", None)
-    if session is not None:
-        counts["collected"] = session.testscollected
-    return counts
-
-
 def _marker_args(marker: pytest.Mark) -> str:
     args = [repr(a) for a in marker.args] + [f"{k}={v!r}" for k, v in marker.kwargs.items()]
     return f"({', '.join(args)})"
@@ -690,20 +661,6 @@ def _collector_of(frame: FrameType | None) -> str:
             return candidate.nodeid
         frame = frame.f_back
     return COLLECTION
-
-
-def _explain(entry: dict[str, Any]) -> str:
-    text = f"{entry['nodeid']} ({entry.get('phase', '?')}, over {entry['seconds']:g}s"
-    if entry.get("stage") == 2:
-        text += ", did not stop: process ended"
-    text += ")"
-    if entry.get("where"):
-        text += f" at {entry['where']}"
-    for line in entry.get("awaiting", ()):
-        text += f"\n    {line}"
-    for line in entry.get("killed", ()):
-        text += f"\n    killed {line}"
-    return text
 
 
 def _describe_settings(settings: TimeoutSettings) -> str:

@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from mmap import mmap
 from pathlib import Path
 from types import FrameType
@@ -43,16 +42,30 @@ GRACE = 1.0
 DUMP_SIGNAL = signal.SIGRTMIN + 5 if hasattr(signal, "SIGRTMIN") else signal.SIGUSR2
 
 
-@dataclass(slots=True)
 class Armed:
-    """The test (or collection) that the watchdog currently guards."""
+    """The test (or collection) that the watchdog currently guards.
 
-    nodeid: str
-    seconds: float  # the soft timeout, for the report
-    deadline: float  # time.monotonic() at which stage two begins
-    started: float  # since_boot() when armed: children created later belong to the test
-    thread_id: int  # the thread running the test
-    generation: int
+    A plain class: generating a dataclass's methods costs every run more at start-up than
+    this whole class.
+    """
+
+    __slots__ = ("deadline", "generation", "nodeid", "seconds", "started", "thread_id")
+
+    def __init__(
+        self,
+        nodeid: str,
+        seconds: float,  # the soft timeout, for the report
+        deadline: float,  # time.monotonic() at which stage two begins
+        started: float,  # since_boot() when armed: children created later belong to the test
+        thread_id: int,  # the thread running the test
+        generation: int,
+    ) -> None:
+        self.nodeid = nodeid
+        self.seconds = seconds
+        self.deadline = deadline
+        self.started = started
+        self.thread_id = thread_id
+        self.generation = generation
 
 
 class Watchdog:
@@ -144,6 +157,8 @@ class Watchdog:
 # generation, deadline (time.monotonic(); 0 = disarmed), handled flag, stop flag, index of
 # the test in the nodeids file, its timeout in seconds.
 STATE = struct.Struct("<QdBBid")
+_DEADLINE = struct.Struct("<d")  # at offset 8; disarmed is 0
+_FLAG = struct.Struct("<B")  # handled at offset 16, stop at 17
 COLLECTION_INDEX = -2  # armed for collection, not a test
 
 
@@ -183,7 +198,11 @@ class Supervisor:
                 sys.executable,
                 "-I",
                 "-S",
-                str(Path(__file__).with_name("supervisor.py")),  # run, not imported here
+                "-c",
+                # Imported rather than run as a script, so that its bytecode is cached
+                # (a script is compiled at every start); not imported in this process.
+                f"import sys; sys.path.append({str(Path(__file__).parent.parent)!r}); "
+                "from pytest_gridgate.supervisor import main; sys.exit(main(sys.argv))",
                 str(self._dir),
                 str(os.getpid()),
                 str(GRACE),
@@ -203,10 +222,10 @@ class Supervisor:
         )
 
     def disarm(self) -> None:
-        struct.pack_into("<d", self._shared, 8, 0.0)
+        _DEADLINE.pack_into(self._shared, 8, 0.0)
 
     def mark_handled(self) -> None:
-        struct.pack_into("<B", self._shared, 16, 1)
+        _FLAG.pack_into(self._shared, 16, 1)
 
     def snapshot(self, data: dict[str, Any]) -> None:
         """The report as it stands, for the supervisor to complete if it must kill us."""
@@ -220,7 +239,7 @@ class Supervisor:
         import shutil
         import subprocess
 
-        struct.pack_into("<B", self._shared, 17, 1)
+        _FLAG.pack_into(self._shared, 17, 1)
         self._proc.terminate()
         try:
             self._proc.wait(timeout=5)
@@ -234,14 +253,16 @@ class Supervisor:
 # -- killing the test's processes ------------------------------------------------------------
 
 
+_BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
+
+
 def since_boot() -> float:
     """Seconds since boot, the clock of a process's start time in /proc (cheap to read).
 
     Comparing ``time.time()`` with psutil's ``create_time()`` is off by up to a second,
     since the boot time that psutil adds is rounded to whole seconds.
     """
-    clock = getattr(time, "CLOCK_BOOTTIME", None)
-    return time.clock_gettime(clock) if clock is not None else 0.0
+    return time.clock_gettime(_BOOTTIME) if _BOOTTIME is not None else 0.0
 
 
 def kill_tree(

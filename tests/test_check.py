@@ -36,7 +36,13 @@ def test_check_passing_and_failing_project(pytester: pytest.Pytester) -> None:
 
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "1 passed, 1 deselected" in passing.stdout
-    assert _verdicts(passing.stdout)[1:] == ["PASS collection", "PASS tests", "PASS env"]
+    assert _verdicts(passing.stdout)[1:] == [
+        "PASS collection",
+        "PASS tests",
+        "PASS timeouts",
+        "PASS leaks",
+        "PASS env",
+    ]
     assert passing.stdout.rstrip().endswith("gridgate check: passed")
     # The scanner runs first; until it exists, it is a skipped gate and says so.
     assert _verdicts(passing.stdout)[0] in ("PASS scan", "SKIP scan")

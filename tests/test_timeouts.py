@@ -19,51 +19,6 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-# Stands in for the core gate's report writer on a branch without it: when nothing else
-# provides ``--gridgate-report``, this conftest collects attached findings and writes the
-# JSON report the way the core does. With the core installed it steps aside.
-REPORT_SHIM = """
-import pytest
-from pytest_gridgate import report as gate_report
-
-def pytest_addoption(parser):
-    groups = [parser._anonymous, *parser._groups]
-    if not any("--gridgate-report" in o.names() for g in groups for o in g.options):
-        parser.addoption("--gridgate-report", dest="gridgate_report")
-        parser.addoption("--gridgate-summary", dest="gridgate_summary")
-        pytest.gridgate_report_shim = True
-
-def _active(config):
-    return getattr(pytest, "gridgate_report_shim", False)
-
-def pytest_runtest_logreport(report):
-    _collect(report)
-
-def pytest_collectreport(report):
-    _collect(report)
-
-def _collect(report):
-    config = pytest.gridgate_shim_config
-    for section, entry in gate_report.attached(report):
-        gate_report.get_report(config).add(section, entry)
-
-def pytest_configure(config):
-    pytest.gridgate_shim_config = config
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session, exitstatus):
-    config = session.config
-    if not _active(config) or hasattr(config, "workerinput"):
-        return
-    rep = gate_report.get_report(config)
-    rep.exit_code = int(session.exitstatus)
-    config.hook.pytest_gridgate_report(report=rep, config=config)
-    if config.getoption("gridgate_report"):
-        from pathlib import Path
-        gate_report.write_json(rep, Path(config.getoption("gridgate_report")))
-    print("\\n" + "\\n".join(rep.terminal_lines()))
-"""
-
 
 def _project(pytester: pytest.Pytester, timeouts: str, **modules: str) -> None:
     pytester.makepyprojecttoml(
@@ -72,7 +27,6 @@ def _project(pytester: pytest.Pytester, timeouts: str, **modules: str) -> None:
         "markers = ['slow: a slow test']\n"
         "[tool.gridgate.timeouts]\n" + textwrap.dedent(timeouts)
     )
-    pytester.makeconftest(REPORT_SHIM)
     pytester.makepyfile(**{name: textwrap.dedent(body) for name, body in modules.items()})
 
 
@@ -195,7 +149,7 @@ def test_stage_one_timeouts_fail_the_test_and_the_run_goes_on(pytester: pytest.P
     assert "INTERNALERROR" not in out
     assert "Task-1 awaiting at test_hangs.py:24 in wait_forever" in out
     result.stdout.fnmatch_lines(
-        ["FAIL timeouts: 5 timed out", "    TIMEOUT *test_sleep (call, over 1s) at *"]
+        ["FAIL timeouts    5 timed out", "    TIMEOUT *test_sleep (call, over 1s) at *"]
     )
     gate = next(g for g in report["gates"] if g["gate"] == "timeouts")
     assert not gate["passed"]
@@ -239,7 +193,7 @@ def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) 
     err = result.stderr.str()
     assert "gridgate TIMEOUT: test_blocked.py::test_blocked ran past its 1s timeout" in err
     assert 'test_blocked.py", line 9 in test_blocked' in err  # faulthandler's dump
-    result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out"])
+    result.stdout.fnmatch_lines(["FAIL tests *1 passed, 1 failed", "FAIL timeouts *1 timed out"])
 
 
 def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) -> None:
@@ -263,7 +217,7 @@ def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) ->
             sum(range(10**12))
         """,
     )
-    result, report = _run(pytester)
+    result, report = _run(pytester, "--gridgate-summary", "summary.md")
 
     assert result.ret == -9  # killed: there is no other way out of C code holding the GIL
     entry = _timeouts(report)["test_c_level"]
@@ -274,7 +228,19 @@ def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) ->
     err = result.stderr.str()
     assert "test_c_hang.py::test_c_level is stuck in code that holds the GIL" in err
     assert 'test_c_hang.py", line 8 in test_c_level' in err  # faulthandler's dump
-    result.stdout.fnmatch_lines(["FAIL timeouts: 1 timed out; the run was killed in *test_c_level"])
+    # Rendered as every gate report is, from the supervisor's process.
+    markdown = (pytester.path / "summary.md").read_text()
+    assert markdown.startswith("## ❌ gridgate: failed (exit code 137)")
+    assert "| timeouts | ❌ fail | 1 timed out; the run was killed in" in markdown
+    result.stdout.fnmatch_lines(
+        [
+            # Every gate's verdict as of the last snapshot (taken at most once a second),
+            # with the lost test counted.
+            "PASS collection *2 tests collected",
+            "FAIL tests *1 failed",
+            "FAIL timeouts *1 timed out; the run was killed in *test_c_level",
+        ]
+    )
 
 
 def test_stage_two_ends_a_test_outside_the_main_thread(pytester: pytest.Pytester) -> None:
@@ -443,7 +409,15 @@ def test_under_xdist_the_controller_names_the_lost_worker_test(
     assert timeouts["test_sleep"]["stage"] == 1
     assert timeouts["test_c_level"]["stage"] == 2
     assert _alive(sleep_arg) == []
-    result.stdout.fnmatch_lines(["*TIMEOUT*test_c_level*did not stop: process ended*"])
+    assert report["exit_code"] == 1
+    # The crash report attached on the controller reaches its terminal verdict too.
+    result.stdout.fnmatch_lines(
+        [
+            "FAIL tests *3 passed, 2 failed",
+            "FAIL timeouts *2 timed out",
+            "*TIMEOUT*test_c_level*did not stop: process ended*",
+        ]
+    )
 
 
 def test_precedence_of_timeout_settings(pytester: pytest.Pytester) -> None:
@@ -482,3 +456,66 @@ def test_docs_and_example_exist() -> None:
     root = Path(__file__).parent.parent
     assert "kill_after" in (root / "docs" / "timeouts.md").read_text()
     assert "sum(range(" in (root / "examples" / "tests" / "test_hangs_demo.py").read_text()
+
+
+def test_under_xdist_an_import_hang_is_a_collection_failure(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        collection = 3  # each worker starts pytest under that clock: room on a busy machine
+        kill_after = 1
+        """,
+        test_fine="""
+        def test_fine():
+            pass
+        """,
+        test_import_hang="""
+        import time
+
+        time.sleep(60)  # blocks at import
+
+        def test_never():
+            pass
+        """,
+    )
+    result, report = _run(pytester, "-n", "2")
+
+    # Every collection failure is exit 2, with or without xdist.
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert report["exit_code"] == 2
+    entry = _timeouts(report)["test_import_hang.py"]
+    assert entry["phase"] == "collection"
+    assert entry["seconds"] == 3.0
+    assert entry["where"] == "test_import_hang.py:3 in <module>"
+    assert [e["nodeid"] for e in report["collection_errors"]] == ["test_import_hang.py"]
+    result.stdout.fnmatch_lines(
+        ["FAIL collection *1 collection error*", "FAIL timeouts *1 timed out"]
+    )
+
+
+def test_under_xdist_the_session_budget_stops_every_worker(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        session = 1
+        """,
+        test_budget="""
+        import time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_slowish(n):
+            time.sleep(0.4)
+        """,
+    )
+    result, report = _run(pytester, "-n", "2")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert report["exit_code"] == 1
+    ran = report["counts"]["passed"]
+    assert 0 < ran < 12
+    gate = next(g for g in report["gates"] if g["gate"] == "timeouts")
+    assert not gate["passed"]
+    assert gate["summary"].startswith(
+        f"session budget of 1s (timeouts.session) spent; {12 - ran} tests not run"
+    )

@@ -1,0 +1,155 @@
+"""How the gate report (JSON version 1) reads: terminal lines, Markdown, the files.
+
+Pure functions over the report's JSON dict, standard library only and no pytest: the
+supervisor process (``python -I -S``, see :mod:`pytest_gridgate.supervisor`) renders with
+them the report of a run it had to kill, so that report reads exactly like any other.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the supervisor does not import typing
+if TYPE_CHECKING:
+    from typing import Any
+
+# JSON ``counts`` keys; the first five are the contract, the rest are extras.
+COUNTS = ("collected", "passed", "failed", "errors", "skipped", "xfailed", "xpassed", "deselected")
+# Details shown per gate before "... and N more": the terminal section fits on one screen.
+TERMINAL_DETAILS = 8
+MARKDOWN_DETAILS = 50
+
+
+def outcome(exit_code: int) -> str:
+    return "passed" if exit_code == 0 else "failed"
+
+
+def terminal_lines(data: dict[str, Any], max_details: int = TERMINAL_DETAILS) -> list[str]:
+    """The ``gridgate`` section of the terminal summary: one line per gate, then the verdict."""
+    gates = data.get("gates", [])
+    width = max((len(g["gate"]) for g in gates), default=0)
+    lines = []
+    for g in gates:
+        lines.append(f"{'PASS' if g['passed'] else 'FAIL'} {g['gate']:<{width}}  {g['summary']}")
+        lines.extend(f"    {d}" for d in _capped(g.get("details", []), max_details))
+    lines.append(f"gridgate: {outcome(data['exit_code'])} (exit code {data['exit_code']})")
+    return lines
+
+
+def markdown(data: dict[str, Any], max_details: int = MARKDOWN_DETAILS) -> str:
+    """The Markdown summary (for ``$GITHUB_STEP_SUMMARY``)."""
+    code = data["exit_code"]
+    lines = [
+        f"## {'✅' if code == 0 else '❌'} gridgate: {outcome(code)} (exit code {code})",
+        "",
+        "| gate | verdict | summary |",
+        "|---|---|---|",
+    ]
+    gates = data.get("gates", [])
+    for g in gates:
+        verdict = "✅ pass" if g["passed"] else "❌ fail"
+        lines.append(f"| {g['gate']} | {verdict} | {_cell(g['summary'])} |")
+    counts = ", ".join(plural(n, key) for key, n in data.get("counts", {}).items() if n)
+    lines += ["", f"Counts: {counts or 'no tests'}."]
+    for g in gates:
+        if g.get("details"):
+            lines += ["", f"<details><summary>{g['gate']}</summary>", ""]
+            lines += [f"- `{_cell(d)}`" for d in _capped(g["details"], max_details)]
+            lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def write_files(
+    data: dict[str, Any], json_path: str | None, markdown_path: str | None, append: bool
+) -> None:
+    """The JSON report and the Markdown summary (appended to, for a step summary)."""
+    if json_path:
+        import json
+
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w", encoding="utf-8") as out:
+            out.write(json.dumps(data, indent=2) + "\n")
+    if markdown_path:
+        os.makedirs(os.path.dirname(os.path.abspath(markdown_path)), exist_ok=True)
+        with open(markdown_path, "a" if append else "w", encoding="utf-8") as out:
+            out.write(markdown(data))
+
+
+def set_tests_verdict(
+    data: dict[str, Any], failed_elsewhere: int = 0, collect_errors: int | None = None
+) -> None:
+    """Put the ``tests`` gate's verdict, judged from the counts, after ``collection``'s.
+
+    ``failed_elsewhere``: failed reports in categories other plugins add (a "timeout");
+    ``collect_errors``: how many of the ``errors`` are failed collect reports (by default
+    one per collection error; under xdist each worker may report the same one).
+    """
+    counts = dict(data["counts"])
+    # Collection errors are the collection gate's; here only errors of tests count.
+    if collect_errors is None:
+        collect_errors = len(data.get("collection_errors", []))
+    counts["errors"] = max(0, counts.get("errors", 0) - collect_errors)
+    keys = [*COUNTS[1:7], *(key for key in counts if key not in COUNTS)]
+    shown = [plural(counts[key], key) for key in keys if counts.get(key)]
+    if shown:
+        failed = counts.get("failed") or counts.get("errors") or failed_elsewhere
+        verdict = {"gate": "tests", "passed": not failed, "summary": ", ".join(shown)}
+    else:
+        # Nothing ran: fine only for a run that passes anyway (min_tests = 0).
+        verdict = {
+            "gate": "tests",
+            "passed": data["exit_code"] in (0, 5),
+            "summary": "no tests ran",
+        }
+    verdict["details"] = []
+    gates = [g for g in data.get("gates", []) if g["gate"] != "tests"]
+    names = [g["gate"] for g in gates]
+    gates.insert(names.index("collection") + 1 if "collection" in names else 0, verdict)
+    data["gates"] = gates
+
+
+def explain_timeout(entry: dict[str, Any]) -> str:
+    """One entry of the ``timeouts`` section as the terminal and Markdown show it."""
+    text = f"{entry['nodeid']} ({entry.get('phase', '?')}, over {entry['seconds']:g}s"
+    if entry.get("stage") == 2:
+        text += ", did not stop: process ended"
+    text += ")"
+    if entry.get("where"):
+        text += f" at {entry['where']}"
+    for line in entry.get("awaiting", ()):
+        text += f"\n    {line}"
+    for line in entry.get("killed", ()):
+        text += f"\n    killed {line}"
+    return text
+
+
+def killed_run(data: dict[str, Any], entry: dict[str, Any], exit_code: int) -> None:
+    """Complete the last snapshot of a run that the supervisor killed in ``entry``."""
+    timeouts = data["timeouts"] = [*data.get("timeouts", []), entry]
+    counts = data.setdefault("counts", dict.fromkeys(COUNTS, 0))
+    if entry.get("phase") != "collection":
+        counts["failed"] = counts.get("failed", 0) + 1
+    data["exit_code"] = exit_code
+    data["outcome"] = outcome(exit_code)
+    summary = f"{len(timeouts)} timed out; the run was killed in {entry['nodeid']}"
+    details = [f"TIMEOUT {explain_timeout(t)}" for t in timeouts]
+    gates = [g for g in data.get("gates", []) if g["gate"] != "timeouts"]
+    data["gates"] = [
+        *gates,
+        {"gate": "timeouts", "passed": False, "summary": summary, "details": details},
+    ]
+    set_tests_verdict(data)
+
+
+def plural(n: int, key: str) -> str:
+    return f"{n} {key[:-1] if key == 'errors' and n == 1 else key}"
+
+
+def _capped(items: list[str], limit: int) -> list[str]:
+    if len(items) <= limit:
+        return items
+    return [*items[:limit], f"... and {len(items) - limit} more"]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
