@@ -245,7 +245,7 @@ class Supervisor:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.wait()
+            self._proc.wait()  # gridgate: ignore[GG006] after SIGKILL the wait returns at once
         faulthandler.unregister(DUMP_SIGNAL)
         shutil.rmtree(self._dir, ignore_errors=True)
 
