@@ -349,6 +349,77 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     assert _processes_with(sleep) == []  # also the allowed `sleep <unique>1`
 
 
+EXIT_CODE_TESTS = {
+    # A leak in a test: its teardown error fails the run.
+    "per-test": """
+        import os
+
+
+        def test_clean():
+            pass
+
+
+        def test_leaks_a_variable():
+            os.environ["PER_TEST_LEAK"] = "1"
+    """,
+    # Every test passes; only a process the marker let outlive its test is still running
+    # when the session ends.
+    "session-end": """
+        import os
+        import subprocess
+
+        import pytest
+
+        KEEP = []
+
+
+        def test_clean():
+            pass
+
+
+        @pytest.mark.gridgate_allow_leaks("processes")
+        def test_allowed_process():
+            KEEP.append(subprocess.Popen(["sleep", os.environ["GG_SLEEP"]]))
+    """,
+}
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
+@pytest.mark.parametrize("where", list(EXIT_CODE_TESTS))
+def test_report_exit_code_is_the_process_exit_code_in_fail_mode(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, where: str, xdist: bool
+) -> None:
+    sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
+    monkeypatch.setenv("GG_SLEEP", sleep)
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
+    pytester.makepyfile(test_exit=EXIT_CODE_TESTS[where])
+    args = ["-p", "xdist", "-n", "2"] if xdist else []
+    # _run checks that the report's exit code and outcome are the process's.
+    result, report = _run(pytester, *args)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    assert report["outcome"] == "failed"
+    [entry] = report["leaks"]
+    counts = report["counts"]
+    if where == "per-test":
+        assert (entry["nodeid"], entry["kind"]) == (
+            "test_exit.py::test_leaks_a_variable",
+            "environ",
+        )
+        assert (counts["passed"], counts["errors"]) == (2, 1)
+    else:
+        assert (entry["nodeid"], entry["kind"]) == ("session", "process")
+        assert sleep in entry["detail"]
+        # Every test passed: the session-end leftover alone fails the run.
+        assert (counts["passed"], counts["failed"], counts["errors"]) == (2, 0, 0)
+        assert _gate(report, "tests")["passed"] is True
+    assert _gate(report, "leaks")["passed"] is False
+    result.stdout.fnmatch_lines(
+        ["*= gridgate =*", "FAIL leaks *", "gridgate: failed (exit code 1)"]
+    )
+    assert _processes_with(sleep) == []
+
+
 WARN_TESTS = """
     import atexit
     import os
