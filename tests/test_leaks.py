@@ -420,6 +420,56 @@ def test_report_exit_code_is_the_process_exit_code_in_fail_mode(
     assert _processes_with(sleep) == []
 
 
+ENV_MARKER_TESTS = """
+    import os
+
+    import pytest
+
+
+    @pytest.fixture
+    def seen_by_fixture():
+        return os.environ.get("MARKED")
+
+
+    @pytest.mark.gridgate_env(MARKED="marker", GG_PRESET="marker", GG_GONE=None)
+    def test_marker_and_monkeypatch(monkeypatch, seen_by_fixture):
+        assert seen_by_fixture == "marker"
+        assert "GG_GONE" not in os.environ
+        monkeypatch.setenv("PATCHED", "patched")
+        monkeypatch.setenv("MARKED", "patched")  # on top of the marker's value
+        monkeypatch.delenv("GG_PRESET")
+
+
+    @pytest.mark.gridgate_env(MARKED="marker")
+    class TestMarkedClass:
+        def test_inherits_the_marker(self, monkeypatch):
+            assert os.environ["MARKED"] == "marker"
+            monkeypatch.setenv("GG_GONE", "patched")
+
+
+    def test_next_test_sees_the_environment_restored():
+        assert "MARKED" not in os.environ
+        assert "PATCHED" not in os.environ
+        assert os.environ["GG_PRESET"] == "preset-value"
+        assert os.environ["GG_GONE"] == "gone-value"
+"""
+
+
+def test_env_marker_with_monkeypatch_is_not_a_leak_and_is_restored(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GG_PRESET", "preset-value")
+    monkeypatch.setenv("GG_GONE", "gone-value")
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
+    pytester.makepyfile(test_env_marker=ENV_MARKER_TESTS)
+    result, report = _run(pytester, "-p", "no:randomly")
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert report["leaks"] == []
+    assert report["counts"]["passed"] == 3
+    assert _gate(report, "leaks")["summary"] == "no leaks"
+
+
 WARN_TESTS = """
     import atexit
     import os
