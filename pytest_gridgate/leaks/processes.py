@@ -200,6 +200,10 @@ class ProcessCheck:
         # while neither moves, no new child can have appeared from Python.
         self._known: frozenset[ProcessKey] = frozenset(_scan())
         self._scanned_at = (spawn_count(), _mp_children())
+        # The zombie the last comparison saw (None: none), the next test's baseline: the
+        # snapshot then needs no waitid() of its own, and a zombie of the session's stays
+        # quiet instead of sending every later test to the deep tier.
+        self._last_peek: int | None = None
 
     def _refresh(self, scan: set[ProcessKey] | None = None) -> None:
         self._scanned_at = (spawn_count(), _mp_children())
@@ -209,18 +213,17 @@ class ProcessCheck:
         spawns, mp_children = spawn_count(), _mp_children()
         if (spawns, mp_children) != self._scanned_at:
             self._refresh()
-        # Without any child there is nothing to peek at (and waitid would raise).
-        zombie = _peek_zombie() if self.zombies and self._known else None
-        return ProcessBaseline(spawns, mp_children, zombie, self._known)
+        return ProcessBaseline(spawns, mp_children, self._last_peek, self._known)
 
     def compare(self, before: Any) -> list[Leak]:
         mp_children = _mp_children()
-        if (
-            spawn_count() == before.spawns
-            and mp_children == before.mp_children
-            and (not (self.zombies and before.known) or _peek_zombie() is None)
-        ):
-            return []
+        if spawn_count() == before.spawns and mp_children == before.mp_children:
+            # Without any child there is nothing to peek at (and waitid would raise).
+            if not (self.zombies and before.known):
+                return []
+            zombie = self._last_peek = _peek_zombie()
+            if zombie is None or zombie == before.zombie:
+                return []
         scan = _scan()
         self._refresh(scan)
         new = [key for key in scan if key not in before.known]
