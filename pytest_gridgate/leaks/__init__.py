@@ -405,6 +405,11 @@ class LeakDetector:
                 report.add(SECTION, entry)
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and workeroutput is None:
+            # On a line of its own, also after the progress dots of ``-q``, which the
+            # terminal reporter's own ensure_newline() does not know about.
+            terminal.ensure_newline()
+            if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
+                terminal.write("\n")
             terminal.write_line(_describe(entries, "session"), yellow=True)
 
     @pytest.hookimpl(optionalhook=True)
