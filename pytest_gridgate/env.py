@@ -19,7 +19,7 @@ Values are never reported or printed, only names.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Generator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -167,14 +167,18 @@ class EnvMarker:
             else:
                 os.environ[name] = value
 
-    # A plain (not wrapper) implementation that runs first: the restoration is complete
-    # before teardown ends, when the leak checks compare the environment, and no failing
-    # fixture finaliser can skip it.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
-        if self.previous:
-            restore(self.previous, os.environ)
-            self.previous = {}
+    # Undone last, around every other teardown: set before the fixtures, the variables are
+    # restored after them (a fixture's monkeypatch.setenv of a marked name undoes to the
+    # marker's value, which must not outlive the test). The ``finally`` runs even when a
+    # finaliser fails, and before the teardown report, when the leak checks compare.
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        finally:
+            if self.previous:
+                restore(self.previous, os.environ)
+                self.previous = {}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

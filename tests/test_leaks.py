@@ -2,9 +2,9 @@
 
 Every run here is ``runpytest_subprocess``: the inner tests leak threads, processes,
 descriptors, variables, the working directory and signal handlers on purpose, which must
-never reach the outer test process. A small conftest in each inner project records the
-``leaks`` entries that reach the (controller's) ``pytest_runtest_logreport`` plus the
-session-level ones, and the verdict of ``pytest_gridgate_report``, into ``leaks.json``.
+never reach the outer test process. What they found is read from the gate report itself:
+the JSON file (``--gridgate-report``: its ``leaks`` entries, ``gates`` verdicts, counts and
+exit code) and the ``gridgate`` section of the terminal summary.
 """
 
 from __future__ import annotations
@@ -20,37 +20,30 @@ from typing import Any
 import psutil
 import pytest
 
-RECORDER = """
-    import json
-
-    import pytest
-
-    from pytest_gridgate.report import GateReport, attached, get_report
-
-    ENTRIES = []
+# Keys of a ``leaks`` entry (design.md); docs/leaks.md documents no extra ones.
+LEAK_KEYS = {"nodeid", "kind", "detail", "action", "cleaned"}
 
 
-    def pytest_runtest_logreport(report):
-        ENTRIES.extend(entry for section, entry in attached(report) if section == "leaks")
+def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """One inner run with the JSON gate report, checked for what every report must hold."""
+    result = pytester.runpytest_subprocess(
+        *args, "-p", "no:cacheprovider", "--gridgate-report", "r.json"
+    )
+    report: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
+    # The report's verdict is the process's, however it came about.
+    assert (report["exit_code"], report["outcome"]) == (
+        result.ret,
+        "passed" if result.ret == 0 else "failed",
+    ), result.stdout.str()
+    for entry in report["leaks"]:
+        assert set(entry) == LEAK_KEYS, entry
+    return result, report
 
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(session):
-        config = session.config
-        if hasattr(config, "workerinput"):
-            return
-        gate = GateReport()
-        gate.add_section("leaks", ENTRIES + get_report(config).sections["leaks"])
-        config.hook.pytest_gridgate_report(report=gate, config=config)
-        verdicts = [[v.passed, v.summary, v.details] for v in gate.verdicts if v.gate == "leaks"]
-        with open("leaks.json", "w") as f:
-            json.dump({"entries": gate.sections["leaks"], "verdicts": verdicts}, f)
-"""
-
-
-def _recorded(pytester: pytest.Pytester) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((pytester.path / "leaks.json").read_text())
-    return data
+def _gate(report: dict[str, Any], name: str) -> dict[str, Any]:
+    [gate] = [gate for gate in report["gates"] if gate["gate"] == name]
+    assert isinstance(gate, dict)
+    return gate
 
 
 def _processes_with(marker: str) -> list[str]:
@@ -292,16 +285,15 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
     monkeypatch.setenv("GG_SLEEP", sleep)
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.2\n')
-    pytester.makeconftest(RECORDER + SESSION_FIXTURE)
+    pytester.makeconftest(SESSION_FIXTURE)
     pytester.makepyfile(
         test_kinds=KINDS_TESTS, test_server=SERVER_TESTS, test_fixture_leak=FIXTURE_LEAK_TESTS
     )
     args = ["-p", "xdist", "-n", "2"] if xdist else ["-p", "no:randomly"]
-    result = pytester.runpytest_subprocess(*args, "-rE", "-p", "no:cacheprovider")
+    result, report = _run(pytester, *args, "-rE")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    recorded = _recorded(pytester)
-    entries = recorded["entries"]
+    entries = report["leaks"]
     # Exactly the leaking tests and the careless fixture: none of the clean patterns, and
     # neither fixture's resources blamed on the tests that used them.
     assert {(e["nodeid"], e["kind"]) for e in entries} == EXPECTED_FAIL
@@ -332,14 +324,150 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     outcomes = result.parseoutcomes()
     assert outcomes["errors"] == 11 if not xdist else outcomes["errors"] >= 11
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_signal_leak*", "*SIGUSR1*"])
-    [verdict] = recorded["verdicts"]
-    assert verdict[0] is False
-    assert verdict[1].startswith(f"{len(entries)} leak(s) in ")
+    # The report counts them as pytest does, every worker's included.
+    counts = report["counts"]
+    assert (counts["passed"], counts["failed"], counts["errors"]) == (27, 0, outcomes["errors"])
+    gate = _gate(report, "leaks")
+    assert gate["passed"] is False
+    assert gate["summary"].startswith(f"{len(entries)} leak(s) in ")
+    assert len(gate["details"]) == len(entries)
+    assert "test_kinds.py::test_signal_leak: signal: handler for SIGUSR1" in "\n".join(
+        gate["details"]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= gridgate =*",
+            f"FAIL leaks * {gate['summary']}",
+            "    *: *: *",
+            "gridgate: failed (exit code 1)",
+        ]
+    )
     # Names only: no value of any variable reaches the output or the report.
-    assert "s3cr3t-value" not in result.stdout.str() + json.dumps(recorded)
-    assert "preset-value" not in result.stdout.str() + json.dumps(recorded)
+    assert "s3cr3t-value" not in result.stdout.str() + json.dumps(report)
+    assert "preset-value" not in result.stdout.str() + json.dumps(report)
     # The leaked `sleep 600.<unique>` was killed with its test, not left to the machine.
     assert _processes_with(sleep) == []  # also the allowed `sleep <unique>1`
+
+
+EXIT_CODE_TESTS = {
+    # A leak in a test: its teardown error fails the run.
+    "per-test": """
+        import os
+
+
+        def test_clean():
+            pass
+
+
+        def test_leaks_a_variable():
+            os.environ["PER_TEST_LEAK"] = "1"
+    """,
+    # Every test passes; only a process the marker let outlive its test is still running
+    # when the session ends.
+    "session-end": """
+        import os
+        import subprocess
+
+        import pytest
+
+        KEEP = []
+
+
+        def test_clean():
+            pass
+
+
+        @pytest.mark.gridgate_allow_leaks("processes")
+        def test_allowed_process():
+            KEEP.append(subprocess.Popen(["sleep", os.environ["GG_SLEEP"]]))
+    """,
+}
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
+@pytest.mark.parametrize("where", list(EXIT_CODE_TESTS))
+def test_report_exit_code_is_the_process_exit_code_in_fail_mode(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, where: str, xdist: bool
+) -> None:
+    sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
+    monkeypatch.setenv("GG_SLEEP", sleep)
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
+    pytester.makepyfile(test_exit=EXIT_CODE_TESTS[where])
+    args = ["-p", "xdist", "-n", "2"] if xdist else []
+    # _run checks that the report's exit code and outcome are the process's.
+    result, report = _run(pytester, *args)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    assert report["outcome"] == "failed"
+    [entry] = report["leaks"]
+    counts = report["counts"]
+    if where == "per-test":
+        assert (entry["nodeid"], entry["kind"]) == (
+            "test_exit.py::test_leaks_a_variable",
+            "environ",
+        )
+        assert (counts["passed"], counts["errors"]) == (2, 1)
+    else:
+        assert (entry["nodeid"], entry["kind"]) == ("session", "process")
+        assert sleep in entry["detail"]
+        # Every test passed: the session-end leftover alone fails the run.
+        assert (counts["passed"], counts["failed"], counts["errors"]) == (2, 0, 0)
+        assert _gate(report, "tests")["passed"] is True
+    assert _gate(report, "leaks")["passed"] is False
+    result.stdout.fnmatch_lines(
+        ["*= gridgate =*", "FAIL leaks *", "gridgate: failed (exit code 1)"]
+    )
+    assert _processes_with(sleep) == []
+
+
+ENV_MARKER_TESTS = """
+    import os
+
+    import pytest
+
+
+    @pytest.fixture
+    def seen_by_fixture():
+        return os.environ.get("MARKED")
+
+
+    @pytest.mark.gridgate_env(MARKED="marker", GG_PRESET="marker", GG_GONE=None)
+    def test_marker_and_monkeypatch(monkeypatch, seen_by_fixture):
+        assert seen_by_fixture == "marker"
+        assert "GG_GONE" not in os.environ
+        monkeypatch.setenv("PATCHED", "patched")
+        monkeypatch.setenv("MARKED", "patched")  # on top of the marker's value
+        monkeypatch.delenv("GG_PRESET")
+
+
+    @pytest.mark.gridgate_env(MARKED="marker")
+    class TestMarkedClass:
+        def test_inherits_the_marker(self, monkeypatch):
+            assert os.environ["MARKED"] == "marker"
+            monkeypatch.setenv("GG_GONE", "patched")
+
+
+    def test_next_test_sees_the_environment_restored():
+        assert "MARKED" not in os.environ
+        assert "PATCHED" not in os.environ
+        assert os.environ["GG_PRESET"] == "preset-value"
+        assert os.environ["GG_GONE"] == "gone-value"
+"""
+
+
+def test_env_marker_with_monkeypatch_is_not_a_leak_and_is_restored(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GG_PRESET", "preset-value")
+    monkeypatch.setenv("GG_GONE", "gone-value")
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
+    pytester.makepyfile(test_env_marker=ENV_MARKER_TESTS)
+    result, report = _run(pytester, "-p", "no:randomly")
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert report["leaks"] == []
+    assert report["counts"]["passed"] == 3
+    assert _gate(report, "leaks")["summary"] == "no leaks"
 
 
 WARN_TESTS = """
@@ -422,13 +550,14 @@ def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
             """
         )
     )
-    pytester.makeconftest(RECORDER + ATEXIT_CHECK)
+    pytester.makeconftest(ATEXIT_CHECK)
     pytester.makepyfile(test_warn=WARN_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result, report = _run(pytester)
 
-    # Warnings only, even under filterwarnings = error: the run passes.
+    # Warnings only, even under filterwarnings = error: the run passes, and so does the
+    # report, session-end leftover included.
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
-    entries = _recorded(pytester)["entries"]
+    entries = report["leaks"]
     found = {(e["nodeid"].split("::")[-1], e["kind"], e["detail"].split(" (")[0]) for e in entries}
     assert found == {
         ("test_warned", "environ", "WARNED_VAR added"),
@@ -448,9 +577,12 @@ def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
             "*WARNED_VAR added*",
         ]
     )
-    [verdict] = _recorded(pytester)["verdicts"]
-    assert verdict[0] is True
-    assert verdict[1].endswith("(warn only)")
+    gate = _gate(report, "leaks")
+    assert gate["passed"] is True
+    assert gate["summary"].endswith("(warn only)")
+    result.stdout.fnmatch_lines(
+        ["*= gridgate =*", f"PASS leaks * {gate['summary']}", "gridgate: passed (exit code 0)"]
+    )
     # The allowed process outlived its test, but not the session.
     assert _processes_with(sleep) == []
 
@@ -473,18 +605,24 @@ def test_action_off_installs_nothing(pytester: pytest.Pytester) -> None:
             assert not __import__("pytest_gridgate.leaks.spawns").leaks.spawns._installed[0]
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result, report = _run(pytester)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert report["leaks"] == []
+    assert _gate(report, "leaks") == {
+        "gate": "leaks",
+        "passed": True,
+        "summary": "leak detection off",
+        "details": [],
+    }
 
 
 def test_demo_example_has_one_leak_of_each_kind(pytester: pytest.Pytester) -> None:
     demo = Path(__file__).parent.parent / "examples" / "tests" / "test_leaky_demo.py"
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
-    pytester.makeconftest(RECORDER)
     pytester.makepyfile(test_leaky_demo=demo.read_text())
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result, report = _run(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    kinds = sorted(e["kind"] for e in _recorded(pytester)["entries"])
+    kinds = sorted(e["kind"] for e in report["leaks"])
     assert kinds == sorted(
         ["thread", "process", "zombie", "fd", "socket", "environ", "cwd", "signal", "asyncio"]
     )

@@ -17,6 +17,7 @@ The checks themselves live in one module each and share the small interface of
 
 from __future__ import annotations
 
+import operator
 import time
 import warnings
 from collections.abc import Generator, Hashable, Iterable
@@ -44,6 +45,15 @@ SECTION = "leaks"
 MARKER = "gridgate_allow_leaks"
 _WORKEROUTPUT_KEY = "gridgate_leaks"
 _DETECTOR_KEY = pytest.StashKey["LeakDetector"]()
+
+
+def _call_with(function: Any, *args: Any) -> Any:  # operator.call before Python 3.11
+    return function(*args)
+
+
+# Calls each of a sequence of functions from C (``map``): the per-test loops over the
+# checks run without a Python frame of their own.
+_call: Any = getattr(operator, "call", _call_with)
 
 
 class GridgateLeakWarning(pytest.PytestWarning):
@@ -138,7 +148,18 @@ class LeakDetector:
     # ------------------------------------------------------------------ measuring
 
     def _snapshot(self) -> list[Any]:
-        return [check.snapshot() for check in self.checks]
+        return list(map(_call, self._snapshots))
+
+    def _unchanged(self, baseline: list[Any]) -> bool:
+        """The cheap verdict of every test that leaked nothing: no check found anything.
+
+        Anything else (a finding, a broken check) goes the long way, through
+        :meth:`_settled`, which asks the checks again (``compare`` changes nothing).
+        """
+        try:
+            return not any(map(_call, self._compares, baseline))
+        except Exception:
+            return False
 
     def _findings(
         self, baseline: list[Any], excluded: set[Hashable], only: list[int] | None = None
@@ -187,6 +208,8 @@ class LeakDetector:
     def _partition(self) -> None:
         self._may_pend = [i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)]
         self._rest = [i for i in range(len(self.checks)) if i not in self._may_pend]
+        self._snapshots = tuple(check.snapshot for check in self.checks)
+        self._compares = tuple(check.compare for check in self.checks)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -269,8 +292,14 @@ class LeakDetector:
     # ------------------------------------------------------------------ verdicts
 
     def _finish_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
-        found: list[_Found] = []
         baseline, self._baseline = self._baseline, None
+        if (
+            (baseline is None or self._unchanged(baseline))
+            and not self._finalized
+            and not self._broken
+        ):
+            return  # nearly every test: nothing to attribute, report or clean up
+        found: list[_Found] = []
         test_keys: set[Hashable] = set()
         if baseline is not None and (leaks := self._settled(baseline, self._excused)):
             allowed = _allowed_checks(item)
@@ -376,6 +405,11 @@ class LeakDetector:
                 report.add(SECTION, entry)
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and workeroutput is None:
+            # On a line of its own, also after the progress dots of ``-q``, which the
+            # terminal reporter's own ensure_newline() does not know about.
+            terminal.ensure_newline()
+            if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
+                terminal.write("\n")
             terminal.write_line(_describe(entries, "session"), yellow=True)
 
     @pytest.hookimpl(optionalhook=True)

@@ -48,8 +48,7 @@ def _reset(loop: Any, previous: Any) -> bool:
 class AsyncioCheck:
     name = "asyncio"
 
-    def snapshot(self) -> Any:
-        return current_loop()
+    snapshot = staticmethod(current_loop)  # one call per test, not two
 
     def compare(self, before: Any) -> list[Leak]:
         loop = current_loop()

@@ -22,9 +22,6 @@ from pytest_gridgate.leaks.base import Leak
 _FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
 
 
-_NAMES = [str(n) for n in range(4096)]
-
-
 def _listing() -> set[int]:
     """The open descriptors, without the one the listing itself used.
 
@@ -39,7 +36,7 @@ def _listing() -> set[int]:
     names = os.listdir(_FD_DIR)
     run = 0
     for name in names:
-        if run >= len(_NAMES) or name != _NAMES[run]:
+        if name != str(run):
             break
         run += 1
     fds = {int(name) for name in names}

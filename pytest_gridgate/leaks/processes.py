@@ -101,19 +101,47 @@ def descendants(pid: int) -> int:
     return count
 
 
-def _scan() -> dict[ProcessKey, psutil.Process]:
-    pids = direct_children()
-    if not pids:
-        return {}
+def _start_time(pid: int) -> float | None:
+    """When ``pid`` started (it tells a reused pid apart), or None when it is gone.
+
+    Read from ``/proc`` where it exists: gridgate's own supervisor is a child of every
+    run, and importing psutil just to key it would cost every run ~10 ms at start-up.
+    """
+    if _HAS_PROC_CHILDREN:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        # Field 22, the start time in clock ticks; counted from the ")" that ends the
+        # command name (field 2), which may itself hold spaces and parentheses.
+        return float(stat[stat.rfind(b")") + 2 :].split()[19])
     import psutil
 
-    children = {}
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            children[(pid, proc.create_time())] = proc
-        except psutil.Error:
-            continue
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _proc_name(pid: int) -> str | None:
+    """The process name (``/proc/<pid>/comm``), where ``/proc`` has it, without psutil."""
+    if not _HAS_PROC_CHILDREN:
+        return None
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return os.fsdecode(f.read().rstrip(b"\n"))
+    except OSError:
+        return None
+
+
+def _scan() -> set[ProcessKey]:
+    """Our direct children, by pid and start time."""
+    children = set()
+    for pid in direct_children():
+        started = _start_time(pid)
+        if started is not None:
+            children.add((pid, started))
     return children
 
 
@@ -172,9 +200,12 @@ class ProcessCheck:
         # while neither moves, no new child can have appeared from Python.
         self._known: frozenset[ProcessKey] = frozenset(_scan())
         self._scanned_at = (spawn_count(), _mp_children())
+        # The zombie the last comparison saw (None: none), the next test's baseline: the
+        # snapshot then needs no waitid() of its own, and a zombie of the session's stays
+        # quiet instead of sending every later test to the deep tier.
+        self._last_peek: int | None = None
 
-    def _refresh(self, scan: dict[ProcessKey, psutil.Process] | None = None) -> None:
-        # (psutil is imported only on these deep paths: it costs ~10 ms at start-up.)
+    def _refresh(self, scan: set[ProcessKey] | None = None) -> None:
         self._scanned_at = (spawn_count(), _mp_children())
         self._known = frozenset(_scan() if scan is None else scan)
 
@@ -182,46 +213,36 @@ class ProcessCheck:
         spawns, mp_children = spawn_count(), _mp_children()
         if (spawns, mp_children) != self._scanned_at:
             self._refresh()
-        # Without any child there is nothing to peek at (and waitid would raise).
-        zombie = _peek_zombie() if self.zombies and self._known else None
-        return ProcessBaseline(spawns, mp_children, zombie, self._known)
+        return ProcessBaseline(spawns, mp_children, self._last_peek, self._known)
 
     def compare(self, before: Any) -> list[Leak]:
         mp_children = _mp_children()
-        if (
-            spawn_count() == before.spawns
-            and mp_children == before.mp_children
-            and (not (self.zombies and before.known) or _peek_zombie() is None)
-        ):
-            return []
-        import psutil  # the deep tier only: the import alone costs milliseconds
-
+        if spawn_count() == before.spawns and mp_children == before.mp_children:
+            # Without any child there is nothing to peek at (and waitid would raise).
+            if not (self.zombies and before.known):
+                return []
+            zombie = self._last_peek = _peek_zombie()
+            if zombie is None or zombie == before.zombie:
+                return []
         scan = _scan()
         self._refresh(scan)
-        leaks = []
-        pids = set()
-        for key, proc in scan.items():
-            pids.add(proc.pid)
-            if key in before.known:
-                continue
-            leak = self._judge(key, proc)
-            if leak is not None:
-                leaks.append(leak)
+        new = [key for key in scan if key not in before.known]
         if self.processes:
             # Children of the forkserver are not ours in the process table, but are in
             # multiprocessing's bookkeeping.
+            pids = {pid for pid, _ in scan}
             for process in mp_children - before.mp_children:
                 pid = process.pid
                 if pid is None or pid in pids or not process.is_alive():
                     continue
-                try:
-                    proc = psutil.Process(pid)
-                    key = (pid, proc.create_time())
-                except psutil.Error:
-                    continue
-                leak = self._judge(key, proc)
-                if leak is not None:
-                    leaks.append(leak)
+                started = _start_time(pid)
+                if started is not None:
+                    new.append((pid, started))
+        leaks = []
+        for key in new:
+            leak = self._judge(key)
+            if leak is not None:
+                leaks.append(leak)
         return leaks
 
     def _ignored(self, proc: psutil.Process, cmdline: str) -> bool:
@@ -233,10 +254,11 @@ class ProcessCheck:
             name = ""
         return any(fnmatchcase(cmdline, p) or fnmatchcase(name, p) for p in self.ignore)
 
-    def _judge(self, key: ProcessKey, proc: psutil.Process) -> Leak | None:
-        import psutil
+    def _judge(self, key: ProcessKey) -> Leak | None:
+        import psutil  # the deep tier only: the import alone costs ~10 ms
 
         try:
+            proc = psutil.Process(key[0])
             zombie = proc.status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             return None  # ended and was reaped meanwhile
@@ -266,8 +288,13 @@ class ProcessCheck:
         if not self.processes:
             return []
         leaks = []
-        for key, proc in _scan().items():
-            leak = self._judge(key, proc)
+        for key in _scan():
+            # A known neighbour by name (gridgate's own supervisor, a child of every run)
+            # is passed over without psutil, whose import alone costs ~10 ms.
+            name = _proc_name(key[0])
+            if name is not None and any(fnmatchcase(name, p) for p in self.ignore):
+                continue
+            leak = self._judge(key)
             if leak is not None and leak.kind == "process":
                 leaks.append(leak)
         return leaks

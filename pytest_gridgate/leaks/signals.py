@@ -50,8 +50,7 @@ class SignalCheck:
         self.signals = tuple(getattr(signal, n) for n in names if hasattr(signal, n))
 
     def snapshot(self) -> tuple[Any, ...]:
-        getsignal = _getsignal
-        return tuple([getsignal(s) for s in self.signals])
+        return tuple(map(_getsignal, self.signals))
 
     def compare(self, before: Any) -> list[Leak]:
         now = self.snapshot()
