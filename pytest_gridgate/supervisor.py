@@ -102,8 +102,11 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
             fh.write(json.dumps(entry))
         _send(parent, _signal.SIGKILL)
     else:
-        _send(parent, _signal.SIGKILL)
+        # Report first, kill last: whoever waits for the run (a CI step, a parent pytest)
+        # may read the report the moment the process is gone. The process cannot write in
+        # the meantime: it is stuck in C code holding the GIL.
         write_report(spec, entry, stdout)
+        _send(parent, _signal.SIGKILL)
 
 
 def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
