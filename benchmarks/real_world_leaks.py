@@ -5,7 +5,7 @@ it into a scratch directory outside the repository, install it and its test depe
 into a scratch venv together with this checkout of pytest-gridgate, then run its test suite
 alternately with ``-p no:gridgate`` and with gridgate (``leaks.action = "warn"``, every
 default check, timeouts off). Reports the CPU ratio (median of the rounds) and every leak
-gridgate found, read from a small recorder plugin that collects the ``leaks`` entries.
+gridgate found, read from the ``leaks`` section of its JSON gate report.
 
     python benchmarks/real_world_leaks.py                      # attrs, packaging, execnet
     python benchmarks/real_world_leaks.py --project attrs --rounds 1 --workdir /tmp/rw
@@ -60,24 +60,6 @@ PROJECTS = (
     ),
 )
 
-RECORDER = '''
-"""Collects gridgate's leak entries of a run into $_GRIDGATE_RECORD (JSON)."""
-import json, os
-from pytest_gridgate.report import attached, get_report
-
-_ENTRIES = []
-
-def pytest_runtest_logreport(report):
-    _ENTRIES.extend(e for s, e in attached(report) if s == "leaks")
-
-def pytest_sessionfinish(session):
-    if hasattr(session.config, "workerinput"):
-        return
-    entries = _ENTRIES + get_report(session.config).sections.get("leaks", [])
-    with open(os.environ["_GRIDGATE_RECORD"], "w") as f:
-        json.dump(entries, f, indent=1)
-'''
-
 
 def run(cmd: list[str], **kwargs: object) -> None:
     print("+", " ".join(cmd), flush=True)
@@ -89,7 +71,8 @@ def prepare(workdir: Path, projects: list[Project]) -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
         run([sys.executable, "-m", "venv", str(venv)])
-        run([str(python), "-m", "pip", "install", "-q", "-e", str(REPO)])
+    # Every time, not only for a new venv: a reused scratch venv must measure this checkout.
+    run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)])
     sdists = workdir / "sdists"
     for project in projects:
         source = workdir / project.name
@@ -103,7 +86,6 @@ def prepare(workdir: Path, projects: list[Project]) -> Path:
         unpacked = next((workdir / "unpacked").glob(f"{project.name}-*"))
         unpacked.rename(source)
         run([str(python), "-m", "pip", "install", "-q", str(source), *project.test_deps])
-    (workdir / "gridgate_leak_recorder.py").write_text(RECORDER)
     return python
 
 
@@ -125,6 +107,7 @@ def cpu_of_run(python: Path, project: Project, cwd: Path, extra: list[str], env:
 def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
     cwd = workdir / project.name
     record = workdir / f"{project.name}-leaks.json"
+    record.unlink(missing_ok=True)  # never read an earlier run's findings as this one's
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
     base_env.update(project.env)
     on_env = dict(
@@ -132,10 +115,9 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
         GRIDGATE_LEAKS_ACTION="warn",
         GRIDGATE_TIMEOUTS_DEFAULT="0",
         GRIDGATE_COLLECTION_MIN_TESTS="0",
-        _GRIDGATE_RECORD=str(record),
-        PYTHONPATH=str(workdir),
     )
-    on_args = ["-p", "gridgate_leak_recorder"]
+    # The gate report carries every worker's and the session's leak entries.
+    on_args = ["--gridgate-report", str(record)]
     off_args = ["-p", "no:gridgate"]
     on: list[float] = []
     off: list[float] = []
@@ -149,7 +131,7 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
                 lines = (result.stdout or result.stderr).strip().splitlines()
                 outcome = lines[-1] if lines else f"exit {result.returncode}"
     ratio = statistics.median(on) / statistics.median(off)
-    entries = json.loads(record.read_text()) if record.exists() else []
+    entries = json.loads(record.read_text())["leaks"] if record.exists() else []
     print(f"\n== {project.name}: {project.why}")
     print(f"   last gridgate run: {outcome}")
     print(
