@@ -69,8 +69,9 @@ def apply_defaults(settings: GridgateConfig, environ: MutableMapping[str, str]) 
     return result
 
 
-def restore(previous: Mapping[str, str | None], environ: MutableMapping[str, str]) -> None:
-    for name, value in previous.items():
+def set_values(values: Mapping[str, str | None], environ: MutableMapping[str, str]) -> None:
+    """Set each variable, or unset it where the value is None (to apply or to undo)."""
+    for name, value in values.items():
         if value is None:
             environ.pop(name, None)
         else:
@@ -161,11 +162,7 @@ class EnvMarker:
         if isinstance(values, str):
             pytest.fail(values, pytrace=False)
         self.previous = {name: os.environ.get(name) for name in values}
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        set_values(values, os.environ)
 
     # Undone last, around every other teardown: set before the fixtures, the variables are
     # restored after them (a fixture's monkeypatch.setenv of a marked name undoes to the
@@ -177,7 +174,7 @@ class EnvMarker:
             return (yield)
         finally:
             if self.previous:
-                restore(self.previous, os.environ)
+                set_values(self.previous, os.environ)
                 self.previous = {}
 
 
@@ -185,7 +182,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # Undo the defaults, so a second in-process session (pytester) starts clean.
     applied = config.stash.get(_APPLIED_KEY, None)
     if applied is not None:
-        restore(applied.previous, os.environ)
+        set_values(applied.previous, os.environ)
 
 
 def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
