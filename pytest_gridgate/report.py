@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from pytest_gridgate import report_format
-from pytest_gridgate.report_format import COUNTS, MARKDOWN_DETAILS, TERMINAL_DETAILS
+from pytest_gridgate.report_format import COUNTS, TERMINAL_DETAILS
 
 # Report attribute carrying per-test findings as [section, entry] pairs (JSON-serialisable).
 _ATTR = "gridgate_findings"
@@ -116,9 +116,6 @@ class GateReport:
     def terminal_lines(self, max_details: int = TERMINAL_DETAILS) -> list[str]:
         return report_format.terminal_lines(self.to_json(), max_details)
 
-    def to_markdown(self, max_details: int = MARKDOWN_DETAILS) -> str:
-        return report_format.markdown(self.to_json(), max_details)
-
 
 def get_report(config: pytest.Config) -> GateReport:
     """The run's gate report (created on first use)."""
@@ -127,10 +124,6 @@ def get_report(config: pytest.Config) -> GateReport:
     except KeyError:
         report = config.stash[_REPORT_KEY] = GateReport()
         return report
-
-
-def write_json(report: GateReport, path: Path) -> None:
-    report_format.write_files(report.to_json(), str(path), None, append=False)
 
 
 def output_paths(config: pytest.Config) -> dict[str, Any]:

@@ -10,7 +10,7 @@ reported, since libcst's position metadata costs nearly as much as the parse.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,9 +120,6 @@ class Context:
     @property
     def parent(self) -> cst.CSTNode | None:
         return self.stack[-1] if self.stack else None
-
-    def ancestors(self) -> Iterator[cst.CSTNode]:
-        return reversed(self.stack)
 
     def _innermost(self, kinds: tuple[str, ...]) -> Frame | None:
         for frame in reversed(self.frames):

@@ -185,19 +185,6 @@ class AstFacts:
             targets.add(f"builtins.{head}")
         return {f"{t}.{rest}" if dot else t for t in targets}
 
-    def may_call(
-        self,
-        targets: Iterable[str],
-        *,
-        in_async: bool = False,
-        outside_main: bool = False,
-        where: Callable[[ast.Call], bool] | None = None,
-    ) -> bool:
-        """Whether some call may resolve to one of ``targets`` (qualified names)."""
-        return bool(
-            self.call_lines(targets, in_async=in_async, outside_main=outside_main, where=where)
-        )
-
     def call_lines(
         self,
         targets: Iterable[str],
