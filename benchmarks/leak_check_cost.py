@@ -14,7 +14,8 @@ import os
 import timeit
 
 from pytest_gridgate.config import LeakSettings
-from pytest_gridgate.leaks import LeakDetector, spawns
+from pytest_gridgate.leaks import spawns
+from pytest_gridgate.leaks.detector import LeakDetector
 
 
 class _PluginManager:

@@ -1,0 +1,440 @@
+"""The leaks gate's per-session plugin: baselines, fixture attribution, verdicts, cleanup.
+
+Imported (and registered) by :mod:`pytest_gridgate.leaks` only when ``leaks.action`` is not
+``off``, so that a run without leak checks pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+import warnings
+from collections.abc import Generator, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pytest_gridgate.config import LeakSettings
+from pytest_gridgate.leaks import MARKER, SECTION, spawns
+from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
+from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
+from pytest_gridgate.leaks.cwd import CwdCheck
+from pytest_gridgate.leaks.environ import EnvironCheck
+from pytest_gridgate.leaks.fds import FdCheck
+from pytest_gridgate.leaks.processes import ProcessCheck
+from pytest_gridgate.leaks.signals import SignalCheck
+from pytest_gridgate.leaks.threads import ThreadCheck
+from pytest_gridgate.report import attach, get_report
+
+__all__ = ["GridgateLeakWarning", "LeakDetector", "build_checks"]
+
+_WORKEROUTPUT_KEY = "gridgate_leaks"
+
+
+def _call_with(function: Any, *args: Any) -> Any:  # operator.call before Python 3.11
+    return function(*args)
+
+
+# Calls each of a sequence of functions from C (``map``): the per-test loops over the
+# checks run without a Python frame of their own.
+_call: Any = getattr(operator, "call", _call_with)
+
+
+class GridgateLeakWarning(pytest.PytestWarning):
+    """A test or fixture leaked a resource (``leaks.action = "warn"``)."""
+
+
+def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakCheck]:
+    """The built-in checks that ``leaks.checks`` enables, in a fixed order."""
+    enabled = set(settings.checks)
+    checks: list[LeakCheck] = []
+    if "threads" in enabled:
+        checks.append(ThreadCheck(settings.ignore.threads))
+    if enabled & {"processes", "zombies"}:
+        checks.append(
+            ProcessCheck(
+                processes="processes" in enabled,
+                zombies="zombies" in enabled,
+                kill=settings.kill,
+                ignore=settings.ignore.processes,
+            )
+        )
+    # asyncio before fds: a loop left open and current is reported once, as current.
+    if "asyncio" in enabled:
+        checks.append(AsyncioCheck())
+    if "fds" in enabled:
+        checks.append(FdCheck())
+    if "environ" in enabled:
+        checks.append(EnvironCheck(settings.ignore.environ))
+    if "cwd" in enabled:
+        checks.append(CwdCheck())
+    if "signals" in enabled:
+        # pytest-timeout arms SIGALRM around each test (gridgate's timeouts build on it).
+        checks.append(SignalCheck(include_sigalrm=not config.pluginmanager.has_plugin("timeout")))
+    return checks
+
+
+@dataclass
+class _FixtureState:
+    """A higher-scoped fixture: the state before its setup and the resources it owns."""
+
+    name: str
+    baseline: list[Any]
+    owned: set[Hashable]
+
+
+@dataclass
+class _Found:
+    owner: str  # test nodeid, or the fixture it is reported against
+    leak: Leak
+
+
+def _fixture_nodeid(fixturedef: pytest.FixtureDef[Any]) -> str:
+    return f"{fixturedef.baseid}::{fixturedef.argname}" if fixturedef.baseid else fixturedef.argname
+
+
+def _allowed_checks(item: pytest.Item) -> set[str] | None:
+    """Check names and kinds the ``gridgate_allow_leaks`` marker allows; None: none."""
+    allowed: set[str] = set()
+    found = False
+    for mark in item.iter_markers(MARKER):
+        found = True
+        allowed.update(mark.args or ("*",))
+    return allowed if found else None
+
+
+def _is_allowed(leak: Leak, allowed: set[str] | None) -> bool:
+    if allowed is None:
+        return False
+    return "*" in allowed or leak.kind in allowed or KIND_TO_CHECK.get(leak.kind) in allowed
+
+
+class LeakDetector:
+    """The per-session plugin object: baselines, fixture attribution, verdicts, cleanup."""
+
+    def __init__(self, config: pytest.Config, settings: LeakSettings) -> None:
+        spawns.install()  # before the process check's first scan counts from it
+        self.config = config
+        self.settings = settings
+        self.checks: list[LeakCheck] = build_checks(config, settings)
+        self._baseline: list[Any] | None = None
+        self._item: pytest.Item | None = None
+        # Resources created by higher-scoped fixtures set up during the current test.
+        self._excused: set[Hashable] = set()
+        self._fixtures: dict[pytest.FixtureDef[Any], _FixtureState] = {}
+        self._finalized: list[_FixtureState] = []
+        self._higher_scoped_args: dict[pytest.FixtureDef[Any], tuple[str, ...]] = {}
+        # Everything already reported or allowed, never blamed twice.
+        self._accounted: set[Hashable] = set()
+        self.session_failed = False
+        self._broken: list[str] = []  # errors of checks, reported with the next test
+        self._partition()
+
+    # ------------------------------------------------------------------ measuring
+
+    def _snapshot(self) -> list[Any]:
+        return list(map(_call, self._snapshots))
+
+    def _unchanged(self, baseline: list[Any]) -> bool:
+        """The cheap verdict of every test that leaked nothing: no check found anything.
+
+        Anything else (a finding, a broken check) goes the long way, through
+        :meth:`_settled`, which asks the checks again (``compare`` changes nothing).
+        """
+        try:
+            return not any(map(_call, self._compares, baseline))
+        except Exception:
+            return False
+
+    def _findings(
+        self, baseline: list[Any], excluded: set[Hashable], only: list[int] | None = None
+    ) -> list[Leak]:
+        checks = self.checks
+        leaks: list[Leak] = []
+        for index in range(len(checks)) if only is None else only:
+            check = checks[index]
+            try:
+                found = check.compare(baseline[index])
+            except Exception as exc:  # a broken check must not take the run down
+                self._broken.append(f"leak check {check.name!r} failed: {exc!r}")
+                continue
+            for leak in found:
+                if leak.key in excluded or any(leak.key == other.key for other in leaks):
+                    continue
+                leaks.append(leak)
+        return leaks
+
+    def _settled(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
+        """Findings after the grace period, which only runs while something is pending.
+
+        Checks whose findings may still resolve on their own (threads, processes: they
+        declare ``may_pend``) run first. If they found something pending, only they are
+        asked again while waiting, with a growing interval; every check then runs once at
+        the end, when the pending things are settled (a descriptor check may collect
+        garbage: it should do so once, not on every poll).
+        """
+        first = self._may_pend
+        leaks = self._findings(baseline, excluded, first)
+        if any(leak.pending for leak in leaks):
+            deadline = time.monotonic() + self.settings.grace
+            interval = 0.005
+            while (remaining := deadline - time.monotonic()) > 0:
+                time.sleep(min(interval, remaining))
+                interval = min(interval * 2, 0.05)
+                if not any(leak.pending for leak in self._findings(baseline, excluded, first)):
+                    break
+            return self._findings(baseline, excluded)
+        if not leaks:
+            return self._findings(baseline, excluded, self._rest)
+        return leaks + self._findings(baseline, excluded | {leak.key for leak in leaks}, self._rest)
+
+    # ------------------------------------------------------------------ hooks
+
+    def _partition(self) -> None:
+        self._may_pend = [i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)]
+        self._rest = [i for i in range(len(self.checks)) if i not in self._may_pend]
+        self._snapshots = tuple(check.snapshot for check in self.checks)
+        self._compares = tuple(check.compare for check in self.checks)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        for extra in self.config.hook.pytest_gridgate_leak_checks(config=self.config):
+            self.checks.extend(extra or ())
+        self._partition()
+
+    # The baseline is taken by the first plain setup hook (after the wrappers of capture
+    # and logging, which change nothing checked here, and before any fixture runs), and
+    # the comparison made when the teardown report is logged: by then every teardown hook
+    # and finalizer has run. Plain hooks, not wrappers: they run for every test.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._item = item
+        self._excused = set()
+        self._baseline = self._snapshot()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        owners = None
+        if fixturedef.scope == "function":
+            owners = self._delegates_of(fixturedef, request)
+            if not owners:
+                return (yield)
+        before = self._snapshot()
+        try:
+            return (yield)
+        finally:
+            owned = {leak.key for leak in self._findings(before, set())}
+            self._excused |= owned
+            if owners is not None:
+                # Owned jointly: checked when the last of them is finalized.
+                for owner in owners:
+                    owner.owned |= owned
+            else:
+                self._fixtures[fixturedef] = _FixtureState(
+                    _fixture_nodeid(fixturedef), before, owned
+                )
+
+    def _delegates_of(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> list[_FixtureState]:
+        """The higher-scoped fixtures a function-scoped one may create resources for.
+
+        A function-scoped fixture that requests a higher-scoped one often starts things on
+        its behalf (``group.makegateway()`` into a session-scoped ``group``, a connection
+        kept in a module-scoped pool): those belong to the higher-scoped fixture, which
+        must have released them by the time it is finalized.
+        """
+        names = self._higher_scoped_args.get(fixturedef)
+        if names is None:
+            active = getattr(request, "_fixture_defs", {})
+            names = self._higher_scoped_args[fixturedef] = tuple(
+                name
+                for name in fixturedef.argnames
+                if name in active and active[name].scope != "function"
+            )
+        if not names:
+            return []
+        active = getattr(request, "_fixture_defs", {})
+        states = [self._fixtures.get(active.get(name)) for name in names]  # type: ignore[arg-type]
+        return [state for state in states if state is not None]
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        state = self._fixtures.pop(fixturedef, None)
+        if state is not None:
+            self._finalized.append(state)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # First, so that the verdict is in the report before anyone (terminal, junitxml,
+        # the xdist worker sending it to the controller, the gate report) reads it.
+        item = self._item
+        if report.when == "teardown" and item is not None and item.nodeid == report.nodeid:
+            self._item = None
+            self._finish_test(item, report)
+
+    # ------------------------------------------------------------------ verdicts
+
+    def _finish_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        baseline, self._baseline = self._baseline, None
+        if (
+            (baseline is None or self._unchanged(baseline))
+            and not self._finalized
+            and not self._broken
+        ):
+            return  # nearly every test: nothing to attribute, report or clean up
+        found: list[_Found] = []
+        test_keys: set[Hashable] = set()
+        if baseline is not None and (leaks := self._settled(baseline, self._excused)):
+            allowed = _allowed_checks(item)
+            for leak in leaks:
+                test_keys.add(leak.key)
+                if not _is_allowed(leak, allowed):
+                    found.append(_Found(item.nodeid, leak))
+            self._accounted |= test_keys
+        if self._finalized:
+            found.extend(self._check_finalized(test_keys | self._accounted))
+        if found or self._broken:
+            self._report(found, report, item)
+
+    def _check_finalized(self, excluded: set[Hashable]) -> list[_Found]:
+        found = []
+        finalized, self._finalized = self._finalized, []
+        excluded = set(excluded)
+        # Innermost first (finalization order): a resource is blamed on one fixture only.
+        for state in finalized:
+            live = set().union(*(other.owned for other in self._fixtures.values()))
+            for leak in self._settled(state.baseline, excluded | live):
+                excluded.add(leak.key)
+                found.append(_Found(state.name, leak))
+        return found
+
+    def _entries(self, found: Iterable[_Found]) -> list[dict[str, Any]]:
+        entries = []
+        for each in found:
+            leak = each.leak
+            self._accounted.add(leak.key)
+            entry = {
+                "nodeid": each.owner,
+                "kind": leak.kind,
+                "detail": leak.detail,
+                "action": self.settings.action,
+                "cleaned": False,
+            }
+            # Cleanup comes after the finding is recorded, so it is reported as it was.
+            if leak.cleanup is not None:
+                try:
+                    entry["cleaned"] = bool(leak.cleanup())
+                except Exception:  # cleanup is best effort; the finding stands
+                    entry["cleaned"] = False
+            entries.append(entry)
+        return entries
+
+    def _report(self, found: list[_Found], report: pytest.TestReport, item: pytest.Item) -> None:
+        entries = self._entries(found)
+        for entry in entries:
+            attach(report, SECTION, entry)
+        text = "\n".join([_describe(entries, item.nodeid), *self._broken]).strip()
+        self._broken = []
+        if self.settings.action == "fail":
+            if report.passed:
+                report.outcome = "failed"
+                report.longrepr = text
+            else:
+                report.sections.append(("gridgate leaks", text))
+        else:
+            _warn(item, text)
+
+    # ------------------------------------------------------------------ end of session
+
+    def _leftovers(self) -> list[Leak]:
+        leaks: list[Leak] = []
+        for check in self.checks:
+            if (isinstance(check, ProcessCheck) and check.processes) or isinstance(
+                check, ThreadCheck
+            ):
+                leaks.extend(check.alive())
+        return leaks
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        if not _is_xdist_controller(self.config):
+            # Fixtures finalized outside any test (an interrupted run), then what is
+            # still running after the last test: it would outlive or hang the session.
+            found = self._check_finalized(self._accounted)
+            leftovers = self._leftovers()
+            deadline = time.monotonic() + self.settings.grace
+            while any(leak.pending for leak in leftovers) and time.monotonic() < deadline:
+                time.sleep(0.01)
+                leftovers = self._leftovers()
+            found.extend(_Found("session", leak) for leak in leftovers)
+            entries = self._entries(found)
+            if entries:
+                self._add_session_entries(entries)
+        # Before the yield: the gate report is written by a plain sessionfinish hook and
+        # must see the final exit status. Under xdist the workers' session-end leaks have
+        # arrived through pytest_testnodedown by now, during the run loop.
+        if self.session_failed and self.settings.action == "fail" and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        yield
+
+    def _add_session_entries(self, entries: list[dict[str, Any]]) -> None:
+        self.session_failed = True
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput.setdefault(_WORKEROUTPUT_KEY, []).extend(entries)
+        else:
+            report = get_report(self.config)
+            for entry in entries:
+                report.add(SECTION, entry)
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None and workeroutput is None:
+            # On a line of its own, also after the progress dots of ``-q``, which the
+            # terminal reporter's own ensure_newline() does not know about.
+            terminal.ensure_newline()
+            if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
+                terminal.write("\n")
+            terminal.write_line(_describe(entries, "session"), yellow=True)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        entries = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY, ())
+        if entries:
+            self._add_session_entries(list(entries))
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return config.pluginmanager.get_plugin("dsession") is not None
+
+
+def _describe(entries: list[dict[str, Any]], where: str) -> str:
+    if not entries:
+        return ""
+    lines = [f"gridgate: leaked resources in {where} (leaks.action = {entries[0]['action']}):"]
+    for entry in entries:
+        owner = "" if entry["nodeid"] == where else f"{entry['nodeid']}: "
+        cleaned = " [cleaned up]" if entry["cleaned"] else ""
+        lines.append(f"  {owner}{entry['kind']}: {entry['detail']}{cleaned}")
+    return "\n".join(lines)
+
+
+def _warn(item: pytest.Item, text: str) -> None:
+    # Recorded straight through the hook, so that a project's ``-W error`` cannot turn
+    # gridgate's own warning into an exception inside pytest's reporting machinery.
+    path, lineno, _ = item.location
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn_explicit(
+            GridgateLeakWarning(text), GridgateLeakWarning, path, (lineno or 0) + 1
+        )
+    for message in caught:
+        item.ihook.pytest_warning_recorded.call_historic(
+            kwargs={
+                "warning_message": message,
+                "when": "runtest",
+                "nodeid": item.nodeid,
+                "location": None,
+            }
+        )
