@@ -7,7 +7,6 @@ the user sees findings and one-line messages, never a traceback.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import difflib
 import os
 import sys
@@ -146,9 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _settings(config: GridgateConfig, args: argparse.Namespace) -> ScanSettings:
     settings = config.scan
     if args.select:
-        settings = dataclasses.replace(settings, select=tuple(args.select))
+        settings = settings._replace(select=tuple(args.select))
     if args.ignore:
-        settings = dataclasses.replace(settings, ignore=(*settings.ignore, *args.ignore))
+        settings = settings._replace(ignore=(*settings.ignore, *args.ignore))
     return settings
 
 
