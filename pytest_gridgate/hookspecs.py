@@ -24,7 +24,8 @@ def pytest_gridgate_leak_checks(config: pytest.Config) -> list[LeakCheck]:  # ty
     """Return extra leak checks to run around every test, next to the built-in ones.
 
     Called once, after ``pytest_configure``. Each returned :class:`LeakCheck` takes a cheap
-    snapshot before setup and compares after teardown; see ``pytest_gridgate.leaks.base``.
+    snapshot before setup and after teardown, and compares when they differ; see
+    ``pytest_gridgate.leaks.base``.
     """
 
 

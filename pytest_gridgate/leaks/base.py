@@ -1,9 +1,11 @@
 """The interface every leak check implements (built-in or from ``pytest_gridgate_leak_checks``).
 
-A check works in two tiers. ``snapshot()`` runs before every test and ``compare()`` after
-it; both must be cheap (a few microseconds) when nothing changed, because they run for every
-test of the suite. Only when the cheap tier sees a difference does ``compare()`` inspect
-deeply (read ``/proc``, walk the garbage collector) to say exactly what leaked.
+A check works in two tiers. ``snapshot()`` runs before and after every test and must be
+cheap (a microsecond or two): when the two snapshots are equal, nothing leaked, and that is
+the whole cost of nearly every test. Only when a snapshot differs is ``compare(before)``
+called, to inspect deeply (read ``/proc``, walk the garbage collector) and say exactly what
+leaked; it is then called for every check, so it too returns ``[]`` cheaply when its own
+resources did not change.
 
 A :class:`Leak` carries its own ``cleanup``: the check knows how to undo what it found
 (kill a process tree, restore a variable), and only what it found, so cleanup never touches
@@ -52,8 +54,10 @@ class Leak:
 
 @runtime_checkable
 class LeakCheck(Protocol):
-    """Take a cheap snapshot before a test, compare after it, describe what leaked.
+    """Take a cheap snapshot before and after a test; when they differ, describe what leaked.
 
+    Snapshots must compare equal (``==``) exactly when nothing the check watches changed:
+    a snapshot that never equals the next one sends every test the slow way.
     ``name`` is the name used in ``leaks.checks`` and in ``gridgate_allow_leaks(...)``.
     A check whose leaks can be ``pending`` also sets a class attribute ``may_pend = True``
     (optional): only such checks are polled during the grace period.

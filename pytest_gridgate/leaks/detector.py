@@ -36,9 +36,11 @@ def _call_with(function: Any, *args: Any) -> Any:  # operator.call before Python
     return function(*args)
 
 
-# Calls each of a sequence of functions from C (``map``): the per-test loops over the
-# checks run without a Python frame of their own.
+# Calls each of a sequence of functions from C (``map``): the per-test loop over the
+# checks runs without a Python frame of its own.
 _call: Any = getattr(operator, "call", _call_with)
+# The snapshot of a check that failed to take one: it is not compared.
+_NO_SNAPSHOT = object()
 
 
 class GridgateLeakWarning(pytest.PytestWarning):
@@ -118,7 +120,7 @@ class LeakDetector:
         self.config = config
         self.settings = settings
         self.checks: list[LeakCheck] = build_checks(config, settings)
-        self._baseline: list[Any] | None = None
+        self._baseline: list[Any] = []
         self._item: pytest.Item | None = None
         # Resources created by higher-scoped fixtures set up during the current test.
         self._excused: set[Hashable] = set()
@@ -134,18 +136,19 @@ class LeakDetector:
     # ------------------------------------------------------------------ measuring
 
     def _snapshot(self) -> list[Any]:
-        return list(map(_call, self._snapshots))
-
-    def _unchanged(self, baseline: list[Any]) -> bool:
-        """The cheap verdict of every test that leaked nothing: no check found anything.
-
-        Anything else (a finding, a broken check) goes the long way, through
-        :meth:`_settled`, which asks the checks again (``compare`` changes nothing).
-        """
+        """Every check's snapshot. Equal snapshots before and after a test are the cheap
+        verdict of nearly every test: nothing leaked, no check is asked to compare."""
         try:
-            return not any(map(_call, self._compares, baseline))
+            return list(map(_call, self._snapshots))
         except Exception:
-            return False
+            return [self._snapshot_of(check) for check in self.checks]
+
+    def _snapshot_of(self, check: LeakCheck) -> Any:
+        try:
+            return check.snapshot()
+        except Exception as exc:  # a broken check must not take the run down
+            self._broken.append(f"leak check {check.name!r} failed: {exc!r}")
+            return _NO_SNAPSHOT
 
     def _findings(
         self, baseline: list[Any], excluded: set[Hashable], only: list[int] | None = None
@@ -153,9 +156,11 @@ class LeakDetector:
         checks = self.checks
         leaks: list[Leak] = []
         for index in range(len(checks)) if only is None else only:
-            check = checks[index]
+            check, before = checks[index], baseline[index]
+            if before is _NO_SNAPSHOT:
+                continue
             try:
-                found = check.compare(baseline[index])
+                found = check.compare(before)
             except Exception as exc:  # a broken check must not take the run down
                 self._broken.append(f"leak check {check.name!r} failed: {exc!r}")
                 continue
@@ -195,7 +200,6 @@ class LeakDetector:
         self._may_pend = [i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)]
         self._rest = [i for i in range(len(self.checks)) if i not in self._may_pend]
         self._snapshots = tuple(check.snapshot for check in self.checks)
-        self._compares = tuple(check.compare for check in self.checks)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -206,7 +210,8 @@ class LeakDetector:
     # The baseline is taken by the first plain setup hook (after the wrappers of capture
     # and logging, which change nothing checked here, and before any fixture runs), and
     # the comparison made when the teardown report is logged: by then every teardown hook
-    # and finalizer has run. Plain hooks, not wrappers: they run for every test.
+    # and finalizer has run. Plain hooks, not wrappers, and as few calls as possible: they
+    # run for every test.
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._item = item
@@ -269,25 +274,19 @@ class LeakDetector:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # First, so that the verdict is in the report before anyone (terminal, junitxml,
-        # the xdist worker sending it to the controller, the gate report) reads it.
+        # the xdist worker sending it to the controller, the gate report) reads it. The
+        # location (a cached tuple of the item) tells this test's report apart without the
+        # nodeid properties.
         item = self._item
-        if report.when == "teardown" and item is not None and item.nodeid == report.nodeid:
-            self._item = None
-            self._finish_test(item, report)
-
-    # ------------------------------------------------------------------ verdicts
-
-    def _finish_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
-        baseline, self._baseline = self._baseline, None
-        if (
-            (baseline is None or self._unchanged(baseline))
-            and not self._finalized
-            and not self._broken
-        ):
+        if report.when != "teardown" or item is None or report.location != item.location:
+            return
+        self._item = None
+        baseline, self._baseline = self._baseline, []
+        if baseline == self._snapshot() and not self._finalized and not self._broken:
             return  # nearly every test: nothing to attribute, report or clean up
         found: list[_Found] = []
         test_keys: set[Hashable] = set()
-        if baseline is not None and (leaks := self._settled(baseline, self._excused)):
+        if leaks := self._settled(baseline, self._excused):
             allowed = _allowed_checks(item)
             for leak in leaks:
                 test_keys.add(leak.key)
@@ -298,6 +297,8 @@ class LeakDetector:
             found.extend(self._check_finalized(test_keys | self._accounted))
         if found or self._broken:
             self._report(found, report, item)
+
+    # ------------------------------------------------------------------ verdicts
 
     def _check_finalized(self, excluded: set[Hashable]) -> list[_Found]:
         found = []

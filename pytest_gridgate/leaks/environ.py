@@ -42,12 +42,14 @@ class EnvironCheck:
     def __init__(self, ignore: tuple[str, ...] = ()) -> None:
         self.ignore = KNOWN_VARIABLES + tuple(ignore)
 
-    def snapshot(self) -> tuple[Any, dict[Any, Any]]:
+    def snapshot(self) -> tuple[int, dict[Any, Any], Any]:
+        # The id first: a rebound os.environ with the same contents compares equal as a
+        # mapping, and must still tell the snapshots apart.
         environ = os.environ
-        return environ, environ._data.copy()  # type: ignore[attr-defined]
+        return id(environ), environ._data.copy(), environ  # type: ignore[attr-defined]
 
     def compare(self, before: Any) -> list[Leak]:
-        environ, data = before
+        _, data, environ = before
         current = os.environ
         if current is environ and getattr(current, "_data", None) == data:
             return []

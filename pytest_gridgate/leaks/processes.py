@@ -200,10 +200,6 @@ class ProcessCheck:
         # while neither moves, no new child can have appeared from Python.
         self._known: frozenset[ProcessKey] = frozenset(_scan())
         self._scanned_at = (spawn_count(), _mp_children())
-        # The zombie the last comparison saw (None: none), the next test's baseline: the
-        # snapshot then needs no waitid() of its own, and a zombie of the session's stays
-        # quiet instead of sending every later test to the deep tier.
-        self._last_peek: int | None = None
 
     def _refresh(self, scan: set[ProcessKey] | None = None) -> None:
         self._scanned_at = (spawn_count(), _mp_children())
@@ -213,7 +209,12 @@ class ProcessCheck:
         spawns, mp_children = spawn_count(), _mp_children()
         if (spawns, mp_children) != self._scanned_at:
             self._refresh()
-        return ProcessBaseline(spawns, mp_children, self._last_peek, self._known)
+        known = self._known
+        # A child the session started before the test may exit during it, unwaited: the
+        # counters do not move, only a peek sees it. Without children there is nothing to
+        # peek at (and waitid would raise).
+        zombie = _peek_zombie() if self.zombies and known else None
+        return ProcessBaseline(spawns, mp_children, zombie, known)
 
     def compare(self, before: Any) -> list[Leak]:
         mp_children = _mp_children()
@@ -221,7 +222,7 @@ class ProcessCheck:
             # Without any child there is nothing to peek at (and waitid would raise).
             if not (self.zombies and before.known):
                 return []
-            zombie = self._last_peek = _peek_zombie()
+            zombie = _peek_zombie()
             if zombie is None or zombie == before.zombie:
                 return []
         scan = _scan()
