@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Mapping, MutableMapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
@@ -37,14 +36,17 @@ APPLIED_BY = "_GRIDGATE_ENV_APPLIED_BY"
 MARKER = "gridgate_env"
 
 
-@dataclass
 class AppliedEnv:
-    """What applying the defaults did, and how to undo it."""
+    """What applying the defaults did, and how to undo it.
 
-    applied: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    # name -> value before gridgate touched it (None: it was unset).
-    previous: dict[str, str | None] = field(default_factory=dict)
+    A plain class: generating a dataclass's methods costs every run start-up time.
+    """
+
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+        self.kept: list[str] = []
+        # name -> value before gridgate touched it (None: it was unset).
+        self.previous: dict[str, str | None] = {}
 
 
 _APPLIED_KEY = pytest.StashKey[AppliedEnv]()

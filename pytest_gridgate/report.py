@@ -269,7 +269,8 @@ class ReportWriter:
         for category, reports in (self._terminal_stats() or {}).items():
             if category in _NOT_COUNTED:
                 continue
-            shown = [r for r in reports if _counts(r)]
+            # As the terminal's summary line: some reports (subtests') do not count.
+            shown = [r for r in reports if getattr(r, "count_towards_summary", True)]
             counts[category] = len(shown)
             if category not in _CATEGORIES:
                 failed_elsewhere += sum(1 for r in shown if getattr(r, "failed", False))
@@ -360,11 +361,6 @@ def _add_findings(
     if _ATTR in report.__dict__:
         for section, entry in attached(report):
             gate_report.add(section, entry)
-
-
-def _counts(report: object) -> bool:
-    # As the terminal's summary line: some reports (e.g. subtests') do not count.
-    return bool(getattr(report, "count_towards_summary", True))
 
 
 def _category(report: pytest.TestReport | pytest.CollectReport) -> str:
