@@ -275,9 +275,7 @@ class TimeoutGate:
             entry["awaiting"] = lines
         # No orphans: what the test started dies with it, before teardown waits on it.
         supervisor = self.watchdog.supervisor
-        killed = kill_tree(
-            os.getpid(), since=started, exclude=supervisor.pid if supervisor else None
-        )
+        killed = kill_tree(os.getpid(), since=started, spare=supervisor.pid if supervisor else None)
         if killed:
             entry["killed"] = killed
         self.fired[item.nodeid] = entry
@@ -303,8 +301,10 @@ class TimeoutGate:
             self._write(self.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
             return
         self.watchdog.supervisor = supervisor
-        if self.watchdog.armed is not None:  # the collection clock is running
-            supervisor.arm(self.watchdog.armed, COLLECTION_INDEX)
+        armed = self.watchdog.armed
+        if armed is not None:  # the collection clock is running
+            after = armed.deadline - time.monotonic()
+            supervisor.arm(armed.generation, after, COLLECTION_INDEX, armed.seconds)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
@@ -354,7 +354,7 @@ class TimeoutGate:
         )
         faulthandler.dump_traceback(file=self.stderr_fd, all_threads=True)
         supervisor = self.watchdog.supervisor
-        killed = kill_tree(os.getpid(), exclude=supervisor.pid if supervisor else None)
+        killed = kill_tree(os.getpid(), spare=supervisor.pid if supervisor else None)
         if killed:
             entry["killed"] = killed
         code = pytest.ExitCode.INTERRUPTED if collecting else pytest.ExitCode.TESTS_FAILED

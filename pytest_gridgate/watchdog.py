@@ -19,10 +19,11 @@ Arming costs a lock and a few bytes written to shared memory, so every test can 
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import math
 import os
 import signal
-import struct
 import sys
 import threading
 import time
@@ -105,15 +106,17 @@ class Watchdog:
                 self._thread.start()
             elif self._wake_at is None or deadline < self._wake_at:
                 self._cond.notify()
-        if self.supervisor is not None and index != -1:
-            self.supervisor.arm(armed, index)
+        supervisor = self.supervisor
+        if supervisor is not None and index != -1:
+            supervisor.arm(armed.generation, after, index, seconds)
         return armed
 
     def disarm(self) -> None:
         # No notify: the thread wakes at the old deadline, finds nothing armed and sleeps on.
         self._armed = None
-        if self.supervisor is not None:
-            self.supervisor.disarm()
+        supervisor = self.supervisor
+        if supervisor is not None:
+            supervisor.disarm()
 
     @property
     def armed(self) -> Armed | None:
@@ -146,41 +149,83 @@ class Watchdog:
                     self._cond.wait(remaining)
                 self._armed = None  # fire once per arming
             if self.supervisor is not None:
-                self.supervisor.mark_handled()
+                self.supervisor.disarm()  # this thread can act: the watcher stands down
             # Usually ends the process; returns when it must not (someone is in pdb).
             self._on_expire(armed)
 
 
-# -- the supervisor process ------------------------------------------------------------------
+# -- the supervisor ----------------------------------------------------------------------------
 
-# The state shared with the supervisor (which receives the format on its command line):
-# generation, deadline (time.monotonic(); 0 = disarmed), handled flag, stop flag, index of
-# the test in the nodeids file, its timeout in seconds.
-STATE = struct.Struct("<QdBBid")
-_DEADLINE = struct.Struct("<d")  # at offset 8; disarmed is 0
-_FLAG = struct.Struct("<B")  # handled at offset 16, stop at 17
+# The state shared with the watcher: one fixed-width ASCII line "GEN TICKS SECONDS INDEX\n",
+# read by the shell's ``read`` builtin. GEN changes at every arming; TICKS is how many whole
+# seconds after seeing GEN the watcher waits before it takes over (0: nothing armed); SECONDS
+# is the test's timeout and INDEX its line in the nodeids file, both for the report.
+_LINE = b"%10d %s %10d\n"
+_TERMS = b"%10d %24a"  # TICKS SECONDS: the same for every test with the same timeout
+_TICKS = slice(11, 21)
+_NOT_ARMED = b"%10d" % 0
+_MAX_TICKS = 10**10 - 1  # the field's width; a longer timeout is as good as none
 COLLECTION_INDEX = -2  # armed for collection, not a test
+
+# The watcher: a POSIX shell loop, so that a run pays for starting a shell (under a
+# millisecond) rather than a Python process. It wakes every second and counts the
+# wake-ups during which the same GEN stays armed, from its first sight of GEN (so at
+# least TICKS seconds after the arming: it errs late, never early). Then it starts the
+# Python take-over (``supervisor.main``) as its child, which reads the state again: exit
+# 0, the run was ended (or is gone); else the test finished meanwhile, and it watches on.
+# A field that is not a number (a read torn by a write) counts as nothing armed.
+WATCHER = """
+state=$1 parent=$2
+shift 2
+printf gridgate-watchdog >"/proc/$$/comm"
+armed= count=0
+while :; do
+    sleep 1
+    slept=$?
+    [ "$slept" -gt 128 ] && continue  # sleep killed (a test's kill_tree): sleep again
+    [ "$slept" -eq 0 ] || exit 0  # no sleep to be had: never spin
+    kill -0 "$parent" || exit 0
+    read -r gen ticks rest <"$state" || exit 0
+    case $gen in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
+    case $ticks in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
+    if [ "$ticks" -eq 0 ]; then
+        armed=
+    elif [ "$gen" != "$armed" ]; then
+        armed=$gen count=0
+    else
+        count=$((count + 1))
+        if [ "$count" -ge "$ticks" ]; then
+            "$@" "$gen" && exit 0
+            armed=
+        fi
+    fi
+done
+"""
 
 
 class Supervisor:
-    """The pytest side of :mod:`pytest_gridgate.supervisor`: starts it, shares the deadline.
+    """The pytest side of stage two's watcher: starts it and tells it what is armed.
 
-    The state is a small file mapped into both processes; arming writes a few bytes into
-    it, with no system call. ``spec`` tells the supervisor what it needs to leave a verdict
-    (see ``supervisor.take_over``); :meth:`set_nodeids` maps the armed index to a test
+    The state is a small file mapped into this process that the watcher reads once a
+    second; arming writes one line into the mapping, with no system call, and disarming
+    a few bytes. ``spec`` tells the take-over what it needs to leave a verdict (see
+    ``supervisor.take_over``); :meth:`set_nodeids` maps the armed index to a test
     (``COLLECTION_INDEX`` while collecting).
     """
 
     def __init__(self, spec: dict[str, Any], stdio: tuple[int, int]) -> None:
         import json
+        import shutil
         import subprocess
         import tempfile
 
         self._dir = Path(tempfile.mkdtemp(prefix="gridgate-watchdog-"))
         state = self._dir / "state"
-        state.write_bytes(bytes(STATE.size))
+        idle = _LINE % (0, _TERMS % (0, 0.0), COLLECTION_INDEX)
+        state.write_bytes(idle)
         with state.open("r+b") as fh:
-            self._shared = mmap(fh.fileno(), STATE.size)
+            self._state = mmap(fh.fileno(), len(idle))
+        self._terms_of: tuple[float, float, bytes] = (0.0, 0.0, b"")  # after, seconds: terms
         self.snapshot_path = self._dir / "snapshot.json"
         stdout_fd, stderr_fd = stdio
         spec = {
@@ -192,43 +237,58 @@ class Supervisor:
             "dump_signal": int(DUMP_SIGNAL),
         }
         (self._dir / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-        faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
-        self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-S",
-                "-c",
-                # Imported rather than run as a script, so that its bytecode is cached
-                # (a script is compiled at every start); not imported in this process.
-                f"import sys; sys.path.append({str(Path(__file__).parent.parent)!r}); "
-                "from pytest_gridgate.supervisor import main; sys.exit(main(sys.argv))",
-                str(self._dir),
-                str(os.getpid()),
-                str(GRACE),
-                STATE.format,
-            ],
-            stdin=subprocess.DEVNULL,
-            pass_fds=(stdout_fd, stderr_fd),
-        )
+        pid = str(os.getpid())
+        take_over = [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            # Imported rather than run as a script, so that its bytecode is cached (a
+            # script is compiled at every start); not imported in this process.
+            f"import sys; sys.path.append({str(Path(__file__).parent.parent)!r}); "
+            "from pytest_gridgate.supervisor import main; sys.exit(main(sys.argv))",
+            str(self._dir),
+            pid,
+        ]
+        # argv[0] names it in ps (and for the leaks gate) before it renames itself.
+        watcher = ["gridgate-watchdog", "-c", WATCHER, "gridgate-watchdog", str(state), pid]
+        try:
+            self._proc = subprocess.Popen(
+                [*watcher, *take_over],
+                executable="/bin/sh",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(stdout_fd, stderr_fd),
+                # Its own process group, so that stop() ends it and its sleep at once, and
+                # the terminal's Ctrl-C (pytest's to handle) does not reach it.
+                start_new_session=True,
+            )
+        except OSError:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
         self.pid = self._proc.pid
+        faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
 
     def set_nodeids(self, nodeids: list[str]) -> None:
         (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
 
-    def arm(self, armed: Armed, index: int) -> None:
-        STATE.pack_into(
-            self._shared, 0, armed.generation, armed.deadline, 0, 0, index, armed.seconds
-        )
+    def arm(self, generation: int, after: float, index: int, seconds: float) -> None:
+        """Stage two is due ``after`` seconds from now for the test armed as ``generation``."""
+        known_after, known_seconds, terms = self._terms_of
+        if after != known_after or seconds != known_seconds:
+            # Formatting a float costs more than the rest: once per distinct timeout.
+            ticks = min(max(math.ceil(after + GRACE), 1), _MAX_TICKS)
+            terms = _TERMS % (ticks, seconds)
+            self._terms_of = (after, seconds, terms)
+        self._state[:] = _LINE % (generation, terms, index)
 
     def disarm(self) -> None:
-        _DEADLINE.pack_into(self._shared, 8, 0.0)
-
-    def mark_handled(self) -> None:
-        _FLAG.pack_into(self._shared, 16, 1)
+        """Nothing to watch: the test ended, or the watchdog thread took over."""
+        self._state[_TICKS] = _NOT_ARMED
 
     def snapshot(self, data: dict[str, Any]) -> None:
-        """The report as it stands, for the supervisor to complete if it must kill us."""
+        """The report as it stands, for the take-over to complete if it must kill us."""
         import json
 
         partial = self.snapshot_path.with_suffix(".tmp")
@@ -239,13 +299,10 @@ class Supervisor:
         import shutil
         import subprocess
 
-        _FLAG.pack_into(self._shared, 17, 1)
-        self._proc.terminate()
-        try:
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)  # the shell has nothing to clean up
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()  # gridgate: ignore[GG006] after SIGKILL the wait returns at once
         faulthandler.unregister(DUMP_SIGNAL)
         shutil.rmtree(self._dir, ignore_errors=True)
 
@@ -266,9 +323,10 @@ def since_boot() -> float:
 
 
 def kill_tree(
-    root: int, *, exclude: int | None = None, include_root: bool = False, since: float = 0.0
+    root: int, *, spare: int | None = None, include_root: bool = False, since: float = 0.0
 ) -> list[str]:
-    """Kill ``root``'s descendants (started at or after ``since``, see :func:`since_boot`).
+    """Kill ``root``'s descendants (started at or after ``since``, see :func:`since_boot`),
+    except ``spare`` and everything below it (the watcher and its ``sleep``).
 
     Returns one line per killed process (pid and command) for the report.
     """
@@ -279,6 +337,11 @@ def kill_tree(
         victims = parent.children(recursive=True)
     except psutil.Error:
         return []
+    spared = set()
+    if spare is not None:
+        # Listed after the victims: a process started in between is in neither list.
+        with contextlib.suppress(psutil.Error):
+            spared = {spare, *(p.pid for p in psutil.Process(spare).children(recursive=True))}
     if include_root:
         victims.append(parent)
     boot = psutil.boot_time()
@@ -287,7 +350,7 @@ def kill_tree(
     for proc in victims:
         try:
             # /proc start times count clock ticks (10 ms): allow one tick.
-            if proc.pid == exclude or (since and proc.create_time() - boot < since - 0.02):
+            if proc.pid in spared or (since and proc.create_time() - boot < since - 0.02):
                 continue
             described = f"pid {proc.pid} {' '.join(proc.cmdline())[:80]!r}"
             proc.kill()
