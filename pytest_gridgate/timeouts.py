@@ -220,8 +220,8 @@ class TimeoutGate:
             # Without the main thread's signals there is no stage one: stage two at once.
             after = seconds + kill_after if signal_method else seconds
             index = self._index.get(nodeid, -1)
-            armed = self.watchdog.arm(nodeid, seconds, after, index, started)
-            if armed.deadline - self._snapshot_at > after + 1.0:
+            deadline = self.watchdog.arm(nodeid, seconds, after, index)
+            if deadline - self._snapshot_at > after + 1.0:
                 self._snapshot()
         elif not signal_method:
             return None  # pytest-timeout's thread method: it dumps stacks and exits
@@ -300,11 +300,7 @@ class TimeoutGate:
         except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
             self._write(self.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
             return
-        self.watchdog.supervisor = supervisor
-        armed = self.watchdog.armed
-        if armed is not None:  # the collection clock is running
-            after = armed.deadline - time.monotonic()
-            supervisor.arm(armed.generation, after, COLLECTION_INDEX, armed.seconds)
+        self.watchdog.supervise(supervisor, COLLECTION_INDEX)  # the collection clock may run
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from mmap import mmap
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     import asyncio
@@ -44,83 +44,104 @@ DUMP_SIGNAL = signal.SIGRTMIN + 5 if hasattr(signal, "SIGRTMIN") else signal.SIG
 
 
 class Armed:
-    """The test (or collection) that the watchdog currently guards.
+    """The test (or collection) that the watchdog was armed for, as its thread fires.
 
     A plain class: generating a dataclass's methods costs every run more at start-up than
     this whole class.
     """
 
-    __slots__ = ("deadline", "generation", "nodeid", "seconds", "started", "thread_id")
+    __slots__ = ("deadline", "generation", "nodeid", "seconds", "thread_id")
 
     def __init__(
         self,
         nodeid: str,
         seconds: float,  # the soft timeout, for the report
         deadline: float,  # time.monotonic() at which stage two begins
-        started: float,  # since_boot() when armed: children created later belong to the test
         thread_id: int,  # the thread running the test
         generation: int,
     ) -> None:
         self.nodeid = nodeid
         self.seconds = seconds
         self.deadline = deadline
-        self.started = started
         self.thread_id = thread_id
         self.generation = generation
 
 
+# What Watchdog.arm keeps: Armed's arguments, as a tuple. Building an Armed costs more than
+# the rest of arming, which runs for every test; it is built when the thread fires.
+_Arming = tuple[str, float, float, int, int]
+_DEADLINE: Final = 2  # its index
+
+
 class Watchdog:
-    """A single long-lived thread that fires ``on_expire`` when the armed deadline passes.
+    """A single long-lived thread that fires ``on_expire`` when the armed deadline passes,
+    and, once :meth:`supervise` was called, the line that tells the supervisor's watcher.
 
     Re-arming does not wake the thread when the new deadline is later than the moment it
     will wake anyway, so a steady stream of short tests costs a lock and no context switch.
+    The watcher's line is written here rather than by a method of :class:`Supervisor`:
+    arming runs once per test, and a call costs as much as the write.
     """
 
     def __init__(self, on_expire: Callable[[Armed], None]) -> None:
         self._on_expire = on_expire
         self._lock = threading.Lock()  # entered directly: Condition's own __enter__ is Python
         self._cond = threading.Condition(self._lock)
-        self._armed: Armed | None = None
+        self._armed: _Arming | None = None
         self._wake_at: float | None = None  # None: waiting without a timeout
         self._generation = 0
         self._stopped = False
         self._thread: threading.Thread | None = None
         self.supervisor: Supervisor | None = None
+        self._state: mmap | None = None  # the supervisor's state line
+        self._line = b""  # _LINE with TICKS and SECONDS filled in...
+        self._after = self._seconds = -1.0  # ...for these
 
-    def arm(
-        self, nodeid: str, seconds: float, after: float, index: int = -1, started: float = 0.0
-    ) -> Armed:
+    def supervise(self, supervisor: Supervisor, index: int) -> None:
+        """Tell ``supervisor`` what is armed from now on (``index``: what is armed now)."""
+        self.supervisor = supervisor
+        self._state = supervisor.state
+        if self._armed is not None:
+            armed = Armed(*self._armed)
+            self._format(armed.deadline - time.monotonic(), armed.seconds)
+            self._state[:] = self._line % (armed.generation, index)
+
+    def arm(self, nodeid: str, seconds: float, after: float, index: int = -1) -> float:
+        """Stage two is due ``after`` seconds from now (the deadline returned); ``index``:
+        the test's line in the supervisor's nodeids file (``COLLECTION_INDEX`` while
+        collecting; -1: not known to the supervisor)."""
         deadline = time.monotonic() + after
-        with self._lock:
-            self._generation += 1
-            armed = self._armed = Armed(
-                nodeid,
-                seconds,
-                deadline,
-                started or since_boot(),
-                threading.get_ident(),
-                self._generation,
-            )
+        lock = self._lock
+        lock.acquire()  # not ``with``: half the cost, once per test
+        try:
+            generation = self._generation = self._generation + 1
+            self._armed = (nodeid, seconds, deadline, threading.get_ident(), generation)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
                 self._thread.start()
             elif self._wake_at is None or deadline < self._wake_at:
                 self._cond.notify()
-        supervisor = self.supervisor
-        if supervisor is not None and index != -1:
-            supervisor.arm(armed.generation, after, index, seconds)
-        return armed
+        finally:
+            lock.release()
+        state = self._state
+        if state is not None and index != -1:
+            if after != self._after or seconds != self._seconds:
+                self._format(after, seconds)
+            state[:] = self._line % (generation, index)  # no system call
+        return deadline
+
+    def _format(self, after: float, seconds: float) -> None:
+        # Formatting a float costs more than the rest of arming: once per distinct timeout.
+        ticks = min(max(math.ceil(after + GRACE), 1), _MAX_TICKS)
+        self._line = _LINE % (ticks, seconds)
+        self._after, self._seconds = after, seconds
 
     def disarm(self) -> None:
         # No notify: the thread wakes at the old deadline, finds nothing armed and sleeps on.
         self._armed = None
-        supervisor = self.supervisor
-        if supervisor is not None:
-            supervisor.disarm()
-
-    @property
-    def armed(self) -> Armed | None:
-        return self._armed
+        state = self._state
+        if state is not None:
+            state[_TICKS] = _NOT_ARMED
 
     def stop(self) -> None:
         with self._lock:
@@ -142,16 +163,16 @@ class Watchdog:
                         self._wake_at = None
                         self._cond.wait()
                         continue
-                    remaining = armed.deadline - time.monotonic()
+                    remaining = armed[_DEADLINE] - time.monotonic()
                     if remaining <= 0:
                         break
-                    self._wake_at = armed.deadline
+                    self._wake_at = armed[_DEADLINE]
                     self._cond.wait(remaining)
                 self._armed = None  # fire once per arming
-            if self.supervisor is not None:
-                self.supervisor.disarm()  # this thread can act: the watcher stands down
+            if self._state is not None:
+                self._state[_TICKS] = _NOT_ARMED  # this thread acts: the watcher stands down
             # Usually ends the process; returns when it must not (someone is in pdb).
-            self._on_expire(armed)
+            self._on_expire(Armed(*armed))
 
 
 # -- the supervisor ----------------------------------------------------------------------------
@@ -160,8 +181,7 @@ class Watchdog:
 # read by the shell's ``read`` builtin. GEN changes at every arming; TICKS is how many whole
 # seconds after seeing GEN the watcher waits before it takes over (0: nothing armed); SECONDS
 # is the test's timeout and INDEX its line in the nodeids file, both for the report.
-_LINE = b"%10d %s %10d\n"
-_TERMS = b"%10d %24a"  # TICKS SECONDS: the same for every test with the same timeout
+_LINE = b"%%10d %10d %24a %%10d\n"  # TICKS SECONDS filled in once per distinct timeout
 _TICKS = slice(11, 21)
 _NOT_ARMED = b"%10d" % 0
 _MAX_TICKS = 10**10 - 1  # the field's width; a longer timeout is as good as none
@@ -204,13 +224,12 @@ done
 
 
 class Supervisor:
-    """The pytest side of stage two's watcher: starts it and tells it what is armed.
+    """The pytest side of stage two's watcher (:data:`WATCHER`): starts and stops it.
 
-    The state is a small file mapped into this process that the watcher reads once a
-    second; arming writes one line into the mapping, with no system call, and disarming
-    a few bytes. ``spec`` tells the take-over what it needs to leave a verdict (see
-    ``supervisor.take_over``); :meth:`set_nodeids` maps the armed index to a test
-    (``COLLECTION_INDEX`` while collecting).
+    ``state`` is a small file mapped into this process that the watcher reads once a
+    second; :class:`Watchdog` writes what is armed into it, with no system call. ``spec``
+    tells the take-over what it needs to leave a verdict (see ``supervisor.take_over``);
+    :meth:`set_nodeids` maps the armed index to a test.
     """
 
     def __init__(self, spec: dict[str, Any], stdio: tuple[int, int]) -> None:
@@ -221,11 +240,10 @@ class Supervisor:
 
         self._dir = Path(tempfile.mkdtemp(prefix="gridgate-watchdog-"))
         state = self._dir / "state"
-        idle = _LINE % (0, _TERMS % (0, 0.0), COLLECTION_INDEX)
+        idle = _LINE % (0, 0.0) % (0, COLLECTION_INDEX)
         state.write_bytes(idle)
         with state.open("r+b") as fh:
-            self._state = mmap(fh.fileno(), len(idle))
-        self._terms_of: tuple[float, float, bytes] = (0.0, 0.0, b"")  # after, seconds: terms
+            self.state = mmap(fh.fileno(), len(idle))  # written by Watchdog
         self.snapshot_path = self._dir / "snapshot.json"
         stdout_fd, stderr_fd = stdio
         spec = {
@@ -272,20 +290,6 @@ class Supervisor:
 
     def set_nodeids(self, nodeids: list[str]) -> None:
         (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
-
-    def arm(self, generation: int, after: float, index: int, seconds: float) -> None:
-        """Stage two is due ``after`` seconds from now for the test armed as ``generation``."""
-        known_after, known_seconds, terms = self._terms_of
-        if after != known_after or seconds != known_seconds:
-            # Formatting a float costs more than the rest: once per distinct timeout.
-            ticks = min(max(math.ceil(after + GRACE), 1), _MAX_TICKS)
-            terms = _TERMS % (ticks, seconds)
-            self._terms_of = (after, seconds, terms)
-        self._state[:] = _LINE % (generation, terms, index)
-
-    def disarm(self) -> None:
-        """Nothing to watch: the test ended, or the watchdog thread took over."""
-        self._state[_TICKS] = _NOT_ARMED
 
     def snapshot(self, data: dict[str, Any]) -> None:
         """The report as it stands, for the take-over to complete if it must kill us."""
