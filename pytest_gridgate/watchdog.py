@@ -9,12 +9,15 @@ with a deadline (the test's timeout plus ``kill_after``):
   back into the plugin, which dumps the stacks, records the verdict, kills the test's
   children and ends the process. It needs the GIL, so it cannot act against C code that
   holds it (``sum(range(10**12))`` never releases it).
-* :class:`Supervisor`, a small process (:mod:`pytest_gridgate.supervisor`, named
-  ``gridgate-watchdog`` too) that needs no GIL of ours: if the deadline passed a second ago
-  and the thread has not taken over, it dumps the stacks through faulthandler, kills the
-  process tree and leaves the verdict.
+* :class:`Supervisor`, a process that needs no GIL of ours: a POSIX shell loop
+  (:data:`WATCHER`, named ``gridgate-watchdog`` too: a shell starts in well under a
+  millisecond of CPU, a Python interpreter in about 8 ms, and every run pays for it). If
+  the deadline passed more than a second ago and the thread has not taken over, it starts
+  the take-over
+  (:mod:`pytest_gridgate.supervisor`), which dumps the stacks through faulthandler, kills
+  the process tree and leaves the verdict.
 
-Arming costs a lock and a few bytes written to shared memory, so every test can afford it.
+Arming costs a lock and one line written to shared memory, so every test can afford it.
 """
 
 from __future__ import annotations
