@@ -47,6 +47,9 @@ def main(argv: list[str]) -> int:
 
     with open(os.path.join(directory, "spec.json"), encoding="utf-8") as spec_file:
         take_over(json.load(spec_file), parent, armed[1], armed[2])
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)  # its owner, now killed, cannot
     return 0
 
 
