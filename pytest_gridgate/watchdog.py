@@ -13,9 +13,8 @@ with a deadline (the test's timeout plus ``kill_after``):
   (:data:`WATCHER`, named ``gridgate-watchdog`` too: a shell starts in well under a
   millisecond of CPU, a Python interpreter in about 8 ms, and every run pays for it). If
   the deadline passed more than a second ago and the thread has not taken over, it starts
-  the take-over
-  (:mod:`pytest_gridgate.supervisor`), which dumps the stacks through faulthandler, kills
-  the process tree and leaves the verdict.
+  the take-over (:mod:`pytest_gridgate.supervisor`), which dumps the stacks through
+  faulthandler, kills the process tree and leaves the verdict.
 
 Arming costs a lock and one line written to shared memory, so every test can afford it.
 """
@@ -190,13 +189,12 @@ _NOT_ARMED = b"%10d" % 0
 _MAX_TICKS = 10**10 - 1  # the field's width; a longer timeout is as good as none
 COLLECTION_INDEX = -2  # armed for collection, not a test
 
-# The watcher: a POSIX shell loop, so that a run pays for starting a shell (under a
-# millisecond) rather than a Python process. It wakes every second and counts the
-# wake-ups during which the same GEN stays armed, from its first sight of GEN (so at
-# least TICKS seconds after the arming: it errs late, never early). Then it starts the
-# Python take-over (``supervisor.main``) as its child, which reads the state again: exit
-# 0, the run was ended (or is gone); else the test finished meanwhile, and it watches on.
-# A field that is not a number (a read torn by a write) counts as nothing armed.
+# The watcher. It wakes every second (a killed ``sleep`` does not count) and counts the
+# wake-ups during which the same GEN stays armed, from its first sight of GEN; TICKS of
+# them come at least TICKS seconds after the arming: it errs late, never early. Then it
+# starts the Python take-over (``supervisor.main``) as its child, which reads the state
+# again: exit 0, the run was ended (or is gone); else the test finished meanwhile, and it
+# watches on. A field that is not a number (a read torn by a write) counts as unarmed.
 WATCHER = """
 state=$1 parent=$2
 shift 2
