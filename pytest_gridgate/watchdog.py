@@ -205,7 +205,14 @@ while :; do
     slept=$?
     [ "$slept" -gt 128 ] && continue  # sleep killed (a test's kill_tree): sleep again
     [ "$slept" -eq 0 ] || exit 0  # no sleep to be had: never spin
-    kill -0 "$parent" || exit 0
+    # Orphaned: the run died without stopping us; clean up after it. Not `kill -0`, which
+    # a dead run passes until it is reaped, and whoever would reap it may be reading its
+    # output until we close our copy.
+    read -r pid comm run_state ppid rest <"/proc/$$/stat" || exit 0
+    if [ "$ppid" != "$parent" ]; then
+        rm -rf "${state%/*}"
+        exit 0
+    fi
     read -r gen ticks rest <"$state" || exit 0
     case $gen in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
     case $ticks in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac

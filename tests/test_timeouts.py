@@ -8,8 +8,12 @@ measures wall time: the runs end, or the outer timeout fails the test.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -505,6 +509,49 @@ def test_the_watcher_is_no_leak_and_ends_with_the_run(
     if not xdist:
         assert len(watchers) == 1  # one for the run
     assert [pid for pid in watchers if _is_watcher(pid)] == []
+
+
+def test_a_run_killed_from_outside_leaves_no_watcher_behind(pytester: pytest.Pytester) -> None:
+    # Whoever runs pytest may read its output to the end before reaping it: a watcher that
+    # waited for the dead run to be reaped would hold that output open forever.
+    _project(
+        pytester,
+        """
+        default = 60
+        kill_after = 5
+        """,
+        test_killed="""
+        import os, time
+
+        def test_killed():
+            for tid in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{tid}/children") as fh:
+                    for pid in fh.read().split():
+                        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                            argv = fh.read().split(b"\\0")
+                        if argv[0] == b"gridgate-watchdog":
+                            with open("watcher.tmp", "wb") as out:
+                                out.write(pid.encode() + b" " + argv[4])  # and its state
+            os.replace("watcher.tmp", "watcher.txt")
+            time.sleep(600)
+        """,
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    found = pytester.path / "watcher.txt"
+    while not found.exists() and run.poll() is None:
+        time.sleep(0.05)
+    os.kill(run.pid, signal.SIGKILL)
+    output = run.stdout.read() if run.stdout else b""  # to the end: every copy was closed
+    run.wait()
+
+    pid, state = found.read_text().split()
+    assert not _is_watcher(int(pid)), output
+    assert not Path(state).parent.exists()  # the watcher cleaned up after the dead run
 
 
 def _is_watcher(pid: int) -> bool:
