@@ -32,12 +32,12 @@ def main(argv: list[str]) -> int:
     """``supervisor.py DIRECTORY PARENT_PID GENERATION``: take over if GENERATION is armed.
 
     DIRECTORY holds the state file (one line: generation, ticks, seconds, index; see
-    ``watchdog.Supervisor``), spec.json and the nodeids. Exits 0 when the run was ended or
+    ``watchdog._LINE``), spec.json and the nodeids. Exits 0 when the run was ended or
     is gone (the watcher stops), 1 when the state moved on: the test finished meanwhile.
     """
     directory, parent, generation = argv[1], int(argv[2]), int(argv[3])
     _set_process_name(NAME)
-    # The watcher (our parent) outlived the run and its pid went to another process.
+    # The watcher (our parent) was orphaned meanwhile: the run is gone.
     if _parent_of(os.getppid()) != parent:
         return 0
     armed = read_state(os.path.join(directory, "state"))

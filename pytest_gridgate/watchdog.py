@@ -203,7 +203,7 @@ armed= count=0
 while :; do
     sleep 1
     slept=$?
-    [ "$slept" -gt 128 ] && continue  # sleep killed (a test's kill_tree): sleep again
+    [ "$slept" -gt 128 ] && continue  # sleep killed (by some cleanup): sleep again
     [ "$slept" -eq 0 ] || exit 0  # no sleep to be had: never spin
     # Orphaned: the run died without stopping us; clean up after it. Not `kill -0`, which
     # a dead run passes until it is reaped, and whoever would reap it may be reading its
