@@ -547,7 +547,7 @@ def test_a_run_killed_from_outside_leaves_no_watcher_behind(pytester: pytest.Pyt
         time.sleep(0.05)
     os.kill(run.pid, signal.SIGKILL)
     output = run.stdout.read() if run.stdout else b""  # to the end: every copy was closed
-    run.wait()
+    run.wait(timeout=60)  # killed: it is gone already
 
     pid, state = found.read_text().split()
     assert not _is_watcher(int(pid)), output
