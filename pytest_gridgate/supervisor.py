@@ -1,24 +1,21 @@
-"""The supervisor: a small process that ends a test stuck in C code holding the GIL.
+"""The take-over: ends a test stuck in C code that holds the GIL, from outside the process.
 
 Neither a signal handler nor a thread of the pytest process can run while C code holds
-the GIL (``sum(range(10**12))`` never gives it up), so this runs in a process of its own,
-started once per run by ``python -I -S -c "... import main ..."`` (standard library only,
-imported from cached bytecode with only the package's empty ``__init__`` before it, so it
-starts in a few milliseconds). It polls a shared state file that the pytest process updates
-for every test (see :class:`pytest_gridgate.watchdog.Supervisor`): when the armed deadline
-passed ``grace`` seconds ago and the watchdog thread has not taken over, it makes
-faulthandler dump every thread's stack (a C-level signal handler that needs no GIL), kills
-the process tree, and leaves the verdict: a crash record for the xdist controller, or the
-gate report itself (from the latest snapshot the pytest process left).
+the GIL (``sum(range(10**12))`` never gives it up), so stage two needs another process.
+The one that waits is a shell loop (``watchdog.WATCHER``, started once per run); it starts
+this module only when a test's stage two is more than a second overdue, by
+``python -I -S -c "... import main ..."`` (standard library only, imported from cached
+bytecode with only the package's empty ``__init__`` before it). It reads the shared state
+again (see :class:`pytest_gridgate.watchdog.Supervisor`) and, if the same test is still
+armed, makes faulthandler dump every thread's stack (a C-level signal handler that needs
+no GIL), kills the process tree, and leaves the verdict: a crash record for the xdist
+controller, or the gate report itself (from the latest snapshot the pytest process left).
 """
 
 from __future__ import annotations
 
-# Only built-in modules at start: every run pays for this process's start-up. The rest
-# (json, the report format) is imported when it has to take over.
+# Only built-in modules at start; the rest (json, the report format) once it acts.
 import _signal  # type: ignore[import-not-found]  # signal without its enum wrappers (ms)
-import _struct  # struct without its Python wrapper module
-import mmap
 import os
 import sys
 import time
@@ -27,45 +24,51 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs millis
 if TYPE_CHECKING:
     from typing import Any
 
-POLL = 0.2
 NAME = "gridgate-watchdog"
+COLLECTION_INDEX = -2  # watchdog.COLLECTION_INDEX
 
 
 def main(argv: list[str]) -> int:
-    """``supervisor.py DIRECTORY PARENT_PID GRACE FORMAT``.
+    """``supervisor.py DIRECTORY PARENT_PID GENERATION``: take over if GENERATION is armed.
 
-    DIRECTORY holds the state file (laid out as the struct FORMAT: generation, deadline,
-    handled, stop, index, seconds; see ``watchdog.STATE``), spec.json and the nodeids.
+    DIRECTORY holds the state file (one line: generation, ticks, seconds, index; see
+    ``watchdog._LINE``), spec.json and the nodeids. Exits 0 when the run was ended or
+    is gone (the watcher stops), 1 when the state moved on: the test finished meanwhile.
     """
-    directory, parent, grace = argv[1], int(argv[2]), float(argv[3])
-    state = _struct.Struct(argv[4])
+    directory, parent, generation = argv[1], int(argv[2]), int(argv[3])
     _set_process_name(NAME)
-    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is for pytest to handle
-    with open(os.path.join(directory, "state"), "r+b") as fh:
-        shared = mmap.mmap(fh.fileno(), state.size)
-    while True:
-        time.sleep(POLL)
-        if os.getppid() != parent:
-            return 0
-        generation, deadline, handled, stop, index, seconds = state.unpack_from(shared)
-        if stop:
-            return 0
-        if handled or not deadline or time.monotonic() < deadline + grace:
-            continue
-        time.sleep(POLL)  # still the same test, still stuck?
-        if state.unpack_from(shared)[:3] != (generation, deadline, 0):
-            continue
-        import json
-
-        with open(os.path.join(directory, "spec.json"), encoding="utf-8") as spec_file:
-            take_over(json.load(spec_file), parent, index, seconds)
+    # The watcher (our parent) was orphaned meanwhile: the run is gone.
+    if _parent_of(os.getppid()) != parent:
         return 0
+    armed = read_state(os.path.join(directory, "state"))
+    if armed is None or armed[0] != generation:
+        return 1
+    import json
+
+    with open(os.path.join(directory, "spec.json"), encoding="utf-8") as spec_file:
+        take_over(json.load(spec_file), parent, armed[1], armed[2])
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)  # its owner, now killed, cannot
+    return 0
+
+
+def read_state(path: str) -> tuple[int, int, float] | None:
+    """The armed (generation, index, seconds), or None: nothing armed, or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            generation, ticks, seconds, index = fh.readline().split()
+        if int(ticks) == 0:
+            return None
+        return int(generation), int(index), float(seconds)
+    except (OSError, ValueError):
+        return None
 
 
 def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> None:
     import json
 
-    collecting = index == -2  # watchdog.COLLECTION_INDEX
+    collecting = index == COLLECTION_INDEX
     try:
         with open(spec["nodeids"], encoding="utf-8") as fh:
             nodeids = fh.read().splitlines()
@@ -83,9 +86,10 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
     _send(parent, int(spec["dump_signal"]))
     time.sleep(0.3)  # faulthandler writes the dump from the signal handler
     killed = []
-    for pid in descendants(parent):
+    # Not the watcher (our parent), nor this process: the work is not done yet.
+    for pid in descendants(parent, spare=os.getppid()):
         described = f"pid {pid} {_cmdline(pid)!r}"
-        if pid != os.getpid() and _send(pid, _signal.SIGKILL):
+        if _send(pid, _signal.SIGKILL):
             killed.append(described)
     entry: dict[str, Any] = {
         "nodeid": nodeid,
@@ -130,26 +134,32 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
     _write(stdout, "\n" + "\n".join(report_format.terminal_lines(data)) + "\n")
 
 
-def descendants(root: int) -> list[int]:
-    """Every process below ``root``, children first, read from /proc."""
+def descendants(root: int, spare: int) -> list[int]:
+    """Every process below ``root``, children first, read from /proc; not ``spare`` nor
+    anything below it."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+        if entry.isdigit():
+            ppid = _parent_of(int(entry))
+            if ppid is not None:
+                children.setdefault(ppid, []).append(int(entry))
     found, todo = [], [root]
     while todo:
         for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
+            if child != spare:
+                found.append(child)
+                todo.append(child)
     return found
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def _cmdline(pid: int) -> str:

@@ -220,8 +220,8 @@ class TimeoutGate:
             # Without the main thread's signals there is no stage one: stage two at once.
             after = seconds + kill_after if signal_method else seconds
             index = self._index.get(nodeid, -1)
-            armed = self.watchdog.arm(nodeid, seconds, after, index, started)
-            if armed.deadline - self._snapshot_at > after + 1.0:
+            deadline = self.watchdog.arm(nodeid, seconds, after, index)
+            if deadline - self._snapshot_at > after + 1.0:
                 self._snapshot()
         elif not signal_method:
             return None  # pytest-timeout's thread method: it dumps stacks and exits
@@ -275,9 +275,7 @@ class TimeoutGate:
             entry["awaiting"] = lines
         # No orphans: what the test started dies with it, before teardown waits on it.
         supervisor = self.watchdog.supervisor
-        killed = kill_tree(
-            os.getpid(), since=started, exclude=supervisor.pid if supervisor else None
-        )
+        killed = kill_tree(os.getpid(), since=started, spare=supervisor.pid if supervisor else None)
         if killed:
             entry["killed"] = killed
         self.fired[item.nodeid] = entry
@@ -302,9 +300,7 @@ class TimeoutGate:
         except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
             self._write(self.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
             return
-        self.watchdog.supervisor = supervisor
-        if self.watchdog.armed is not None:  # the collection clock is running
-            supervisor.arm(self.watchdog.armed, COLLECTION_INDEX)
+        self.watchdog.supervise(supervisor, COLLECTION_INDEX)  # the collection clock may run
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
@@ -354,7 +350,7 @@ class TimeoutGate:
         )
         faulthandler.dump_traceback(file=self.stderr_fd, all_threads=True)
         supervisor = self.watchdog.supervisor
-        killed = kill_tree(os.getpid(), exclude=supervisor.pid if supervisor else None)
+        killed = kill_tree(os.getpid(), spare=supervisor.pid if supervisor else None)
         if killed:
             entry["killed"] = killed
         code = pytest.ExitCode.INTERRUPTED if collecting else pytest.ExitCode.TESTS_FAILED

@@ -9,20 +9,23 @@ with a deadline (the test's timeout plus ``kill_after``):
   back into the plugin, which dumps the stacks, records the verdict, kills the test's
   children and ends the process. It needs the GIL, so it cannot act against C code that
   holds it (``sum(range(10**12))`` never releases it).
-* :class:`Supervisor`, a small process (:mod:`pytest_gridgate.supervisor`, named
-  ``gridgate-watchdog`` too) that needs no GIL of ours: if the deadline passed a second ago
-  and the thread has not taken over, it dumps the stacks through faulthandler, kills the
-  process tree and leaves the verdict.
+* :class:`Supervisor`, a process that needs no GIL of ours: a POSIX shell loop
+  (:data:`WATCHER`, named ``gridgate-watchdog`` too: a shell starts in well under a
+  millisecond of CPU, a Python interpreter in about 8 ms, and every run pays for it). If
+  the deadline passed more than a second ago and the thread has not taken over, it starts
+  the take-over (:mod:`pytest_gridgate.supervisor`), which dumps the stacks through
+  faulthandler, kills the process tree and leaves the verdict.
 
-Arming costs a lock and a few bytes written to shared memory, so every test can afford it.
+Arming costs a lock and one line written to shared memory, so every test can afford it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import math
 import os
 import signal
-import struct
 import sys
 import threading
 import time
@@ -30,7 +33,7 @@ from collections.abc import Callable, Iterator
 from mmap import mmap
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     import asyncio
@@ -43,81 +46,104 @@ DUMP_SIGNAL = signal.SIGRTMIN + 5 if hasattr(signal, "SIGRTMIN") else signal.SIG
 
 
 class Armed:
-    """The test (or collection) that the watchdog currently guards.
+    """The test (or collection) that the watchdog was armed for, as its thread fires.
 
     A plain class: generating a dataclass's methods costs every run more at start-up than
     this whole class.
     """
 
-    __slots__ = ("deadline", "generation", "nodeid", "seconds", "started", "thread_id")
+    __slots__ = ("deadline", "generation", "nodeid", "seconds", "thread_id")
 
     def __init__(
         self,
         nodeid: str,
         seconds: float,  # the soft timeout, for the report
         deadline: float,  # time.monotonic() at which stage two begins
-        started: float,  # since_boot() when armed: children created later belong to the test
         thread_id: int,  # the thread running the test
         generation: int,
     ) -> None:
         self.nodeid = nodeid
         self.seconds = seconds
         self.deadline = deadline
-        self.started = started
         self.thread_id = thread_id
         self.generation = generation
 
 
+# What Watchdog.arm keeps: Armed's arguments, as a tuple. Building an Armed costs more than
+# the rest of arming, which runs for every test; it is built when the thread fires.
+_Arming = tuple[str, float, float, int, int]
+_DEADLINE: Final = 2  # its index
+
+
 class Watchdog:
-    """A single long-lived thread that fires ``on_expire`` when the armed deadline passes.
+    """A single long-lived thread that fires ``on_expire`` when the armed deadline passes,
+    and, once :meth:`supervise` was called, the line that tells the supervisor's watcher.
 
     Re-arming does not wake the thread when the new deadline is later than the moment it
     will wake anyway, so a steady stream of short tests costs a lock and no context switch.
+    The watcher's line is written here rather than by a method of :class:`Supervisor`:
+    arming runs once per test, and a call costs as much as the write.
     """
 
     def __init__(self, on_expire: Callable[[Armed], None]) -> None:
         self._on_expire = on_expire
         self._lock = threading.Lock()  # entered directly: Condition's own __enter__ is Python
         self._cond = threading.Condition(self._lock)
-        self._armed: Armed | None = None
+        self._armed: _Arming | None = None
         self._wake_at: float | None = None  # None: waiting without a timeout
         self._generation = 0
         self._stopped = False
         self._thread: threading.Thread | None = None
         self.supervisor: Supervisor | None = None
+        self._state: mmap | None = None  # the supervisor's state line
+        self._line = b""  # _LINE with TICKS and SECONDS filled in...
+        self._after = self._seconds = -1.0  # ...for these
 
-    def arm(
-        self, nodeid: str, seconds: float, after: float, index: int = -1, started: float = 0.0
-    ) -> Armed:
+    def supervise(self, supervisor: Supervisor, index: int) -> None:
+        """Tell ``supervisor`` what is armed from now on (``index``: what is armed now)."""
+        self.supervisor = supervisor
+        self._state = supervisor.state
+        if self._armed is not None:
+            armed = Armed(*self._armed)
+            self._format(armed.deadline - time.monotonic(), armed.seconds)
+            self._state[:] = self._line % (armed.generation, index)
+
+    def arm(self, nodeid: str, seconds: float, after: float, index: int = -1) -> float:
+        """Stage two is due ``after`` seconds from now (the deadline returned); ``index``:
+        the test's line in the supervisor's nodeids file (``COLLECTION_INDEX`` while
+        collecting; -1: not known to the supervisor)."""
         deadline = time.monotonic() + after
-        with self._lock:
-            self._generation += 1
-            armed = self._armed = Armed(
-                nodeid,
-                seconds,
-                deadline,
-                started or since_boot(),
-                threading.get_ident(),
-                self._generation,
-            )
+        lock = self._lock
+        lock.acquire()  # not ``with``: half the cost, once per test
+        try:
+            generation = self._generation = self._generation + 1
+            self._armed = (nodeid, seconds, deadline, threading.get_ident(), generation)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
                 self._thread.start()
             elif self._wake_at is None or deadline < self._wake_at:
                 self._cond.notify()
-        if self.supervisor is not None and index != -1:
-            self.supervisor.arm(armed, index)
-        return armed
+        finally:
+            lock.release()
+        state = self._state
+        if state is not None and index != -1:
+            if after != self._after or seconds != self._seconds:
+                self._format(after, seconds)
+            state[:] = self._line % (generation, index)  # no system call
+        return deadline
+
+    def _format(self, after: float, seconds: float) -> None:
+        # Formatting a float costs more than the rest of arming: once per distinct timeout.
+        ticks = min(max(math.ceil(after + GRACE), 1), _MAX_TICKS)
+        self._line = _LINE % (ticks, seconds)
+        self._after, self._seconds = after, seconds
 
     def disarm(self) -> None:
         # No notify: the thread wakes at the old deadline, finds nothing armed and sleeps on.
         self._armed = None
-        if self.supervisor is not None:
-            self.supervisor.disarm()
-
-    @property
-    def armed(self) -> Armed | None:
-        return self._armed
+        state = self._state
+        if state is not None:
+            state[_TICKS] = _NOT_ARMED
 
     def stop(self) -> None:
         with self._lock:
@@ -139,48 +165,93 @@ class Watchdog:
                         self._wake_at = None
                         self._cond.wait()
                         continue
-                    remaining = armed.deadline - time.monotonic()
+                    remaining = armed[_DEADLINE] - time.monotonic()
                     if remaining <= 0:
                         break
-                    self._wake_at = armed.deadline
+                    self._wake_at = armed[_DEADLINE]
                     self._cond.wait(remaining)
                 self._armed = None  # fire once per arming
-            if self.supervisor is not None:
-                self.supervisor.mark_handled()
+            if self._state is not None:
+                self._state[_TICKS] = _NOT_ARMED  # this thread acts: the watcher stands down
             # Usually ends the process; returns when it must not (someone is in pdb).
-            self._on_expire(armed)
+            self._on_expire(Armed(*armed))
 
 
-# -- the supervisor process ------------------------------------------------------------------
+# -- the supervisor ----------------------------------------------------------------------------
 
-# The state shared with the supervisor (which receives the format on its command line):
-# generation, deadline (time.monotonic(); 0 = disarmed), handled flag, stop flag, index of
-# the test in the nodeids file, its timeout in seconds.
-STATE = struct.Struct("<QdBBid")
-_DEADLINE = struct.Struct("<d")  # at offset 8; disarmed is 0
-_FLAG = struct.Struct("<B")  # handled at offset 16, stop at 17
+# The state shared with the watcher: one fixed-width ASCII line "GEN TICKS SECONDS INDEX\n",
+# read by the shell's ``read`` builtin. GEN changes at every arming; TICKS is how many whole
+# seconds after seeing GEN the watcher waits before it takes over (0: nothing armed); SECONDS
+# is the test's timeout and INDEX its line in the nodeids file, both for the report.
+_LINE = b"%%10d %10d %24a %%10d\n"  # TICKS SECONDS filled in once per distinct timeout
+_TICKS = slice(11, 21)
+_NOT_ARMED = b"%10d" % 0
+_MAX_TICKS = 10**10 - 1  # the field's width; a longer timeout is as good as none
 COLLECTION_INDEX = -2  # armed for collection, not a test
+
+# The watcher. It wakes every second (a killed ``sleep`` does not count) and counts the
+# wake-ups during which the same GEN stays armed, from its first sight of GEN; TICKS of
+# them come at least TICKS seconds after the arming: it errs late, never early. Then it
+# starts the Python take-over (``supervisor.main``) as its child, which reads the state
+# again: exit 0, the run was ended (or is gone); else the test finished meanwhile, and it
+# watches on. A field that is not a number (a read torn by a write) counts as unarmed.
+WATCHER = """
+state=$1 parent=$2
+shift 2
+printf gridgate-watchdog >"/proc/$$/comm"
+armed= count=0
+while :; do
+    sleep 1
+    slept=$?
+    [ "$slept" -gt 128 ] && continue  # sleep killed (by some cleanup): sleep again
+    [ "$slept" -eq 0 ] || exit 0  # no sleep to be had: never spin
+    # Orphaned: the run died without stopping us; clean up after it. Not `kill -0`, which
+    # a dead run passes until it is reaped, and whoever would reap it may be reading its
+    # output until we close our copy.
+    read -r pid comm run_state ppid rest <"/proc/$$/stat" || exit 0
+    if [ "$ppid" != "$parent" ]; then
+        rm -rf "${state%/*}"
+        exit 0
+    fi
+    read -r gen ticks rest <"$state" || exit 0
+    case $gen in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
+    case $ticks in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
+    if [ "$ticks" -eq 0 ]; then
+        armed=
+    elif [ "$gen" != "$armed" ]; then
+        armed=$gen count=0
+    else
+        count=$((count + 1))
+        if [ "$count" -ge "$ticks" ]; then
+            "$@" "$gen" && exit 0
+            armed=
+        fi
+    fi
+done
+"""
 
 
 class Supervisor:
-    """The pytest side of :mod:`pytest_gridgate.supervisor`: starts it, shares the deadline.
+    """The pytest side of stage two's watcher (:data:`WATCHER`): starts and stops it.
 
-    The state is a small file mapped into both processes; arming writes a few bytes into
-    it, with no system call. ``spec`` tells the supervisor what it needs to leave a verdict
-    (see ``supervisor.take_over``); :meth:`set_nodeids` maps the armed index to a test
-    (``COLLECTION_INDEX`` while collecting).
+    ``state`` is a small file mapped into this process that the watcher reads once a
+    second; :class:`Watchdog` writes what is armed into it, with no system call. ``spec``
+    tells the take-over what it needs to leave a verdict (see ``supervisor.take_over``);
+    :meth:`set_nodeids` maps the armed index to a test.
     """
 
     def __init__(self, spec: dict[str, Any], stdio: tuple[int, int]) -> None:
         import json
+        import shutil
         import subprocess
         import tempfile
 
         self._dir = Path(tempfile.mkdtemp(prefix="gridgate-watchdog-"))
         state = self._dir / "state"
-        state.write_bytes(bytes(STATE.size))
+        idle = _LINE % (0, 0.0) % (0, COLLECTION_INDEX)
+        state.write_bytes(idle)
         with state.open("r+b") as fh:
-            self._shared = mmap(fh.fileno(), STATE.size)
+            self.state = mmap(fh.fileno(), len(idle))  # written by Watchdog
         self.snapshot_path = self._dir / "snapshot.json"
         stdout_fd, stderr_fd = stdio
         spec = {
@@ -192,43 +263,44 @@ class Supervisor:
             "dump_signal": int(DUMP_SIGNAL),
         }
         (self._dir / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-        faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
-        self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-S",
-                "-c",
-                # Imported rather than run as a script, so that its bytecode is cached
-                # (a script is compiled at every start); not imported in this process.
-                f"import sys; sys.path.append({str(Path(__file__).parent.parent)!r}); "
-                "from pytest_gridgate.supervisor import main; sys.exit(main(sys.argv))",
-                str(self._dir),
-                str(os.getpid()),
-                str(GRACE),
-                STATE.format,
-            ],
-            stdin=subprocess.DEVNULL,
-            pass_fds=(stdout_fd, stderr_fd),
-        )
+        pid = str(os.getpid())
+        take_over = [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            # Imported rather than run as a script, so that its bytecode is cached (a
+            # script is compiled at every start); not imported in this process.
+            f"import sys; sys.path.append({str(Path(__file__).parent.parent)!r}); "
+            "from pytest_gridgate.supervisor import main; sys.exit(main(sys.argv))",
+            str(self._dir),
+            pid,
+        ]
+        # argv[0] names it in ps (and for the leaks gate) before it renames itself.
+        watcher = ["gridgate-watchdog", "-c", WATCHER, "gridgate-watchdog", str(state), pid]
+        try:
+            self._proc = subprocess.Popen(
+                [*watcher, *take_over],
+                executable="/bin/sh",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(stdout_fd, stderr_fd),
+                # Its own process group, so that stop() ends it and its sleep at once, and
+                # the terminal's Ctrl-C (pytest's to handle) does not reach it.
+                start_new_session=True,
+            )
+        except OSError:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
         self.pid = self._proc.pid
+        faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
 
     def set_nodeids(self, nodeids: list[str]) -> None:
         (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
 
-    def arm(self, armed: Armed, index: int) -> None:
-        STATE.pack_into(
-            self._shared, 0, armed.generation, armed.deadline, 0, 0, index, armed.seconds
-        )
-
-    def disarm(self) -> None:
-        _DEADLINE.pack_into(self._shared, 8, 0.0)
-
-    def mark_handled(self) -> None:
-        _FLAG.pack_into(self._shared, 16, 1)
-
     def snapshot(self, data: dict[str, Any]) -> None:
-        """The report as it stands, for the supervisor to complete if it must kill us."""
+        """The report as it stands, for the take-over to complete if it must kill us."""
         import json
 
         partial = self.snapshot_path.with_suffix(".tmp")
@@ -239,13 +311,10 @@ class Supervisor:
         import shutil
         import subprocess
 
-        _FLAG.pack_into(self._shared, 17, 1)
-        self._proc.terminate()
-        try:
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)  # the shell has nothing to clean up
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()  # gridgate: ignore[GG006] after SIGKILL the wait returns at once
         faulthandler.unregister(DUMP_SIGNAL)
         shutil.rmtree(self._dir, ignore_errors=True)
 
@@ -266,9 +335,10 @@ def since_boot() -> float:
 
 
 def kill_tree(
-    root: int, *, exclude: int | None = None, include_root: bool = False, since: float = 0.0
+    root: int, *, spare: int | None = None, include_root: bool = False, since: float = 0.0
 ) -> list[str]:
-    """Kill ``root``'s descendants (started at or after ``since``, see :func:`since_boot`).
+    """Kill ``root``'s descendants (started at or after ``since``, see :func:`since_boot`),
+    except ``spare`` and everything below it (the watcher and its ``sleep``).
 
     Returns one line per killed process (pid and command) for the report.
     """
@@ -279,6 +349,11 @@ def kill_tree(
         victims = parent.children(recursive=True)
     except psutil.Error:
         return []
+    spared = set()
+    if spare is not None:
+        # Listed after the victims: a process started in between is in neither list.
+        with contextlib.suppress(psutil.Error):
+            spared = {spare, *(p.pid for p in psutil.Process(spare).children(recursive=True))}
     if include_root:
         victims.append(parent)
     boot = psutil.boot_time()
@@ -287,7 +362,7 @@ def kill_tree(
     for proc in victims:
         try:
             # /proc start times count clock ticks (10 ms): allow one tick.
-            if proc.pid == exclude or (since and proc.create_time() - boot < since - 0.02):
+            if proc.pid in spared or (since and proc.create_time() - boot < since - 0.02):
                 continue
             described = f"pid {proc.pid} {' '.join(proc.cmdline())[:80]!r}"
             proc.kill()

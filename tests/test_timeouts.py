@@ -8,8 +8,12 @@ measures wall time: the runs end, or the outer timeout fails the test.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -140,7 +144,10 @@ def test_stage_one_timeouts_fail_the_test_and_the_run_goes_on(pytester: pytest.P
     assert timeouts["test_teardown"]["where"] == "test_hangs.py:12 in hangs_in_teardown"
     # The async test names the line it awaits, not the event loop's select().
     assert timeouts["test_async"]["where"] == "test_hangs.py:24 in wait_forever"
-    assert any(sleep_arg in line for line in timeouts["test_child"]["killed"])
+    # What the test started, and nothing else (not the watcher's `sleep`: it is spared).
+    [killed] = timeouts["test_child"]["killed"]
+    assert sleep_arg in killed
+    assert [name for name, entry in timeouts.items() if "killed" in entry] == ["test_child"]
     assert _alive(sleep_arg) == []
 
     out = result.stdout.str()
@@ -189,6 +196,8 @@ def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) 
     assert entry["where"] == "test_blocked.py:9 in test_blocked"
     assert report["exit_code"] == 1
     assert report["counts"]["passed"] == 1
+    [killed] = entry["killed"]  # not the watcher nor its `sleep`
+    assert sleep_arg in killed
     assert _alive(sleep_arg) == []
     err = result.stderr.str()
     assert "gridgate TIMEOUT: test_blocked.py::test_blocked ran past its 1s timeout" in err
@@ -224,6 +233,8 @@ def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) ->
     assert entry["stage"] == 2
     assert entry["seconds"] == 1.0
     assert report["outcome"] == "failed"
+    [killed] = entry["killed"]  # not the take-over itself, nor the watcher that started it
+    assert sleep_arg in killed
     assert _alive(sleep_arg) == []
     err = result.stderr.str()
     assert "test_c_hang.py::test_c_level is stuck in code that holds the GIL" in err
@@ -450,6 +461,104 @@ def test_precedence_of_timeout_settings(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1, failed=2)
     assert set(_timeouts(report)) == {"test_default", "test_marker_default"}
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
+def test_the_watcher_is_no_leak_and_ends_with_the_run(
+    pytester: pytest.Pytester, xdist: bool
+) -> None:
+    # Stage two's watcher is a child of every run (of every xdist worker) that starts a
+    # `sleep` every second: the leaks gate reports neither, and the watcher ends with the run.
+    _project(
+        pytester,
+        """
+        default = 30
+        kill_after = 1
+        [tool.gridgate.leaks]
+        action = "fail"
+        """,
+        test_watched="""
+        import os, subprocess, sys, time
+        import pytest
+
+        def watchers():
+            children = []
+            for tid in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{tid}/children") as fh:
+                    children += fh.read().split()
+            return [
+                pid for pid in children
+                if open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"gridgate-watchdog")
+            ]
+
+        @pytest.mark.parametrize("n", range(2))
+        def test_watched(n):
+            [watcher] = watchers()
+            with open("watchers.txt", "a") as fh:
+                fh.write(watcher + "\\n")
+            subprocess.run([sys.executable, "-c", "pass"], check=True)  # a deep leak scan
+            time.sleep(1.5)  # the watcher starts a `sleep` meanwhile
+        """,
+    )
+    result, report = _run(pytester, *(["-n", "2"] if xdist else []))
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert report["leaks"] == []
+    result.assert_outcomes(passed=2)
+    watchers = {int(pid) for pid in (pytester.path / "watchers.txt").read_text().split()}
+    if not xdist:
+        assert len(watchers) == 1  # one for the run
+    assert [pid for pid in watchers if _is_watcher(pid)] == []
+
+
+def test_a_run_killed_from_outside_leaves_no_watcher_behind(pytester: pytest.Pytester) -> None:
+    # Whoever runs pytest may read its output to the end before reaping it: a watcher that
+    # waited for the dead run to be reaped would hold that output open forever.
+    _project(
+        pytester,
+        """
+        default = 60
+        kill_after = 5
+        """,
+        test_killed="""
+        import os, time
+
+        def test_killed():
+            for tid in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{tid}/children") as fh:
+                    for pid in fh.read().split():
+                        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                            argv = fh.read().split(b"\\0")
+                        if argv[0] == b"gridgate-watchdog":
+                            with open("watcher.tmp", "wb") as out:
+                                out.write(pid.encode() + b" " + argv[4])  # and its state
+            os.replace("watcher.tmp", "watcher.txt")
+            time.sleep(600)
+        """,
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    found = pytester.path / "watcher.txt"
+    while not found.exists() and run.poll() is None:
+        time.sleep(0.05)
+    os.kill(run.pid, signal.SIGKILL)
+    output = run.stdout.read() if run.stdout else b""  # to the end: every copy was closed
+    run.wait(timeout=60)  # killed: it is gone already
+
+    pid, state = found.read_text().split()
+    assert not _is_watcher(int(pid)), output
+    assert not Path(state).parent.exists()  # the watcher cleaned up after the dead run
+
+
+def _is_watcher(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).cmdline()[:1] == ["gridgate-watchdog"]
+    except psutil.Error:  # gone
+        return False
 
 
 def test_docs_and_example_exist() -> None:
