@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.spawns import spawn_count
@@ -35,11 +35,10 @@ _EMPTY: frozenset[Any] = frozenset()
 ProcessKey = tuple[int, float]
 
 
-class ProcessBaseline(NamedTuple):
-    spawns: int
-    mp_children: frozenset[Any]
-    zombie: int | None
-    known: frozenset[ProcessKey]
+# The snapshot: process starts counted so far, multiprocessing's children, the pid of an
+# unwaited child (None: none, or nothing to peek at), our children at the last scan. A
+# plain tuple: built twice per test, where a NamedTuple costs a Python call each time.
+ProcessBaseline = tuple[int, frozenset[Any], "int | None", frozenset[ProcessKey]]
 
 
 def _peek_zombie() -> int | None:
@@ -214,25 +213,26 @@ class ProcessCheck:
         # counters do not move, only a peek sees it. Without children there is nothing to
         # peek at (and waitid would raise).
         zombie = _peek_zombie() if self.zombies and known else None
-        return ProcessBaseline(spawns, mp_children, zombie, known)
+        return spawns, mp_children, zombie, known
 
     def compare(self, before: Any) -> list[Leak]:
+        spawns_before, mp_children_before, zombie_before, known_before = before
         mp_children = _mp_children()
-        if spawn_count() == before.spawns and mp_children == before.mp_children:
+        if spawn_count() == spawns_before and mp_children == mp_children_before:
             # Without any child there is nothing to peek at (and waitid would raise).
-            if not (self.zombies and before.known):
+            if not (self.zombies and known_before):
                 return []
             zombie = _peek_zombie()
-            if zombie is None or zombie == before.zombie:
+            if zombie is None or zombie == zombie_before:
                 return []
         scan = _scan()
         self._refresh(scan)
-        new = [key for key in scan if key not in before.known]
+        new = [key for key in scan if key not in known_before]
         if self.processes:
             # Children of the forkserver are not ours in the process table, but are in
             # multiprocessing's bookkeeping.
             pids = {pid for pid, _ in scan}
-            for process in mp_children - before.mp_children:
+            for process in mp_children - mp_children_before:
                 pid = process.pid
                 if pid is None or pid in pids or not process.is_alive():
                     continue
