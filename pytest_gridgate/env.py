@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_gridgate.config import GridgateConfig
+from pytest_gridgate.markers import marked_items
 from pytest_gridgate.report import GateReport, get_report
 from pytest_gridgate.settings import get_config
 
 if TYPE_CHECKING:
-    from _pytest.nodes import Node
+    pass
 
 # pid of the process that applied the defaults; a worker checks it against its parent.
 APPLIED_BY = "_GRIDGATE_ENV_APPLIED_BY"
@@ -111,26 +112,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # The marker is looked up once per run, here, and the per-test plugin registered only
     # when some test uses it: a suite without it pays nothing per test. Each collector
     # (class, module, directory) is looked at once, not once per test.
-    inherited: dict[Node, bool] = {}
-
-    def carries(node: Node | None) -> bool:
-        if node is None:
-            return False
-        if node not in inherited:
-            inherited[node] = _has_own_marker(node) or carries(node.parent)
-        return inherited[node]
-
     marked = {
         item: _marker_env(item)
-        for item in session.items
-        if (item.own_markers and _has_own_marker(item)) or carries(item.parent)
+        for item in marked_items(session.items, lambda mark: mark.name == MARKER)
     }
     if marked:
         session.config.pluginmanager.register(EnvMarker(marked), "gridgate-env-marker")
-
-
-def _has_own_marker(node: Node) -> bool:
-    return any(mark.name == MARKER for mark in node.own_markers)
 
 
 def _marker_env(item: pytest.Item) -> dict[str, str | None] | str:

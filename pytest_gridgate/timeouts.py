@@ -35,10 +35,10 @@ from typing import Any
 
 import pytest
 import pytest_timeout  # type: ignore[import-untyped]
-from _pytest.nodes import Node
 
 from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import TimeoutSettings
+from pytest_gridgate.markers import any_marker, marked_items
 from pytest_gridgate.report_format import explain_timeout
 from pytest_gridgate.settings import get_config
 from pytest_gridgate.watchdog import (
@@ -167,20 +167,7 @@ class TimeoutGate:
         if _timeout_plugin(self.config) is None:
             return
         bad: dict[str, str] = {}
-        # Whether a collector or one of its parents carries any marker: looked at once per
-        # collector, so that an unmarked test (most of them) costs one dict lookup here.
-        marked: dict[Node, bool] = {}
-
-        def carries_markers(node: Node | None) -> bool:
-            if node is None:
-                return False
-            if node not in marked:
-                marked[node] = bool(node.own_markers) or carries_markers(node.parent)
-            return marked[node]
-
-        for item in items:
-            if not item.own_markers and not carries_markers(item.parent):
-                continue
+        for item in marked_items(items, any_marker):
             # keywords first: a few dict lookups up the tree, cheaper than iter_markers.
             marker = item.get_closest_marker("timeout") if "timeout" in item.keywords else None
             if marker is not None:

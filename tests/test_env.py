@@ -75,6 +75,9 @@ class TestClassMarker:
     def test_closest_marker_wins(self):
         assert (os.environ["GG_TEST_CLASS"], os.environ["GG_TEST_DB"]) == ("class", "method")
 
+    def test_class_marker_alone(self):
+        assert (os.environ["GG_TEST_CLASS"], os.environ["GG_TEST_DB"]) == ("class", "class")
+
 
 @pytest.mark.gridgate_env("GG_TEST_DB")
 def test_bad_marker():
@@ -102,7 +105,7 @@ def test_env_defaults(
     # -p no:randomly: the restoration test must run after the marked ones.
     result = pytester.runpytest_subprocess(*xdist, "-p", "no:randomly", "--gridgate-report=r.json")
 
-    result.assert_outcomes(passed=6, errors=1)
+    result.assert_outcomes(passed=7, errors=1)
     result.stdout.fnmatch_lines(["*test_bad_marker*gridgate_env takes NAME='value'*"])
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["env"] == {
