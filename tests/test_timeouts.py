@@ -288,18 +288,13 @@ def test_stage_two_ends_a_test_outside_the_main_thread(pytester: pytest.Pytester
     assert _alive(sleep_arg) == []
 
 
-def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Pytester) -> None:
-    _project(
-        pytester,
-        """
-        collection = 1
-        kill_after = 1
-        """,
-        test_fine="""
+# A module that blocks at import, next to one that is fine (with and without xdist).
+IMPORT_HANG = {
+    "test_fine": """
         def test_fine():
             pass
         """,
-        test_import_hang="""
+    "test_import_hang": """
         import time
 
         time.sleep(60)  # blocks at import
@@ -307,6 +302,17 @@ def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Py
         def test_never():
             pass
         """,
+}
+
+
+def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        """
+        collection = 1
+        kill_after = 1
+        """,
+        **IMPORT_HANG,
     )
     result, report = _run(pytester)
 
@@ -574,18 +580,7 @@ def test_under_xdist_an_import_hang_is_a_collection_failure(pytester: pytest.Pyt
         collection = 3  # each worker starts pytest under that clock: room on a busy machine
         kill_after = 1
         """,
-        test_fine="""
-        def test_fine():
-            pass
-        """,
-        test_import_hang="""
-        import time
-
-        time.sleep(60)  # blocks at import
-
-        def test_never():
-            pass
-        """,
+        **IMPORT_HANG,
     )
     result, report = _run(pytester, "-n", "2")
 
