@@ -14,7 +14,7 @@ import os
 import timeit
 
 from pytest_gridgate.config import LeakSettings
-from pytest_gridgate.leaks import spawns
+from pytest_gridgate.leaks import tracking
 from pytest_gridgate.leaks.detector import LeakDetector
 
 
@@ -31,7 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--number", type=int, default=20000)
     options = parser.parse_args()
-    spawns.install()
+    tracking.install()
     detector = LeakDetector(_Config(), LeakSettings())  # type: ignore[arg-type]
     print(f"{len(os.environ)} environment variables; microseconds per test, best of 5")
     total = 0.0

@@ -602,7 +602,7 @@ def test_action_off_installs_nothing(pytester: pytest.Pytester) -> None:
 
         def test_leaks_but_nobody_looks():
             os.environ["UNWATCHED"] = "1"
-            assert not __import__("pytest_gridgate.leaks.spawns").leaks.spawns._installed[0]
+            assert not __import__("pytest_gridgate.leaks.tracking").leaks.tracking._installed[0]
         """
     )
     result, report = _run(pytester)

@@ -1,4 +1,9 @@
-"""``cwd``: the working directory a test changed and did not change back."""
+"""``cwd``: the working directory a test changed and did not change back.
+
+The snapshot is the directory that ``os.chdir`` and ``os.fchdir`` last moved to, kept by
+:mod:`pytest_gridgate.leaks.tracking`: no system call per test. The comparison reads the
+real directory, so a change made around those functions is seen whenever it runs.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,7 @@ import os
 from typing import Any
 
 from pytest_gridgate.leaks.base import Leak
-
-
-def _getcwd() -> str:
-    try:
-        return os.getcwd()
-    except FileNotFoundError:  # the directory was removed under us
-        return "<removed directory>"
+from pytest_gridgate.leaks.tracking import current_cwd, read_cwd
 
 
 def _chdir(path: str) -> bool:
@@ -26,10 +25,10 @@ def _chdir(path: str) -> bool:
 class CwdCheck:
     name = "cwd"
 
-    snapshot = staticmethod(_getcwd)  # one call per test, not two
+    snapshot = staticmethod(current_cwd)
 
     def compare(self, before: Any) -> list[Leak]:
-        now = _getcwd()
+        now = read_cwd()
         if now == before:
             return []
         detail = f"working directory changed from {before} to {now}"

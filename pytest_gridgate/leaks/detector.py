@@ -9,14 +9,14 @@ from __future__ import annotations
 import operator
 import time
 import warnings
-from collections.abc import Generator, Hashable, Iterable
+from collections.abc import Generator, Hashable, Iterable, Set
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from pytest_gridgate.config import LeakSettings
-from pytest_gridgate.leaks import MARKER, SECTION, spawns
+from pytest_gridgate.leaks import MARKER, SECTION, tracking
 from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
 from pytest_gridgate.leaks.cwd import CwdCheck
@@ -41,6 +41,7 @@ def _call_with(function: Any, *args: Any) -> Any:  # operator.call before Python
 _call: Any = getattr(operator, "call", _call_with)
 # The snapshot of a check that failed to take one: it is not compared.
 _NO_SNAPSHOT = object()
+_NOTHING: frozenset[Hashable] = frozenset()
 
 
 class GridgateLeakWarning(pytest.PytestWarning):
@@ -116,14 +117,14 @@ class LeakDetector:
     """The per-session plugin object: baselines, fixture attribution, verdicts, cleanup."""
 
     def __init__(self, config: pytest.Config, settings: LeakSettings) -> None:
-        spawns.install()  # before the process check's first scan counts from it
+        tracking.install()  # before the checks read the state it keeps
         self.config = config
         self.settings = settings
         self.checks: list[LeakCheck] = build_checks(config, settings)
         self._baseline: list[Any] = []
         self._item: pytest.Item | None = None
         # Resources created by higher-scoped fixtures set up during the current test.
-        self._excused: set[Hashable] = set()
+        self._excused: frozenset[Hashable] = _NOTHING
         self._fixtures: dict[pytest.FixtureDef[Any], _FixtureState] = {}
         self._finalized: list[_FixtureState] = []
         self._higher_scoped_args: dict[pytest.FixtureDef[Any], tuple[str, ...]] = {}
@@ -151,7 +152,7 @@ class LeakDetector:
             return _NO_SNAPSHOT
 
     def _findings(
-        self, baseline: list[Any], excluded: set[Hashable], only: list[int] | None = None
+        self, baseline: list[Any], excluded: Set[Hashable], only: list[int] | None = None
     ) -> list[Leak]:
         checks = self.checks
         leaks: list[Leak] = []
@@ -170,7 +171,7 @@ class LeakDetector:
                 leaks.append(leak)
         return leaks
 
-    def _settled(self, baseline: list[Any], excluded: set[Hashable]) -> list[Leak]:
+    def _settled(self, baseline: list[Any], excluded: Set[Hashable]) -> list[Leak]:
         """Findings after the grace period, which only runs while something is pending.
 
         Checks whose findings may still resolve on their own (threads, processes: they
@@ -209,13 +210,13 @@ class LeakDetector:
 
     # The baseline is taken by the first plain setup hook (after the wrappers of capture
     # and logging, which change nothing checked here, and before any fixture runs), and
-    # the comparison made when the teardown report is logged: by then every teardown hook
-    # and finalizer has run. Plain hooks, not wrappers, and as few calls as possible: they
-    # run for every test.
+    # the comparison made by the outermost teardown wrapper: after every teardown hook and
+    # finalizer, gridgate's own env restoration included, and before the teardown report
+    # is made. Two hook calls per test, the fewest that can bracket it.
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._item = item
-        self._excused = set()
+        self._excused = _NOTHING
         self._baseline = self._snapshot()
 
     @pytest.hookimpl(wrapper=True)
@@ -232,7 +233,7 @@ class LeakDetector:
             return (yield)
         finally:
             owned = {leak.key for leak in self._findings(before, set())}
-            self._excused |= owned
+            self._excused = self._excused | owned
             if owners is not None:
                 # Owned jointly: checked when the last of them is finalized.
                 for owner in owners:
@@ -271,15 +272,15 @@ class LeakDetector:
         if state is not None:
             self._finalized.append(state)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # First, so that the verdict is in the report before anyone (terminal, junitxml,
-        # the xdist worker sending it to the controller, the gate report) reads it. The
-        # location (a cached tuple of the item) tells this test's report apart without the
-        # nodeid properties.
-        item = self._item
-        if report.when != "teardown" or item is None or report.location != item.location:
-            return
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        try:
+            return (yield)
+        finally:
+            if item is self._item:  # else its setup hook never ran: no baseline
+                self._check(item)
+
+    def _check(self, item: pytest.Item) -> None:
         self._item = None
         baseline, self._baseline = self._baseline, []
         if baseline == self._snapshot() and not self._finalized and not self._broken:
@@ -296,11 +297,11 @@ class LeakDetector:
         if self._finalized:
             found.extend(self._check_finalized(test_keys | self._accounted))
         if found or self._broken:
-            self._report(found, report, item)
+            self._report(found, item)
 
     # ------------------------------------------------------------------ verdicts
 
-    def _check_finalized(self, excluded: set[Hashable]) -> list[_Found]:
+    def _check_finalized(self, excluded: Set[Hashable]) -> list[_Found]:
         found = []
         finalized, self._finalized = self._finalized, []
         excluded = set(excluded)
@@ -333,20 +334,13 @@ class LeakDetector:
             entries.append(entry)
         return entries
 
-    def _report(self, found: list[_Found], report: pytest.TestReport, item: pytest.Item) -> None:
+    def _report(self, found: list[_Found], item: pytest.Item) -> None:
         entries = self._entries(found)
-        for entry in entries:
-            attach(report, SECTION, entry)
         text = "\n".join([_describe(entries, item.nodeid), *self._broken]).strip()
         self._broken = []
-        if self.settings.action == "fail":
-            if report.passed:
-                report.outcome = "failed"
-                report.longrepr = text
-            else:
-                report.sections.append(("gridgate leaks", text))
-        else:
+        if self.settings.action != "fail":
             _warn(item, text)
+        _TeardownVerdict(self.config, item, entries, text, fail=self.settings.action == "fail")
 
     # ------------------------------------------------------------------ end of session
 
@@ -404,6 +398,39 @@ class LeakDetector:
         entries = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY, ())
         if entries:
             self._add_session_entries(list(entries))
+
+
+class _TeardownVerdict:
+    """Puts a test's leaks on its teardown report, as soon as that report is made.
+
+    Registered only for a test that leaked, and only until its report exists: a hook that
+    looked at every report would cost every test three calls.
+    """
+
+    def __init__(
+        self, config: pytest.Config, item: pytest.Item, entries: list[Any], text: str, fail: bool
+    ) -> None:
+        self.config, self.item, self.entries = config, item, entries
+        self.text, self.fail = text, fail
+        config.pluginmanager.register(self, f"gridgate-leaks-verdict-{id(self)}")
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if item is self.item and call.when == "teardown":
+            self.config.pluginmanager.unregister(self)
+            # On the report, before anyone (terminal, junitxml, the xdist worker sending it
+            # to the controller, the gate report) reads it.
+            for entry in self.entries:
+                attach(report, SECTION, entry)
+            if self.fail and report.passed:
+                report.outcome = "failed"
+                report.longrepr = self.text
+            elif self.fail:
+                report.sections.append(("gridgate leaks", self.text))
+        return report
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:

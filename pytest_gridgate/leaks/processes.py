@@ -17,7 +17,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from pytest_gridgate.leaks.base import Leak
-from pytest_gridgate.leaks.spawns import spawn_count
+from pytest_gridgate.leaks.tracking import spawn_count
 
 if TYPE_CHECKING:
     import psutil
@@ -50,10 +50,13 @@ def _peek_zombie() -> int | None:
     return result.si_pid if result is not None else None
 
 
+_modules = sys.modules
+
+
 def _mp_children() -> frozenset[Any]:
-    # multiprocessing keeps its started, unjoined Process objects in a module-level set;
-    # spawn and forkserver start methods raise no audit event, so watch the set too.
-    module = sys.modules.get("multiprocessing.process")
+    # multiprocessing keeps its started, unjoined Process objects in a module-level set:
+    # a forkserver starts them without a process start in this process, so watch it too.
+    module = _modules.get("multiprocessing.process")
     children = getattr(module, "_children", None)
     return frozenset(children) if children else _EMPTY
 
@@ -198,21 +201,25 @@ class ProcessCheck:
         # The children seen at the last scan, and the counter/multiprocessing state then:
         # while neither moves, no new child can have appeared from Python.
         self._known: frozenset[ProcessKey] = frozenset(_scan())
-        self._scanned_at = (spawn_count(), _mp_children())
+        self._spawns_at, self._mp_at = spawn_count(), _mp_children()
 
     def _refresh(self, scan: set[ProcessKey] | None = None) -> None:
-        self._scanned_at = (spawn_count(), _mp_children())
+        self._spawns_at, self._mp_at = spawn_count(), _mp_children()
         self._known = frozenset(_scan() if scan is None else scan)
 
     def snapshot(self) -> ProcessBaseline:
-        spawns, mp_children = spawn_count(), _mp_children()
-        if (spawns, mp_children) != self._scanned_at:
+        spawns = spawn_count()
+        # _mp_children(), inlined: this runs twice per test.
+        module = _modules.get("multiprocessing.process")
+        children = getattr(module, "_children", None)
+        mp_children = frozenset(children) if children else _EMPTY
+        if spawns != self._spawns_at or mp_children != self._mp_at:
             self._refresh()
         known = self._known
         # A child the session started before the test may exit during it, unwaited: the
         # counters do not move, only a peek sees it. Without children there is nothing to
         # peek at (and waitid would raise).
-        zombie = _peek_zombie() if self.zombies and known else None
+        zombie = _peek_zombie() if known and self.zombies else None
         return spawns, mp_children, zombie, known
 
     def compare(self, before: Any) -> list[Leak]:

@@ -1,23 +1,27 @@
 """``signals``: signal handlers a test installed and did not restore.
 
-Only the handful of signals that test code plausibly touches are read, one
+Only the handful of signals that test code plausibly touches are watched. Python-level
+handlers change only through ``signal.signal``, which keeps their current values for the
+snapshot (:mod:`pytest_gridgate.leaks.tracking`); the comparison reads them again, one
 ``signal.getsignal`` each. SIGALRM is left out while pytest-timeout (or gridgate's
 timeouts, built on it) may use it for its own per-test alarm.
 """
 
 from __future__ import annotations
 
-import importlib
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pytest_gridgate.leaks.base import Leak
-
-# The C function behind signal.getsignal, without its conversion to enums: 30 times cheaper.
-_getsignal: Any = importlib.import_module("_signal").getsignal
-
-_NAMES = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCHLD", "SIGPIPE")
+from pytest_gridgate.leaks.tracking import (
+    SIGALRM,
+    WATCHED_SIGNALS,
+    alarm_handler,
+    getsignal,
+    watched_handlers,
+)
 
 
 def describe_handler(handler: Any) -> str:
@@ -46,14 +50,22 @@ class SignalCheck:
     name = "signals"
 
     def __init__(self, *, include_sigalrm: bool = True) -> None:
-        names = _NAMES + (("SIGALRM",) if include_sigalrm else ())
-        self.signals = tuple(getattr(signal, n) for n in names if hasattr(signal, n))
+        alarm = (SIGALRM,) if include_sigalrm and SIGALRM is not None else ()
+        self.signals = WATCHED_SIGNALS + alarm
+        # The handlers as ``signal.signal`` last left them (no call into the signal module
+        # per test); SIGALRM, which pytest-timeout sets around every test, only on request.
+        self.snapshot: Callable[[], tuple[Any, ...]] = (
+            self._with_alarm if alarm else watched_handlers
+        )
 
-    def snapshot(self) -> tuple[Any, ...]:
-        return tuple(map(_getsignal, self.signals))
+    def _with_alarm(self) -> tuple[Any, ...]:
+        return (*watched_handlers(), alarm_handler())
+
+    def _read(self) -> tuple[Any, ...]:
+        return tuple(map(getsignal, self.signals))
 
     def compare(self, before: Any) -> list[Leak]:
-        now = self.snapshot()
+        now = self._read()
         if now == before:
             return []
         leaks = []

@@ -7,7 +7,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from pytest_gridgate.leaks.base import Leak
-from pytest_gridgate.leaks.spawns import started_at
+from pytest_gridgate.leaks.tracking import start_number, started_at, thread_start_count
 
 #: Known neighbours: pytest-timeout's timer, gridgate's own watchdogs, execnet's I/O
 #: threads (xdist) and coverage's debug/sysmon threads are never a test's leak.
@@ -32,18 +32,15 @@ class ThreadCheck:
     def __init__(self, ignore: tuple[str, ...] = ()) -> None:
         self.ignore = KNOWN_THREADS + tuple(ignore)
 
-    # threading._active maps ident -> Thread for every live Python-started thread; its copy
-    # is the snapshot, taken in C (Thread has no __eq__: equal copies hold the same threads).
-    snapshot = staticmethod(threading._active.copy)  # type: ignore[attr-defined]
+    # The number of threads started so far: a test that started none left none running.
+    snapshot = staticmethod(thread_start_count)
 
     def compare(self, before: Any) -> list[Leak]:
-        now: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
-        # Compared in C: Thread has no __eq__ of its own, so this is identity per ident.
-        if now == before:
+        if thread_start_count() == before:
             return []
         leaks = []
-        for ident, thread in list(now.items()):
-            if before.get(ident) is thread or not thread.is_alive():
+        for thread in threading.enumerate():
+            if start_number(thread) <= before or not thread.is_alive():
                 continue
             if isinstance(thread, threading._DummyThread):
                 continue  # started outside Python's threading: not ours to judge

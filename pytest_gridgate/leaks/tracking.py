@@ -1,0 +1,227 @@
+"""Process-wide bookkeeping that makes the per-test checks cheap.
+
+Asking the system what a test changed costs a system call per question and per test.
+Most of what the checks watch can only change through a handful of Python functions;
+wrapping those tells the checks *whether* anything changed, for free when nothing did.
+Each piece of state lives in a one-element list (a cell), and the checks read it through a
+``functools.partial`` of ``operator.getitem``: a probe that runs in C, without a Python
+frame, twice per test.
+
+* **Process starts**, a counter. It counts every ``fork()`` (``os.register_at_fork``:
+  os.fork, os.forkpty, os.spawn*, pty, multiprocessing's fork start method) and every call
+  of the functions that start a process without forking the interpreter
+  (``_posixsubprocess.fork_exec`` behind subprocess and multiprocessing's spawn/forkserver,
+  ``os.posix_spawn[p]``, ``os.system``). Where those functions do not exist (Windows) an
+  audit hook counts the matching audit events instead. The wrappers are preferred because
+  an audit hook runs for every audit event of the process: some 50 per test inside pytest.
+* **Thread starts**, a counter. ``threading.Thread.start`` stamps each thread with its
+  number and records where it was started, so a leaked thread is reported with its origin.
+* **The working directory**, kept by ``os.chdir`` and ``os.fchdir``.
+* **Signal handlers**: the handlers of the watched signals, kept by ``_signal.signal``
+  (behind ``signal.signal``), the only way Python-level handlers change.
+
+A change made around these functions (C code calling ``chdir()`` itself) is not seen by
+the cheap tier; the deep tier of a check reads the real state whenever it runs.
+
+All of this is process-wide by nature (neither an audit hook nor ``register_at_fork`` can
+be removed), so it lives in this module and is installed once per process, however many
+pytest sessions run in it (pytester). Per-session state stays in the plugin object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import operator
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_SPAWN_EVENTS = frozenset(
+    {
+        "subprocess.Popen",
+        "os.fork",
+        "os.forkpty",
+        "os.posix_spawn",
+        "os.posix_spawnp",
+        "os.spawn",
+        "os.system",
+        "pty.spawn",
+    }
+)
+
+#: Signals whose handlers the ``signals`` check watches. SIGALRM has a cell of its own:
+#: pytest-timeout sets it around every test.
+_SIGNAL_NAMES = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]
+_SIGNAL_NAMES += ["SIGCHLD", "SIGPIPE"]
+WATCHED_SIGNALS = tuple(getattr(signal, name) for name in _SIGNAL_NAMES if hasattr(signal, name))
+SIGALRM: int | None = getattr(signal, "SIGALRM", None)
+
+# The cells. Module-level lists instead of ``global`` statements keep the wrappers cheap.
+_spawns = [0]
+_thread_starts = [0]
+_cwd = [""]
+_handlers: list[tuple[Any, ...]] = [()]
+_alarm_handler: list[Any] = [None]
+_installed = [False]
+
+
+def _probe(cell: list[Any]) -> Callable[[], Any]:
+    """A zero-argument callable, implemented in C, that returns the cell's value."""
+    return functools.partial(operator.getitem, cell, 0)
+
+
+spawn_count = _probe(_spawns)
+thread_start_count = _probe(_thread_starts)
+current_cwd = _probe(_cwd)
+watched_handlers = _probe(_handlers)
+alarm_handler = _probe(_alarm_handler)
+
+# The C function behind signal.getsignal, without its conversion to enums: 30 times cheaper.
+getsignal: Any = importlib.import_module("_signal").getsignal
+
+
+def read_cwd() -> str:
+    """The real working directory (a system call)."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:  # the directory was removed under us
+        return "<removed directory>"
+
+
+def read_handlers() -> tuple[Any, ...]:
+    """The real handlers of the watched signals."""
+    return tuple(map(getsignal, WATCHED_SIGNALS))
+
+
+def _refresh_handlers() -> None:
+    handlers = read_handlers()
+    if handlers != _handlers[0]:  # the same object while unchanged: compared by identity
+        _handlers[0] = handlers
+    _alarm_handler[0] = getsignal(SIGALRM) if SIGALRM is not None else None
+
+
+def _count() -> None:
+    _spawns[0] += 1
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event in _SPAWN_EVENTS:
+        _spawns[0] += 1
+
+
+def _marked(wrapper: Any) -> Any:
+    wrapper._gridgate = True
+    return wrapper
+
+
+def _counting(function: Any) -> Any:
+    if getattr(function, "_gridgate", False):
+        return function
+
+    @functools.wraps(function)
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        _spawns[0] += 1
+        return function(*args, **kwargs)
+
+    return _marked(counting)
+
+
+def _keeping_cwd(function: Any) -> Any:
+    if getattr(function, "_gridgate", False):
+        return function
+
+    @functools.wraps(function)
+    def keeping_cwd(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _cwd[0] = read_cwd()
+
+    return _marked(keeping_cwd)
+
+
+def _keeping_handlers(function: Any) -> Any:
+    if getattr(function, "_gridgate", False):
+        return function
+
+    @functools.wraps(function)
+    def keeping_handlers(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _refresh_handlers()
+
+    return _marked(keeping_handlers)
+
+
+def _wrap_process_starters() -> bool:
+    """Count calls of the functions that start processes; False where they do not exist."""
+    try:
+        posixsubprocess = importlib.import_module("_posixsubprocess")
+    except ImportError:
+        return False
+    import subprocess
+
+    setattr(posixsubprocess, "fork_exec", _counting(posixsubprocess.fork_exec))  # noqa: B010
+    if getattr(subprocess, "_fork_exec", None) is not None:  # 3.11+: imported by name
+        subprocess._fork_exec = _counting(subprocess._fork_exec)  # type: ignore[attr-defined]
+    for name in ("posix_spawn", "posix_spawnp", "system"):
+        if hasattr(os, name):
+            setattr(os, name, _counting(getattr(os, name)))
+    return True
+
+
+def _start_site() -> str:
+    frame = sys._getframe(2)
+    # Skip Thread subclasses' own start() overrides and threading's internals.
+    while frame.f_back is not None and (
+        frame.f_code.co_name == "start" or frame.f_code.co_filename == threading.__file__
+    ):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _record_start(start: Any) -> Any:
+    @functools.wraps(start)
+    def start_and_record(self: threading.Thread) -> None:
+        _thread_starts[0] += 1
+        with contextlib.suppress(Exception):  # a frozen or odd Thread subclass
+            self._gridgate_start = _thread_starts[0]  # type: ignore[attr-defined]
+            self._gridgate_started_at = _start_site()  # type: ignore[attr-defined]
+        start(self)
+
+    return _marked(start_and_record)
+
+
+def install() -> None:
+    """Install the wrappers (or the audit hook), once per process."""
+    if _installed[0]:
+        return
+    _installed[0] = True
+    if hasattr(os, "register_at_fork") and _wrap_process_starters():
+        os.register_at_fork(before=_count)
+    else:
+        sys.addaudithook(_audit)
+    threading.Thread.start = _record_start(threading.Thread.start)  # type: ignore[method-assign]
+    _cwd[0] = read_cwd()
+    os.chdir = _keeping_cwd(os.chdir)
+    if hasattr(os, "fchdir"):
+        os.fchdir = _keeping_cwd(os.fchdir)
+    signal_module: Any = importlib.import_module("_signal")
+    signal_module.signal = _keeping_handlers(signal_module.signal)
+    _refresh_handlers()
+
+
+def started_at(thread: threading.Thread) -> str | None:
+    """Where ``thread`` was started (``file:line``), when it started after install()."""
+    return getattr(thread, "_gridgate_started_at", None)
+
+
+def start_number(thread: threading.Thread) -> int:
+    """The thread's place among the threads started since install(); 0 before it."""
+    return int(getattr(thread, "_gridgate_start", 0))
