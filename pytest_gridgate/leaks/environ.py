@@ -1,7 +1,10 @@
 """``environ``: variables a test added, changed or removed, and ``os.environ`` rebound.
 
-The snapshot is a copy of ``os.environ``'s underlying bytes dictionary, compared as a
-whole; values are never decoded, and reports carry names only (values may be secrets).
+The snapshot is a copy of ``os.environ``'s underlying bytes dictionary, taken again only
+when ``os.putenv`` or ``os.unsetenv`` ran since the last one (they are counted by
+:mod:`pytest_gridgate.leaks.tracking`) or ``os.environ`` was rebound: a test that changed
+nothing costs no copy. Values are never decoded, and reports carry names only (values may
+be secrets).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from pytest_gridgate.leaks.base import Leak
+from pytest_gridgate.leaks.tracking import environ_change_count
 
 
 def _data(environ: Any) -> dict[Any, Any]:
@@ -41,12 +45,19 @@ class EnvironCheck:
 
     def __init__(self, ignore: tuple[str, ...] = ()) -> None:
         self.ignore = KNOWN_VARIABLES + tuple(ignore)
+        self._changes = -1
+        self._environ: Any = None
+        self._last: tuple[int, dict[Any, Any], Any] = (0, {}, None)
 
     def snapshot(self) -> tuple[int, dict[Any, Any], Any]:
-        # The id first: a rebound os.environ with the same contents compares equal as a
-        # mapping, and must still tell the snapshots apart.
         environ = os.environ
-        return id(environ), environ._data.copy(), environ  # type: ignore[attr-defined]
+        changes = environ_change_count()
+        if changes != self._changes or environ is not self._environ:
+            self._changes, self._environ = changes, environ
+            # The id first: a rebound os.environ with the same contents compares equal as
+            # a mapping, and must still tell the snapshots apart.
+            self._last = id(environ), _data(environ), environ
+        return self._last
 
     def compare(self, before: Any) -> list[Leak]:
         _, data, environ = before

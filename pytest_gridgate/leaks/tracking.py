@@ -16,12 +16,16 @@ frame, twice per test.
   an audit hook runs for every audit event of the process: some 50 per test inside pytest.
 * **Thread starts**, a counter. ``threading.Thread.start`` stamps each thread with its
   number and records where it was started, so a leaked thread is reported with its origin.
+* **Environment changes**, a counter moved by ``os.putenv`` and ``os.unsetenv``, which
+  ``os.environ`` calls for every change. pytest's own ``PYTEST_CURRENT_TEST``, set and
+  removed around every test phase, does not move it.
 * **The working directory**, kept by ``os.chdir`` and ``os.fchdir``.
 * **Signal handlers**: the handlers of the watched signals, kept by ``_signal.signal``
   (behind ``signal.signal``), the only way Python-level handlers change.
 
-A change made around these functions (C code calling ``chdir()`` itself) is not seen by
-the cheap tier; the deep tier of a check reads the real state whenever it runs.
+A change made around these functions (C code calling ``chdir()`` itself, a write straight
+into ``os.environ._data``) is not seen by the cheap tier; the deep tier of a check reads the
+real state whenever it runs.
 
 All of this is process-wide by nature (neither an audit hook nor ``register_at_fork`` can
 be removed), so it lives in this module and is installed once per process, however many
@@ -64,6 +68,7 @@ SIGALRM: int | None = getattr(signal, "SIGALRM", None)
 # The cells. Module-level lists instead of ``global`` statements keep the wrappers cheap.
 _spawns = [0]
 _thread_starts = [0]
+_environ_changes = [0]
 _cwd = [""]
 _handlers: list[tuple[Any, ...]] = [()]
 _alarm_handler: list[Any] = [None]
@@ -77,6 +82,7 @@ def _probe(cell: list[Any]) -> Callable[[], Any]:
 
 spawn_count = _probe(_spawns)
 thread_start_count = _probe(_thread_starts)
+environ_change_count = _probe(_environ_changes)
 current_cwd = _probe(_cwd)
 watched_handlers = _probe(_handlers)
 alarm_handler = _probe(_alarm_handler)
@@ -129,6 +135,23 @@ def _counting(function: Any) -> Any:
         return function(*args, **kwargs)
 
     return _marked(counting)
+
+
+# Set and removed by pytest around every test phase: not a change of the test's.
+_PER_PHASE_VARIABLES = frozenset({"PYTEST_CURRENT_TEST", b"PYTEST_CURRENT_TEST"})
+
+
+def _counting_environ(function: Any) -> Any:
+    if getattr(function, "_gridgate", False):
+        return function
+
+    @functools.wraps(function)
+    def counting_environ(key: Any, *args: Any) -> Any:
+        if key not in _PER_PHASE_VARIABLES:
+            _environ_changes[0] += 1
+        return function(key, *args)
+
+    return _marked(counting_environ)
 
 
 def _keeping_cwd(function: Any) -> Any:
@@ -208,6 +231,9 @@ def install() -> None:
     else:
         sys.addaudithook(_audit)
     threading.Thread.start = _record_start(threading.Thread.start)  # type: ignore[method-assign]
+    os.putenv = _counting_environ(os.putenv)
+    if hasattr(os, "unsetenv"):
+        os.unsetenv = _counting_environ(os.unsetenv)
     _cwd[0] = read_cwd()
     os.chdir = _keeping_cwd(os.chdir)
     if hasattr(os, "fchdir"):
