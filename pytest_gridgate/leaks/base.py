@@ -15,7 +15,6 @@ what the session owned before the test.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 #: Leak kinds of the JSON report (``design.md``), and the check name that allows each one
@@ -34,7 +33,6 @@ KIND_TO_CHECK = {
 }
 
 
-@dataclass(frozen=True)
 class Leak:
     """One resource a test (or fixture) left behind.
 
@@ -45,11 +43,36 @@ class Leak:
     waits for those only. ``cleanup`` undoes the leak and returns whether it could.
     """
 
-    kind: str
-    key: Hashable
-    detail: str
-    pending: bool = False
-    cleanup: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
+    # A plain class: a dataclass's generated methods would cost every run's start-up.
+    __slots__ = ("cleanup", "detail", "key", "kind", "pending")
+
+    def __init__(
+        self,
+        kind: str,
+        key: Hashable,
+        detail: str,
+        pending: bool = False,
+        cleanup: Callable[[], bool] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.key = key
+        self.detail = detail
+        self.pending = pending
+        self.cleanup = cleanup
+
+    def _identity(self) -> tuple[str, Hashable, str, bool]:
+        return self.kind, self.key, self.detail, self.pending
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Leak):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        return f"Leak(kind={self.kind!r}, key={self.key!r}, detail={self.detail!r})"
 
 
 @runtime_checkable

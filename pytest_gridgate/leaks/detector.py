@@ -10,7 +10,6 @@ import operator
 import time
 import warnings
 from collections.abc import Generator, Hashable, Iterable, Set
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -78,19 +77,21 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
     return checks
 
 
-@dataclass
 class _FixtureState:
     """A higher-scoped fixture: the state before its setup and the resources it owns."""
 
-    name: str
-    baseline: list[Any]
-    owned: set[Hashable]
+    __slots__ = ("baseline", "name", "owned")
+
+    def __init__(self, name: str, baseline: list[Any], owned: set[Hashable]) -> None:
+        self.name, self.baseline, self.owned = name, baseline, owned
 
 
-@dataclass
 class _Found:
-    owner: str  # test nodeid, or the fixture it is reported against
-    leak: Leak
+    __slots__ = ("leak", "owner")
+
+    def __init__(self, owner: str, leak: Leak) -> None:
+        self.owner = owner  # test nodeid, or the fixture it is reported against
+        self.leak = leak
 
 
 def _fixture_nodeid(fixturedef: pytest.FixtureDef[Any]) -> str:
