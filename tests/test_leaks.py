@@ -139,6 +139,33 @@ KINDS_TESTS = """
         monkeypatch.chdir(tmp_path)
 
 
+    def test_cwd_leak_through_fchdir(tmp_path):
+        fd = os.open(tmp_path, os.O_RDONLY)
+        os.fchdir(fd)
+        os.close(fd)
+
+
+    def test_environ_cleared_and_restored():
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+    class Worker(threading.Thread):
+        def __init__(self):
+            super().__init__(name="subclassed-worker", daemon=True)
+            self.stop = threading.Event()
+
+        def run(self):
+            self.stop.wait()
+
+
+    def test_thread_subclass_leak():
+        worker = Worker()
+        KEEP.append(worker)
+        worker.start()
+
+
     def test_signal_leak():
         signal.signal(signal.SIGUSR1, lambda signum, frame: None)
 
@@ -268,6 +295,8 @@ EXPECTED_FAIL = {
     ("test_kinds.py::test_socket_leak", "socket"),
     ("test_kinds.py::test_environ_leak", "environ"),
     ("test_kinds.py::test_cwd_leak", "cwd"),
+    ("test_kinds.py::test_cwd_leak_through_fchdir", "cwd"),
+    ("test_kinds.py::test_thread_subclass_leak", "thread"),
     ("test_kinds.py::test_signal_leak", "signal"),
     ("test_kinds.py::test_loop_left_current", "asyncio"),
     ("test_kinds.py::test_loop_left_open", "asyncio"),
@@ -311,6 +340,8 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     assert "test_environ_leak: GG_PRESET removed" in text
     assert "test_environ_leak: LEAKY_VAR added" in text
     assert "test_cwd_leak: working directory changed from " in text
+    assert "test_cwd_leak_through_fchdir: working directory changed from " in text
+    assert "test_thread_subclass_leak: thread 'subclassed-worker' still running" in text
     assert "test_signal_leak: handler for SIGUSR1 changed from SIG_DFL to " in text
     assert "test_loop_left_current: event loop _UnixSelectorEventLoop left open and set as" in text
     assert "test_loop_left_open: event loop _UnixSelectorEventLoop left open (never closed)" in text
@@ -322,11 +353,11 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
 
     # Each leak is a teardown error on the test (or the last test using the fixture).
     outcomes = result.parseoutcomes()
-    assert outcomes["errors"] == 11 if not xdist else outcomes["errors"] >= 11
+    assert outcomes["errors"] == 13 if not xdist else outcomes["errors"] >= 13
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_signal_leak*", "*SIGUSR1*"])
     # The report counts them as pytest does, every worker's included.
     counts = report["counts"]
-    assert (counts["passed"], counts["failed"], counts["errors"]) == (27, 0, outcomes["errors"])
+    assert (counts["passed"], counts["failed"], counts["errors"]) == (30, 0, outcomes["errors"])
     gate = _gate(report, "leaks")
     assert gate["passed"] is False
     assert gate["summary"].startswith(f"{len(entries)} leak(s) in ")
