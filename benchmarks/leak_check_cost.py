@@ -3,8 +3,8 @@
     python benchmarks/leak_check_cost.py [--number 20000]
 
 This is the cheap tier only, the cost every test pays; the deep tier (``compare``) runs
-when something changed. The per-test total of the plugin adds its plain hook calls (setup
-and the three reports) on top.
+when something changed. The per-test total of the plugin adds its two hook calls (the
+setup baseline and the teardown wrapper) on top.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Per-test leak and zombie detection, with cleanup.
 
 Every test is compared before setup with after teardown (the first ``pytest_runtest_setup``
-hook, and the teardown report in the first ``pytest_runtest_logreport``, which runs once
-every teardown hook and finalizer, gridgate's own env restoration included, has finished).
+hook, and the outermost ``pytest_runtest_teardown`` wrapper, which finishes once every
+teardown hook and finalizer, gridgate's own env restoration included, has run).
 What a class-, module-, package- or session-scoped fixture creates belongs to the fixture:
 it is excused for the test that first requested it, and checked when the fixture is
 finalized, against the fixture. Findings become entries of the ``leaks`` section of the
