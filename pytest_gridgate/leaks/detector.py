@@ -279,13 +279,13 @@ class LeakDetector:
             return (yield)
         finally:
             if item is self._item:  # else its setup hook never ran: no baseline
-                self._check(item)
+                self._item = None
+                baseline, self._baseline = self._baseline, []
+                # Nearly every test ends here: nothing to attribute, report or clean up.
+                if baseline != self._snapshot() or self._finalized or self._broken:
+                    self._check(item, baseline)
 
-    def _check(self, item: pytest.Item) -> None:
-        self._item = None
-        baseline, self._baseline = self._baseline, []
-        if baseline == self._snapshot() and not self._finalized and not self._broken:
-            return  # nearly every test: nothing to attribute, report or clean up
+    def _check(self, item: pytest.Item, baseline: list[Any]) -> None:
         found: list[_Found] = []
         test_keys: set[Hashable] = set()
         if leaks := self._settled(baseline, self._excused):
