@@ -89,7 +89,9 @@ def prepare(workdir: Path, projects: list[Project]) -> Path:
     return python
 
 
-def cpu_of_run(python: Path, project: Project, cwd: Path, extra: list[str], env: dict[str, str]):
+def cpu_of_run(
+    python: Path, project: Project, cwd: Path, extra: list[str], env: dict[str, str]
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-p", "no:randomly", *project.test_args, *extra],

@@ -12,7 +12,7 @@ import gc
 import sys
 import sysconfig
 import time
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 
 from pytest_gridgate.config import ScanSettings
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     codes = [code for code in codes if code in rules_by_code]
     data = stdlib_sources()
     settings = ScanSettings()
-    tiers: Counter[str] = Counter()
+    tiers: dict[str, float] = defaultdict(float)
     parsed_files = source_bytes = parsed_bytes = findings = 0
     gc.disable()  # as check_python does
     started = time.process_time()
