@@ -72,7 +72,8 @@ def prepare(workdir: Path, projects: list[Project]) -> Path:
     if not python.exists():
         run([sys.executable, "-m", "venv", str(venv)])
     # Every time, not only for a new venv: a reused scratch venv must measure this checkout.
-    run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)])
+    # With its dependencies: pytest itself comes from here, not from the projects.
+    run([str(python), "-m", "pip", "install", "-q", "-e", str(REPO)])
     sdists = workdir / "sdists"
     for project in projects:
         source = workdir / project.name
@@ -128,6 +129,12 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
         pair = [(on, on_args, on_env), (off, off_args, base_env)]
         for samples, args, env in pair if round_ % 2 == 0 else reversed(pair):
             cpu, result = cpu_of_run(python, project, cwd, args, env)
+            if result.returncode not in (0, 1):  # 1: the project's own failing tests
+                last = (result.stdout or result.stderr).strip().splitlines()[-1:]
+                raise SystemExit(
+                    f"{project.name}: pytest {' '.join(args)} exited {result.returncode}: "
+                    + (last[0] if last else "no output")
+                )
             samples.append(cpu)
             if samples is on:
                 lines = (result.stdout or result.stderr).strip().splitlines()
