@@ -658,3 +658,44 @@ def test_demo_example_has_one_leak_of_each_kind(pytester: pytest.Pytester) -> No
         ["thread", "process", "zombie", "fd", "socket", "environ", "cwd", "signal", "asyncio"]
     )
     assert os.environ.get("DEMO_LEAKED_TOKEN") is None
+
+
+def test_a_module_imported_afresh_keeps_its_own_cells(pytester: pytest.Pytester) -> None:
+    # pytester's in-process runs drop modules first imported during a run from sys.modules;
+    # the next run's detector imports the tracking module afresh and must see changes.
+    # (Leak checks off in this run: the test itself changes what they watch.)
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "off"\n')
+    pytester.makepyfile(
+        """
+        import importlib
+        import os
+        import signal
+        import sys
+        import threading
+
+        def test_fresh_import(tmp_path):
+            name = "pytest_gridgate.leaks.tracking"
+            importlib.import_module(name).install()
+            del sys.modules[name]
+            fresh = importlib.import_module(name)
+            fresh.install()
+
+            os.chdir(tmp_path)
+            assert fresh.current_cwd() == str(tmp_path)
+            before = fresh.thread_start_count()
+            thread = threading.Thread(target=lambda: None)
+            thread.start()
+            thread.join()
+            assert fresh.thread_start_count() == before + 1
+            before = fresh.environ_change_count()
+            os.environ["GG_FRESH"] = "1"
+            assert fresh.environ_change_count() == before + 1
+            handler = lambda signum, frame: None
+            signal.signal(signal.SIGUSR1, handler)
+            assert handler in fresh.watched_handlers()
+            # Each wrapper wraps the original once, not the dropped module's wrapper.
+            assert not getattr(os.chdir.__wrapped__, "_gridgate", False)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

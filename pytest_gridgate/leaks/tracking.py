@@ -120,14 +120,25 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         _spawns[0] += 1
 
 
+def _original(function: Any) -> Any:
+    """``function`` without gridgate's wrappers.
+
+    pytester's in-process runs drop the modules first imported during a run from
+    ``sys.modules``, so the next run imports this module afresh: its wrappers must replace
+    the dropped module's, which keep the dropped module's cells.
+    """
+    while getattr(function, "_gridgate", False):
+        function = function.__wrapped__
+    return function
+
+
 def _marked(wrapper: Any) -> Any:
     wrapper._gridgate = True
     return wrapper
 
 
 def _counting(function: Any) -> Any:
-    if getattr(function, "_gridgate", False):
-        return function
+    function = _original(function)
 
     @functools.wraps(function)
     def counting(*args: Any, **kwargs: Any) -> Any:
@@ -142,8 +153,7 @@ _PER_PHASE_VARIABLES = frozenset({"PYTEST_CURRENT_TEST", b"PYTEST_CURRENT_TEST"}
 
 
 def _counting_environ(function: Any) -> Any:
-    if getattr(function, "_gridgate", False):
-        return function
+    function = _original(function)
 
     @functools.wraps(function)
     def counting_environ(key: Any, *args: Any) -> Any:
@@ -154,32 +164,22 @@ def _counting_environ(function: Any) -> Any:
     return _marked(counting_environ)
 
 
-def _keeping_cwd(function: Any) -> Any:
-    if getattr(function, "_gridgate", False):
-        return function
+def _refresh_cwd() -> None:
+    _cwd[0] = read_cwd()
+
+
+def _refreshing(function: Any, refresh: Callable[[], None]) -> Any:
+    """``function``, followed by ``refresh()`` of the cell it may have changed."""
+    function = _original(function)
 
     @functools.wraps(function)
-    def keeping_cwd(*args: Any, **kwargs: Any) -> Any:
+    def refreshing(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
         finally:
-            _cwd[0] = read_cwd()
+            refresh()
 
-    return _marked(keeping_cwd)
-
-
-def _keeping_handlers(function: Any) -> Any:
-    if getattr(function, "_gridgate", False):
-        return function
-
-    @functools.wraps(function)
-    def keeping_handlers(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        finally:
-            _refresh_handlers()
-
-    return _marked(keeping_handlers)
+    return _marked(refreshing)
 
 
 def _wrap_process_starters() -> bool:
@@ -210,6 +210,8 @@ def _start_site() -> str:
 
 
 def _record_start(start: Any) -> Any:
+    start = _original(start)
+
     @functools.wraps(start)
     def start_and_record(self: threading.Thread) -> None:
         _thread_starts[0] += 1
@@ -234,12 +236,12 @@ def install() -> None:
     os.putenv = _counting_environ(os.putenv)
     if hasattr(os, "unsetenv"):
         os.unsetenv = _counting_environ(os.unsetenv)
-    _cwd[0] = read_cwd()
-    os.chdir = _keeping_cwd(os.chdir)
+    _refresh_cwd()
+    os.chdir = _refreshing(os.chdir, _refresh_cwd)
     if hasattr(os, "fchdir"):
-        os.fchdir = _keeping_cwd(os.fchdir)
+        os.fchdir = _refreshing(os.fchdir, _refresh_cwd)
     signal_module: Any = importlib.import_module("_signal")
-    signal_module.signal = _keeping_handlers(signal_module.signal)
+    signal_module.signal = _refreshing(signal_module.signal, _refresh_handlers)
     _refresh_handlers()
 
 
