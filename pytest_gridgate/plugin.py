@@ -24,7 +24,23 @@ GATES = [
 ]
 
 
+def _skip_assertion_rewriting(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Import the gates with Python's own loader, not pytest's assertion rewriter.
+
+    pytest rewrites the asserts of every module of a distribution that provides a plugin,
+    so that a plugin's fixtures fail with helpful messages. gridgate's modules assert
+    nothing for users, and the rewriter costs every run: it re-hashes each source and
+    reads its own bytecode cache slowly, and where bytecode is not written (read-only
+    site-packages, ``PYTHONDONTWRITEBYTECODE=1`` in CI images) it parses and rewrites every
+    module again. There is no public way to opt a package out, hence the guarded lookup.
+    """
+    marked = getattr(getattr(pluginmanager, "rewrite_hook", None), "_must_rewrite", None)
+    if isinstance(marked, set):
+        marked.discard(__name__.partition(".")[0])
+
+
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    _skip_assertion_rewriting(pluginmanager)
     from pytest_gridgate import hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)

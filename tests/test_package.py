@@ -79,3 +79,20 @@ def test_wheel_runs_gridgate_check_on_the_example(venv: Path, tmp_path: Path) ->
     assert "SystemExit(1) at import of tests/test_optional_backend.py" in check.stdout
     assert check.stdout.rstrip().splitlines()[-1].startswith("gridgate check: FAILED")
     assert examples.is_dir()
+
+
+def test_installed_gates_are_not_assertion_rewritten(venv: Path, tmp_path: Path) -> None:
+    # pytest rewrites the modules of every plugin distribution; gridgate opts out (it
+    # asserts nothing for users, and the rewriting loader costs every run).
+    (tmp_path / "test_loader.py").write_text(
+        "import sys\n"
+        "def test_loader():\n"
+        "    for name in ('pytest_gridgate.leaks.detector', 'pytest_gridgate.report'):\n"
+        "        loader = type(sys.modules[name].__loader__).__name__\n"
+        "        assert loader == 'SourceFileLoader', (name, loader)\n"
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.gridgate.leaks]\naction = "warn"\n')
+    run = _run(venv / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider", cwd=tmp_path,
+               env=_clean_environment())  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout

@@ -139,7 +139,11 @@ class LeakDetector:
 
     def _snapshot(self) -> list[Any]:
         """Every check's snapshot. Equal snapshots before and after a test are the cheap
-        verdict of nearly every test: nothing leaked, no check is asked to compare."""
+        verdict of nearly every test: nothing leaked, no check is asked to compare.
+
+        (Inlined in the two per-test hooks, which only fall back to this method when a
+        check raised.)
+        """
         try:
             return list(map(_call, self._snapshots))
         except Exception:
@@ -218,7 +222,10 @@ class LeakDetector:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._item = item
         self._excused = _NOTHING
-        self._baseline = self._snapshot()
+        try:
+            self._baseline = list(map(_call, self._snapshots))
+        except Exception:
+            self._baseline = self._snapshot()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
@@ -281,8 +288,12 @@ class LeakDetector:
             if item is self._item:  # else its setup hook never ran: no baseline
                 self._item = None
                 baseline, self._baseline = self._baseline, []
+                try:
+                    after = list(map(_call, self._snapshots))
+                except Exception:
+                    after = self._snapshot()
                 # Nearly every test ends here: nothing to attribute, report or clean up.
-                if baseline != self._snapshot() or self._finalized or self._broken:
+                if baseline != after or self._finalized or self._broken:
                     self._check(item, baseline)
 
     def _check(self, item: pytest.Item, baseline: list[Any]) -> None:

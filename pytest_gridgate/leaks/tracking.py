@@ -148,20 +148,37 @@ def _counting(function: Any) -> Any:
     return _marked(counting)
 
 
-# Set and removed by pytest around every test phase: not a change of the test's.
-_PER_PHASE_VARIABLES = frozenset({"PYTEST_CURRENT_TEST", b"PYTEST_CURRENT_TEST"})
+# Set and removed by pytest around every test phase: not a change of the test's. os.environ
+# passes the key encoded on POSIX. Compared only with a key of the same type: comparing
+# bytes with str is slow, and an error under ``python -bb``.
+_PER_PHASE_VARIABLE: Any = b"PYTEST_CURRENT_TEST" if os.name == "posix" else "PYTEST_CURRENT_TEST"
+_PER_PHASE_TYPE = type(_PER_PHASE_VARIABLE)
 
 
-def _counting_environ(function: Any) -> Any:
-    function = _original(function)
+# Two wrappers of fixed arity rather than one with ``*args``: pytest calls them four times
+# per test.
+def _counting_putenv(putenv: Any) -> Any:
+    putenv = _original(putenv)
 
-    @functools.wraps(function)
-    def counting_environ(key: Any, *args: Any) -> Any:
-        if key not in _PER_PHASE_VARIABLES:
+    @functools.wraps(putenv)
+    def counting_putenv(key: Any, value: Any) -> None:
+        if type(key) is not _PER_PHASE_TYPE or key != _PER_PHASE_VARIABLE:
             _environ_changes[0] += 1
-        return function(key, *args)
+        putenv(key, value)
 
-    return _marked(counting_environ)
+    return _marked(counting_putenv)
+
+
+def _counting_unsetenv(unsetenv: Any) -> Any:
+    unsetenv = _original(unsetenv)
+
+    @functools.wraps(unsetenv)
+    def counting_unsetenv(key: Any) -> None:
+        if type(key) is not _PER_PHASE_TYPE or key != _PER_PHASE_VARIABLE:
+            _environ_changes[0] += 1
+        unsetenv(key)
+
+    return _marked(counting_unsetenv)
 
 
 def _refresh_cwd() -> None:
@@ -233,9 +250,9 @@ def install() -> None:
     else:
         sys.addaudithook(_audit)
     threading.Thread.start = _record_start(threading.Thread.start)  # type: ignore[method-assign]
-    os.putenv = _counting_environ(os.putenv)
+    os.putenv = _counting_putenv(os.putenv)
     if hasattr(os, "unsetenv"):
-        os.unsetenv = _counting_environ(os.unsetenv)
+        os.unsetenv = _counting_unsetenv(os.unsetenv)
     _refresh_cwd()
     os.chdir = _refreshing(os.chdir, _refresh_cwd)
     if hasattr(os, "fchdir"):
