@@ -158,9 +158,9 @@ def describe(proc: psutil.Process) -> str:
 
 
 def kill_tree(proc: psutil.Process) -> bool:
+    """Kill ``proc`` and its descendants, and reap them; True when none survived."""
     import psutil
 
-    """Kill ``proc`` and its descendants, and reap them; True when none survived."""
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
