@@ -699,3 +699,44 @@ def test_a_module_imported_afresh_keeps_its_own_cells(pytester: pytest.Pytester)
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_a_check_that_raises_is_reported_and_the_others_still_run(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
+    pytester.makeconftest(
+        """
+        class BrokenCheck:
+            name = "broken"
+
+            def snapshot(self):
+                raise RuntimeError("no snapshot today")
+
+            def compare(self, before):
+                return []
+
+
+        def pytest_gridgate_leak_checks(config):
+            return [BrokenCheck()]
+        """
+    )
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_leaks_a_variable():
+            os.environ["BROKEN_NEIGHBOUR_VAR"] = "1"
+
+        def test_clean():
+            pass
+        """
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.assert_outcomes(passed=2, warnings=2)
+    assert [(e["nodeid"].split("::")[-1], e["kind"], e["detail"]) for e in report["leaks"]] == [
+        ("test_leaks_a_variable", "environ", "BROKEN_NEIGHBOUR_VAR added")
+    ]
+    result.stdout.fnmatch_lines(["*leak check 'broken' failed: RuntimeError('no snapshot today')*"])

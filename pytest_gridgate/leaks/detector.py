@@ -141,13 +141,17 @@ class LeakDetector:
         """Every check's snapshot. Equal snapshots before and after a test are the cheap
         verdict of nearly every test: nothing leaked, no check is asked to compare.
 
-        (Inlined in the two per-test hooks, which only fall back to this method when a
-        check raised.)
+        (Inlined in the two per-test hooks, which fall back to :meth:`_snapshot_each` when
+        a check raised.)
         """
         try:
             return list(map(_call, self._snapshots))
         except Exception:
-            return [self._snapshot_of(check) for check in self.checks]
+            return self._snapshot_each()
+
+    def _snapshot_each(self) -> list[Any]:
+        """Every check's snapshot, one by one: a check that raises is recorded as broken."""
+        return [self._snapshot_of(check) for check in self.checks]
 
     def _snapshot_of(self, check: LeakCheck) -> Any:
         try:
@@ -225,7 +229,7 @@ class LeakDetector:
         try:
             self._baseline = list(map(_call, self._snapshots))
         except Exception:
-            self._baseline = self._snapshot()
+            self._baseline = self._snapshot_each()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
@@ -291,7 +295,7 @@ class LeakDetector:
                 try:
                     after = list(map(_call, self._snapshots))
                 except Exception:
-                    after = self._snapshot()
+                    after = self._snapshot_each()
                 # Nearly every test ends here: nothing to attribute, report or clean up.
                 if baseline != after or self._finalized or self._broken:
                     self._check(item, baseline)

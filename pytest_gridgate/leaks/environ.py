@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from pytest_gridgate.leaks.base import Leak
-from pytest_gridgate.leaks.tracking import environ_change_count
+from pytest_gridgate.leaks.tracking import PER_PHASE_VARIABLE, environ_change_count
 
 
 def _data(environ: Any) -> dict[Any, Any]:
@@ -37,7 +37,7 @@ def _rebind(environ: MutableMapping[str, str]) -> bool:
 
 
 #: pytest's own per-phase variable is set and removed around every test phase.
-KNOWN_VARIABLES = ("PYTEST_CURRENT_TEST",)
+KNOWN_VARIABLES = (PER_PHASE_VARIABLE,)
 
 
 class EnvironCheck:

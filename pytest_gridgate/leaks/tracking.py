@@ -148,11 +148,12 @@ def _counting(function: Any) -> Any:
     return _marked(counting)
 
 
-# Set and removed by pytest around every test phase: not a change of the test's. os.environ
-# passes the key encoded on POSIX. Compared only with a key of the same type: comparing
-# bytes with str is slow, and an error under ``python -bb``.
-_PER_PHASE_VARIABLE: Any = b"PYTEST_CURRENT_TEST" if os.name == "posix" else "PYTEST_CURRENT_TEST"
-_PER_PHASE_TYPE = type(_PER_PHASE_VARIABLE)
+#: Set and removed by pytest around every test phase: not a change of the test's.
+PER_PHASE_VARIABLE = "PYTEST_CURRENT_TEST"
+# os.environ passes the key encoded on POSIX. Compared only with a key of the same type:
+# comparing bytes with str is slow, and an error under ``python -bb``.
+_PER_PHASE_KEY: Any = os.fsencode(PER_PHASE_VARIABLE) if os.name == "posix" else PER_PHASE_VARIABLE
+_PER_PHASE_TYPE = type(_PER_PHASE_KEY)
 
 
 # Two wrappers of fixed arity rather than one with ``*args``: pytest calls them four times
@@ -162,7 +163,7 @@ def _counting_putenv(putenv: Any) -> Any:
 
     @functools.wraps(putenv)
     def counting_putenv(key: Any, value: Any) -> None:
-        if type(key) is not _PER_PHASE_TYPE or key != _PER_PHASE_VARIABLE:
+        if type(key) is not _PER_PHASE_TYPE or key != _PER_PHASE_KEY:
             _environ_changes[0] += 1
         putenv(key, value)
 
@@ -174,7 +175,7 @@ def _counting_unsetenv(unsetenv: Any) -> Any:
 
     @functools.wraps(unsetenv)
     def counting_unsetenv(key: Any) -> None:
-        if type(key) is not _PER_PHASE_TYPE or key != _PER_PHASE_VARIABLE:
+        if type(key) is not _PER_PHASE_TYPE or key != _PER_PHASE_KEY:
             _environ_changes[0] += 1
         unsetenv(key)
 
