@@ -94,6 +94,7 @@ POSITIVE = [
                   set -eu
                   set +e
                   pytest
+                  echo done
         """,
         {("GW001", 6)},
         id="set+e",
@@ -301,7 +302,7 @@ def test_timeouts_are_required_except_for_workflow_calls() -> None:
         jobs:
           build:
             runs-on: ubuntu-latest
-            steps: []
+            steps: [{run: pytest}]
           timed:
             runs-on: ubuntu-latest
             timeout-minutes: 10
@@ -330,5 +331,7 @@ def test_invalid_yaml_is_a_parse_failure(source: bytes, line: int) -> None:
 
 
 def test_self_referencing_merge_key_does_not_recurse() -> None:
-    found = findings("x: &x\n  <<: *x\njobs: &j\n  t:\n    <<: *j\n", timeouts=True)
+    found = findings(
+        "x: &x\n  <<: *x\njobs: &j\n  t:\n    steps: [{run: pytest}]\n    <<: *j\n", timeouts=True
+    )
     assert found == {("GW003", 4)}
