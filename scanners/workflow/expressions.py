@@ -255,7 +255,7 @@ def matrix_entries(matrix: Node | None) -> list[dict[str, Any]] | None:
         if not isinstance(extra, dict):
             continue
         matched = False
-        for entry, original in zip(entries, originals, strict=True):
+        for entry, original in zip(entries[: len(originals)], originals, strict=True):
             if all(original[k] == v for k, v in extra.items() if k in original):
                 entry.update(extra)
                 matched = True

@@ -24,7 +24,7 @@ GATE_ACTIONS = (
 # A matrix value that names a pre-release or moving target: its failures are expected.
 _DEV = re.compile(
     r"(?i)(-dev\b|\bdev\b|\.dev\d*|alpha|beta|\d(a|b|rc)\d|\brc\d*\b|nightly|"
-    r"pre-?release|-pre\b|\bmain\b|\bmaster\b|\bhead\b|upstream|experimental)"
+    r"pre-?release|-pre\b|(\b|dj)(main|master)\b|\bhead\b|upstream|experimental)"
 )
 
 

@@ -27,7 +27,11 @@ BOUNDED_ACTIONS = (
     "step-security/harden-runner", "micnncim/action-label-syncer", "crazy-max/ghaction-github-labeler",
     "geekyeggo/delete-artifact", "pnpm/action-setup", "ruby/setup-ruby",
     "dtolnay/rust-toolchain", "taiki-e/install-action", "docker/setup-", "docker/login-action",
-    "docker/metadata-action",
+    "docker/metadata-action", "mergifyio/gha-mergify-ci", "actions/github-script",
+    "octokit/request-action", "coverallsapp/github-action", "codecov/codecov-action",
+    "pypa/gh-action-pypi-publish", "softprops/action-gh-release", "ncipollo/release-action",
+    "sigstore/gh-action-sigstore-python", "peter-evans/create-pull-request",
+    "peter-evans/repository-dispatch", "actions/attest", "actions/upload-release-asset",
 )  # fmt: skip
 # Commands that finish on their own: printing, testing values, moving small files.
 BOUNDED_COMMANDS = frozenset(
@@ -38,10 +42,13 @@ BOUNDED_COMMANDS = frozenset(
         "basename", "dirname", "env", "printenv", "for", "case", "return", "local",
         "declare", "readonly", "unset", "shopt", "yq", "ln", "chmod", "sha256sum", "find",
         "du", "df", "uname", "whoami", "pwd", "which", "type", "read", "continue", "break",
-        "source", ".", "python-version", "sleep", "tar", "unzip", "zip", "gzip", "md5sum",
+        "source", ".", "sleep", "tar", "unzip", "zip", "gzip", "md5sum", "gh", "if", "fi",
     }
 )  # fmt: skip
-_LOOP = re.compile(r"(^|[;&|\s])(while|until)\s")
+# `while true`, `until curl ...`: loops that wait; `while read` ends with its input.
+_LOOP = re.compile(r"(^|[;&|\s])(while|until)\s+(?!(IFS=\S*\s+)?read\b)")
+# gh talks to the GitHub API (with its own timeouts); watching a run waits for it.
+_GH_WAITS = re.compile(r"\bgh\s+(run\s+watch|pr\s+checks\b.*--watch)")
 _FALSE = re.compile(r"^\s*(\$\{\{\s*)?false(\s*\}\})?\s*$")
 
 
@@ -63,7 +70,7 @@ def step_can_hang(step: Step) -> bool:
         return False
     if (step.shell() or "").startswith("python"):
         return True
-    if _LOOP.search(run.value):
+    if _LOOP.search(run.value) or _GH_WAITS.search(run.value):
         return True  # `while true; do sleep 5; done` waits for ever
     for statements in step_scripts(step):
         for command in commands(statements):
