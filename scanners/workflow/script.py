@@ -124,6 +124,8 @@ class _Lexer:
                 self.tokens.append(_Token("op", "\n", self.base + self.pos))
                 self.pos += 1
                 self._skip_heredoc_bodies()
+            elif self.text.startswith("[[", self.pos) and self.text[self.pos + 2 : self.pos + 3] in " \t":
+                self._test_expression()
             elif op := self._operator():
                 self.tokens.append(_Token("op", op, self.base + self.pos))
                 self.pos += len(op)
@@ -132,6 +134,18 @@ class _Lexer:
             else:
                 self._word()
         return self.tokens
+
+    def _test_expression(self) -> None:
+        """``[[ ... ]]`` is one command; its ``(``, ``|`` and ``<`` are not operators."""
+        end = self.text.find("]]", self.pos + 2)
+        end = len(self.text) if end < 0 else end
+        start = self.base + self.pos
+        inner = self.text[self.pos + 2 : end].strip()
+        self.tokens.append(_Token("word", "[[", start, start + 2))
+        if inner:
+            self.tokens.append(_Token("word", inner, start + 3, self.base + end))
+        self.tokens.append(_Token("word", "]]", self.base + end, self.base + end + 2))
+        self.pos = min(end + 2, len(self.text))
 
     def _operator(self) -> str | None:
         for op in _OPERATORS:

@@ -156,6 +156,8 @@ def candidate_rows(found: list[CorpusFinding]) -> list[dict[str, str]]:
     rows = []
     for finding in found:
         known = table.get(finding.key)
+        if known is not None and known["label"] == "?":
+            known = None  # not labelled yet: show the current message
         rows.append(
             {
                 "sdist": finding.sdist,

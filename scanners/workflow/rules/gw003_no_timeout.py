@@ -31,7 +31,7 @@ BOUNDED_ACTIONS = (
     "octokit/request-action", "coverallsapp/github-action", "codecov/codecov-action",
     "pypa/gh-action-pypi-publish", "softprops/action-gh-release", "ncipollo/release-action",
     "sigstore/gh-action-sigstore-python", "peter-evans/create-pull-request",
-    "peter-evans/repository-dispatch", "actions/attest", "actions/upload-release-asset",
+    "peter-evans/repository-dispatch", "actions/attest", "actions/upload-release-asset", "andremiras/coveralls-python-action",
 )  # fmt: skip
 # Commands that finish on their own: printing, testing values, moving small files.
 BOUNDED_COMMANDS = frozenset(
@@ -42,7 +42,7 @@ BOUNDED_COMMANDS = frozenset(
         "basename", "dirname", "env", "printenv", "for", "case", "return", "local",
         "declare", "readonly", "unset", "shopt", "yq", "ln", "chmod", "sha256sum", "find",
         "du", "df", "uname", "whoami", "pwd", "which", "type", "read", "continue", "break",
-        "source", ".", "sleep", "tar", "unzip", "zip", "gzip", "md5sum", "gh", "if", "fi",
+        "source", ".", "sleep", "tar", "unzip", "zip", "gzip", "md5sum", "gh", "git", "if", "fi",
     }
 )  # fmt: skip
 # `while true`, `until curl ...`: loops that wait; `while read` ends with its input.
