@@ -25,7 +25,8 @@ MIN_PRECISION = 0.95
 
 def _corpus_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("workflow_corpus", DATA / "workflow_corpus.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("workflow_corpus", module)
     spec.loader.exec_module(module)
@@ -51,22 +52,27 @@ def test_every_finding_is_labelled_and_precision_holds(corpus: ModuleType, cache
     table = corpus.read_table()
     keys = {f.key for f in found}
     unlabelled = [f for f in found if f.key not in table or table[f.key]["label"] == "?"]
-    assert not unlabelled, "findings to label (python tests/data/workflow_corpus.py):\n" + "\n".join(
-        f"{f.sdist} {f.file}:{f.line} {f.rule} {f.message}" for f in unlabelled
+    assert not unlabelled, (
+        "findings to label (python tests/data/workflow_corpus.py):\n"
+        + "\n".join(f"{f.sdist} {f.file}:{f.line} {f.rule} {f.message}" for f in unlabelled)
     )
     stale = sorted(key for key in table if key not in keys)
     assert not stale, f"rows no longer found, relabel the table: {stale}"
     assert {row["label"] for row in table.values()} <= {"TP", "FP"}
     assert all(row["reason"].strip() for row in table.values())
 
-    counts: Counter[tuple[str, str]] = Counter((row["rule"], row["label"]) for row in table.values())
+    counts: Counter[tuple[str, str]] = Counter(
+        (row["rule"], row["label"]) for row in table.values()
+    )
     for code in RULES:
         tp, fp = counts[(code, "TP")], counts[(code, "FP")]
         if tp + fp:
             assert tp / (tp + fp) >= MIN_PRECISION, f"{code}: {tp} TP, {fp} FP"
 
 
-def test_a_tampered_download_is_refused(corpus: ModuleType, cache_dir: Path, tmp_path: Path) -> None:
+def test_a_tampered_download_is_refused(
+    corpus: ModuleType, cache_dir: Path, tmp_path: Path
+) -> None:
     pin = corpus.pins()[-1]
     corpus.download(pin, cache_dir)  # the real file, from the cache or the index
     forged = corpus.Sdist(pin.name, pin.version, pin.filename, "0" * 64)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -512,7 +515,11 @@ def test_masks_that_gate_nothing_are_not_flagged(script: str) -> None:
         ("./ci/run_tests.sh || true", 4, "./ci/run_tests.sh"),
         ('"make test || :"', 4, "make test"),
         ("|\n          set +e\n          pytest\n          echo done", 5, "pytest"),
-        ("|\n          set +e\n          python -Im mypy src | tee log\n          exit 0", 5, "mypy"),
+        (
+            "|\n          set +e\n          python -Im mypy src | tee log\n          exit 0",
+            5,
+            "mypy",
+        ),
     ],
 )
 def test_masked_gate_commands_are_flagged(script: str, line: int, names: str) -> None:
@@ -524,8 +531,9 @@ def test_masked_gate_commands_are_flagged(script: str, line: int, names: str) ->
 
 # Issue 13 items 18 and 20: continue-on-error judged by what it hides.
 def test_continue_on_error_on_steps_that_gate_nothing() -> None:
-    assert found_with(
-        """
+    assert (
+        found_with(
+            """
         jobs:
           upload:
             continue-on-error: true
@@ -542,7 +550,9 @@ def test_continue_on_error_on_steps_that_gate_nothing() -> None:
               - run: curl -X POST "$SLACK_HOOK" -d @msg.json
                 continue-on-error: true
         """
-    ) == []
+        )
+        == []
+    )
 
 
 def test_continue_on_error_on_gates() -> None:
@@ -744,3 +754,51 @@ def test_commands_handed_to_actions_are_scanned() -> None:
 def test_wrapped_gate_commands_are_recognised(script: str, rule: str) -> None:
     yaml_text = "jobs:\n  t:\n    steps:\n      - run: " + script + "\n"
     assert [r for r, _, _, _ in found_with(yaml_text)] == [rule]
+
+
+def test_scan_command_reports_gates_switched_off_and_matrix_entries(tmp_path: Path) -> None:
+    """Through ``python -m scanners`` as users run it: JSON findings with their severities."""
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text(
+        textwrap.dedent(
+            """
+            on: push
+            env:
+              PYTEST_DISABLE_PLUGIN_AUTOLOAD: "1"
+            jobs:
+              test:
+                runs-on: ubuntu-latest
+                timeout-minutes: 30
+                strategy:
+                  matrix:
+                    python: ["3.13", "3.15-dev"]
+                continue-on-error: ${{ endsWith(matrix.python, '-dev') }}
+                steps:
+                  - run: |
+                      export GRIDGATE_COLLECTION_MIN_TESTS=0
+                      pip install -e . || echo "no install"
+                      python -Im pytest -p xdist
+              notify:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "done"
+            """
+        ).lstrip(),
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "scanners", "--format", "json", "--no-cache", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr
+    found = json.loads(result.stdout)["findings"]
+    assert [(f["rule"], f["line"], f["severity"]) for f in found] == [
+        ("GW005", 3, "error"),
+        ("GW002", 11, "warning"),
+        ("GW005", 14, "error"),
+    ]
+    assert "python=3.15-dev" in found[1]["message"]

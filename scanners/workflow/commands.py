@@ -148,7 +148,9 @@ def gate_name(argv: list[str]) -> str | None:
         if sub in _NOT_GATES.get(name, ()):
             return None
         if name == "make":
-            targets = [a for a in _skip_options(args, frozenset({"-C", "-f", "-j"})) if "=" not in a]
+            targets = [
+                a for a in _skip_options(args, frozenset({"-C", "-f", "-j"})) if "=" not in a
+            ]
             if targets and not any(_MAKE_GATE_TARGET.search(t.lower()) for t in targets):
                 return None
         if name == "twine" and sub != "check":

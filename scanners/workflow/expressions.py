@@ -104,9 +104,9 @@ class _Parser:
     def primary(self) -> Any:
         kind, text = self.take()
         if text == "(":
-            value = self.or_()
+            inner = self.or_()
             self.expect(")")
-            return value
+            return inner
         if kind == "number":
             return float(text)
         if kind == "string":
@@ -127,8 +127,10 @@ class _Parser:
                 key_value = self.or_()
                 self.expect("]")
                 key = str(key_value)
-            value = value.get(key) if isinstance(value, dict) else (
-                UNKNOWN if value is UNKNOWN else None
+            value = (
+                value.get(key)
+                if isinstance(value, dict)
+                else (UNKNOWN if value is UNKNOWN else None)
             )
         return value
 
@@ -246,8 +248,7 @@ def matrix_entries(matrix: Node | None) -> list[dict[str, Any]] | None:
         entry
         for entry in entries
         if not any(
-            isinstance(ex, dict) and all(entry.get(k) == v for k, v in ex.items())
-            for ex in exclude
+            isinstance(ex, dict) and all(entry.get(k) == v for k, v in ex.items()) for ex in exclude
         )
     ]
     originals = [dict(entry) for entry in entries]

@@ -124,7 +124,10 @@ class _Lexer:
                 self.tokens.append(_Token("op", "\n", self.base + self.pos))
                 self.pos += 1
                 self._skip_heredoc_bodies()
-            elif self.text.startswith("[[", self.pos) and self.text[self.pos + 2 : self.pos + 3] in " \t":
+            elif (
+                self.text.startswith("[[", self.pos)
+                and self.text[self.pos + 2 : self.pos + 3] in " \t"
+            ):
                 self._test_expression()
             elif op := self._operator():
                 self.tokens.append(_Token("op", op, self.base + self.pos))

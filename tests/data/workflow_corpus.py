@@ -75,7 +75,9 @@ def _get(url: str, accept: str | None = None) -> tuple[bytes, str]:
     headers = {"Accept": accept} if accept else {}
     for attempt in range(3):
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as r:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=60
+            ) as r:
                 return r.read(), r.geturl()
         except OSError:
             if attempt == 2:

@@ -114,7 +114,9 @@ class MaskedExit(WorkflowRule):
             mask = " ".join(right.commands[0].argv[:2])
             line, column = script.scalar.position(gate.start)
             yield Hit(
-                line, column, f"'{_describe(gate)}' cannot fail the step: '|| {mask}' masks its exit"
+                line,
+                column,
+                f"'{_describe(gate)}' cannot fail the step: '|| {mask}' masks its exit",
             )
 
     def _errexit_off(self, script: Script) -> Iterator[Hit]:
@@ -159,7 +161,8 @@ class MaskedExit(WorkflowRule):
         text = script.scalar.value
         end = statement.pipelines[-1].commands[-1].end
         following = text[end:].split("\n")
-        lines = [following[0]] + [
+        later = [
             line for line in following[1:] if line.strip() and not line.strip().startswith("#")
-        ][:1]
+        ]
+        lines = [following[0], *later[:1]]
         return any("$?" in line or "PIPESTATUS" in line for line in lines)

@@ -24,14 +24,16 @@ BOUNDED_ACTIONS = (
     "release-drafter/release-drafter", "github/codeql-action/upload-sarif",
     "github/codeql-action/init", "mheap/github-action-required-labels",
     "jaxxstorm/action-install-gh-release", "astral-sh/setup-uv", "hynek/setup-cached-uv",
-    "step-security/harden-runner", "micnncim/action-label-syncer", "crazy-max/ghaction-github-labeler",
+    "step-security/harden-runner", "micnncim/action-label-syncer",
+    "crazy-max/ghaction-github-labeler",
     "geekyeggo/delete-artifact", "pnpm/action-setup", "ruby/setup-ruby",
     "dtolnay/rust-toolchain", "taiki-e/install-action", "docker/setup-", "docker/login-action",
     "docker/metadata-action", "mergifyio/gha-mergify-ci", "actions/github-script",
     "octokit/request-action", "coverallsapp/github-action", "codecov/codecov-action",
     "pypa/gh-action-pypi-publish", "softprops/action-gh-release", "ncipollo/release-action",
     "sigstore/gh-action-sigstore-python", "peter-evans/create-pull-request",
-    "peter-evans/repository-dispatch", "actions/attest", "actions/upload-release-asset", "andremiras/coveralls-python-action",
+    "peter-evans/repository-dispatch", "actions/attest", "actions/upload-release-asset",
+    "andremiras/coveralls-python-action",
 )  # fmt: skip
 # Commands that finish on their own: printing, testing values, moving small files.
 BOUNDED_COMMANDS = frozenset(
@@ -62,9 +64,7 @@ def step_can_hang(step: Step) -> bool:
         return False
     uses = (step.text("uses") or "").lower().split("@")[0]
     if uses:
-        if uses.startswith(BOUNDED_ACTIONS) and not list(step.action_inputs()):
-            return False
-        return True
+        return not uses.startswith(BOUNDED_ACTIONS) or bool(list(step.action_inputs()))
     run = step.run()
     if run is None:
         return False
@@ -109,8 +109,8 @@ class NoTimeout(WorkflowRule):
         "jobs:\n  all-green:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - uses: re-actors/alls-green@release/v1\n        with:\n"
         "          jobs: ${{ toJSON(needs) }}\n",
-        "jobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
-        "      - run: pytest\n        timeout-minutes: 20\n",
+        "jobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: pytest\n        timeout-minutes: 20\n",
     )
 
     def check(self, workflow: Workflow) -> Iterator[Hit]:

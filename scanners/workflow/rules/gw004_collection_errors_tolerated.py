@@ -31,4 +31,6 @@ class CollectionErrorsTolerated(WorkflowRule):
             for command in gate_commands(statements):
                 if "--continue-on-collection-errors" in command.argv[1:]:
                     line, column = scalar.position(command.start)
-                    yield Hit(line, column, "--continue-on-collection-errors lets a broken module pass")
+                    yield Hit(
+                        line, column, "--continue-on-collection-errors lets a broken module pass"
+                    )

@@ -93,9 +93,10 @@ def loads_gridgate(argv: list[str], env: dict[str, str]) -> bool:
     """``-p gridgate`` (or ``-p pytest_gridgate.plugin``) on the command or in the env."""
     words = list(argv) + env.get("PYTEST_ADDOPTS", "").split()
     for arg, following in zip(words, [*words[1:], ""], strict=True):
-        if (arg == "-p" and following in GRIDGATE_PLUGINS) or arg[2:] in GRIDGATE_PLUGINS:
-            if arg.startswith("-p"):
-                return True
+        if arg == "-p" and following in GRIDGATE_PLUGINS:
+            return True
+        if arg.startswith("-p") and arg[2:] in GRIDGATE_PLUGINS:
+            return True
     plugins = env.get("PYTEST_PLUGINS", "").replace(" ", "").split(",")
     return "pytest_gridgate.plugin" in plugins
 
@@ -125,11 +126,10 @@ def _assignments(command: Command) -> Iterator[tuple[Word, str, str]]:
     """``NAME=value`` set by a command: ``export NAME=v``, ``NAME=v cmd``, and
     ``echo "NAME=v" >> "$GITHUB_ENV"`` (which sets it for the job's later steps)."""
     words = list(command.assignments)
-    if command.argv[0] == "export":
-        words += command.words[1:]
-    elif command.argv[0] in ("echo", "printf") and any(
+    to_github_env = command.argv[0] in ("echo", "printf") and any(
         "GITHUB_ENV" in target.text for target in command.redirects
-    ):
+    )
+    if command.argv[0] == "export" or to_github_env:
         words += command.words[1:]
     for word in words:
         name, eq, value = word.text.partition("=")

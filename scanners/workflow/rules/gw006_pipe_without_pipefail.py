@@ -73,5 +73,6 @@ class PipeWithoutPipefail(WorkflowRule):
                         yield Hit(
                             line,
                             column,
-                            f"'{gate} | {last}' without pipefail: the step passes when {gate} fails",
+                            f"'{gate} | {last}' without pipefail: "
+                            f"the step passes when {gate} fails",
                         )
