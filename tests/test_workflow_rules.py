@@ -802,3 +802,32 @@ def test_scan_command_reports_gates_switched_off_and_matrix_entries(tmp_path: Pa
         ("GW005", 14, "error"),
     ]
     assert "python=3.15-dev" in found[1]["message"]
+
+
+def test_steps_after_a_failure_and_reports_without_a_threshold_gate_nothing() -> None:
+    """Found in the corpus (pip-tools, aiofiles): neither can turn a red job green."""
+    assert found_with(
+        """
+        jobs:
+          t:
+            steps:
+              - run: tox
+              - name: Re-run the failing tests with maximum verbosity
+                if: ${{ !cancelled() && failure() }}
+                run: tox -- --continue-on-collection-errors --lf -vv || true
+              - run: |
+                  uv run coverage combine
+                  uv run coverage report | sed 's/^/    /' >> "$GITHUB_STEP_SUMMARY"
+                  coverage xml || true
+        """
+    ) == []
+    flagged = found_with(
+        """
+        jobs:
+          t:
+            steps:
+              - run: coverage report --fail-under=90 | tee report.txt
+                if: ${{ always() || failure() }}
+        """
+    )
+    assert [r for r, _, _, _ in flagged] == ["GW006"]

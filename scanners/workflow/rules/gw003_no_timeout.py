@@ -6,7 +6,13 @@ import re
 from collections.abc import Iterator
 
 from scanners.workflow.document import Step, Workflow, position
-from scanners.workflow.rules.rule import Hit, WorkflowRule, commands, step_scripts
+from scanners.workflow.rules.rule import (
+    Hit,
+    WorkflowRule,
+    commands,
+    gate_commands,
+    step_scripts,
+)
 
 # Actions that do bounded work: GitHub API and artifact/cache calls with their own
 # timeouts and retries, or a quick computation over the event. A job made only of these
@@ -117,9 +123,14 @@ class NoTimeout(WorkflowRule):
         for job in workflow.jobs():
             if job.calls_workflow or "timeout-minutes" in job.items or disabled(job.text("if")):
                 continue
-            hanging = next((s for s in job.steps() if step_can_hang(s)), None)
-            if hanging is None:
+            steps = [s for s in job.steps() if step_can_hang(s)]
+            if not steps:
                 continue
+            # Name the step most likely to hang: a gate command, then any script.
+            hanging = next(
+                (s for s in steps if any(next(gate_commands(c), None) for c in step_scripts(s))),
+                next((s for s in steps if s.run() is not None), steps[0]),
+            )
             line, column = position(job.key)
             step_line, _ = position(hanging.node)
             what = hanging.text("name") or hanging.text("uses") or "a run step"

@@ -48,11 +48,24 @@ class Script:
     from_action: bool  # `with: run:`: the action picks the shell, not the workflow
 
 
+def after_failure_only(step: Step) -> bool:
+    """A step that runs only once the job has failed (``if: failure()``, ``!cancelled() &&
+    failure()``): whatever it masks or switches off, the job is red already."""
+    condition = (step.text("if") or "").replace(" ", "")
+    return "failure()" in condition and "||" not in condition and "!failure()" not in condition
+
+
 def scripts(workflow: Workflow) -> Iterator[Script]:
-    """Every shell script in the workflow, each once (an aliased step is read once)."""
+    """Every shell script in the workflow, each once (an aliased step is read once).
+
+    Steps that run only after the job failed are left out: a diagnostic re-run there
+    (``pytest --lf -vv || true``) cannot turn the job green.
+    """
     seen: set[int] = set()
     for job in workflow.jobs():
         for step in job.steps():
+            if after_failure_only(step):
+                continue
             run = step.run()
             found = [] if run is None else [(run, False)]
             found += [(scalar, True) for scalar in step.action_inputs()]
