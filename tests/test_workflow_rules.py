@@ -806,8 +806,9 @@ def test_scan_command_reports_gates_switched_off_and_matrix_entries(tmp_path: Pa
 
 def test_steps_after_a_failure_and_reports_without_a_threshold_gate_nothing() -> None:
     """Found in the corpus (pip-tools, aiofiles): neither can turn a red job green."""
-    assert found_with(
-        """
+    assert (
+        found_with(
+            """
         jobs:
           t:
             steps:
@@ -820,7 +821,9 @@ def test_steps_after_a_failure_and_reports_without_a_threshold_gate_nothing() ->
                   uv run coverage report | sed 's/^/    /' >> "$GITHUB_STEP_SUMMARY"
                   coverage xml || true
         """
-    ) == []
+        )
+        == []
+    )
     flagged = found_with(
         """
         jobs:
@@ -831,3 +834,14 @@ def test_steps_after_a_failure_and_reports_without_a_threshold_gate_nothing() ->
         """
     )
     assert [r for r, _, _, _ in flagged] == ["GW006"]
+
+
+def test_a_matrix_too_large_to_expand_is_not_evaluated() -> None:
+    values = ", ".join(str(n) for n in range(20))
+    axes = "\n".join(f"        k{n}: [{values}]" for n in range(8))  # 20**8 entries
+    yaml_text = (
+        "jobs:\n  t:\n    strategy:\n      matrix:\n"
+        + textwrap.indent(axes, "  ")
+        + "\n    continue-on-error: ${{ matrix.k0 == 3 }}\n    steps:\n      - run: pytest\n"
+    )
+    assert found_with(yaml_text) == []

@@ -148,11 +148,11 @@ def gate_name(argv: list[str]) -> str | None:
         sub = _subcommand(args)
         if sub in _NOT_GATES.get(name, ()):
             return None
-        if name == "coverage" and sub != "run":
-            # A report is a verdict only with a threshold; one set in the project's
-            # configuration is not visible here (pass --fail-under in CI to make it so).
-            if not any(a.startswith("--fail-under") for a in args):
-                return None
+        # A coverage report is a verdict only with a threshold; one set in the project's
+        # configuration is not visible here (pass --fail-under in CI to make it so).
+        threshold = any(a.startswith("--fail-under") for a in args)
+        if name == "coverage" and sub != "run" and not threshold:
+            return None
         if name == "make":
             targets = [
                 a for a in _skip_options(args, frozenset({"-C", "-f", "-j"})) if "=" not in a

@@ -15,12 +15,15 @@ the lists, minus ``exclude``, then ``include`` added to every entry it does not 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node
 
+# GitHub allows 256 jobs per matrix; anything far beyond that is not a real matrix.
+MAX_ENTRIES = 4096
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 
 _TOKEN = re.compile(
@@ -241,6 +244,8 @@ def matrix_entries(matrix: Node | None) -> list[dict[str, Any]] | None:
     if not all(isinstance(v, list) for v in value.values()):
         return None  # `${{ fromJSON(...) }}` somewhere: known only when the run starts
     keys = list(value)
+    if math.prod(len(v) for v in value.values()) > MAX_ENTRIES:
+        return None  # GitHub refuses more than 256 jobs; do not build a huge product
     entries = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*value.values())]
     if not keys:
         entries = []
