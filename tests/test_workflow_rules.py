@@ -749,6 +749,9 @@ def test_commands_handed_to_actions_are_scanned() -> None:
         ("git ls-files '*.py' | xargs -n 50 pytest | tee log", "GW006"),
         ("find tests -name 'test_*.py' | xargs pytest -q 2>&1 | tee pytest.log", "GW006"),
         ("sh ci/run_tests.sh | tee log", "GW006"),
+        ("uv run --with pytest-cov pytest | tee log", "GW006"),
+        ("uvx --with tox-uv tox -e py | tee log", "GW006"),
+        ("pipx run --spec nox==2025.2.9 nox -s tests | tee log", "GW006"),
     ],
 )
 def test_wrapped_gate_commands_are_recognised(script: str, rule: str) -> None:

@@ -56,6 +56,14 @@ _TIMEOUT_VALUED = frozenset({"-s", "-k", "--signal", "--kill-after"})
 _XARGS_VALUED = frozenset({"-n", "-I", "-P", "-d", "-L", "-s", "-E", "-a", "-i"})
 _PYTHON_VALUED = frozenset("WXQ")  # -W arg, -X opt, -Q (old): the value may follow
 _SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
+# Options of `uv run`, `uvx`, `pipx run`, `poetry run`... that take a value.
+_RUNNER_VALUED = frozenset(
+    {
+        "--with", "-w", "--from", "--python", "-p", "--group", "--only-group", "--extra",
+        "--package", "--env-file", "--index", "--extra-index-url", "--with-requirements",
+        "--with-editable", "--directory", "--project", "--spec", "-e", "--env",
+    }
+)  # fmt: skip
 
 
 def _skip_options(args: list[str], valued: frozenset[str]) -> list[str]:
@@ -112,7 +120,9 @@ def resolve(argv: list[str]) -> list[str]:
         elif head == "xargs":
             args = _skip_options(args[1:], _XARGS_VALUED)
         elif head in _RUNNERS and len(args) > 1 and args[1] == _RUNNERS[head]:
-            args = _skip_options(args[2:], frozenset())
+            args = _skip_options(args[2:], _RUNNER_VALUED)
+        elif head == "uvx" or (head == "pipx" and len(args) > 1 and args[1] == "run"):
+            args = _skip_options(args[1 if head == "uvx" else 2 :], _RUNNER_VALUED)
         elif head in _SHELLS and len(args) > 1 and not args[1].startswith("-"):
             args = args[1:]  # `bash ci/test.sh`: the script
         elif head.startswith("python") or head in ("py", "pypy", "pypy3"):
