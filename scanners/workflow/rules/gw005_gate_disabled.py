@@ -122,6 +122,12 @@ def _disabling_options(argv: list[str]) -> Iterator[str]:
             yield "--disable-plugin-autoload (without -p gridgate)"
 
 
+def _describe(argv: list[str]) -> str:
+    """The command up to pytest (``coverage run -m pytest``), or its first words."""
+    end = next((i for i, a in enumerate(argv) if a.rsplit("/", 1)[-1] == "pytest"), 2)
+    return " ".join(argv[: min(end + 1, 6)])
+
+
 def _assignments(command: Command) -> Iterator[tuple[Word, str, str]]:
     """``NAME=value`` set by a command: ``export NAME=v``, ``NAME=v cmd``, and
     ``echo "NAME=v" >> "$GITHUB_ENV"`` (which sets it for the job's later steps)."""
@@ -218,7 +224,7 @@ class GateDisabled(WorkflowRule):
                     if command.start <= after:
                         continue
                     if runs_tests(command.argv) and not loads_gridgate(command.argv, env):
-                        return " ".join(command.argv[:3])
+                        return _describe(command.argv)
         return None
 
     def _script_variables(
@@ -236,7 +242,7 @@ class GateDisabled(WorkflowRule):
                 if word in command.assignments:  # `NAME=1 pytest`: this command only
                     env = _step_env(step)
                     if runs_tests(command.argv) and not loads_gridgate(command.argv, env):
-                        yield Hit(line, column, self._autoload_message(" ".join(command.argv[:3])))
+                        yield Hit(line, column, self._autoload_message(_describe(command.argv)))
                     continue
                 # `export NAME=1`: the rest of the script; `>> $GITHUB_ENV`: later steps too.
                 blind = self._runs_tests_without_gridgate([step], command.start, statements)
