@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_gridgate.config import ConfigError, GridgateConfig, find_config_file, load_config
+from pytest_gridgate.config import (
+    NUMBER_RANGES,
+    ConfigError,
+    GridgateConfig,
+    find_config_file,
+    load_config,
+)
 
 _CONFIG_KEY = pytest.StashKey[GridgateConfig]()
 
@@ -67,7 +74,49 @@ def get_config(config: pytest.Config) -> GridgateConfig:
         return loaded
 
 
+# pytest-timeout's own settings, which the timeouts gate builds on: the setting they stand
+# for, and where each may come from (option dest, ini name, environment variable).
+_TIMEOUT_PLUGIN_VALUES = (
+    ("timeouts.default", "timeout", "--timeout", "timeout", "PYTEST_TIMEOUT"),
+    ("timeouts.session", "session_timeout", "--session-timeout", "session_timeout", None),
+)
+
+
+def _check_timeout_plugin_values(config: pytest.Config) -> None:
+    """pytest-timeout takes any float (NaN, infinity) and the gate's timers cannot: a bad
+    value is a usage error naming where it came from, like a bad gridgate setting."""
+    if not config.pluginmanager.has_plugin("timeout"):
+        return
+    for setting, dest, option, ini, variable in _TIMEOUT_PLUGIN_VALUES:
+        sources = [
+            (f"command line: {option}", getattr(config.known_args_namespace, dest, None)),
+            (f"environment variable {variable}", os.environ.get(variable) if variable else None),
+            (_ini_key(config, ini), config.getini(ini) or None),
+        ]
+        for where, value in sources:
+            if value is None:
+                continue
+            allowed = NUMBER_RANGES[setting]
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise pytest.UsageError(
+                    f"gridgate: {where}: expected a number of seconds, got {value!r}"
+                ) from None
+            if not allowed.admits(number):
+                raise pytest.UsageError(f"gridgate: {where}: must be {allowed}, got {number:g}")
+
+
+def _ini_key(config: pytest.Config, name: str) -> str:
+    if config.inipath is None:
+        return f"ini option {name}"  # from -o NAME=VALUE
+    if config.inipath.name == "pyproject.toml":
+        return f"{config.inipath.name}: tool.pytest.ini_options.{name}"
+    return f"{config.inipath.name}: {name}"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     # Load (and validate) before any conftest is imported: a bad config is exit 4 at once.
     get_config(early_config)
+    _check_timeout_plugin_values(early_config)

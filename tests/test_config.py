@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate.config import ConfigError, GridgateConfig, env_variable_names, load_config
+from pytest_gridgate.config import (
+    NUMBER_RANGES,
+    ConfigError,
+    GridgateConfig,
+    env_variable_names,
+    load_config,
+)
+
+XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["single", "xdist"])
 
 
 def test_wrong_type_is_one_line_usage_error(pytester: pytest.Pytester) -> None:
@@ -92,7 +100,11 @@ def test_yaml_file_is_found_upwards(tmp_path: Path) -> None:
     [
         ("[tool.gridgate]\ntimeout = 3\n", {}, "*pyproject.toml: timeout: unknown key*"),
         ("[tool.gridgate.leaks]\naction = 'loud'\n", {}, "*leaks.action: expected one of*"),
-        ("[tool.gridgate.collection]\nmin_tests = -1\n", {}, "*min_tests: must not be negative"),
+        (
+            "[tool.gridgate.collection]\nmin_tests = -1\n",
+            {},
+            "*min_tests: must be from 0 *, got -1",
+        ),
         ("[tool.gridgate.env]\nX = true\n", {}, "*env.X: expected a string"),
         ("[tool.gridgate]\n", {"profile": "nope"}, "*profile: unknown profile 'nope'*"),
         (
@@ -135,3 +147,110 @@ def test_configuration_reference_lists_every_setting() -> None:
     for variable, key in env_variable_names().items():
         assert f"`{key}`" in reference
         assert f"`{variable}`" in reference
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+# (where the bad value is, the value, the name the one-line error must give). Each of these
+# hung a run, stopped it early or crashed it with a traceback before numbers had ranges.
+BAD_NUMBERS = [
+    ("toml", "[tool.gridgate.timeouts]\ndefault = nan", "pyproject.toml: timeouts.default"),
+    ("toml", "[tool.gridgate.timeouts]\nsession = nan", "pyproject.toml: timeouts.session"),
+    ("toml", "[tool.gridgate.timeouts]\ncollection = nan", "pyproject.toml: timeouts.collection"),
+    ("toml", "[tool.gridgate.timeouts]\ndefault = inf", "pyproject.toml: timeouts.default"),
+    ("toml", "[tool.gridgate.timeouts]\ndefault = 1e10", "pyproject.toml: timeouts.default"),
+    ("toml", "[tool.gridgate.timeouts]\ndefault = 1e-9", "pyproject.toml: timeouts.default"),
+    ("toml", "[tool.gridgate.timeouts]\nkill_after = -inf", "pyproject.toml: timeouts.kill_after"),
+    (
+        "toml",
+        "[tool.gridgate.timeouts]\nmarkers = { slow = inf }",
+        "pyproject.toml: timeouts.markers.slow",
+    ),
+    ("toml", "[tool.gridgate.leaks]\ngrace = 1e10", "pyproject.toml: leaks.grace"),
+    (
+        "toml",
+        "[tool.gridgate.collection]\nmin_tests = 1000000000000",
+        "pyproject.toml: collection.min_tests",
+    ),
+    (
+        "toml",
+        "[tool.gridgate.profiles.ci.timeouts]\nsession = nan",
+        "pyproject.toml: profiles.ci.timeouts.session",
+    ),
+    ("yaml", "timeouts:\n  kill_after: .inf", "gridgate.yaml: timeouts.kill_after"),
+    ("yaml", "collection:\n  min_tests: 1" + "0" * 80, "gridgate.yaml: collection.min_tests"),
+    (
+        "env",
+        "GRIDGATE_TIMEOUTS_DEFAULT=1e400",
+        "environment variable GRIDGATE_TIMEOUTS_DEFAULT: timeouts.default",
+    ),
+    ("env", "GRIDGATE_LEAKS_GRACE=nan", "environment variable GRIDGATE_LEAKS_GRACE: leaks.grace"),
+    ("env", "PYTEST_TIMEOUT=inf", "environment variable PYTEST_TIMEOUT"),
+    ("option", "--timeout=nan", "command line: --timeout"),
+    ("option", "--timeout=1e10", "command line: --timeout"),
+    ("option", "--session-timeout=inf", "command line: --session-timeout"),
+    ("ini", "timeout = 1e10", "pyproject.toml: tool.pytest.ini_options.timeout"),
+]
+
+
+@XDIST
+@pytest.mark.parametrize(
+    ("where", "value", "names"),
+    BAD_NUMBERS,
+    ids=[f"{w}-{v.split(chr(10))[-1]}" for w, v, _ in BAD_NUMBERS],
+)
+def test_every_number_is_finite_and_in_range(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    xdist: list[str],
+    where: str,
+    value: str,
+    names: str,
+) -> None:
+    args = [*xdist]
+    if where == "toml":
+        pytester.makepyprojecttoml(value)
+    elif where == "yaml":
+        pytester.path.joinpath("gridgate.yaml").write_text(value + "\n")
+    elif where == "ini":
+        pytester.makepyprojecttoml(f"[tool.pytest.ini_options]\n{value}\n")
+    elif where == "env":
+        monkeypatch.setenv(*value.split("=", 1))
+    else:
+        args.append(value)
+    pytester.makepyfile("def test_ok(): pass\ndef test_two(): pass\n")
+    # A timeout bounds the run: NaN used to mean "never time out" and hang it.
+    result = pytester.runpytest_subprocess(*args, timeout=120)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"ERROR: gridgate: {names}: must be "), errors[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_numbers_in_range_and_off_are_accepted(tmp_path: Path) -> None:
+    text = """
+        [tool.gridgate.timeouts]
+        default = 0
+        session = 604800
+        collection = 0.001
+        kill_after = 0
+        markers = { slow = 86400, free = 0 }
+        [tool.gridgate.leaks]
+        grace = 60
+        [tool.gridgate.collection]
+        min_tests = 0
+    """
+    config = _load(tmp_path, text)
+    assert config.timeouts == config.timeouts._replace(
+        default=0.0, session=604800.0, collection=0.001, kill_after=0.0
+    )
+    assert dict(config.timeouts.markers) == {"slow": 86400.0, "free": 0.0}
+
+
+def test_configuration_reference_documents_every_range() -> None:
+    reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    for key, allowed in NUMBER_RANGES.items():
+        assert f"| `{key}` | {allowed} |" in reference, key
