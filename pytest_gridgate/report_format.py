@@ -7,6 +7,7 @@ them the report of a run it had to kill, so that report reads exactly like any o
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the supervisor does not import typing
@@ -60,19 +61,136 @@ def markdown(data: dict[str, Any], max_details: int = MARKDOWN_DETAILS) -> str:
 
 
 def write_files(
-    data: dict[str, Any], json_path: str | None, markdown_path: str | None, append: bool
-) -> None:
-    """The JSON report and the Markdown summary (appended to, for a step summary)."""
-    if json_path:
-        import json
+    data: dict[str, Any],
+    json_path: str | None,
+    markdown_path: str | None,
+    append: bool,
+    *,
+    exit_code_if_unwritten: int | None = None,
+) -> list[str]:
+    """Write the JSON report and the Markdown summary (appended to, for a step summary).
 
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w", encoding="utf-8") as out:
-            out.write(json.dumps(data, indent=2) + "\n")
+    Returns one line per file that could not be written, naming its path; never raises
+    for an unwritable path, and an output that fails does not stop the other. A failure
+    adds a failed ``report`` verdict to ``data`` (and, when ``exit_code_if_unwritten`` is
+    given and the run had passed, sets that exit code) and the files already written are
+    written again, so every file that exists tells the same story. The summary is appended
+    last: an append cannot be taken back.
+    """
+    outputs = []
+    if json_path:
+        outputs.append((json_path, "the JSON report", False, True))
     if markdown_path:
-        os.makedirs(os.path.dirname(os.path.abspath(markdown_path)), exist_ok=True)
-        with open(markdown_path, "a" if append else "w", encoding="utf-8") as out:
-            out.write(markdown(data))
+        source = " ($GITHUB_STEP_SUMMARY)" if append else ""
+        outputs.append((markdown_path, f"the Markdown summary{source}", append, False))
+    outputs.sort(key=lambda output: output[2])
+    problems: list[str] = []
+    written: list[tuple[str, str, bool, bool]] = []
+    for output in outputs:
+        path, what, appending, is_json = output
+        try:
+            text = _render_json(data) if is_json else markdown(data)
+            (append_whole if appending else write_whole)(path, text)
+        except (OSError, ValueError) as exc:
+            problems.append(f"cannot write {what} to {path}: {_reason(exc)}")
+            _unwritten_verdict(data, problems, exit_code_if_unwritten)
+            for again in written:  # the verdict changed: rewrite what already went out
+                # It was writable a moment ago; should that change, the first message stands.
+                with contextlib.suppress(OSError, ValueError):
+                    write_whole(again[0], _render_json(data) if again[3] else markdown(data))
+        else:
+            written.append(output)
+    return problems
+
+
+def _render_json(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _reason(exc: Exception) -> str:
+    strerror = getattr(exc, "strerror", None)
+    return strerror if isinstance(strerror, str) and strerror else str(exc)
+
+
+def _unwritten_verdict(data: dict[str, Any], problems: list[str], exit_code: int | None) -> None:
+    if exit_code is not None and data.get("exit_code") == 0:
+        data["exit_code"] = exit_code
+        data["outcome"] = outcome(exit_code)
+    if len(problems) == 1:
+        summary, details = problems[0], []
+    else:
+        summary, details = f"{len(problems)} files could not be written", list(problems)
+    verdict = {"gate": "report", "passed": False, "summary": summary, "details": details}
+    data["gates"] = [*(g for g in data.get("gates", []) if g["gate"] != "report"), verdict]
+
+
+def write_whole(path: str, text: str) -> None:
+    """Write ``text`` as the whole of ``path`` so that a reader, or another run writing the
+    same path at the same moment, never sees a torn file: the text goes to a temporary
+    file in the same directory, which is then renamed over ``path`` (atomic on POSIX).
+
+    A path that is not a regular file (``/dev/stdout``, a named pipe, ``/dev/full``) is
+    written in place: renaming over it would replace the device, not write to it. A
+    symbolic link is followed, so the file it points to is replaced, not the link.
+    """
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    os.makedirs(directory, exist_ok=True)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and (mode & 0o170000) == 0o040000:  # S_ISDIR, without importing stat
+        raise IsADirectoryError(21, "Is a directory", path)
+    data = text.encode("utf-8")
+    if mode is not None and (mode & 0o170000) != 0o100000:  # not S_ISREG
+        fd = os.open(target, os.O_WRONLY | os.O_TRUNC)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return
+    temporary = os.path.join(
+        directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    )
+    # 0o666 less the umask, as open() would create the file; an existing report keeps its
+    # permissions.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        try:
+            _write_all(fd, data)
+            if mode is not None:
+                os.fchmod(fd, mode & 0o7777)
+        finally:
+            os.close(fd)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def append_whole(path: str, text: str) -> None:
+    """Append ``text`` to ``path`` in one ``write``: with ``O_APPEND`` the kernel places
+    each write at the end as a whole, so two runs appending to one step summary at once
+    never interleave (a buffered file object may split the text into several writes)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        data = text.encode("utf-8")
+        written = os.write(fd, data)
+        if written != len(data):  # a full disk: the rest would land after someone else's
+            raise OSError(28, f"only {written} of {len(data)} bytes written", path)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def set_tests_verdict(
