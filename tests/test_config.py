@@ -254,3 +254,56 @@ def test_configuration_reference_documents_every_range() -> None:
     reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
     for key, allowed in NUMBER_RANGES.items():
         assert f"| `{key}` | {allowed} |" in reference, key
+
+
+# --------------------------------------------------------------------------- pytest --help
+
+
+def test_help_shows_the_defaults_and_the_settings_in_effect(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [tool.gridgate.env]
+        GG_DATABASE = "postgresql://user:hunter2@db/test"
+        [tool.gridgate.timeouts]
+        default = 7
+        markers = { slow = 90 }
+        """
+    )
+    monkeypatch.setenv("GRIDGATE_LEAKS_ACTION", "warn")
+    result = pytester.runpytest_subprocess("--help")
+
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "gridgate quality gate (on once installed*",
+            "*--gridgate-leaks=*",
+            "*leaks.action*default: fail)",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "gridgate settings in effect (pyproject.toml, profile 'default'*",
+            "  env                     GG_DATABASE",
+            "  env_force               (none)",
+            "  collection.min_tests    1",
+            "  timeouts.default        7 s",
+            "  timeouts.markers        slow = 90 s",
+            "  timeouts.session        1800 s",
+            "  timeouts.collection     300 s",
+            "  timeouts.kill_after     5 s",
+            "  leaks.action            warn",
+        ]
+    )
+    assert "hunter2" not in result.stdout.str()  # names only, never values
+    assert "scan." not in result.stdout.str()  # the scanner's settings are not the plugin's
+
+
+def test_help_with_a_bad_configuration_still_helps(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.gridgate.timeouts]\ndefault = nan\n")
+    result = pytester.runpytest_subprocess("--help")
+
+    result.stderr.fnmatch_lines(["ERROR: gridgate: pyproject.toml: timeouts.default: must be *"])
+    assert "gridgate settings in effect (" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
