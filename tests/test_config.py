@@ -306,4 +306,4 @@ def test_help_with_a_bad_configuration_still_helps(pytester: pytest.Pytester) ->
 
     result.stderr.fnmatch_lines(["ERROR: gridgate: pyproject.toml: timeouts.default: must be *"])
     assert "gridgate settings in effect (" not in result.stdout.str()
-    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "Traceback (most recent call last)" not in result.stdout.str() + result.stderr.str()
