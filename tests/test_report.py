@@ -386,3 +386,32 @@ def test_qq_shows_only_a_failed_gate_that_pytest_does_not(pytester: pytest.Pytes
         "gridgate: failed (exit code 2)",
     ]
     assert "= gridgate =" not in result.stdout.str()
+
+
+def _gridgate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytest_gridgate.cli", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("writer", ["scan-output", "baseline", "init"])
+def test_every_file_gridgate_writes_is_replaced_whole(tmp_path: Path, writer: str) -> None:
+    """The scanner's ``--output`` and baseline and ``gridgate init``'s workflows are written
+    like the gate report: a reader that opened the old file keeps reading all of it."""
+    (tmp_path / "pyproject.toml").write_text("[tool.gridgate.scan]\nselect = ['GG']\n")
+    (tmp_path / "mod.py").write_text("import asyncio\nasyncio.get_event_loop()\n")
+    (tmp_path / ".git").mkdir()  # all init looks for
+    args, target = {
+        "scan-output": (["scan", "--format", "json", "--output", "out.json", "."], "out.json"),
+        "baseline": (["scan", "--baseline", "b.json", "--update-baseline", "."], "b.json"),
+        "init": (["init", "--force"], ".github/workflows/gridgate.yml"),
+    }[writer]
+    path = tmp_path / target
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = '{"findings": [], "version": 1}\n'  # an empty baseline, or any old file
+    path.write_text(old)
+    with path.open() as reader:
+        done = _gridgate(*args, cwd=tmp_path)
+        assert reader.read() == old
+    assert done.returncode in (0, 1), done.stderr
+    assert path.read_text() != old
+    assert not list(path.parent.glob(".*.tmp"))
