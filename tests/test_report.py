@@ -183,7 +183,7 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     directory.chmod(0o755)
 
 
-def _unwritable(kind: str, tmp_path: Path, read_only: Path) -> str:
+def _unwritable(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if kind == "missing":
         return "/proc/nope/r.json"  # a directory that cannot be made
     if kind == "directory":
@@ -191,6 +191,7 @@ def _unwritable(kind: str, tmp_path: Path, read_only: Path) -> str:
         return str(tmp_path / "adir")
     if kind == "full":
         return "/dev/full"  # every write fails with ENOSPC
+    read_only: Path = request.getfixturevalue("read_only_dir")
     return str(read_only / "r.json")
 
 
@@ -200,13 +201,13 @@ def _unwritable(kind: str, tmp_path: Path, read_only: Path) -> str:
 def test_unwritable_output_is_one_line_and_the_rest_is_written(
     pytester: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
-    read_only_dir: Path,
+    request: pytest.FixtureRequest,
     xdist: list[str],
     output: str,
     kind: str,
 ) -> None:
     pytester.makepyfile(TWO_PASSING)
-    bad = _unwritable(kind, pytester.path, read_only_dir)
+    bad = _unwritable(kind, pytester.path, request)
     args = [*xdist]
     if output == "report":
         args += [f"--gridgate-report={bad}", "--gridgate-summary=good.md"]
