@@ -122,6 +122,16 @@ def test_yaml_file_is_found_upwards(tmp_path: Path) -> None:
             {"environ": {"GRIDGATE_TIMEOUTS_DEFAULT": "soon"}},
             "environment variable GRIDGATE_TIMEOUTS_DEFAULT: timeouts.default: expected a number*",
         ),
+        (
+            "[tool.gridgate]\n",
+            {"overrides": {"timeouts.session": "nan"}},
+            "command line: timeouts.session: must be 0 (off) or * to 604800 seconds, got nan",
+        ),
+        (
+            "[tool.gridgate]\n",
+            {"overrides": {"leaks.grace": float("inf")}},
+            "command line: leaks.grace: must be from 0 to 60 seconds, got inf",
+        ),
     ],
 )
 def test_errors_are_one_line_naming_file_and_key(
