@@ -140,24 +140,6 @@ def test_summary_option_and_report_on_exitfirst(pytester: pytest.Pytester) -> No
     assert "| tests | ❌ fail | 2 passed, 1 failed |" in summary
 
 
-def test_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(OTHER_GATE)
-    pytester.makepyfile(test_ok="def test_pass(): pass\ndef test_b(): pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:terminal", "--gridgate-report=r.json")
-
-    assert result.ret == 0
-    report = json.loads((pytester.path / "r.json").read_text())
-    assert report["outcome"] == "passed"
-    assert report["counts"] == {
-        "collected": 2, "passed": 2, "failed": 0, "errors": 0, "skipped": 0,
-        "xfailed": 0, "xpassed": 0, "deselected": 0,
-    }  # fmt: skip
-    assert [t["nodeid"] for t in report["timeouts"]] == ["test_ok.py::test_pass"]
-    gates = [g["gate"] for g in report["gates"]]
-    # The stand-in's "leaks" verdict, then the real timeouts and leaks gates'.
-    assert gates == ["collection", "tests", "leaks", "timeouts", "leaks"]
-
-
 # --------------------------------------------------------------------------- writing the files
 
 XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["single", "xdist"])
@@ -419,3 +401,21 @@ def test_every_file_gridgate_writes_is_replaced_whole(tmp_path: Path, writer: st
     assert done.returncode in (0, 1), done.stderr
     assert path.read_text() != old
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(OTHER_GATE)
+    pytester.makepyfile(test_ok="def test_pass(): pass\ndef test_b(): pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:terminal", "--gridgate-report=r.json")
+
+    assert result.ret == 0
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["outcome"] == "passed"
+    assert report["counts"] == {
+        "collected": 2, "passed": 2, "failed": 0, "errors": 0, "skipped": 0,
+        "xfailed": 0, "xpassed": 0, "deselected": 0,
+    }  # fmt: skip
+    assert [t["nodeid"] for t in report["timeouts"]] == ["test_ok.py::test_pass"]
+    gates = [g["gate"] for g in report["gates"]]
+    # The stand-in's "leaks" verdict, then the real timeouts and leaks gates'.
+    assert gates == ["collection", "tests", "leaks", "timeouts", "leaks"]
