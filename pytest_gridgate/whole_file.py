@@ -18,8 +18,9 @@ def write_whole(path: str | os.PathLike[str], text: str) -> None:
     file in the same directory, which is then renamed over ``path`` (atomic on POSIX).
 
     A path that is not a regular file (``/dev/stdout``, a named pipe, ``/dev/full``) is
-    written in place: renaming over it would replace the device, not write to it. A
-    symbolic link is followed, so the file it points to is replaced, not the link.
+    written in place: renaming over it would replace the device, not write to it; so is an
+    existing file in a directory where no new file can be made. A symbolic link is
+    followed, so the file it points to is replaced, not the link.
     """
     target = os.path.realpath(path)
     directory = os.path.dirname(target)
@@ -32,18 +33,22 @@ def write_whole(path: str | os.PathLike[str], text: str) -> None:
         raise IsADirectoryError(21, "Is a directory", path)
     data = text.encode("utf-8")
     if mode is not None and (mode & 0o170000) != 0o100000:  # not S_ISREG
-        fd = os.open(target, os.O_WRONLY | os.O_TRUNC)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
+        _write_in_place(target, data)
         return
     temporary = os.path.join(
         directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     )
     # 0o666 less the umask, as open() would create the file; an existing report keeps its
     # permissions.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError:
+        if mode is None:
+            raise
+        # A writable file in a directory we cannot create files in (a CI system's
+        # pre-made summary file, say): writing it in place is all there is.
+        _write_in_place(target, data)
+        return
     try:
         try:
             _write_all(fd, data)
@@ -69,6 +74,14 @@ def append_whole(path: str | os.PathLike[str], text: str) -> None:
         written = os.write(fd, data)
         if written != len(data):  # a full disk: the rest would land after someone else's
             raise OSError(28, f"only {written} of {len(data)} bytes written", path)
+    finally:
+        os.close(fd)
+
+
+def _write_in_place(target: str, data: bytes) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_TRUNC)
+    try:
+        _write_all(fd, data)
     finally:
         os.close(fd)
 

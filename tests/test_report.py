@@ -148,10 +148,12 @@ TWO_PASSING = "def test_one(): pass\ndef test_two(): pass\n"
 
 @pytest.fixture
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A directory nobody can create files in: root ignores the permission bits, so as root
-    it is made immutable too (and mutable again afterwards, or it could not be removed)."""
+    """A directory nobody can create files in (holding one writable file, ``kept.json``):
+    root ignores the permission bits, so as root it is made immutable too (and mutable
+    again afterwards, or it could not be removed)."""
     directory = tmp_path / "read-only"
     directory.mkdir()
+    (directory / "kept.json").write_text("{}\n")
     directory.chmod(0o555)
     immutable = False
     if os.geteuid() == 0:
@@ -163,6 +165,17 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     if immutable:
         subprocess.run(["chattr", "-i", str(directory)], check=True, timeout=60)
     directory.chmod(0o755)
+
+
+def test_writable_file_in_a_read_only_directory_is_written_in_place(
+    pytester: pytest.Pytester, read_only_dir: Path
+) -> None:
+    pytester.makepyfile(TWO_PASSING)
+    kept = read_only_dir / "kept.json"
+    result = pytester.runpytest_subprocess(f"--gridgate-report={kept}")
+
+    assert result.ret == 0
+    assert json.loads(kept.read_text())["counts"]["passed"] == 2
 
 
 def _unwritable(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
