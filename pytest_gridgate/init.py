@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_gridgate import __version__
+from pytest_gridgate.whole_file import write_whole
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -269,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(content, end="")
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
+        write_whole(path, content)
         print(f"wrote {path}")
     if not _measures_subprocesses(root):
         print(_COVERAGE_NOTE, file=sys.stderr, end="")

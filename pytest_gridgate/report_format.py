@@ -7,7 +7,9 @@ them the report of a run it had to kill, so that report reads exactly like any o
 
 from __future__ import annotations
 
-import os
+import contextlib
+
+from pytest_gridgate.whole_file import append_whole, write_whole
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the supervisor does not import typing
 if TYPE_CHECKING:
@@ -60,19 +62,69 @@ def markdown(data: dict[str, Any], max_details: int = MARKDOWN_DETAILS) -> str:
 
 
 def write_files(
-    data: dict[str, Any], json_path: str | None, markdown_path: str | None, append: bool
-) -> None:
-    """The JSON report and the Markdown summary (appended to, for a step summary)."""
-    if json_path:
-        import json
+    data: dict[str, Any],
+    json_path: str | None,
+    markdown_path: str | None,
+    append: bool,
+    *,
+    exit_code_if_unwritten: int | None = None,
+) -> list[str]:
+    """Write the JSON report and the Markdown summary (appended to, for a step summary).
 
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w", encoding="utf-8") as out:
-            out.write(json.dumps(data, indent=2) + "\n")
+    Returns one line per file that could not be written, naming its path; never raises
+    for an unwritable path, and an output that fails does not stop the other. A failure
+    adds a failed ``report`` verdict to ``data`` (and, when ``exit_code_if_unwritten`` is
+    given and the run had passed, sets that exit code) and the files already written are
+    written again, so every file that exists tells the same story. The summary is appended
+    last: an append cannot be taken back.
+    """
+    outputs = []
+    if json_path:
+        outputs.append((json_path, "the JSON report", False, True))
     if markdown_path:
-        os.makedirs(os.path.dirname(os.path.abspath(markdown_path)), exist_ok=True)
-        with open(markdown_path, "a" if append else "w", encoding="utf-8") as out:
-            out.write(markdown(data))
+        source = " ($GITHUB_STEP_SUMMARY)" if append else ""
+        outputs.append((markdown_path, f"the Markdown summary{source}", append, False))
+    outputs.sort(key=lambda output: output[2])
+    problems: list[str] = []
+    written: list[tuple[str, str, bool, bool]] = []
+    for output in outputs:
+        path, what, appending, is_json = output
+        try:
+            text = _render_json(data) if is_json else markdown(data)
+            (append_whole if appending else write_whole)(path, text)
+        except (OSError, ValueError) as exc:
+            problems.append(f"cannot write {what} to {path}: {_reason(exc)}")
+            _unwritten_verdict(data, problems, exit_code_if_unwritten)
+            for again in written:  # the verdict changed: rewrite what already went out
+                # It was writable a moment ago; should that change, the first message stands.
+                with contextlib.suppress(OSError, ValueError):
+                    write_whole(again[0], _render_json(data) if again[3] else markdown(data))
+        else:
+            written.append(output)
+    return problems
+
+
+def _render_json(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _reason(exc: Exception) -> str:
+    strerror = getattr(exc, "strerror", None)
+    return strerror if isinstance(strerror, str) and strerror else str(exc)
+
+
+def _unwritten_verdict(data: dict[str, Any], problems: list[str], exit_code: int | None) -> None:
+    if exit_code is not None and data.get("exit_code") == 0:
+        data["exit_code"] = exit_code
+        data["outcome"] = outcome(exit_code)
+    if len(problems) == 1:
+        summary, details = problems[0], []
+    else:
+        summary, details = f"{len(problems)} files could not be written", list(problems)
+    verdict = {"gate": "report", "passed": False, "summary": summary, "details": details}
+    data["gates"] = [*(g for g in data.get("gates", []) if g["gate"] != "report"), verdict]
 
 
 def set_tests_verdict(
