@@ -58,7 +58,7 @@ def _project_env(where: Path, module: str) -> Path:
 
 
 NEEDS_PROJECT_ENV = (
-    "import only_in_project_env\n\ndef test_dep():\n    assert only_in_project_env.VALUE == 42\n"  # noqa: E501
+    "import only_in_project_env\n\ndef test_dep():\n    assert only_in_project_env.VALUE == 42\n"
 )
 
 
