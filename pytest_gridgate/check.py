@@ -31,10 +31,11 @@ then pytest with gridgate, and print one verdict. Arguments after -- go to pytes
 EPILOG = """\
 which Python runs pytest (the first that applies):
   --python PATH        an interpreter, or a virtual environment's directory
+  gridgate's own       if it is a virtual environment inside PATH or its git repository
   $VIRTUAL_ENV         the active virtual environment
   $CONDA_PREFIX        the active conda environment
   PATH/.venv           the project's own virtual environment
-  gridgate's own       if it is not a virtual environment, or one inside or above PATH
+  gridgate's own       if it is not a virtual environment, or one in a directory above PATH
 Installed on its own (pipx, uv tool), gridgate cannot import your project: it then
 stops at once and says so. The interpreter needs pytest-gridgate installed.
 
@@ -173,6 +174,16 @@ def project_python(
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise UsageError(f"--python {explicit}: not an interpreter or virtual environment")
         return Interpreter(path, "--python")
+    own = Path(sys.executable)
+    prefix = Path(sys.prefix).resolve()
+    is_venv = prefix != Path(sys.base_prefix).resolve()
+    home = project.resolve()
+    repository = next((d for d in [home, *home.parents] if (d / ".git").exists()), None)
+    # gridgate installed in the project's (or its repository's) own environment, run by
+    # path as in `.venv/bin/gridgate check`: that is the project's interpreter, whatever
+    # else is activated.
+    if is_venv and any(prefix.is_relative_to(d) for d in (home, repository) if d):
+        return Interpreter(own, "gridgate's virtual environment, in the project")
     for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         if environ.get(variable):
             path = _venv_python(Path(environ[variable]))
@@ -182,13 +193,10 @@ def project_python(
     local = _venv_python(project.absolute() / ".venv")
     if local.is_file():
         return Interpreter(local, "the project's .venv")
-    own = Path(sys.executable)
-    prefix = Path(sys.prefix).resolve()
-    if prefix == Path(sys.base_prefix).resolve():
+    if not is_venv:
         return Interpreter(own, "gridgate's interpreter, not a virtual environment")
-    home = project.resolve()
-    if prefix.is_relative_to(home) or home.is_relative_to(prefix.parent):
-        return Interpreter(own, "gridgate's virtual environment, in or above the project")
+    if home.is_relative_to(prefix.parent):
+        return Interpreter(own, "gridgate's virtual environment, beside the project")
     raise UsageError(
         f"gridgate runs in {prefix}, an environment of its own (pipx? uv tool?) that cannot "
         "import the project; run pytest with the project's interpreter: activate its "

@@ -247,3 +247,19 @@ def test_quiet_and_verbose(pytester: pytest.Pytester) -> None:
     assert "test session starts" not in quiet.stdout  # pytest -q
     assert "FAIL  scan        55 findings (GG001)" in quiet.stdout
     assert quiet.returncode == default.returncode == verbose.returncode == 1
+
+
+def test_gridgate_in_the_repositorys_environment_wins(pytester: pytest.Pytester) -> None:
+    """`.venv/bin/gridgate check sub/` in a clone uses that .venv, whatever is activated."""
+    (pytester.path / ".git").mkdir()
+    project = pytester.mkdir("sub")
+    (project / "test_dep.py").write_text(NEEDS_PROJECT_ENV)
+    env_dir = _project_env(pytester.path / ".venv", "only_in_project_env")
+    other = _project_env(pytester.path.parent / f"{pytester.path.name}-other", "unrelated")
+    result = subprocess.run(
+        [str(env_dir / "bin" / "python"), "-m", "pytest_gridgate.cli", "check", "sub"],
+        cwd=pytester.path, capture_output=True, text=True, timeout=240,
+        env=_environ(VIRTUAL_ENV=str(other)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "gridgate's virtual environment, in the project" in result.stdout
