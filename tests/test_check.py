@@ -217,7 +217,7 @@ def test_help_version_and_usage_streams(pytester: pytest.Pytester) -> None:
     assert asked.returncode == 0
     assert asked.stdout.startswith("usage: gridgate")
     assert asked.stderr == ""
-    for wrong in ([], ["frobnicate"], ["--bogus"], ["check", "--bogus"]):
+    for wrong in ([], ["frobnicate"], ["--bogus"], ["check", "--bogus"], ["init", "--bogus"]):
         result = _gridgate(*wrong, cwd=pytester.path)
         assert result.returncode == 2, wrong
         assert result.stdout == "", wrong
