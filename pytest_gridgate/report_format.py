@@ -31,7 +31,10 @@ def terminal_lines(data: dict[str, Any], max_details: int = TERMINAL_DETAILS) ->
     lines = []
     for g in gates:
         lines.append(f"{'PASS' if g['passed'] else 'FAIL'} {g['gate']:<{width}}  {g['summary']}")
-        lines.extend(f"    {d}" for d in _capped(g.get("details", []), max_details))
+        for detail in _capped(g.get("details", []), max_details):
+            # A detail's own further lines (where a timeout waited, what it killed) sit
+            # under it, indented once more.
+            lines.extend(f"    {line}" for line in detail.split("\n"))
     lines.append(f"gridgate: {outcome(data['exit_code'])} (exit code {data['exit_code']})")
     return lines
 

@@ -186,3 +186,13 @@ def test_markdown_details_render_verbatim(pytester: pytest.Pytester) -> None:
     assert "killed" not in hang  # the first line only: the rest is a block of its own
     blocks = re.findall(r"<pre><code[^>]*>(.*?)</code></pre>", html, re.DOTALL)
     assert any(re.search(r"^\s*killed pid \d+ ", b, re.MULTILINE) for b in blocks), html
+
+
+def test_terminal_details_keep_their_lines_under_them(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_md=PIPES_AND_HANGS)
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    lines = result.stdout.lines
+    at = next(i for i, line in enumerate(lines) if line.startswith("    TIMEOUT "))
+    assert "test_hangs_with_a_child" in lines[at]
+    assert re.match(r"^ {8}killed pid \d+ ", lines[at + 1]), lines[at : at + 2]
