@@ -33,7 +33,10 @@ def terminal_lines(data: dict[str, Any], max_details: int = TERMINAL_DETAILS) ->
     lines = []
     for g in gates:
         lines.append(f"{'PASS' if g['passed'] else 'FAIL'} {g['gate']:<{width}}  {g['summary']}")
-        lines.extend(f"    {d}" for d in _capped(g.get("details", []), max_details))
+        for detail in _capped(g.get("details", []), max_details):
+            # A detail's own further lines (where a timeout waited, what it killed) sit
+            # under it, indented once more.
+            lines.extend(f"    {line}" for line in detail.split("\n"))
     lines.append(f"gridgate: {outcome(data['exit_code'])} (exit code {data['exit_code']})")
     return lines
 
@@ -55,8 +58,9 @@ def markdown(data: dict[str, Any], max_details: int = MARKDOWN_DETAILS) -> str:
     lines += ["", f"Counts: {counts or 'no tests'}."]
     for g in gates:
         if g.get("details"):
-            lines += ["", f"<details><summary>{g['gate']}</summary>", ""]
-            lines += [f"- `{_cell(d)}`" for d in _capped(g["details"], max_details)]
+            lines += ["", f"<details><summary>{_html(g['gate'])}</summary>", ""]
+            for detail in _capped(g["details"], max_details):
+                lines += _list_item(detail)
             lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
@@ -140,11 +144,22 @@ def set_tests_verdict(
     # Collection errors are the collection gate's; here only errors of tests count.
     if collect_errors is None:
         collect_errors = len(data.get("collection_errors", []))
-    counts["errors"] = max(0, counts.get("errors", 0) - collect_errors)
+    test_errors = max(0, counts.get("errors", 0) - collect_errors)
+    in_collection = counts.get("errors", 0) - test_errors
     keys = [*COUNTS[1:7], *(key for key in counts if key not in COUNTS)]
-    shown = [plural(counts[key], key) for key in keys if counts.get(key)]
+    # pytest's own numbers, so that the line reads like pytest's last line. Collection
+    # errors are among pytest's errors and are named so; only errors of tests fail here.
+    shown = []
+    for key in keys:
+        if counts.get(key):
+            text = plural(counts[key], key)
+            if key == "errors" and in_collection:
+                text += f" ({in_collection} in collection)" if test_errors else " (in collection)"
+            shown.append(text)
+    if all(not counts.get(key) for key in keys if key != "errors") and not test_errors:
+        shown = []  # only collection errors: no test ran
     if shown:
-        failed = counts.get("failed") or counts.get("errors") or failed_elsewhere
+        failed = counts.get("failed") or test_errors or failed_elsewhere
         verdict = {"gate": "tests", "passed": not failed, "summary": ", ".join(shown)}
     else:
         # Nothing ran: fine only for a run that passes anyway (min_tests = 0).
@@ -204,4 +219,41 @@ def _capped(items: list[str], limit: int) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
+    """Text for a table cell: GFM ends a cell at an unescaped ``|``, a row at a newline."""
+    return _html(text).replace("|", "\\|").replace("`", "'").replace("\n", " ")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _list_item(text: str) -> list[str]:
+    """One detail as a Markdown list item, shown verbatim.
+
+    The first line is a code span; further lines (a timeout's stack, the processes it
+    killed) follow in a fenced block inside the item, so their line breaks and
+    indentation stay. Neither escapes anything: backslashes are literal in code, so the
+    fence or span is made longer than any run of backticks in the text instead.
+    """
+    first, *rest = text.split("\n")
+    lines = [f"- {_code_span(first)}"]
+    if rest:
+        fence = "`" * max(3, _longest_backtick_run("\n".join(rest)) + 1)
+        lines += [f"  {fence}text", *(f"  {line}" for line in rest), f"  {fence}"]
+    return lines
+
+
+def _code_span(text: str) -> str:
+    ticks = "`" * (_longest_backtick_run(text) + 1)
+    # A space keeps a leading or trailing backtick out of the delimiter; CommonMark strips
+    # one space on each side when both are there.
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip(" ") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return longest

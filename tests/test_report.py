@@ -432,3 +432,47 @@ def test_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
     gates = [g["gate"] for g in report["gates"]]
     # The stand-in's "leaks" verdict, then the real timeouts and leaks gates'.
     assert gates == ["collection", "tests", "leaks", "timeouts", "leaks"]
+
+
+PIPES_AND_HANGS = """
+import os, subprocess, sys, time
+import pytest
+
+@pytest.mark.parametrize("expr", ["a|b"])
+def test_leaks_env(expr):
+    os.environ["GG_MD_LEAK"] = expr
+
+@pytest.mark.timeout(1)
+def test_hangs_with_a_child():
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    time.sleep(120)
+"""
+
+
+def test_markdown_details_render_verbatim(pytester: pytest.Pytester) -> None:
+    """A ``|`` in a detail reads as ``|`` (no backslash in a code span) and a timeout's
+    further lines keep their line breaks, as GitHub's Markdown (CommonMark + tables) shows."""
+    from markdown_it import MarkdownIt
+
+    pytester.makepyfile(test_md=PIPES_AND_HANGS)
+    result = pytester.runpytest_subprocess("--gridgate-summary=s.md")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+
+    html = MarkdownIt("commonmark").enable("table").render((pytester.path / "s.md").read_text())
+    codes = re.findall(r"<li><code>(.*?)</code>", html)
+    assert any("test_leaks_env[a|b]" in code for code in codes), html
+    assert "\\|" not in "".join(codes)
+    (hang,) = [code for code in codes if "test_hangs_with_a_child" in code]
+    assert "killed" not in hang  # the first line only: the rest is a block of its own
+    blocks = re.findall(r"<pre><code[^>]*>(.*?)</code></pre>", html, re.DOTALL)
+    assert any(re.search(r"^\s*killed pid \d+ ", b, re.MULTILINE) for b in blocks), html
+
+
+def test_terminal_details_keep_their_lines_under_them(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_md=PIPES_AND_HANGS)
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    lines = result.stdout.lines
+    at = next(i for i, line in enumerate(lines) if line.startswith("    TIMEOUT "))
+    assert "test_hangs_with_a_child" in lines[at]
+    assert re.match(r"^ {8}killed pid \d+ ", lines[at + 1]), lines[at : at + 2]
