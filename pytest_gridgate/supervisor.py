@@ -76,7 +76,7 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
         nodeids = []
     nodeid = nodeids[index] if 0 <= index < len(nodeids) else "<unknown test>"
     if collecting:
-        nodeid = "collection"
+        nodeid = read_collecting(spec.get("collecting")) or "collection"
     stderr, stdout = int(spec["stderr"]), int(spec["stdout"])
     _write(
         stderr,
@@ -113,6 +113,42 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
         _send(parent, _signal.SIGKILL)
 
 
+def read_collecting(path: str | None) -> str:
+    """The collector the run was collecting (its nodeid), or "" if unknown."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def collection_failed(data: dict[str, Any], entry: dict[str, Any]) -> None:
+    """A run killed while collecting: its module is a collection error, and the collection
+    verdict fails (the snapshot's was judged before the module was reached)."""
+    message = (
+        f"collection ran past timeouts.collection = {entry['seconds']:g}s in C code "
+        "holding the GIL; the run was killed"
+    )
+    errors = data.setdefault("collection_errors", [])
+    if all(e.get("nodeid") != entry["nodeid"] for e in errors):
+        errors.append({"nodeid": entry["nodeid"], "message": message})
+    n = len(errors)
+    verdict = {
+        "gate": "collection",
+        "passed": False,
+        "summary": f"{n} collection error{'s' if n != 1 else ''}; collection did not finish",
+        "details": [f"{e['nodeid']}: {e['message']}" for e in errors],
+    }
+    gates = data.setdefault("gates", [])
+    names = [g.get("gate") for g in gates]
+    if "collection" in names:
+        gates[names.index("collection")] = verdict
+    else:
+        gates.insert(0, verdict)
+
+
 def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
     """The gate report of a process that was killed: its last snapshot plus this verdict,
     rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
@@ -129,6 +165,8 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
             data = json.load(fh)
     except (OSError, ValueError):
         data = {"version": 1, "timeouts": [], "gates": []}
+    if entry["phase"] == "collection":
+        collection_failed(data, entry)
     report_format.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
     report_format.write_files(data, spec.get("report"), spec.get("summary"), spec["append"])
     _write(stdout, "\n" + "\n".join(report_format.terminal_lines(data)) + "\n")

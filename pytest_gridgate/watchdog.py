@@ -41,6 +41,19 @@ if TYPE_CHECKING:
 THREAD_NAME = "gridgate-watchdog"
 # How long the supervisor gives the watchdog thread to act before assuming the GIL is held.
 GRACE = 1.0
+# The longest timer armed (a week, the largest ``timeouts.session`` allowed): ``setitimer``
+# refuses more than about 10**9 seconds (OverflowError), a lock's wait more than about
+# 9 * 10**9, and a longer wait is as good as none. A timeout from a marker or ``--timeout``
+# (pytest-timeout's, not checked by gridgate's configuration) may be anything, ``inf`` and
+# NaN included: both are armed as this.
+LONGEST = 7 * 86400.0
+
+
+def clamp(seconds: float) -> float:
+    """``seconds`` as a timer can take it: at most :data:`LONGEST` (NaN and inf too)."""
+    return seconds if seconds <= LONGEST else LONGEST  # NaN <= x is False
+
+
 # faulthandler dumps every thread's stack on this signal, in C, without the GIL.
 DUMP_SIGNAL = signal.SIGRTMIN + 5 if hasattr(signal, "SIGRTMIN") else signal.SIGUSR2
 
@@ -112,6 +125,8 @@ class Watchdog:
         """Stage two is due ``after`` seconds from now (the deadline returned); ``index``:
         the test's line in the supervisor's nodeids file (``COLLECTION_INDEX`` while
         collecting; -1: not known to the supervisor)."""
+        if not after <= LONGEST:  # also NaN: formatting and waiting would overflow
+            after = LONGEST
         deadline = time.monotonic() + after
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, once per test
@@ -188,6 +203,7 @@ _TICKS = slice(11, 21)
 _NOT_ARMED = b"%10d" % 0
 _MAX_TICKS = 10**10 - 1  # the field's width; a longer timeout is as good as none
 COLLECTION_INDEX = -2  # armed for collection, not a test
+_COLLECTING_SIZE = 1024  # the collecting file: a nodeid and a newline, cut to fit
 
 # The watcher. It wakes every second (a killed ``sleep`` does not count) and counts the
 # wake-ups during which the same GEN stays armed, from its first sight of GEN; TICKS of
@@ -252,11 +268,18 @@ class Supervisor:
         state.write_bytes(idle)
         with state.open("r+b") as fh:
             self.state = mmap(fh.fileno(), len(idle))  # written by Watchdog
+        # The collector being collected, for a take-over during collection: C code cannot
+        # be inspected from outside, so the module stuck at import is named in advance.
+        collecting = self._dir / "collecting"
+        collecting.write_bytes(b"\n" + b" " * (_COLLECTING_SIZE - 1))
+        with collecting.open("r+b") as fh:
+            self._collecting = mmap(fh.fileno(), _COLLECTING_SIZE)
         self.snapshot_path = self._dir / "snapshot.json"
         stdout_fd, stderr_fd = stdio
         spec = {
             **spec,
             "nodeids": str(self._dir / "nodeids"),
+            "collecting": str(collecting),
             "snapshot": str(self.snapshot_path),
             "stdout": stdout_fd,
             "stderr": stderr_fd,
@@ -295,6 +318,11 @@ class Supervisor:
             raise
         self.pid = self._proc.pid
         faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
+
+    def collecting(self, nodeid: str) -> None:
+        """Name the collector being collected now (a memory write, no system call)."""
+        line = nodeid.encode("utf-8", "replace")[: _COLLECTING_SIZE - 1] + b"\n"
+        self._collecting[: len(line)] = line
 
     def set_nodeids(self, nodeids: list[str]) -> None:
         (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
