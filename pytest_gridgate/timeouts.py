@@ -38,6 +38,7 @@ import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import TimeoutSettings
+from pytest_gridgate.hard_exit import real_exit
 from pytest_gridgate.markers import any_marker, marked_items
 from pytest_gridgate.report_format import explain_timeout
 from pytest_gridgate.settings import get_config
@@ -367,7 +368,7 @@ class TimeoutGate:
             if supervisor is not None:
                 supervisor.stop()
             # The main thread is stuck: no exception can reach it, only ending the process can.
-            os._exit(code)  # gridgate: ignore[GG004] stage two: the test ignored stage one
+            real_exit(code)  # not os._exit: hard_exit's wrapper would report again
 
     def _leave_record(self, entry: dict[str, Any], code: int) -> None:
         """The verdict of a process that is about to end: a crash record under xdist (the
