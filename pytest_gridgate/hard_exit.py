@@ -18,6 +18,7 @@ the exit status stays what it was. Under xdist the controller reports a lost wor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Generator
@@ -42,6 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KEY] = guard
     config.pluginmanager.register(guard, "gridgate-exit-guard")
     guard.install()
+    _provisional_report(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -126,6 +128,30 @@ class ExitGuard:
         except Exception as exc:  # the process ends either way: say why there is no report
             os.write(fd, f"gridgate: no report after {summary}: {exc!r}\n".encode())
         return new_code
+
+
+def _provisional_report(config: pytest.Config) -> None:
+    """Until the run writes its report, the JSON report says it did not finish: a process
+    that ends without finishing its session (and its exit status may be 0) leaves a failed
+    report behind, not a missing one nor the previous run's."""
+    from pytest_gridgate import report_format
+
+    path = gate_report.output_paths(config)["report"]
+    if not path:
+        return
+    data: dict[str, Any] = gate_report.GateReport().to_json()
+    data["exit_code"] = 1
+    data["outcome"] = report_format.outcome(1)
+    data["gates"] = [
+        {
+            "gate": "run",
+            "passed": False,
+            "summary": "the run has not finished its session (or ended without finishing it)",
+            "details": [],
+        }
+    ]
+    with contextlib.suppress(OSError):  # the end of the run says what is wrong with it
+        report_format.write_files(data, path, None, False)
 
 
 def _item_of(frame: FrameType | None) -> pytest.Item | None:
