@@ -338,6 +338,7 @@ class Supervisor:
             shutil.rmtree(self._dir, ignore_errors=True)
             raise
         faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
+        _LIVE.append(self)
 
     def _start(self) -> tuple[int, int]:
         """Start the watcher; its pid and process group."""
@@ -415,10 +416,22 @@ class Supervisor:
             if not self.alive() or _is_zombie(self.pid):
                 break
             time.sleep(0.005)
-        faulthandler.unregister(DUMP_SIGNAL)
+        if self in _LIVE:
+            _LIVE.remove(self)
+            # Sessions nest (pytester in-process): the enclosing run's dump goes to its
+            # own stderr again, and stays registered.
+            if _LIVE:
+                fd = _LIVE[-1]._stdio[1]
+                faulthandler.register(DUMP_SIGNAL, file=fd, all_threads=True, chain=False)
+            else:
+                faulthandler.unregister(DUMP_SIGNAL)
         self.state.close()
         self._collecting.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# The supervisors of this process's runs, innermost last: whose stderr the dump signal uses.
+_LIVE: list[Supervisor] = []
 
 
 def _is_zombie(pid: int) -> bool:

@@ -405,3 +405,33 @@ def test_the_run_leaves_no_watcher_behind_in_its_parent() -> None:
     assert [
         c.pid for c in me.children(recursive=True) if c.cmdline()[:1] == ["gridgate-watchdog"]
     ] == []
+
+
+def test_an_inner_session_leaves_the_outer_stage_two_intact(pytester: pytest.Pytester) -> None:
+    # The inner run's supervisor registered, then unregistered, the stack dump signal: the
+    # outer run's take-over must still get its stack dump, then kill it.
+    _project(
+        pytester,
+        """
+        [tool.gridgate.timeouts]
+        default = 1
+        kill_after = 1
+        """,
+        test_outer="""
+        pytest_plugins = ["pytester"]
+
+        def test_inner(pytester):
+            pytester.makepyfile("def test_ok(): pass")
+            pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+        def test_holds_the_gil():
+            sum(range(10**12))
+        """,
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == -9
+    assert 'test_outer.py", line 8 in test_holds_the_gil' in result.stderr.str()
+    [entry] = report["timeouts"]
+    assert entry["nodeid"] == "test_outer.py::test_holds_the_gil"
+    _no_orphaned_watchers()
