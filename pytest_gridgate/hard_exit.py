@@ -137,7 +137,11 @@ def _provisional_report(config: pytest.Config) -> None:
     from pytest_gridgate import report_format
 
     path = gate_report.output_paths(config)["report"]
-    if not path:
+    distributed = getattr(config.option, "dist", "no") != "no"  # xdist's, once it parsed -n
+    if not path or distributed or getattr(config.option, "numprocesses", None):
+        # Not under xdist: the controller outlives its workers and reports their loss;
+        # and a worker would take an existing `--gridgate-report PATH` for a path to
+        # collect (pytest derives the rootdir from such arguments).
         return
     data: dict[str, Any] = gate_report.GateReport().to_json()
     data["exit_code"] = 1
