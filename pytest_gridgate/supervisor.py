@@ -98,7 +98,7 @@ def ended(directory: str) -> None:
         counts["failed"] = counts.get("failed", 0) + 1
         code = 1
     else:
-        summary = "the pytest process ended between tests"
+        summary = "the pytest process ended between tests, or in one without a timeout"
         code = 1
     details = [
         "it never finished its session: os._exit(), a kill from outside or a crash in C "
