@@ -358,8 +358,10 @@ class Supervisor:
         try:
             out, _ = launcher.communicate(timeout=60)  # the launcher only forks and exits
         except subprocess.TimeoutExpired as exc:
-            launcher.kill()
-            launcher.wait()
+            with contextlib.suppress(OSError):
+                os.killpg(launcher.pid, signal.SIGKILL)  # and a watcher it may have forked
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                launcher.wait(timeout=5)
             raise OSError(f"the watcher did not start: {exc}") from None
         try:
             return int(out), launcher.pid
