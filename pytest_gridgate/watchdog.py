@@ -332,11 +332,14 @@ class Supervisor:
         watcher.append(started)
         self._argv = [*watcher, *take_over]
         self._stdio = stdio
+        self._exited: Any = None  # polls the watcher's pidfd: readable once it has ended
+        self._pidfd = -1
         try:
             self.pid, self._group = self._start()
         except OSError:
             shutil.rmtree(self._dir, ignore_errors=True)
             raise
+        self._watch_exit()
         faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
         _LIVE.append(self)
 
@@ -368,16 +371,36 @@ class Supervisor:
         except ValueError:
             raise OSError(f"the watcher did not start: {out!r}") from None
 
+    def _watch_exit(self) -> None:
+        """A pidfd of the watcher: it becomes readable as the watcher ends, before anyone
+        reaps it (``kill(pid, 0)`` still finds a zombie, and init reaps it when it can)."""
+        import select
+
+        self._forget_exit()
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # before Linux 5.3: kill(pid, 0) it is
+            return
+        self._exited = select.poll()
+        self._exited.register(self._pidfd, select.POLLIN)
+
+    def _forget_exit(self) -> None:
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+        self._pidfd, self._exited = -1, None
+
     def alive(self) -> bool:
-        """Whether the watcher still runs (one ``kill(pid, 0)``): though it is no child of
-        the run, a test may still kill it."""
+        """Whether the watcher still runs (one system call): though it is no child of the
+        run, a test may still kill it."""
+        if self._exited is not None:
+            return not self._exited.poll(0)
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
         except OSError:
             return True  # not ours to signal: someone else's process took the pid? rare
-        return True
+        return not _is_zombie(self.pid)
 
     def restart(self) -> None:
         """Start the watcher again over the same state (the files outlive it)."""
@@ -386,8 +409,10 @@ class Supervisor:
             self.pid, self._group = self._start()
         except OSError as exc:
             text = f"gridgate: the timeouts supervisor (pid {old}) died; no new one: {exc}\n"
+            self._forget_exit()  # and the run goes on without it, as without /bin/sh
         else:
             text = f"gridgate: the timeouts supervisor (pid {old}) was killed; restarted\n"
+            self._watch_exit()
         with contextlib.suppress(OSError):
             os.write(self._stdio[1], text.encode())
 
@@ -418,6 +443,7 @@ class Supervisor:
             if not self.alive() or _is_zombie(self.pid):
                 break
             time.sleep(0.005)
+        self._forget_exit()
         if self in _LIVE:
             _LIVE.remove(self)
             # Sessions nest (pytester in-process): the enclosing run's dump goes to its

@@ -435,3 +435,46 @@ def test_an_inner_session_leaves_the_outer_stage_two_intact(pytester: pytest.Pyt
     [entry] = report["timeouts"]
     assert entry["nodeid"] == "test_outer.py::test_holds_the_gil"
     _no_orphaned_watchers()
+
+
+def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester) -> None:
+    # Killed by its pid (no cleanup idiom finds it among the children any more): the next
+    # test's arming sees it gone and starts another, which ends a test holding the GIL.
+    _project(
+        pytester,
+        """
+        [tool.gridgate.timeouts]
+        default = 1
+        kill_after = 1
+        """,
+        test_pid_killer=r"""
+        import os, signal, time
+
+        def watchers():
+            found = []
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+                except OSError:
+                    continue
+                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
+                    found.append(int(pid))
+            return found
+
+        def test_kills_the_watcher():
+            [pid] = watchers()
+            os.kill(pid, signal.SIGKILL)
+            while pid in watchers():  # gone (reaped by init) before the next test arms
+                time.sleep(0.01)
+
+        def test_holds_the_gil():
+            sum(range(10**12))
+        """,
+    )
+    result, report = _run(pytester)
+
+    assert result.ret == -9
+    [entry] = report["timeouts"]
+    assert entry["nodeid"] == "test_pid_killer.py::test_holds_the_gil"
+    assert "gridgate: the timeouts supervisor (pid" in result.stderr.str()
+    _no_orphaned_watchers()
