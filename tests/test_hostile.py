@@ -70,7 +70,7 @@ def test_a_module_hanging_collection_in_c_code_is_named_once(
         pytester,
         """
         [tool.gridgate.timeouts]
-        collection = 3
+        collection = 5  # each worker starts pytest under that clock: room on a busy machine
         kill_after = 1
         [tool.gridgate.env]
         HOSTILE_FLAG = "1"
@@ -418,8 +418,11 @@ def test_an_inner_session_leaves_the_outer_stage_two_intact(pytester: pytest.Pyt
         kill_after = 1
         """,
         test_outer="""
+        import pytest
+
         pytest_plugins = ["pytester"]
 
+        @pytest.mark.timeout(120)  # a whole inner run: room on a busy machine
         def test_inner(pytester):
             pytester.makepyfile("def test_ok(): pass")
             pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
@@ -431,7 +434,7 @@ def test_an_inner_session_leaves_the_outer_stage_two_intact(pytester: pytest.Pyt
     result, report = _run(pytester)
 
     assert result.ret == -9
-    assert 'test_outer.py", line 8 in test_holds_the_gil' in result.stderr.str()
+    assert 'test_outer.py", line 11 in test_holds_the_gil' in result.stderr.str()
     [entry] = report["timeouts"]
     assert entry["nodeid"] == "test_outer.py::test_holds_the_gil"
     _no_orphaned_watchers()
@@ -449,6 +452,7 @@ def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester) -> None:
         """,
         test_pid_killer=r"""
         import os, signal, time
+        import pytest
 
         def watchers():
             found = []
@@ -461,6 +465,7 @@ def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester) -> None:
                     found.append(int(pid))
             return found
 
+        @pytest.mark.timeout(120)
         def test_kills_the_watcher():
             [pid] = watchers()
             os.kill(pid, signal.SIGKILL)
