@@ -43,7 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KEY] = guard
     config.pluginmanager.register(guard, "gridgate-exit-guard")
     guard.install()
-    _provisional_report(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -62,6 +61,12 @@ class ExitGuard:
         self.wrapped: Any = None
         self.called = False
         self.collecting = False
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Not at configure: --markers, --fixtures and --help configure pytest, then end
+        # without a session, and so without the report that replaces this one.
+        _provisional_report(self.config)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection(self) -> Generator[None, object, object]:
