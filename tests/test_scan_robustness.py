@@ -181,7 +181,7 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path, argv: list[str]) -> N
     assert result.stderr.startswith("gridgate scan: ")
     assert result.stdout == ""
     # What is wrong is one line; a command line argparse rejects is followed by the usage.
-    first, *rest = result.stderr.splitlines()
+    _, *rest = result.stderr.splitlines()
     if argv[0].startswith("--format") or argv[0] == "--jobs":
         assert rest[0].startswith("usage: gridgate scan ")
     else:
