@@ -98,6 +98,4 @@ def test_a_new_init_file_is_not_answered_from_the_cache(tmp_path: Path) -> None:
     assert gg004(tmp_path) == []
     # The directory becomes a package: the same bytes are library code now.
     (tmp_path / "downstream" / "__init__.py").write_text("")
-    assert gg004(tmp_path, "downstream/run_downstream.py") == [
-        "downstream/run_downstream.py:8:9"
-    ]
+    assert gg004(tmp_path, "downstream/run_downstream.py") == ["downstream/run_downstream.py:8:9"]
