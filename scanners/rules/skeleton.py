@@ -133,11 +133,14 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
 
     runs: list[tuple[int, int, list[ast.stmt]]] = []
     visit(facts.tree.body)
+    ranges = sorted([(b, e) for b, e, _ in stubs] + [(b, e) for b, e, _ in runs])
+    if sum(end - begin for begin, end in ranges) < MIN_SAVING * len(source):
+        return None  # even empty stubs would not save enough
     # A stub binds a name only where some kept code could look it up: a name that occurs
     # nowhere in the kept text cannot be resolved by any rule.
     kept: list[bytes] = []
     cursor = 0
-    for begin, end in sorted([(b, e) for b, e, _ in stubs] + [(b, e) for b, e, _ in runs]):
+    for begin, end in ranges:
         kept.append(source[cursor:begin])
         cursor = end
     kept.append(source[cursor:])
