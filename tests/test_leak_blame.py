@@ -364,32 +364,56 @@ CASE_TESTS = """
             pass
 """
 
-CWD_TESTS = """
-    import os
+# A third-party check that cannot say where its resource was made: its findings are
+# grouped by what their tests have in common.
+ATEXIT_CHECK = """
+    import atexit
+
+    from pytest_gridgate.leaks.base import Leak
 
 
-    class TestCwd:
+    class AtexitCheck:
+        name = "atexit"
+
+        def snapshot(self):
+            return atexit._ncallbacks()
+
+        def compare(self, before):
+            added = atexit._ncallbacks() - before
+            if added <= 0:
+                return []
+            return [Leak("atexit", ("atexit", before), f"{added} atexit handler(s) registered")]
+
+
+    def pytest_gridgate_leak_checks(config):
+        return [AtexitCheck()]
+"""
+
+ATEXIT_TESTS = """
+    import atexit
+
+
+    class TestAtexit:
         def test_1(self):
-            os.chdir(os.environ["GG_OTHER_DIR"])
+            atexit.register(print)
 
         def test_2(self):
-            os.chdir(os.environ["GG_OTHER_DIR"])
+            atexit.register(print)
 """
 
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 def test_one_cause_is_one_group_with_where_to_fix_it(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: bool
+    pytester: pytest.Pytester, xdist: bool
 ) -> None:
     # Issue 14, item 17: a shared setUp setting two variables made 2 findings per test.
-    other = pytester.mkdir("other")
-    monkeypatch.setenv("GG_OTHER_DIR", str(other))
+    pytester.makeconftest(ATEXIT_CHECK)
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
     pytester.makepyfile(base_case=BASE_CASE)
     pytester.makepyfile(
         test_first=CASE_TESTS.format(n="First"),
         test_second=CASE_TESTS.format(n="Second"),
-        test_cwd=CWD_TESTS,
+        test_atexit=ATEXIT_TESTS,
     )
     pytester.syspathinsert()
     args = XDIST if xdist else ["-p", "no:randomly"]
@@ -415,8 +439,8 @@ def test_one_cause_is_one_group_with_where_to_fix_it(
         found = groups["environ", f"{name} added"]
         assert (found["count"], found["origin"]) == (6, line[name])
         assert len(set(found["nodeids"])) == 6
-    [cwd] = [g for g in report["leak_groups"] if g["kind"] == "cwd"]
-    assert (cwd["count"], cwd["origin"]) == (2, "class test_cwd.py::TestCwd")
+    [other] = [g for g in report["leak_groups"] if g["kind"] == "atexit"]
+    assert (other["count"], other["origin"]) == (2, "class test_atexit.py::TestAtexit")
 
     # One line per cause, saying where to fix it, in the terminal section and Markdown.
     gate = _verdict(report)

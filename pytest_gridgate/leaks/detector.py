@@ -541,8 +541,8 @@ def _describe(entries: list[dict[str, Any]], where: str | None) -> str:
     place = where if where is not None else "the session"
     lines = [f"gridgate: leaked resources in {place} (leaks.action = {entries[0]['action']}):"]
     for entry in entries:
-        owner = "" if entry["nodeid"] == where and not entry.get("fixture") else None
-        owner = f"{describe_owner(entry)}: " if owner is None else owner
+        own = entry["nodeid"] == where and not entry.get("fixture")
+        owner = "" if own else f"{describe_owner(entry)}: "
         cleaned = " [cleaned up]" if entry["cleaned"] else ""
         origin = describe_origin(entry)
         lines.append(f"  {owner}{entry['kind']}: {entry['detail']}{origin}{cleaned}")

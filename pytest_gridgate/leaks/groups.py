@@ -26,7 +26,7 @@ def describe_owner(entry: dict[str, Any]) -> str:
     """Who an entry blames: the test, or the fixture (or session) owning the resource."""
     fixture = entry.get("fixture")
     if fixture == SESSION_OWNER:
-        return f"still running at session end (last test {entry['nodeid']})"
+        return f"still running at session end (after {entry['nodeid']})"
     if fixture:
         return f"fixture {fixture} (finalized in {entry['nodeid']})"
     return str(entry["nodeid"])

@@ -172,15 +172,45 @@ _MAPPING_FILES = frozenset(
 )
 
 
+def _caller_site(depth: int, skipped: frozenset[str]) -> str | None:
+    """``file:line`` of the frame ``depth`` frames up from this one, or the first frame
+    above it that is not in one of the ``skipped`` files."""
+    try:
+        frame: Any = sys._getframe(depth)
+    except ValueError:  # called from the bottom of a stack: no site
+        return None
+    while frame.f_back is not None and frame.f_code.co_filename in skipped:
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
 def _note_setter(key: Any) -> None:
     """Record the caller of the os.environ operation that changed ``key``."""
-    try:
-        frame: Any = sys._getframe(2)
-    except ValueError:  # called from the bottom of a stack: no site
-        return
-    while frame.f_back is not None and frame.f_code.co_filename in _MAPPING_FILES:
-        frame = frame.f_back
-    _environ_sites[key] = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    site = _caller_site(3, _MAPPING_FILES)
+    if site is not None:
+        _environ_sites[key] = site
+
+
+#: Where the working directory (key ``("cwd",)``) and each watched signal's handler (key
+#: ``("signal", signum)``) were last changed: the keys of the checks' findings.
+_sites: dict[Any, str] = {}
+_WRAPPER_FILES = frozenset(
+    {signal.signal.__code__.co_filename, contextlib.contextmanager.__code__.co_filename}
+)
+
+
+def _note_cwd_site(*args: Any) -> None:
+    site = _caller_site(3, _WRAPPER_FILES)
+    if site is not None:
+        _sites["cwd",] = site
+
+
+def _note_signal_site(signum: Any = None, *args: Any) -> None:
+    # Not SIGALRM: pytest-timeout sets it around every test, and it is not watched.
+    if signum != SIGALRM:
+        site = _caller_site(3, _WRAPPER_FILES)
+        if site is not None:
+            _sites["signal", signum] = site
 
 
 # Two wrappers of fixed arity rather than one with ``*args``: pytest calls them four times
@@ -215,8 +245,11 @@ def _refresh_cwd() -> None:
     _cwd[0] = read_cwd()
 
 
-def _refreshing(function: Any, refresh: Callable[[], None]) -> Any:
-    """``function``, followed by ``refresh()`` of the cell it may have changed."""
+def _refreshing(
+    function: Any, refresh: Callable[[], None], note: Callable[..., None] | None = None
+) -> Any:
+    """``function``, followed by ``refresh()`` of the cell it may have changed (and
+    ``note(*args)``, which records where the change was made)."""
     function = _original(function)
 
     @functools.wraps(function)
@@ -225,6 +258,8 @@ def _refreshing(function: Any, refresh: Callable[[], None]) -> Any:
             return function(*args, **kwargs)
         finally:
             refresh()
+            if note is not None:
+                note(*args)
 
     return _marked(refreshing)
 
@@ -287,11 +322,11 @@ def install() -> None:
     if hasattr(os, "unsetenv"):
         os.unsetenv = _counting_unsetenv(os.unsetenv)
     _refresh_cwd()
-    os.chdir = _refreshing(os.chdir, _refresh_cwd)
+    os.chdir = _refreshing(os.chdir, _refresh_cwd, _note_cwd_site)
     if hasattr(os, "fchdir"):
-        os.fchdir = _refreshing(os.fchdir, _refresh_cwd)
+        os.fchdir = _refreshing(os.fchdir, _refresh_cwd, _note_cwd_site)
     signal_module: Any = importlib.import_module("_signal")
-    signal_module.signal = _refreshing(signal_module.signal, _refresh_handlers)
+    signal_module.signal = _refreshing(signal_module.signal, _refresh_handlers, _note_signal_site)
     _refresh_handlers()
 
 
@@ -309,6 +344,12 @@ def parent_number(thread: threading.Thread) -> int:
     """The start number of the thread that started ``thread`` (0: the main thread, or a
     thread started before install())."""
     return int(getattr(thread, "_gridgate_parent", 0))
+
+
+def site_of(key: Any) -> str | None:
+    """Where the working directory (``("cwd",)``) or a watched signal's handler
+    (``("signal", signum)``) was last changed (``file:line``)."""
+    return _sites.get(key)
 
 
 def environ_site(key: Any) -> str | None:
