@@ -90,7 +90,10 @@ def verdict_line(found: dict[str, Any]) -> str:
     """A group as one line of the leaks verdict (terminal section and Markdown)."""
     cleaned = " [cleaned up]" if found["cleaned"] else ""
     if found["count"] == 1:
+        # The owning fixture is named already: as an origin it would say nothing more.
+        by_fixture = found["origin"] == f"fixture {found['fixture']}"
         entry = {**found, "nodeid": found["nodeids"][0]}
+        entry["origin"] = None if by_fixture else found["origin"]
         return (
             f"{describe_owner(entry)}: {found['kind']}: {found['detail']}"
             f"{describe_origin(entry)}{cleaned}"
