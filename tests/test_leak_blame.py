@@ -143,6 +143,50 @@ def test_every_entry_names_a_test_and_fixtures_are_their_own_field(
     assert "fixture untidy_teardown (finalized in test_blame.py::test_" in details
 
 
+AUTOUSE_CONFTEST = """
+    import pytest
+
+
+    @pytest.fixture(scope="session", autouse=True)
+    def own_file(tmp_path_factory):
+        with open(tmp_path_factory.mktemp("own") / "own.txt", "w") as f:
+            yield f
+"""
+
+LAST_TEST_LEAKS = """
+    KEEP = []
+
+
+    def test_first():
+        pass
+
+
+    def test_last_leaks(tmp_path):
+        KEEP.append(open(tmp_path / "leaked.txt", "w"))
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
+def test_the_last_tests_leak_is_not_the_autouse_session_fixtures(
+    pytester: pytest.Pytester, xdist: bool
+) -> None:
+    # Issue 14, item 14: the session fixture closes its file in the last test's teardown,
+    # the test keeps one: same count, and the file was reported under ``own_file``.
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
+    pytester.makeconftest(AUTOUSE_CONFTEST)
+    pytester.makepyfile(test_last=LAST_TEST_LEAKS)
+    result, report = _run(pytester, *(XDIST if xdist else ["-p", "no:randomly"]))
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    [entry] = report["leaks"]
+    assert (entry["nodeid"], entry["fixture"], entry["kind"]) == (
+        "test_last.py::test_last_leaks",
+        None,
+        "fd",
+    )
+    assert "leaked.txt" in entry["detail"]
+
+
 IMPORT_FD_TESTS = """
     import os
 
