@@ -194,7 +194,8 @@ class LeakDetector:
                 if leak.key in excluded or any(leak.key == other.key for other in leaks):
                     continue
                 leaks.append(leak)
-        return leaks
+        # Before any grace period: a fixture's thread's new thread is not pending for us.
+        return self._made_by_fixtures(leaks) if leaks else leaks
 
     def _settled(self, baseline: list[Any], excluded: Set[Hashable]) -> list[Leak]:
         """Findings after the grace period, which only runs while something is pending.
@@ -334,7 +335,6 @@ class LeakDetector:
         found: list[_Found] = []
         test_keys: set[Hashable] = set()
         if leaks := self._settled(baseline, self._excused):
-            leaks = self._made_by_fixtures(leaks)
             allowed = _allowed_checks(item)
             for leak in leaks:
                 test_keys.add(leak.key)
