@@ -12,6 +12,7 @@ off the list of threads the interpreter waits for.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Hashable, Set
 from fnmatch import fnmatchcase
 from typing import Any
@@ -53,6 +54,38 @@ def has_ended(thread: threading.Thread) -> bool:
     return not isinstance(started, threading.Event) or started.is_set()
 
 
+# Threads released by let_interpreter_exit() where threading's shutdown is replaced
+# (CPython 3.13+); weak: a released thread that ends is forgotten.
+_released: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def _shutdown_without_released(original: Any) -> Any:
+    """``threading._thread_shutdown`` that waits for every non-daemon thread but those
+    released (the original waits for all, on handles Python cannot take back)."""
+
+    def shutdown() -> None:
+        current = threading.current_thread()
+        while True:
+            waiting = [
+                thread
+                for thread in threading.enumerate()
+                if thread is not current
+                and not thread.daemon
+                and thread not in _released
+                and not isinstance(thread, threading._DummyThread)
+                and not has_ended(thread)
+            ]
+            if not waiting:
+                break
+            for thread in waiting:
+                thread.join()
+        if not any(thread.is_alive() for thread in _released):
+            original()  # nothing released still runs: the interpreter's own wait
+
+    shutdown._gridgate = True  # type: ignore[attr-defined]
+    return shutdown
+
+
 def let_interpreter_exit(thread: threading.Thread) -> bool:
     """Stop the interpreter's exit from waiting for ``thread``; whether it could.
 
@@ -62,8 +95,9 @@ def let_interpreter_exit(thread: threading.Thread) -> bool:
     * CPython 3.10 to 3.12: the thread's ``_tstate_lock`` in ``threading._shutdown_locks``
       (under ``threading._shutdown_locks_lock``), and ``_daemonic`` (``daemon`` cannot be
       set on a running thread);
-    * CPython 3.13+: the thread's handle, marked done with ``_set_done()``, as
-      ``threading._shutdown()`` itself does for the main thread.
+    * CPython 3.13+: ``threading._thread_shutdown`` (the C function that waits for the
+      handles of every non-daemon thread, looked up by ``_shutdown()`` at exit) is
+      replaced, once, by one that joins every other non-daemon thread instead.
     """
     if thread.daemon or has_ended(thread):
         return True
@@ -76,9 +110,11 @@ def let_interpreter_exit(thread: threading.Thread) -> bool:
                 locks.discard(lock)
             thread._daemonic = True  # type: ignore[attr-defined]
             return True
-        handle = getattr(thread, "_handle", None)
-        if handle is not None and hasattr(handle, "_set_done"):
-            handle._set_done()
+        original = getattr(threading, "_thread_shutdown", None)
+        if callable(original):
+            if not getattr(original, "_gridgate", False):
+                threading._thread_shutdown = _shutdown_without_released(original)  # type: ignore[attr-defined]
+            _released.add(thread)
             return True
     except Exception:  # an interpreter whose internals differ: the thread is waited for
         return False
