@@ -498,3 +498,38 @@ def test_one_cause_is_one_group_with_where_to_fix_it(
     result.stdout.fnmatch_lines(
         [f"*environ: COVERAGE_FILE added (made at {line['COVERAGE_FILE']})*"]
     )
+
+
+THREAD_PER_TEST = """
+    import threading
+
+    import pytest
+
+    NEVER = threading.Event()
+
+
+    @pytest.fixture
+    def worker():
+        thread = threading.Thread(target=NEVER.wait, daemon=True)  # Thread-1, Thread-2, ...
+        thread.start()
+        return thread
+
+
+    @pytest.mark.parametrize("n", range(3))
+    def test_uses_worker(worker, n):
+        pass
+"""
+
+
+def test_one_line_starting_a_thread_per_test_is_one_cause(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\ngrace = 0.1\n')
+    pytester.makepyfile(test_workers=THREAD_PER_TEST)
+    result, report = _run(pytester, "-p", "no:randomly")
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert len({e["detail"] for e in report["leaks"]}) == 3  # each names its own thread
+    [found] = report["leak_groups"]
+    start = str(pytester.path / "test_workers.py")
+    assert (found["kind"], found["count"]) == ("thread", 3)
+    assert found["origin"].startswith(f"{start}:")
+    assert _verdict(report)["details"][0].startswith("3 x thread: ")

@@ -14,6 +14,7 @@ pytest: the entries may come from the JSON report of any process.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: The ``fixture`` of an entry for what was still running when the session ended.
@@ -52,8 +53,23 @@ def _common_scope(nodeids: list[str]) -> str | None:
     return None
 
 
+_NUMBER = re.compile(r"\d+")
+
+
+def _cause(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two entries one cause: kind, detail, origin and owning fixture.
+
+    With a known origin, numbers in the detail do not count: one line that starts a thread
+    per test starts ``Thread-7``, ``Thread-8``, ...; without one, the detail is all there is.
+    """
+    origin = entry.get("origin")
+    detail = _NUMBER.sub("N", entry["detail"]) if origin else entry["detail"]
+    return entry["kind"], detail, origin, entry.get("fixture")
+
+
 def group(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The entries grouped by kind, detail, origin and owning fixture, in first-seen order.
+    """The entries grouped by cause (:func:`_cause`), in first-seen order; the group's
+    detail is its first entry's.
 
     Each group: ``kind``, ``detail``, ``origin`` (``file:line``, ``fixture NAME``,
     ``class ...``, ``module ...`` or None), ``count`` and ``nodeids`` (every entry's test).
@@ -61,7 +77,7 @@ def group(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for entry in entries:
         fixture = entry.get("fixture")
-        key = (entry["kind"], entry["detail"], entry.get("origin"), fixture)
+        key = _cause(entry)
         found = groups.get(key)
         if found is None:
             found = groups[key] = {
