@@ -66,6 +66,7 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
         return
     entries = report.sections.get(SECTION, [])
     if not entries:
+        report.add_section(GROUPS_SECTION, [])
         report.add_verdict(SECTION, True, "no leaks")
         return
     from pytest_gridgate.leaks.groups import group, verdict_line
