@@ -542,7 +542,7 @@ def _describe(entries: list[dict[str, Any]], where: str | None) -> str:
     lines = [f"gridgate: leaked resources in {place} (leaks.action = {entries[0]['action']}):"]
     for entry in entries:
         own = entry["nodeid"] == where and not entry.get("fixture")
-        owner = "" if own else f"{describe_owner(entry)}: "
+        owner = "" if own else f"{describe_owner(entry, where)}: "
         cleaned = " [cleaned up]" if entry["cleaned"] else ""
         origin = describe_origin(entry)
         lines.append(f"  {owner}{entry['kind']}: {entry['detail']}{origin}{cleaned}")

@@ -23,14 +23,15 @@ SESSION_OWNER = "session"
 SHOWN_TESTS = 3
 
 
-def describe_owner(entry: dict[str, Any]) -> str:
-    """Who an entry blames: the test, or the fixture (or session) owning the resource."""
-    fixture = entry.get("fixture")
+def describe_owner(entry: dict[str, Any], within: str | None = None) -> str:
+    """Who an entry blames: the test, or the fixture (or session) owning the resource;
+    ``within``: the test whose own report this is (its id goes without saying)."""
+    fixture, nodeid = entry.get("fixture"), entry["nodeid"]
     if fixture == SESSION_OWNER:
-        return f"still running at session end (after {entry['nodeid']})"
+        return "still running at session end" + ("" if nodeid == within else f" (after {nodeid})")
     if fixture:
-        return f"fixture {fixture} (finalized in {entry['nodeid']})"
-    return str(entry["nodeid"])
+        return f"fixture {fixture}" + ("" if nodeid == within else f" (finalized in {nodeid})")
+    return str(nodeid)
 
 
 def describe_origin(entry: dict[str, Any]) -> str:
