@@ -95,6 +95,9 @@ class LeakCheck(Protocol):
     (optional): only such checks are polled during the grace period.
     ``compare(before)`` must not change anything: the caller decides about grace periods,
     reporting and cleanup (through :attr:`Leak.cleanup`).
+    A check may also define ``baseline()`` (optional), used instead of ``snapshot()`` for
+    the snapshot before each test: it may reuse what the last snapshot (after the previous
+    test) saw, where only something between two tests could have changed it.
     """
 
     name: str

@@ -227,6 +227,8 @@ class LeakDetector:
         self._may_pend = [i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)]
         self._rest = [i for i in range(len(self.checks)) if i not in self._may_pend]
         self._snapshots = tuple(check.snapshot for check in self.checks)
+        # A check may take its snapshot before a test more cheaply (LeakCheck.baseline).
+        self._baselines = tuple(getattr(c, "baseline", c.snapshot) for c in self.checks)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -244,7 +246,7 @@ class LeakDetector:
         self._item = item
         self._excused = _NOTHING
         try:
-            self._baseline = list(map(_call, self._snapshots))
+            self._baseline = list(map(_call, self._baselines))
         except Exception:
             self._baseline = self._snapshot_each()
 

@@ -210,6 +210,20 @@ class FdCheck:
             self._fingerprint, self._known = fingerprint, frozenset(_listing())
         return fingerprint, self._known
 
+    def baseline(self) -> tuple[tuple[int, int] | list[str], frozenset[int]]:
+        """The snapshot before a test: the last snapshot's, when the count has not moved
+        since (the last one was taken after the previous test; in between only pytest's
+        reporting runs), saving the probe of the lowest free number on every test."""
+        last = self._fingerprint
+        if (
+            _COUNTS
+            and (dir_fd := _dir_fd[0]) >= 0
+            and type(last) is tuple
+            and _fstat(dir_fd).st_size == last[0]
+        ):
+            return last, self._known
+        return self.snapshot()
+
     def compare(self, before: Any) -> list[Leak]:
         fingerprint = _fingerprint()
         if fingerprint == before[0]:
