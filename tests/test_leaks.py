@@ -21,7 +21,12 @@ import psutil
 import pytest
 
 # Keys of a ``leaks`` entry (design.md); docs/leaks.md documents no extra ones.
-LEAK_KEYS = {"nodeid", "kind", "detail", "action", "cleaned"}
+LEAK_KEYS = {"nodeid", "kind", "detail", "action", "cleaned", "fixture", "origin"}
+
+
+def _owner(entry: dict[str, Any]) -> str:
+    """The fixture (or ``session``) owning a leaked resource, else the leaking test."""
+    return str(entry["fixture"] or entry["nodeid"])
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
@@ -325,8 +330,8 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     entries = report["leaks"]
     # Exactly the leaking tests and the careless fixture: none of the clean patterns, and
     # neither fixture's resources blamed on the tests that used them.
-    assert {(e["nodeid"], e["kind"]) for e in entries} == EXPECTED_FAIL
-    details = {(e["nodeid"].split("::")[-1], e["detail"]) for e in entries}
+    assert {(_owner(e), e["kind"]) for e in entries} == EXPECTED_FAIL
+    details = {(_owner(e).split("::")[-1], e["detail"]) for e in entries}
     text = "\n".join(f"{n}: {d}" for n, d in sorted(details))
     assert re.search(
         r"test_thread_leak: thread 'leaky-worker' still running \(target Event.wait .*"
@@ -361,7 +366,7 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
     gate = _gate(report, "leaks")
     assert gate["passed"] is False
     assert gate["summary"].startswith(f"{len(entries)} leak(s) in ")
-    assert len(gate["details"]) == len(entries)
+    assert len(gate["details"]) == len(report["leak_groups"])
     assert "test_kinds.py::test_signal_leak: signal: handler for SIGUSR1" in "\n".join(
         gate["details"]
     )
@@ -439,7 +444,11 @@ def test_report_exit_code_is_the_process_exit_code_in_fail_mode(
         )
         assert (counts["passed"], counts["errors"]) == (2, 1)
     else:
-        assert (entry["nodeid"], entry["kind"]) == ("session", "process")
+        assert (entry["nodeid"], entry["fixture"], entry["kind"]) == (
+            "test_exit.py::test_allowed_process",
+            "session",
+            "process",
+        )
         assert sleep in entry["detail"]
         # Every test passed: the session-end leftover alone fails the run.
         assert (counts["passed"], counts["failed"], counts["errors"]) == (2, 0, 0)
@@ -589,7 +598,7 @@ def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
     # report, session-end leftover included.
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     entries = report["leaks"]
-    found = {(e["nodeid"].split("::")[-1], e["kind"], e["detail"].split(" (")[0]) for e in entries}
+    found = {(_owner(e).split("::")[-1], e["kind"], e["detail"].split(" (")[0]) for e in entries}
     assert found == {
         ("test_warned", "environ", "WARNED_VAR added"),
         ("test_allowed_environ_but_not_thread", "thread", "thread 'not-allowed' still running"),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pytest_gridgate.report import GateReport
 
 SECTION = "leaks"
+GROUPS_SECTION = "leak_groups"
 MARKER = "gridgate_allow_leaks"
 _DETECTOR_KEY: pytest.StashKey[LeakDetector] = pytest.StashKey()
 
@@ -65,16 +66,21 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
         return
     entries = report.sections.get(SECTION, [])
     if not entries:
+        report.add_section(GROUPS_SECTION, [])
         report.add_verdict(SECTION, True, "no leaks")
         return
-    owners = {entry["nodeid"] for entry in entries}
+    from pytest_gridgate.leaks.groups import group, verdict_line
+
+    # One cause often leaks the same thing in many tests: one line (and one JSON group)
+    # per cause, with the place to fix it; every test's own entry stays in ``leaks``.
+    groups = group(entries)
+    report.add_section(GROUPS_SECTION, groups)
+    owners = {entry.get("fixture") or entry["nodeid"] for entry in entries}
     kinds = sorted({entry["kind"] for entry in entries})
+    causes = f" from {len(groups)} cause(s)" if len(groups) < len(entries) else ""
     summary = (
-        f"{len(entries)} leak(s) in {len(owners)} test(s) or fixture(s): {', '.join(kinds)}"
-        + (" (warn only)" if settings.action == "warn" else "")
+        f"{len(entries)} leak(s) in {len(owners)} test(s) or fixture(s){causes}: "
+        f"{', '.join(kinds)}" + (" (warn only)" if settings.action == "warn" else "")
     )
-    details = [
-        f"{e['nodeid']}: {e['kind']}: {e['detail']}" + (" [cleaned up]" if e["cleaned"] else "")
-        for e in entries
-    ]
+    details = [verdict_line(found) for found in groups]
     report.add_verdict(SECTION, settings.action == "warn", summary, details)

@@ -41,10 +41,15 @@ class Leak:
     recognised as the fixture's and not blamed on a test. ``pending`` marks leaks that may
     resolve on their own (a thread or process that is already ending): the grace period
     waits for those only. ``cleanup`` undoes the leak and returns whether it could.
+    ``origin`` is where the resource was made (``file:line`` of the code that set the
+    variable or started the thread), when the check knows it: the place to fix, and what
+    groups many tests' findings of one cause. ``parent`` is the key of the resource that
+    made this one (the thread that started a thread): a resource made by something a
+    fixture owns belongs to that fixture.
     """
 
     # A plain class: a dataclass's generated methods would cost every run's start-up.
-    __slots__ = ("cleanup", "detail", "key", "kind", "pending")
+    __slots__ = ("cleanup", "detail", "key", "kind", "origin", "parent", "pending")
 
     def __init__(
         self,
@@ -53,12 +58,16 @@ class Leak:
         detail: str,
         pending: bool = False,
         cleanup: Callable[[], bool] | None = None,
+        origin: str | None = None,
+        parent: Hashable | None = None,
     ) -> None:
         self.kind = kind
         self.key = key
         self.detail = detail
         self.pending = pending
         self.cleanup = cleanup
+        self.origin = origin
+        self.parent = parent
 
     def _identity(self) -> tuple[str, Hashable, str, bool]:
         return self.kind, self.key, self.detail, self.pending
@@ -86,6 +95,9 @@ class LeakCheck(Protocol):
     (optional): only such checks are polled during the grace period.
     ``compare(before)`` must not change anything: the caller decides about grace periods,
     reporting and cleanup (through :attr:`Leak.cleanup`).
+    A check may also define ``baseline()`` (optional), used instead of ``snapshot()`` for
+    the snapshot before each test: it may reuse what the last snapshot (after the previous
+    test) saw, where only something between two tests could have changed it.
     """
 
     name: str

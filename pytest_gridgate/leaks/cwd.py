@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from pytest_gridgate.leaks.base import Leak
-from pytest_gridgate.leaks.tracking import current_cwd, read_cwd
+from pytest_gridgate.leaks.tracking import current_cwd, read_cwd, site_of
 
 
 def _chdir(path: str) -> bool:
@@ -32,4 +32,5 @@ class CwdCheck:
         if now == before:
             return []
         detail = f"working directory changed from {before} to {now}"
-        return [Leak("cwd", ("cwd",), detail, cleanup=lambda: _chdir(before))]
+        key = ("cwd",)
+        return [Leak("cwd", key, detail, cleanup=lambda: _chdir(before), origin=site_of(key))]

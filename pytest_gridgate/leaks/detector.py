@@ -6,6 +6,7 @@ Imported (and registered) by :mod:`pytest_gridgate.leaks` only when ``leaks.acti
 
 from __future__ import annotations
 
+import functools
 import operator
 import time
 import warnings
@@ -21,6 +22,7 @@ from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
 from pytest_gridgate.leaks.cwd import CwdCheck
 from pytest_gridgate.leaks.environ import EnvironCheck
 from pytest_gridgate.leaks.fds import FdCheck
+from pytest_gridgate.leaks.groups import SESSION_OWNER, describe_origin, describe_owner
 from pytest_gridgate.leaks.processes import ProcessCheck
 from pytest_gridgate.leaks.signals import SignalCheck
 from pytest_gridgate.leaks.threads import ThreadCheck
@@ -78,19 +80,28 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
 
 
 class _FixtureState:
-    """A higher-scoped fixture: the state before its setup and the resources it owns."""
+    """A higher-scoped fixture: the state before its setup and the resources it owns.
 
-    __slots__ = ("baseline", "name", "owned")
+    ``finalizing``: the state when its finalization began (before its teardown code ran),
+    so that what its teardown leaves behind (``made``) is told apart from the test's own.
+    """
+
+    __slots__ = ("baseline", "finalizing", "made", "name", "owned")
 
     def __init__(self, name: str, baseline: list[Any], owned: set[Hashable]) -> None:
         self.name, self.baseline, self.owned = name, baseline, owned
+        self.finalizing: list[Any] | None = None
+        self.made: set[Hashable] = set()
 
 
 class _Found:
-    __slots__ = ("leak", "owner")
+    __slots__ = ("fixture", "leak", "nodeid")
 
-    def __init__(self, owner: str, leak: Leak) -> None:
-        self.owner = owner  # test nodeid, or the fixture it is reported against
+    def __init__(self, nodeid: str, leak: Leak, fixture: str | None = None) -> None:
+        # Always a test id: the leaking test, or the test during which a fixture that
+        # owns the resource was finalized (then ``fixture`` names it).
+        self.nodeid = nodeid
+        self.fixture = fixture
         self.leak = leak
 
 
@@ -131,6 +142,11 @@ class LeakDetector:
         self._higher_scoped_args: dict[pytest.FixtureDef[Any], tuple[str, ...]] = {}
         # Everything already reported or allowed, never blamed twice.
         self._accounted: set[Hashable] = set()
+        self._reported: set[Hashable] = set()
+        # What a test was allowed to leave behind, by the test: still running when the
+        # session ends, it is reported against that test.
+        self._allowed_in: dict[Hashable, str] = {}
+        self._last_nodeid = SESSION_OWNER  # the last test that ran (none: the session)
         self.session_failed = False
         self._broken: list[str] = []  # errors of checks, reported with the next test
         self._partition()
@@ -178,7 +194,8 @@ class LeakDetector:
                 if leak.key in excluded or any(leak.key == other.key for other in leaks):
                     continue
                 leaks.append(leak)
-        return leaks
+        # Before any grace period: a fixture's thread's new thread is not pending for us.
+        return self._made_by_fixtures(leaks) if leaks else leaks
 
     def _settled(self, baseline: list[Any], excluded: Set[Hashable]) -> list[Leak]:
         """Findings after the grace period, which only runs while something is pending.
@@ -210,6 +227,8 @@ class LeakDetector:
         self._may_pend = [i for i, c in enumerate(self.checks) if getattr(c, "may_pend", False)]
         self._rest = [i for i in range(len(self.checks)) if i not in self._may_pend]
         self._snapshots = tuple(check.snapshot for check in self.checks)
+        # A check may take its snapshot before a test more cheaply (LeakCheck.baseline).
+        self._baselines = tuple(getattr(c, "baseline", c.snapshot) for c in self.checks)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -227,7 +246,7 @@ class LeakDetector:
         self._item = item
         self._excused = _NOTHING
         try:
-            self._baseline = list(map(_call, self._snapshots))
+            self._baseline = list(map(_call, self._baselines))
         except Exception:
             self._baseline = self._snapshot_each()
 
@@ -251,9 +270,15 @@ class LeakDetector:
                 for owner in owners:
                     owner.owned |= owned
             else:
-                self._fixtures[fixturedef] = _FixtureState(
+                state = self._fixtures[fixturedef] = _FixtureState(
                     _fixture_nodeid(fixturedef), before, owned
                 )
+                # Finalizers run last in, first out: this one runs before the fixture's
+                # own teardown code, which registered itself during the setup.
+                fixturedef.addfinalizer(functools.partial(self._finalizing, state))
+
+    def _finalizing(self, state: _FixtureState) -> None:
+        state.finalizing = self._snapshot()
 
     def _delegates_of(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
@@ -281,8 +306,15 @@ class LeakDetector:
 
     def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         state = self._fixtures.pop(fixturedef, None)
-        if state is not None:
-            self._finalized.append(state)
+        if state is None:
+            return
+        before, state.finalizing = state.finalizing, None
+        if before is not None and self._snapshot() != before:
+            # What its teardown left behind is the fixture's, not the test's during
+            # whose teardown it ran: kept from the test's check, found by the fixture's.
+            state.made = {leak.key for leak in self._findings(before, set())}
+            self._excused = self._excused | state.made
+        self._finalized.append(state)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -291,6 +323,7 @@ class LeakDetector:
         finally:
             if item is self._item:  # else its setup hook never ran: no baseline
                 self._item = None
+                self._last_nodeid = item.nodeid
                 baseline, self._baseline = self._baseline, []
                 try:
                     after = list(map(_call, self._snapshots))
@@ -309,24 +342,49 @@ class LeakDetector:
                 test_keys.add(leak.key)
                 if not _is_allowed(leak, allowed):
                     found.append(_Found(item.nodeid, leak))
+                else:
+                    self._allowed_in[leak.key] = item.nodeid
             self._accounted |= test_keys
         if self._finalized:
-            found.extend(self._check_finalized(test_keys | self._accounted))
+            found.extend(self._check_finalized(test_keys | self._accounted, item.nodeid))
         if found or self._broken:
             self._report(found, item)
 
+    def _made_by_fixtures(self, leaks: list[Leak]) -> list[Leak]:
+        """``leaks`` without those made by a resource a higher-scoped fixture owns.
+
+        A fixture's thread that starts another thread after the fixture's setup returned
+        (a dispatcher starting its workers) made that thread for the fixture: it joins the
+        fixture's resources, checked when the fixture is finalized.
+        """
+        if not any(leak.parent is not None for leak in leaks):
+            return leaks
+        states = [*self._fixtures.values(), *self._finalized]
+        kept = []
+        for leak in leaks:
+            owner = next((s for s in states if leak.parent in s.owned), None)
+            if owner is None:
+                kept.append(leak)
+            else:
+                owner.owned.add(leak.key)
+        return kept
+
     # ------------------------------------------------------------------ verdicts
 
-    def _check_finalized(self, excluded: Set[Hashable]) -> list[_Found]:
+    def _check_finalized(self, excluded: Set[Hashable], nodeid: str) -> list[_Found]:
+        """Leaks of the fixtures finalized since the last check, reported in ``nodeid``
+        (the test during whose teardown they were finalized) with the fixture's name."""
         found = []
         finalized, self._finalized = self._finalized, []
         excluded = set(excluded)
-        # Innermost first (finalization order): a resource is blamed on one fixture only.
+        # Innermost first (finalization order): a resource is blamed on one fixture only,
+        # and never on another than the one whose setup or teardown made it.
         for state in finalized:
-            live = set().union(*(other.owned for other in self._fixtures.values()))
-            for leak in self._settled(state.baseline, excluded | live):
+            others = [*self._fixtures.values(), *(s for s in finalized if s is not state)]
+            theirs = set().union(*(other.owned | other.made for other in others))
+            for leak in self._settled(state.baseline, excluded | theirs):
                 excluded.add(leak.key)
-                found.append(_Found(state.name, leak))
+                found.append(_Found(nodeid, leak, state.name))
         return found
 
     def _entries(self, found: Iterable[_Found]) -> list[dict[str, Any]]:
@@ -334,12 +392,15 @@ class LeakDetector:
         for each in found:
             leak = each.leak
             self._accounted.add(leak.key)
+            self._reported.add(leak.key)
             entry = {
-                "nodeid": each.owner,
+                "nodeid": each.nodeid,
                 "kind": leak.kind,
                 "detail": leak.detail,
                 "action": self.settings.action,
                 "cleaned": False,
+                "fixture": each.fixture,
+                "origin": leak.origin,
             }
             # Cleanup comes after the finding is recorded, so it is reported as it was.
             if leak.cleanup is not None:
@@ -361,29 +422,48 @@ class LeakDetector:
     # ------------------------------------------------------------------ end of session
 
     def _leftovers(self) -> list[Leak]:
+        """What still runs at the end of the session, and was not reported already."""
         leaks: list[Leak] = []
         for check in self.checks:
             if (isinstance(check, ProcessCheck) and check.processes) or isinstance(
                 check, ThreadCheck
             ):
-                leaks.extend(check.alive())
+                leaks.extend(leak for leak in check.alive() if leak.key not in self._reported)
         return leaks
+
+    def _let_interpreter_exit(self) -> None:
+        """The interpreter must not wait at exit for a thread the gate judged leaked: the
+        report is written, and the run would hang forever on a thread that never ends."""
+        for check in self.checks:
+            if isinstance(check, ThreadCheck):
+                stuck = check.release(self._reported)
+                if stuck:
+                    self._warn_session(
+                        f"gridgate: cannot keep the interpreter from waiting at exit for "
+                        f"leaked thread(s) {', '.join(map(repr, stuck))}"
+                    )
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
         if not _is_xdist_controller(self.config):
             # Fixtures finalized outside any test (an interrupted run), then what is
             # still running after the last test: it would outlive or hang the session.
-            found = self._check_finalized(self._accounted)
+            # Entries name the last test that ran (or the test that was allowed to leave
+            # it), with the fixture, or the session, as the owner.
+            found = self._check_finalized(self._accounted, self._last_nodeid)
             leftovers = self._leftovers()
             deadline = time.monotonic() + self.settings.grace
             while any(leak.pending for leak in leftovers) and time.monotonic() < deadline:
                 time.sleep(0.01)
                 leftovers = self._leftovers()
-            found.extend(_Found("session", leak) for leak in leftovers)
+            found.extend(
+                _Found(self._allowed_in.get(leak.key, self._last_nodeid), leak, SESSION_OWNER)
+                for leak in leftovers
+            )
             entries = self._entries(found)
             if entries:
                 self._add_session_entries(entries)
+            self._let_interpreter_exit()
         # Before the yield: the gate report is written by a plain sessionfinish hook and
         # must see the final exit status. Under xdist the workers' session-end leaks have
         # arrived through pytest_testnodedown by now, during the run loop.
@@ -400,14 +480,18 @@ class LeakDetector:
             report = get_report(self.config)
             for entry in entries:
                 report.add(SECTION, entry)
+        if workeroutput is None:
+            self._warn_session(_describe(entries, None))
+
+    def _warn_session(self, text: str) -> None:
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None and workeroutput is None:
+        if terminal is not None:
             # On a line of its own, also after the progress dots of ``-q``, which the
             # terminal reporter's own ensure_newline() does not know about.
             terminal.ensure_newline()
             if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
                 terminal.write("\n")
-            terminal.write_line(_describe(entries, "session"), yellow=True)
+            terminal.write_line(text, yellow=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -453,14 +537,17 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.get_plugin("dsession") is not None
 
 
-def _describe(entries: list[dict[str, Any]], where: str) -> str:
+def _describe(entries: list[dict[str, Any]], where: str | None) -> str:
     if not entries:
         return ""
-    lines = [f"gridgate: leaked resources in {where} (leaks.action = {entries[0]['action']}):"]
+    place = where if where is not None else "the session"
+    lines = [f"gridgate: leaked resources in {place} (leaks.action = {entries[0]['action']}):"]
     for entry in entries:
-        owner = "" if entry["nodeid"] == where else f"{entry['nodeid']}: "
+        own = entry["nodeid"] == where and not entry.get("fixture")
+        owner = "" if own else f"{describe_owner(entry, where)}: "
         cleaned = " [cleaned up]" if entry["cleaned"] else ""
-        lines.append(f"  {owner}{entry['kind']}: {entry['detail']}{cleaned}")
+        origin = describe_origin(entry)
+        lines.append(f"  {owner}{entry['kind']}: {entry['detail']}{origin}{cleaned}")
     return "\n".join(lines)
 
 

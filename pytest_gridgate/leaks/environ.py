@@ -4,7 +4,7 @@ The snapshot is a copy of ``os.environ``'s underlying bytes dictionary, taken ag
 when ``os.putenv`` or ``os.unsetenv`` ran since the last one (they are counted by
 :mod:`pytest_gridgate.leaks.tracking`) or ``os.environ`` was rebound: a test that changed
 nothing costs no copy. Values are never decoded, and reports carry names only (values may
-be secrets).
+be secrets), with where each was last set or removed (the tracking wrappers know).
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from pytest_gridgate.leaks.base import Leak
-from pytest_gridgate.leaks.tracking import PER_PHASE_VARIABLE, environ_change_count
+from pytest_gridgate.leaks.tracking import (
+    PER_PHASE_VARIABLE,
+    environ_change_count,
+    environ_site,
+)
 
 
 def _data(environ: Any) -> dict[Any, Any]:
@@ -92,6 +96,7 @@ class EnvironCheck:
                     ("environ", name),
                     f"{name} {change}",
                     cleanup=lambda name=name, value=value: _restore(name, value),  # type: ignore[misc]
+                    origin=environ_site(raw),
                 )
             )
         return leaks

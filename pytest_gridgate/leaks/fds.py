@@ -56,6 +56,8 @@ def _listing() -> set[int]:
 _COUNTS = _FD_DIR == "/proc/self/fd" and os.stat(_FD_DIR).st_size > 0
 _dir_fd = [-1]
 _fstat = os.fstat
+_dup = os.dup
+_close = os.close
 
 
 def _forget_dir_fd() -> None:
@@ -66,12 +68,22 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_dir_fd)
 
 
-def _fingerprint() -> int | list[str]:
+def _lowest_free(dir_fd: int) -> int:
+    """The lowest free descriptor number: the one the next open() gets (-1: none free)."""
+    try:
+        fd = _dup(dir_fd)
+    except OSError:  # the table is full
+        return -1
+    _close(fd)
+    return fd
+
+
+def _fingerprint() -> tuple[int, int] | list[str]:
     """Cheap: changes whenever a descriptor is opened and kept (see FdCheck)."""
     if _COUNTS:
         if _dir_fd[0] < 0:
             _dir_fd[0] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
-        return os.fstat(_dir_fd[0]).st_size
+        return os.fstat(_dir_fd[0]).st_size, _lowest_free(_dir_fd[0])
     return os.listdir(_FD_DIR) if _FD_DIR is not None else []
 
 
@@ -170,10 +182,14 @@ def _close_loop(loop: Any) -> bool:
 class FdCheck:
     """Open descriptors, in two tiers.
 
-    The fingerprint is the number of open descriptors (the raw listing on older kernels):
-    a descriptor opened and kept moves it, unless the test also closed one the session had
-    opened before. The full set is read only when the fingerprint moved, before the test
-    (refreshing a cache) or after it.
+    The fingerprint is the number of open descriptors with the lowest free number (the raw
+    listing on older kernels). A descriptor opened and kept moves the count, unless the test
+    also closed one the session had opened before; it then moves the lowest free number,
+    since the first descriptor a test opens takes that number. The full set is read only
+    when the fingerprint moved, before the test (refreshing a cache) or after it. A listing
+    kept while the set of numbers changed would blame a later test for an earlier one's
+    descriptor, and miss that test's own where it took a freed number: the lowest free
+    number is what keeps the cached listing true.
     """
 
     name = "fds"
@@ -182,14 +198,31 @@ class FdCheck:
         self._fingerprint = _fingerprint()  # first, so the directory descriptor is known
         self._known = frozenset(_listing())
 
-    def snapshot(self) -> tuple[int | list[str], frozenset[int]]:
-        if _COUNTS and _dir_fd[0] >= 0:  # _fingerprint(), inlined: this runs twice per test
-            fingerprint: int | list[str] = _fstat(_dir_fd[0]).st_size
+    def snapshot(self) -> tuple[tuple[int, int] | list[str], frozenset[int]]:
+        if _COUNTS and (dir_fd := _dir_fd[0]) >= 0:  # _fingerprint(), inlined: runs twice a test
+            fingerprint: tuple[int, int] | list[str] = (
+                _fstat(dir_fd).st_size,
+                _lowest_free(dir_fd),
+            )
         else:
             fingerprint = _fingerprint()
         if fingerprint != self._fingerprint:
             self._fingerprint, self._known = fingerprint, frozenset(_listing())
         return fingerprint, self._known
+
+    def baseline(self) -> tuple[tuple[int, int] | list[str], frozenset[int]]:
+        """The snapshot before a test: the last snapshot's, when the count has not moved
+        since (the last one was taken after the previous test; in between only pytest's
+        reporting runs), saving the probe of the lowest free number on every test."""
+        last = self._fingerprint
+        if (
+            _COUNTS
+            and (dir_fd := _dir_fd[0]) >= 0
+            and type(last) is tuple
+            and _fstat(dir_fd).st_size == last[0]
+        ):
+            return last, self._known
+        return self.snapshot()
 
     def compare(self, before: Any) -> list[Leak]:
         fingerprint = _fingerprint()

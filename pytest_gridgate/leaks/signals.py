@@ -20,6 +20,7 @@ from pytest_gridgate.leaks.tracking import (
     WATCHED_SIGNALS,
     alarm_handler,
     getsignal,
+    site_of,
     watched_handlers,
 )
 
@@ -82,6 +83,7 @@ class SignalCheck:
                     ("signal", signum),
                     detail,
                     cleanup=lambda s=signum, h=old: _restore(s, h),  # type: ignore[misc]
+                    origin=site_of(("signal", signum)),
                 )
             )
         return leaks

@@ -15,10 +15,12 @@ frame, twice per test.
   audit hook counts the matching audit events instead. The wrappers are preferred because
   an audit hook runs for every audit event of the process: some 50 per test inside pytest.
 * **Thread starts**, a counter. ``threading.Thread.start`` stamps each thread with its
-  number and records where it was started, so a leaked thread is reported with its origin.
+  number, the number of the thread that started it, and where it was started, so a leaked
+  thread is reported with its origin and a fixture's thread's threads are the fixture's.
 * **Environment changes**, a counter moved by ``os.putenv`` and ``os.unsetenv``, which
-  ``os.environ`` calls for every change. pytest's own ``PYTEST_CURRENT_TEST``, set and
-  removed around every test phase, does not move it.
+  ``os.environ`` calls for every change, and where each variable was last changed.
+  pytest's own ``PYTEST_CURRENT_TEST``, set and removed around every test phase, does not
+  move it.
 * **The working directory**, kept by ``os.chdir`` and ``os.fchdir``.
 * **Signal handlers**: the handlers of the watched signals, kept by ``_signal.signal``
   (behind ``signal.signal``), the only way Python-level handlers change.
@@ -156,8 +158,63 @@ _PER_PHASE_KEY: Any = os.fsencode(PER_PHASE_VARIABLE) if os.name == "posix" else
 _PER_PHASE_TYPE = type(_PER_PHASE_KEY)
 
 
+#: Where each variable was last set or removed (``file:line``), by its raw key: the place to
+#: fix a leaked variable, and what groups one cause's findings across many tests.
+_environ_sites: dict[Any, str] = {}
+# Frames of the mapping machinery between the code that changed a variable and putenv(),
+# by their code's file name (``<frozen os>`` where the module is frozen, not its __file__).
+_MAPPING_FILES = frozenset(
+    {
+        os._Environ.__setitem__.__code__.co_filename,
+        importlib.import_module("_collections_abc").MutableMapping.update.__code__.co_filename,
+        contextlib.contextmanager.__code__.co_filename,
+    }
+)
+
+
+def _caller_site(depth: int, skipped: frozenset[str]) -> str | None:
+    """``file:line`` of the frame ``depth`` frames up from this one, or the first frame
+    above it that is not in one of the ``skipped`` files."""
+    try:
+        frame: Any = sys._getframe(depth)
+    except ValueError:  # called from the bottom of a stack: no site
+        return None
+    while frame.f_back is not None and frame.f_code.co_filename in skipped:
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _note_setter(key: Any) -> None:
+    """Record the caller of the os.environ operation that changed ``key``."""
+    site = _caller_site(3, _MAPPING_FILES)
+    if site is not None:
+        _environ_sites[key] = site
+
+
+#: Where the working directory (key ``("cwd",)``) and each watched signal's handler (key
+#: ``("signal", signum)``) were last changed: the keys of the checks' findings.
+_sites: dict[Any, str] = {}
+_WRAPPER_FILES = frozenset(
+    {signal.signal.__code__.co_filename, contextlib.contextmanager.__code__.co_filename}
+)
+
+
+def _note_cwd_site(*args: Any) -> None:
+    site = _caller_site(3, _WRAPPER_FILES)
+    if site is not None:
+        _sites["cwd",] = site
+
+
+def _note_signal_site(signum: Any = None, *args: Any) -> None:
+    # Not SIGALRM: pytest-timeout sets it around every test, and it is not watched.
+    if signum != SIGALRM:
+        site = _caller_site(3, _WRAPPER_FILES)
+        if site is not None:
+            _sites["signal", signum] = site
+
+
 # Two wrappers of fixed arity rather than one with ``*args``: pytest calls them four times
-# per test.
+# per test (its own variable: counted and located only for the others).
 def _counting_putenv(putenv: Any) -> Any:
     putenv = _original(putenv)
 
@@ -165,6 +222,7 @@ def _counting_putenv(putenv: Any) -> Any:
     def counting_putenv(key: Any, value: Any) -> None:
         if type(key) is not _PER_PHASE_TYPE or key != _PER_PHASE_KEY:
             _environ_changes[0] += 1
+            _note_setter(key)
         putenv(key, value)
 
     return _marked(counting_putenv)
@@ -177,6 +235,7 @@ def _counting_unsetenv(unsetenv: Any) -> Any:
     def counting_unsetenv(key: Any) -> None:
         if type(key) is not _PER_PHASE_TYPE or key != _PER_PHASE_KEY:
             _environ_changes[0] += 1
+            _note_setter(key)
         unsetenv(key)
 
     return _marked(counting_unsetenv)
@@ -186,8 +245,11 @@ def _refresh_cwd() -> None:
     _cwd[0] = read_cwd()
 
 
-def _refreshing(function: Any, refresh: Callable[[], None]) -> Any:
-    """``function``, followed by ``refresh()`` of the cell it may have changed."""
+def _refreshing(
+    function: Any, refresh: Callable[[], None], note: Callable[..., None] | None = None
+) -> Any:
+    """``function``, followed by ``refresh()`` of the cell it may have changed (and
+    ``note(*args)``, which records where the change was made)."""
     function = _original(function)
 
     @functools.wraps(function)
@@ -196,6 +258,8 @@ def _refreshing(function: Any, refresh: Callable[[], None]) -> Any:
             return function(*args, **kwargs)
         finally:
             refresh()
+            if note is not None:
+                note(*args)
 
     return _marked(refreshing)
 
@@ -236,6 +300,9 @@ def _record_start(start: Any) -> Any:
         with contextlib.suppress(Exception):  # a frozen or odd Thread subclass
             self._gridgate_start = _thread_starts[0]  # type: ignore[attr-defined]
             self._gridgate_started_at = _start_site()  # type: ignore[attr-defined]
+            # The starting thread's number: a thread started by a fixture's thread is the
+            # fixture's, even when it starts after the fixture's setup returned.
+            self._gridgate_parent = start_number(threading.current_thread())  # type: ignore[attr-defined]
         start(self)
 
     return _marked(start_and_record)
@@ -255,11 +322,11 @@ def install() -> None:
     if hasattr(os, "unsetenv"):
         os.unsetenv = _counting_unsetenv(os.unsetenv)
     _refresh_cwd()
-    os.chdir = _refreshing(os.chdir, _refresh_cwd)
+    os.chdir = _refreshing(os.chdir, _refresh_cwd, _note_cwd_site)
     if hasattr(os, "fchdir"):
-        os.fchdir = _refreshing(os.fchdir, _refresh_cwd)
+        os.fchdir = _refreshing(os.fchdir, _refresh_cwd, _note_cwd_site)
     signal_module: Any = importlib.import_module("_signal")
-    signal_module.signal = _refreshing(signal_module.signal, _refresh_handlers)
+    signal_module.signal = _refreshing(signal_module.signal, _refresh_handlers, _note_signal_site)
     _refresh_handlers()
 
 
@@ -271,3 +338,20 @@ def started_at(thread: threading.Thread) -> str | None:
 def start_number(thread: threading.Thread) -> int:
     """The thread's place among the threads started since install(); 0 before it."""
     return int(getattr(thread, "_gridgate_start", 0))
+
+
+def parent_number(thread: threading.Thread) -> int:
+    """The start number of the thread that started ``thread`` (0: the main thread, or a
+    thread started before install())."""
+    return int(getattr(thread, "_gridgate_parent", 0))
+
+
+def site_of(key: Any) -> str | None:
+    """Where the working directory (``("cwd",)``) or a watched signal's handler
+    (``("signal", signum)``) was last changed (``file:line``)."""
+    return _sites.get(key)
+
+
+def environ_site(key: Any) -> str | None:
+    """Where the variable of raw key ``key`` was last set or removed (``file:line``)."""
+    return _environ_sites.get(key)

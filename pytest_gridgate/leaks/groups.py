@@ -1,0 +1,126 @@
+"""One cause, many findings: leak entries grouped by kind, detail and origin.
+
+A shared ``setUp`` that sets a variable and never removes it makes every test that runs it
+leak the same variable: hundreds of findings of one line of code. The gate report lists
+each test's finding (the ``leaks`` section) and, next to them, the groups (the
+``leak_groups`` section, one verdict line each): the same kind and detail, made at the same
+place, with a count and the place to fix it.
+
+The place is the entry's ``origin`` where the check knows it (where the variable was set,
+where the thread was started), else the fixture owning the resource, else what the tests
+of the group have in common: their class, or their module. Standard library only, no
+pytest: the entries may come from the JSON report of any process.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: The ``fixture`` of an entry for what was still running when the session ended.
+SESSION_OWNER = "session"
+#: Tests named in a group's verdict line before "and N more" (the JSON lists them all).
+SHOWN_TESTS = 3
+
+
+def describe_owner(entry: dict[str, Any], within: str | None = None) -> str:
+    """Who an entry blames: the test, or the fixture (or session) owning the resource;
+    ``within``: the test whose own report this is (its id goes without saying)."""
+    fixture, nodeid = entry.get("fixture"), entry["nodeid"]
+    if fixture == SESSION_OWNER:
+        return "still running at session end" + ("" if nodeid == within else f" (after {nodeid})")
+    if fixture:
+        return f"fixture {fixture}" + ("" if nodeid == within else f" (finalized in {nodeid})")
+    return str(nodeid)
+
+
+def describe_origin(entry: dict[str, Any]) -> str:
+    """Where the resource was made, when known and not already in its detail."""
+    origin = entry.get("origin")
+    if not origin or origin in entry["detail"]:
+        return ""
+    return f" (made at {origin})"
+
+
+def _common_scope(nodeids: list[str]) -> str | None:
+    """The class or module every one of ``nodeids`` belongs to, if they share one."""
+    parents = {nodeid.rsplit("::", 1)[0] for nodeid in nodeids if "::" in nodeid}
+    if len(parents) == 1 and len(nodeids) > 1:
+        [parent] = parents
+        return f"{'class' if '::' in parent else 'module'} {parent}"
+    modules = {nodeid.split("::", 1)[0] for nodeid in nodeids}
+    if len(modules) == 1 and len(nodeids) > 1:
+        return f"module {next(iter(modules))}"
+    return None
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def _cause(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two entries one cause: kind, detail, origin and owning fixture.
+
+    With a known origin, numbers in the detail do not count: one line that starts a thread
+    per test starts ``Thread-7``, ``Thread-8``, ...; without one, the detail is all there is.
+    """
+    origin = entry.get("origin")
+    detail = _NUMBER.sub("N", entry["detail"]) if origin else entry["detail"]
+    return entry["kind"], detail, origin, entry.get("fixture")
+
+
+def group(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries grouped by cause (:func:`_cause`), in first-seen order; the group's
+    detail is its first entry's.
+
+    Each group: ``kind``, ``detail``, ``origin`` (``file:line``, ``fixture NAME``,
+    ``class ...``, ``module ...`` or None), ``count`` and ``nodeids`` (every entry's test).
+    """
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for entry in entries:
+        fixture = entry.get("fixture")
+        key = _cause(entry)
+        found = groups.get(key)
+        if found is None:
+            found = groups[key] = {
+                "kind": entry["kind"],
+                "detail": entry["detail"],
+                "origin": entry.get("origin"),
+                "fixture": fixture,
+                "count": 0,
+                "nodeids": [],
+                "cleaned": False,
+            }
+        found["count"] += 1
+        found["nodeids"].append(entry["nodeid"])
+        found["cleaned"] = found["cleaned"] or bool(entry.get("cleaned"))
+    for found in groups.values():
+        if found["origin"] is None:
+            fixture = found["fixture"]
+            if fixture and fixture != SESSION_OWNER:
+                found["origin"] = f"fixture {fixture}"
+            else:
+                found["origin"] = _common_scope(found["nodeids"])
+    return list(groups.values())
+
+
+def verdict_line(found: dict[str, Any]) -> str:
+    """A group as one line of the leaks verdict (terminal section and Markdown)."""
+    cleaned = " [cleaned up]" if found["cleaned"] else ""
+    if found["count"] == 1:
+        # The owning fixture is named already: as an origin it would say nothing more.
+        by_fixture = found["origin"] == f"fixture {found['fixture']}"
+        entry = {**found, "nodeid": found["nodeids"][0]}
+        entry["origin"] = None if by_fixture else found["origin"]
+        return (
+            f"{describe_owner(entry)}: {found['kind']}: {found['detail']}"
+            f"{describe_origin(entry)}{cleaned}"
+        )
+    nodeids = found["nodeids"]
+    shown = ", ".join(nodeids[:SHOWN_TESTS])
+    more = len(nodeids) - SHOWN_TESTS
+    tests = shown + (f" and {more} more" if more > 0 else "")
+    origin = found["origin"]
+    where = f", from {origin}: fix it there" if origin else ""
+    owner = f" (fixture {found['fixture']})" if found["fixture"] else ""
+    head = f"{found['count']} x {found['kind']}: {found['detail']}{owner}"
+    return f"{head}{where}{cleaned} (tests: {tests})"
