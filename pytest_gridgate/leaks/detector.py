@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_gridgate.config import LeakSettings
-from pytest_gridgate.leaks import MARKER, SECTION, tracking
+from pytest_gridgate.leaks import CHECK_ERRORS, MARKER, SECTION, garbage, tracking
 from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
 from pytest_gridgate.leaks.cwd import CwdCheck
@@ -66,7 +66,7 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
     if "asyncio" in enabled:
         checks.append(AsyncioCheck())
     if "fds" in enabled:
-        checks.append(FdCheck())
+        checks.append(FdCheck(settings.ignore.fds))
     if "environ" in enabled:
         checks.append(EnvironCheck(settings.ignore.environ))
     if "cwd" in enabled:
@@ -303,6 +303,14 @@ class LeakDetector:
     def _check(self, item: pytest.Item, baseline: list[Any]) -> None:
         found: list[_Found] = []
         test_keys: set[Hashable] = set()
+        # One garbage collection, before any check judges, when a check wants it: every
+        # check sees what it released (leaks/garbage.py). Its finalizers' errors are
+        # reported on this test, at the end: the leaks are on its report first.
+        collected = garbage.collect_for(
+            (check, before)
+            for check, before in zip(self.checks, baseline, strict=False)
+            if before is not _NO_SNAPSHOT
+        )
         if leaks := self._settled(baseline, self._excused):
             allowed = _allowed_checks(item)
             for leak in leaks:
@@ -314,6 +322,8 @@ class LeakDetector:
             found.extend(self._check_finalized(test_keys | self._accounted))
         if found or self._broken:
             self._report(found, item)
+        if collected:
+            garbage.report_unraisable(self.config)
 
     # ------------------------------------------------------------------ verdicts
 
@@ -353,10 +363,15 @@ class LeakDetector:
     def _report(self, found: list[_Found], item: pytest.Item) -> None:
         entries = self._entries(found)
         text = "\n".join([_describe(entries, item.nodeid), *self._broken]).strip()
+        # A check that could not run leaves the gate unable to pass (leaks/__init__.py).
+        errors = [{"nodeid": item.nodeid, "message": message} for message in self._broken]
         self._broken = []
         if self.settings.action != "fail":
             _warn(item, text)
-        _TeardownVerdict(self.config, item, entries, text, fail=self.settings.action == "fail")
+        verdict = _TeardownVerdict(
+            self.config, item, entries, text, fail=self.settings.action == "fail"
+        )
+        verdict.errors = errors
 
     # ------------------------------------------------------------------ end of session
 
@@ -428,6 +443,7 @@ class _TeardownVerdict:
     ) -> None:
         self.config, self.item, self.entries = config, item, entries
         self.text, self.fail = text, fail
+        self.errors: list[dict[str, Any]] = []  # checks that failed to run
         config.pluginmanager.register(self, f"gridgate-leaks-verdict-{id(self)}")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -441,6 +457,8 @@ class _TeardownVerdict:
             # to the controller, the gate report) reads it.
             for entry in self.entries:
                 attach(report, SECTION, entry)
+            for error in self.errors:
+                attach(report, CHECK_ERRORS, error)
             if self.fail and report.passed:
                 report.outcome = "failed"
                 report.longrepr = self.text
