@@ -242,7 +242,8 @@ def test_what_the_gates_collection_frees_is_reported_on_the_test_being_checked(
     assert outcomes == {"test_leaves_a_socket_in_a_cycle": "error", "test_innocent": "passed"}, (
         output
     )
-    assert "ResourceWarning" in output and "unclosed" in output, output
+    assert "ResourceWarning" in output, output
+    assert "unclosed" in output, output
     # Freed by the collection: the socket is not a leak of the test (it is its warning).
     assert report["leaks"] == []
 
