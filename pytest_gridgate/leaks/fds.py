@@ -256,8 +256,12 @@ class FdCheck:
         return _fingerprint()
 
     def snapshot(self) -> tuple[int | list[str], frozenset[int], int]:
-        if self._lazy:
-            self._warm_up()
+        if self._lazy:  # until every known library is imported (and warmed up)
+            modules = sys.modules
+            for name, _ in self._lazy:
+                if name in modules:
+                    self._warm_up()
+                    break
         dir_fd = _dir_fd[0]
         if _COUNTS and dir_fd >= 0:  # _fingerprint(), inlined: this runs twice per test
             try:
