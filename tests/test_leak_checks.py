@@ -293,6 +293,38 @@ def test_every_check_judges_after_the_same_collection(pytester: pytest.Pytester)
     result.assert_outcomes(passed=2, errors=1)
 
 
+def test_a_fixtures_garbage_is_collected_before_it_is_judged(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    spawn_class = SPAWN_IN_CYCLE.split("def test_spawn_left_in_a_cycle")[0]
+    pytester.makepyfile(
+        test_fixture_spawn=textwrap.dedent(spawn_class)
+        + textwrap.dedent(
+            """
+            import pytest
+
+
+            @pytest.fixture(scope="module")
+            def spawned():
+                spawn = Spawn()
+                yield
+                del spawn  # garbage: only its own cycle keeps it
+
+
+            def test_uses_it(spawned):
+                pass
+
+
+            def test_uses_it_last(spawned):
+                pass
+            """
+        )
+    )
+    pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.2\n")
+    result, report = _run(pytester, "-p", "no:randomly")
+    assert report["leaks"] == []
+    result.assert_outcomes(passed=2)
+
+
 YOUNG_GARBAGE = """
     import gc
 

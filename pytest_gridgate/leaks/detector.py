@@ -334,6 +334,8 @@ class LeakDetector:
         # Innermost first (finalization order): a resource is blamed on one fixture only.
         for state in finalized:
             live = set().union(*(other.owned for other in self._fixtures.values()))
+            # One garbage collection before judging, as for a test (leaks/garbage.py).
+            garbage.collect_for(zip(self.checks, state.baseline, strict=False))
             for leak in self._settled(state.baseline, excluded | live):
                 excluded.add(leak.key)
                 found.append(_Found(state.name, leak))
@@ -391,6 +393,11 @@ class LeakDetector:
             # still running after the last test: it would outlive or hang the session.
             found = self._check_finalized(self._accounted)
             leftovers = self._leftovers()
+            if leftovers:
+                # As after a test: garbage that owns a child (pexpect's spawn in a cycle)
+                # stops it when collected, which comes before the verdict.
+                garbage.collect_all()
+                leftovers = self._leftovers()
             deadline = time.monotonic() + self.settings.grace
             while any(leak.pending for leak in leftovers) and time.monotonic() < deadline:
                 time.sleep(0.01)

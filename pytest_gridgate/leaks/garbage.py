@@ -54,6 +54,11 @@ def collect_for(checks_and_baselines: Iterable[tuple[Any, Any]]) -> bool:
     return True
 
 
+def collect_all() -> None:
+    """A full collection (the end of the session, when a child or thread is still there)."""
+    gc.collect()
+
+
 def report_unraisable(config: pytest.Config) -> None:
     """Report what the collection's finalizers raised, now, on the test being checked.
 
