@@ -195,8 +195,8 @@ def _uvloop_loop(module: Any) -> None:
 
 KNOWN_LAZY_FDS: tuple[tuple[str, Callable[[Any], None]], ...] = (("uvloop", _uvloop_loop),)
 
-#: More new descriptors than this in one test are reported per target, not one by one
-#: (a test that opened /dev/null until EMFILE gets one line, not a thousand).
+#: More new descriptors to one target than this are reported as one finding, not one by
+#: one (a test that opened /dev/null until EMFILE gets one line, not a thousand).
 _GROUP_OVER = 16
 
 
@@ -312,10 +312,11 @@ class FdCheck:
         }
         if not candidates:
             return leaks
-        # One walk of the heap, for the descriptors still open after the collection.
-        holders = _holders(candidates)
         if len(candidates) > _GROUP_OVER:
-            return leaks + self._grouped(candidates, holders)
+            grouped, candidates = self._grouped(candidates)
+            leaks.extend(grouped)
+        # One walk of the heap, for the descriptors still open after the collection.
+        holders = _holders(candidates) if candidates else {}
         reported_loops = set()
         asyncio = sys.modules.get("asyncio")
         for fd in sorted(candidates):
@@ -352,29 +353,31 @@ class FdCheck:
         )
         return [Leak("fd", ("fd-closed", before[2]), detail, cleanup=lambda: True)]
 
-    def _grouped(self, candidates: set[int], holders: dict[int, Any]) -> list[Leak]:
-        """Many new descriptors: one finding per target, with the numbers as ranges."""
-        by_target: dict[tuple[str, str], list[int]] = {}
+    def _grouped(self, candidates: set[int]) -> tuple[list[Leak], set[int]]:
+        """Findings for the targets that many new descriptors point to, and the rest.
+
+        Only descriptors of the very same target are grouped (sockets and pipes have an
+        inode each in theirs: they are never grouped). The key names the target and the
+        lowest descriptor, so that a fixture checked later does not report them again.
+        """
+        by_target: dict[str, list[int]] = {}
         for fd in sorted(candidates):
             target = _target(fd)
-            if target is None:
+            if target is not None:
+                by_target.setdefault(target, []).append(fd)
+        leaks, grouped = [], set()
+        for target, fds in by_target.items():
+            if len(fds) <= _GROUP_OVER:
                 continue
-            kind = "socket" if target.startswith("socket:") else "fd"
-            # Sockets and pipes have an inode each in their target: group them by kind.
-            group = target.split(":", 1)[0] + ":*" if target.endswith("]") else target
-            by_target.setdefault((kind, group), []).append(fd)
-        leaks = []
-        for (kind, group), fds in by_target.items():
-            held = sum(1 for fd in fds if fd in holders)
-            what = f"{held} held by Python objects" if held else "no Python object holds them"
+            grouped.update(fds)
             leaks.append(
                 Leak(
-                    kind,
-                    ("fds", group, tuple(fds)),
-                    f"{len(fds)} descriptors -> {group} (fds {_ranges(fds)}; {what})",
+                    "socket" if target.startswith("socket:") else "fd",
+                    ("fds", target, fds[0]),
+                    f"{len(fds)} descriptors -> {target} (fds {_ranges(fds)})",
                 )
             )
-        return leaks
+        return leaks, candidates - grouped
 
 
 def _what(holder: Any) -> str:
