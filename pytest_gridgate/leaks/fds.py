@@ -22,6 +22,7 @@ import io
 import os
 import socket
 import sys
+import weakref
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
@@ -107,14 +108,25 @@ def _target(fd: int) -> str | None:
     return "?"  # pragma: no cover - no readlink outside Linux
 
 
+def _heap() -> Any:
+    """Every object the collector tracks, youngest generations first: what a test made
+    and still holds is usually young, and the walk stops once every descriptor has its
+    holder (the oldest generation holds most of a big suite's heap)."""
+    for generation in range(3):
+        yield from gc.get_objects(generation)
+
+
 def _holders(fds: set[int]) -> dict[int, Any]:
     """Python objects (files, sockets, event loops) still holding any of ``fds``."""
     holders: dict[int, Any] = {}
     asyncio = sys.modules.get("asyncio")
     loop_type = asyncio.BaseEventLoop if asyncio is not None else None
-    # A walk over every object of the heap: decide per type, not per object.
+    # A walk over the heap: decide per type, not per object.
     kinds: dict[type, str] = {}
-    for obj in gc.get_objects():
+    wanted = len(fds)
+    for obj in _heap():
+        if len(holders) == wanted:
+            break
         cls = type(obj)
         kind = kinds.get(cls)
         if kind is None:
@@ -233,6 +245,8 @@ class FdCheck:
         self._lazy = list(KNOWN_LAZY_FDS)
         # The gate's own descriptors that somebody closed, in the order noticed.
         self._lost: list[int] = []
+        # The candidates and their holders (weakly) of the deep check under way.
+        self._found_holders: tuple[frozenset[int], dict[int, Any]] | None = None
 
     def _warm_up(self) -> None:
         """Make each known library's lazy descriptors now, once it is imported."""
@@ -286,14 +300,46 @@ class FdCheck:
         # Descriptors closed since the listing (another thread, a finalizer) are not leaks.
         return {fd for fd in now - before[1] if _target(fd) is not None}
 
+    def _candidates(self, before: Any) -> set[int]:
+        return {
+            fd
+            for fd in self._new_open(before)
+            if (target := _target(fd)) is not None
+            and (fd, target) not in self._process_wide
+            and not any(fnmatchcase(target, pattern) for pattern in self.ignore)
+        }
+
     def wants_collection(self, before: Any) -> bool:
         """Whether garbage might hold a descriptor opened since ``before``.
 
         The detector collects garbage once, before any check judges, when a check says so
         (so that every check sees what the collection released, and what it frees is
-        reported on the test being checked). Asked only in the deep tier.
+        reported on the test being checked). Asked only in the deep tier, first for the
+        young generations' collection (cheap), then :meth:`wants_full_collection`.
         """
-        return bool(with_headroom(self._new_open, before))
+        self._found_holders = None  # a new check: what an earlier one found is stale
+        return bool(with_headroom(self._candidates, before))
+
+    def wants_full_collection(self, before: Any) -> bool:
+        """Whether a Python object (a file, a socket, a loop) holds a descriptor still open.
+
+        Only such an object can be garbage that a full collection closes: a descriptor no
+        Python object holds stays open however much is collected. The walk that finds
+        the holders is remembered (weakly) for :meth:`compare`, so that it runs once.
+        """
+        candidates = with_headroom(self._candidates, before)
+        if len(candidates) > _GROUP_OVER:
+            return True  # a heap of descriptors: collect, then describe them in groups
+        holders = _holders(candidates) if candidates else {}
+        self._found_holders = (frozenset(candidates), _weakly(holders))
+        return bool(holders)
+
+    def _holders_of(self, candidates: set[int]) -> dict[int, Any]:
+        found = self._found_holders
+        if found is not None and candidates <= found[0]:
+            # Found before the collection: a holder it freed is gone (and its fd closed).
+            return {fd: holder for fd, ref in found[1].items() if (holder := ref()) is not None}
+        return _holders(candidates) if candidates else {}
 
     def compare(self, before: Any) -> list[Leak]:
         return with_headroom(self._compare, before)
@@ -301,22 +347,15 @@ class FdCheck:
     def _compare(self, before: Any) -> list[Leak]:
         reserve()  # notes spares a test closed, and opens them again
         self._lost.extend(take_lost())
-        candidates = self._new_open(before)  # (also notes a lost directory descriptor)
+        candidates = self._candidates(before)  # (also notes a lost directory descriptor)
         leaks = self._closed_under_us(before)
-        candidates = {
-            fd
-            for fd in candidates
-            if (target := _target(fd)) is not None
-            and (fd, target) not in self._process_wide
-            and not any(fnmatchcase(target, pattern) for pattern in self.ignore)
-        }
         if not candidates:
             return leaks
         if len(candidates) > _GROUP_OVER:
             grouped, candidates = self._grouped(candidates)
             leaks.extend(grouped)
         # One walk of the heap, for the descriptors still open after the collection.
-        holders = _holders(candidates) if candidates else {}
+        holders = self._holders_of(candidates)
         reported_loops = set()
         asyncio = sys.modules.get("asyncio")
         for fd in sorted(candidates):
@@ -378,6 +417,17 @@ class FdCheck:
                 )
             )
         return leaks, candidates - grouped
+
+
+def _weakly(holders: dict[int, Any]) -> dict[int, Any]:
+    """``holders`` as weak references: kept strongly, garbage would never be collected."""
+    refs: dict[int, Any] = {}
+    for fd, holder in holders.items():
+        try:
+            refs[fd] = weakref.ref(holder)
+        except TypeError:  # pragma: no cover - every holder type takes weak references
+            continue
+    return refs
 
 
 def _what(holder: Any) -> str:

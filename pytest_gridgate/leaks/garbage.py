@@ -30,26 +30,33 @@ import pytest
 
 
 def _wanted(pairs: list[tuple[Any, Any]]) -> bool:
+    # Every check is asked (no short cut): a check may prepare its comparison meanwhile.
+    wanted = False
     for wants, before in pairs:
         try:
-            if wants(before):
-                return True
+            wanted = bool(wants(before)) or wanted
         except Exception:  # the check's compare() reports what is wrong with it
             continue
-    return False
+    return wanted
 
 
 def collect_for(checks_and_baselines: Iterable[tuple[Any, Any]]) -> bool:
-    """Collect garbage if any check wants it; True when a collection ran."""
-    pairs = [
-        (wants, before)
+    """Collect garbage if any check wants it; True when a collection ran.
+
+    ``wants_collection(before)`` decides the young generations' collection;
+    ``wants_full_collection(before)``, where a check has it (else ``wants_collection``
+    again), the full one after it.
+    """
+    checks = [
+        (check, before)
         for check, before in checks_and_baselines
-        if (wants := getattr(check, "wants_collection", None)) is not None
+        if getattr(check, "wants_collection", None) is not None
     ]
-    if not pairs or not _wanted(pairs):
+    if not checks or not _wanted([(c.wants_collection, b) for c, b in checks]):
         return False
     gc.collect(1)
-    if _wanted(pairs):
+    full = [(getattr(c, "wants_full_collection", c.wants_collection), b) for c, b in checks]
+    if _wanted(full):
         gc.collect()
     return True
 
