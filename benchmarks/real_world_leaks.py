@@ -38,6 +38,7 @@ class Project:
     test_args: tuple[str, ...]
     why: str
     env: dict[str, str] = field(default_factory=dict)
+    extras: str = ""  # installed as ``project[extras]``
 
 
 PROJECTS = (
@@ -58,6 +59,46 @@ PROJECTS = (
         (),
         ("testing", "-p", "no:cacheprovider"),
         "starts Python subprocesses and threads in most tests (gateways, channels)",
+    ),
+    Project(
+        "anyio",
+        # Its ``test`` dependency group (an sdist's groups are not installable by name).
+        (
+            "blockbuster",
+            "coverage[toml]",
+            "hypothesis",
+            "psutil",
+            "pytest-mock",
+            "pytest-timeout",
+            "trustme",
+            "truststore",
+            "uvloop",
+        ),
+        # Its own addopts load pytest-timeout (timeout = 20); no Internet here.
+        ("tests", "-m", "not network", "-p", "no:cacheprovider"),
+        "asyncio, trio and uvloop backends; sockets, subprocesses, worker threads",
+        extras="trio",
+    ),
+    Project(
+        "pexpect",
+        (),
+        ("tests", "-p", "no:cacheprovider"),
+        "a child process on a pty in nearly every test, closed by __del__ when forgotten",
+    ),
+    Project(
+        "watchdog",
+        ("flaky", "pytest-timeout"),
+        ("tests", "-p", "no:cacheprovider", "-p", "no:xdist"),
+        "inotify observers: threads per test, session-scoped emitter fixtures",
+        extras="watchmedo",
+    ),
+    Project(
+        "httpcore",
+        ("pytest-trio", "hyperframe"),
+        ("tests", "-p", "no:cacheprovider"),
+        "connection pools over in-memory and real sockets, anyio and trio backends,"
+        " filterwarnings = error",
+        extras="http2,socks,trio,asyncio",
     ),
 )
 
@@ -87,7 +128,8 @@ def prepare(workdir: Path, projects: list[Project]) -> Path:
             tar.extractall(workdir / "unpacked", filter="data")
         unpacked = next((workdir / "unpacked").glob(f"{project.name}-*"))
         unpacked.rename(source)
-        run([str(python), "-m", "pip", "install", "-q", str(source), *project.test_deps])
+        target = f"{source}[{project.extras}]" if project.extras else str(source)
+        run([str(python), "-m", "pip", "install", "-q", target, *project.test_deps])
     return python
 
 
@@ -126,21 +168,49 @@ def cpu_of_run(
     return own, total, result
 
 
-def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
+def _outcomes(junit: Path) -> dict[str, str]:
+    """Each test case of a JUnit XML file: ``passed``, ``failed``, ``error`` or ``skipped``."""
+    import xml.etree.ElementTree as ElementTree
+
+    if not junit.exists():
+        return {}
+    outcomes: dict[str, str] = {}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        tags = {child.tag for child in case}
+        # A test whose call passed and whose teardown errored has both in pytest's report:
+        # the worst outcome is the test's.
+        outcome = next(
+            (
+                o
+                for o, t in (("error", "error"), ("failed", "failure"), ("skipped", "skipped"))
+                if t in tags
+            ),
+            "passed",
+        )
+        if outcomes.get(name) in ("error", "failed") and outcome == "passed":
+            continue
+        outcomes[name] = outcome
+    return outcomes
+
+
+def measure(python: Path, workdir: Path, project: Project, rounds: int, action: str) -> None:
     cwd = workdir / project.name
     record = workdir / f"{project.name}-leaks.json"
-    record.unlink(missing_ok=True)  # never read an earlier run's findings as this one's
+    junit_on, junit_off = workdir / f"{project.name}-on.xml", workdir / f"{project.name}-off.xml"
+    for stale in (record, junit_on, junit_off):
+        stale.unlink(missing_ok=True)  # never read an earlier run's results as this one's
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
     base_env.update(project.env)
     on_env = dict(
         base_env,
-        GRIDGATE_LEAKS_ACTION="warn",
+        GRIDGATE_LEAKS_ACTION=action,
         GRIDGATE_TIMEOUTS_DEFAULT="0",
         GRIDGATE_COLLECTION_MIN_TESTS="0",
     )
     # The gate report carries every worker's and the session's leak entries.
-    on_args = ["--gridgate-report", str(record)]
-    off_args = ["-p", "no:gridgate"]
+    on_args = ["--gridgate-report", str(record), "--junitxml", str(junit_on)]
+    off_args = ["-p", "no:gridgate", "--junitxml", str(junit_off)]
     on: list[float] = []
     off: list[float] = []
     on_total: list[float] = []
@@ -150,7 +220,7 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
         pair = [(on, on_total, on_args, on_env), (off, off_total, off_args, base_env)]
         for samples, totals, args, env in pair if round_ % 2 == 0 else reversed(pair):
             cpu, total, result = cpu_of_run(python, project, cwd, args, env)
-            if result.returncode not in (0, 1):  # 1: the project's own failing tests
+            if result.returncode not in (0, 1):  # 1: failing tests (or leaks, gate on)
                 last = (result.stdout or result.stderr).strip().splitlines()[-1:]
                 raise SystemExit(
                     f"{project.name}: pytest {' '.join(args)} exited {result.returncode}: "
@@ -163,8 +233,24 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
                 outcome = lines[-1] if lines else f"exit {result.returncode}"
     ratio = statistics.median(on) / statistics.median(off)
     entries = json.loads(record.read_text())["leaks"] if record.exists() else []
+    with_gate, without = _outcomes(junit_on), _outcomes(junit_off)
+    broken = sorted(
+        name
+        for name, result in with_gate.items()
+        if result in ("failed", "error") and without.get(name) in ("passed", "skipped")
+    )
+    kinds: dict[str, int] = {}
+    for entry in entries:
+        kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
     print(f"\n== {project.name}: {project.why}")
-    print(f"   last gridgate run: {outcome}")
+    print(f"   last gridgate run (leaks.action = {action}): {outcome}")
+    print()
+    header = "tests | pass without gridgate, fail or error with it | findings by kind | CPU on/off"
+    print(f"   | {header} |")
+    print("   |---|---|---|---|")
+    by_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())) or "none"
+    print(f"   | {len(without)} | {len(broken)} | {by_kind} | {ratio:.2f} |")
+    print()
     print(
         f"   CPU of the pytest process: gridgate {statistics.median(on):.2f}s,"
         f" baseline {statistics.median(off):.2f}s, ratio {ratio:.3f} ({rounds} rounds)"
@@ -175,6 +261,9 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int) -> None:
         f"   with reaped children: gridgate {statistics.median(on_total):.2f}s,"
         f" baseline {statistics.median(off_total):.2f}s, ratio {total_ratio:.3f}"
     )
+    print(f"   {len(broken)} test(s) pass without gridgate and fail or error with it:")
+    for name in broken:
+        print(f"   - {name}")
     print(f"   {len(entries)} leak finding(s)")
     for entry in entries:
         print(f"   - {entry['nodeid']}: {entry['kind']}: {entry['detail']}")
@@ -185,13 +274,19 @@ def main() -> int:
     parser.add_argument("--project", action="append", choices=[p.name for p in PROJECTS])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument(
+        "--action",
+        choices=["warn", "fail"],
+        default="fail",
+        help="leaks.action of the gated runs (fail: what a gated CI sees; the default)",
+    )
     options = parser.parse_args()
     projects = [p for p in PROJECTS if not options.project or p.name in options.project]
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="gridgate-real-world-"))
     workdir.mkdir(parents=True, exist_ok=True)
     python = prepare(workdir, projects)
     for project in projects:
-        measure(python, workdir, project, options.rounds)
+        measure(python, workdir, project, options.rounds, options.action)
     return 0
 
 

@@ -142,6 +142,7 @@ class LeakIgnores(NamedTuple):
     threads: tuple[str, ...] = ()
     processes: tuple[str, ...] = ()
     environ: tuple[str, ...] = ()
+    fds: tuple[str, ...] = ()  # what a descriptor points to: "/var/log/app.log", "pipe:*"
 
 
 class LeakSettings(NamedTuple):

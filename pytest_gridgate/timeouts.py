@@ -173,7 +173,9 @@ class TimeoutGate:
         self.watchdog.stop()
         for fd in (self.stdout_fd, self.stderr_fd):
             if fd >= 0:
-                os.close(fd)
+                # A test may have closed them already (os.closerange): nothing to release.
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         if self.crash_dir is not None:
             import shutil
 

@@ -19,6 +19,7 @@ of :mod:`pytest_gridgate.leaks.base`; third-party checks come from the
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 SECTION = "leaks"
 GROUPS_SECTION = "leak_groups"
+#: Report section of the leak checks that could not run (``{"nodeid", "message"}``): a
+#: gate that could not check does not pass.
+CHECK_ERRORS = "leak_check_errors"
 MARKER = "gridgate_allow_leaks"
 _DETECTOR_KEY: pytest.StashKey[LeakDetector] = pytest.StashKey()
 
@@ -52,6 +56,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(detector, "gridgate-leaks")
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    if _DETECTOR_KEY in session.config.stash:
+        from pytest_gridgate.leaks import headroom
+
+        if headroom.exhausted():
+            # A test used up the process's descriptors and kept them (the gate's own
+            # checks did not need the spares since): the end of the session (its check,
+            # the report, the watchdog's cleanup) gets them.
+            headroom.hand_out()
+    return (yield)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     detector = config.stash.get(_DETECTOR_KEY, None)
     if detector is not None:
@@ -65,6 +82,17 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
         report.add_verdict(SECTION, True, "leak detection off")
         return
     entries = report.sections.get(SECTION, [])
+    errors = report.sections.get(CHECK_ERRORS, [])
+    if errors:
+        # Not a pass, in any mode: some tests were not checked.
+        tests = {error["nodeid"] for error in errors}
+        details = [f"{e['nodeid']}: {e['message']}" for e in errors]
+        details += [f"{e['nodeid']}: {e['kind']}: {e['detail']}" for e in entries]
+        summary = f"leak checks failed to run in {len(tests)} test(s)"
+        if entries:
+            summary += f"; {len(entries)} leak(s)"
+        report.add_verdict(SECTION, False, summary, details)
+        return
     if not entries:
         report.add_section(GROUPS_SECTION, [])
         report.add_verdict(SECTION, True, "no leaks")

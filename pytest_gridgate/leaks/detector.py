@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_gridgate.config import LeakSettings
-from pytest_gridgate.leaks import MARKER, SECTION, tracking
+from pytest_gridgate.leaks import CHECK_ERRORS, MARKER, SECTION, garbage, tracking
 from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
 from pytest_gridgate.leaks.cwd import CwdCheck
@@ -68,7 +68,7 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
     if "asyncio" in enabled:
         checks.append(AsyncioCheck())
     if "fds" in enabled:
-        checks.append(FdCheck())
+        checks.append(FdCheck(settings.ignore.fds))
     if "environ" in enabled:
         checks.append(EnvironCheck(settings.ignore.environ))
     if "cwd" in enabled:
@@ -336,6 +336,14 @@ class LeakDetector:
     def _check(self, item: pytest.Item, baseline: list[Any]) -> None:
         found: list[_Found] = []
         test_keys: set[Hashable] = set()
+        # One garbage collection, before any check judges, when a check wants it: every
+        # check sees what it released (leaks/garbage.py). Its finalizers' errors are
+        # reported on this test, at the end: the leaks are on its report first.
+        collected = garbage.collect_for(
+            (check, before)
+            for check, before in zip(self.checks, baseline, strict=False)
+            if before is not _NO_SNAPSHOT
+        )
         if leaks := self._settled(baseline, self._excused):
             allowed = _allowed_checks(item)
             for leak in leaks:
@@ -349,6 +357,8 @@ class LeakDetector:
             found.extend(self._check_finalized(test_keys | self._accounted, item.nodeid))
         if found or self._broken:
             self._report(found, item)
+        if collected:
+            garbage.report_unraisable(self.config)
 
     def _made_by_fixtures(self, leaks: list[Leak]) -> list[Leak]:
         """``leaks`` without those made by a resource a higher-scoped fixture owns.
@@ -382,6 +392,8 @@ class LeakDetector:
         for state in finalized:
             others = [*self._fixtures.values(), *(s for s in finalized if s is not state)]
             theirs = set().union(*(other.owned | other.made for other in others))
+            # One garbage collection before judging, as for a test (leaks/garbage.py).
+            garbage.collect_for(zip(self.checks, state.baseline, strict=False))
             for leak in self._settled(state.baseline, excluded | theirs):
                 excluded.add(leak.key)
                 found.append(_Found(nodeid, leak, state.name))
@@ -414,10 +426,15 @@ class LeakDetector:
     def _report(self, found: list[_Found], item: pytest.Item) -> None:
         entries = self._entries(found)
         text = "\n".join([_describe(entries, item.nodeid), *self._broken]).strip()
+        # A check that could not run leaves the gate unable to pass (leaks/__init__.py).
+        errors = [{"nodeid": item.nodeid, "message": message} for message in self._broken]
         self._broken = []
         if self.settings.action != "fail":
             _warn(item, text)
-        _TeardownVerdict(self.config, item, entries, text, fail=self.settings.action == "fail")
+        verdict = _TeardownVerdict(
+            self.config, item, entries, text, fail=self.settings.action == "fail"
+        )
+        verdict.errors = errors
 
     # ------------------------------------------------------------------ end of session
 
@@ -452,6 +469,11 @@ class LeakDetector:
             # it), with the fixture, or the session, as the owner.
             found = self._check_finalized(self._accounted, self._last_nodeid)
             leftovers = self._leftovers()
+            if leftovers:
+                # As after a test: garbage that owns a child (pexpect's spawn in a cycle)
+                # stops it when collected, which comes before the verdict.
+                garbage.collect_all()
+                leftovers = self._leftovers()
             deadline = time.monotonic() + self.settings.grace
             while any(leak.pending for leak in leftovers) and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -512,6 +534,7 @@ class _TeardownVerdict:
     ) -> None:
         self.config, self.item, self.entries = config, item, entries
         self.text, self.fail = text, fail
+        self.errors: list[dict[str, Any]] = []  # checks that failed to run
         config.pluginmanager.register(self, f"gridgate-leaks-verdict-{id(self)}")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -525,6 +548,8 @@ class _TeardownVerdict:
             # to the controller, the gate report) reads it.
             for entry in self.entries:
                 attach(report, SECTION, entry)
+            for error in self.errors:
+                attach(report, CHECK_ERRORS, error)
             if self.fail and report.passed:
                 report.outcome = "failed"
                 report.longrepr = self.text

@@ -1,10 +1,17 @@
 """``fds``: file descriptors a test left open; sockets are reported with kind ``socket``.
 
-The cheap tier lists the descriptor directory (``/proc/self/fd``, ``/dev/fd`` on macOS),
-one system call. Only when the listing changed are the new descriptors examined: what they
-point to (``readlink``), and which Python object still holds them (a walk of the garbage
-collector's objects, after a collection so that unreachable files are closed first).
-An event loop's epoll descriptor and self-pipe are reported once, as the loop (``asyncio``).
+The cheap tier is one ``fstat()`` (Linux 6.2+ reports the number of open descriptors as the
+size of ``/proc/self/fd``) or one listing of the descriptor directory. Only when it moved
+are the new descriptors examined: what they point to (``readlink``), and which Python
+object still holds them (one walk of the garbage collector's objects, only for the
+descriptors still open after the detector's garbage collection, see :meth:`FdCheck.
+wants_collection`). An event loop's epoll descriptor and self-pipe are reported once, as
+the loop (``asyncio``).
+
+The check survives a test that used up or closed the process's descriptors: its own calls
+fall back on the spares of :mod:`pytest_gridgate.leaks.headroom`, and a test that closed
+the gate's own descriptors (``os.closerange(3, ...)``) is reported for it, and the gate
+opens them again.
 """
 
 from __future__ import annotations
@@ -15,9 +22,13 @@ import io
 import os
 import socket
 import sys
+import weakref
+from collections.abc import Callable
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pytest_gridgate.leaks.base import Leak
+from pytest_gridgate.leaks.headroom import reserve, spare_fds, take_lost, with_headroom
 
 _FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
 
@@ -46,15 +57,18 @@ def _listing() -> set[int]:
         except OSError:
             fds.discard(fd)
             break
-    return fds
+    # The gate's own descriptors are not the session's or a test's.
+    return fds - spare_fds() - {_dir_fd[0]}
 
 
 # Linux 6.2+ reports the number of open descriptors as the size of /proc/self/fd: one
 # fstat() of the directory, kept open, instead of reading it (a microsecond against
 # seven). The descriptor is per process: a forked child must open its own, since this one
-# would describe the parent's table.
+# would describe the parent's table. Its inode tells it apart from whatever file a test
+# got under its number after closing it (os.closerange).
 _COUNTS = _FD_DIR == "/proc/self/fd" and os.stat(_FD_DIR).st_size > 0
 _dir_fd = [-1]
+_dir_ino = [-1]
 _fstat = os.fstat
 _dup = os.dup
 _close = os.close
@@ -72,19 +86,24 @@ def _lowest_free(dir_fd: int) -> int:
     """The lowest free descriptor number: the one the next open() gets (-1: none free)."""
     try:
         fd = _dup(dir_fd)
-    except OSError:  # the table is full
+    except OSError:  # the table is full (or the directory descriptor was closed under us)
         return -1
     _close(fd)
+    return fd
+
+
+def _open_dir_fd() -> int:
+    fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    _dir_fd[0], _dir_ino[0] = fd, os.fstat(fd).st_ino
     return fd
 
 
 def _fingerprint() -> tuple[int, int] | list[str]:
     """Cheap: changes whenever a descriptor is opened and kept (see FdCheck)."""
     if _COUNTS:
-        if _dir_fd[0] < 0:
-            _dir_fd[0] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
-        return os.fstat(_dir_fd[0]).st_size, _lowest_free(_dir_fd[0])
-    return os.listdir(_FD_DIR) if _FD_DIR is not None else []
+        fd = _dir_fd[0] if _dir_fd[0] >= 0 else with_headroom(_open_dir_fd)
+        return os.fstat(fd).st_size, _lowest_free(fd)
+    return with_headroom(os.listdir, _FD_DIR) if _FD_DIR is not None else []
 
 
 def _target(fd: int) -> str | None:
@@ -101,14 +120,25 @@ def _target(fd: int) -> str | None:
     return "?"  # pragma: no cover - no readlink outside Linux
 
 
+def _heap() -> Any:
+    """Every object the collector tracks, youngest generations first: what a test made
+    and still holds is usually young, and the walk stops once every descriptor has its
+    holder (the oldest generation holds most of a big suite's heap)."""
+    for generation in range(3):
+        yield from gc.get_objects(generation)
+
+
 def _holders(fds: set[int]) -> dict[int, Any]:
     """Python objects (files, sockets, event loops) still holding any of ``fds``."""
     holders: dict[int, Any] = {}
     asyncio = sys.modules.get("asyncio")
     loop_type = asyncio.BaseEventLoop if asyncio is not None else None
-    # A walk over every object of the heap: decide per type, not per object.
+    # A walk over the heap: decide per type, not per object.
     kinds: dict[type, str] = {}
-    for obj in gc.get_objects():
+    wanted = len(fds)
+    for obj in _heap():
+        if len(holders) == wanted:
+            break
         cls = type(obj)
         kind = kinds.get(cls)
         if kind is None:
@@ -179,6 +209,32 @@ def _close_loop(loop: Any) -> bool:
     return True
 
 
+#: Process-wide descriptors that well-known libraries open lazily, once, for good: the
+#: module that opens them, and how to make it do so now (before a test's baseline, so that
+#: the first test to use the library is not blamed for them).
+#: libuv's signal-lock pipe: made by the first uvloop loop, open after ``loop.close()``.
+def _uvloop_loop(module: Any) -> None:
+    module.new_event_loop().close()
+
+
+KNOWN_LAZY_FDS: tuple[tuple[str, Callable[[Any], None]], ...] = (("uvloop", _uvloop_loop),)
+
+#: More new descriptors to one target than this are reported as one finding, not one by
+#: one (a test that opened /dev/null until EMFILE gets one line, not a thousand).
+_GROUP_OVER = 16
+
+
+def _ranges(fds: list[int]) -> str:
+    """``[3, 4, 5, 9]`` as ``3-5, 9``."""
+    runs: list[list[int]] = []
+    for fd in fds:
+        if runs and fd == runs[-1][-1] + 1:
+            runs[-1].append(fd)
+        else:
+            runs.append([fd])
+    return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+
+
 class FdCheck:
     """Open descriptors, in two tiers.
 
@@ -189,69 +245,158 @@ class FdCheck:
     when the fingerprint moved, before the test (refreshing a cache) or after it. A listing
     kept while the set of numbers changed would blame a later test for an earlier one's
     descriptor, and miss that test's own where it took a freed number: the lowest free
-    number is what keeps the cached listing true.
+    number is what keeps the cached listing true. The snapshot's third part counts the
+    gate's own descriptors found closed under it: a test that closed them is reported.
     """
 
     name = "fds"
 
-    def __init__(self) -> None:
+    def __init__(self, ignore: tuple[str, ...] = ()) -> None:
+        self.ignore = ignore
+        reserve()
         self._fingerprint = _fingerprint()  # first, so the directory descriptor is known
-        self._known = frozenset(_listing())
+        self._known = frozenset(with_headroom(_listing))
+        # Descriptors of the known lazy resources, by (fd, target): never a test's.
+        self._process_wide: set[tuple[int, str | None]] = set()
+        self._lazy = list(KNOWN_LAZY_FDS)
+        # The gate's own descriptors that somebody closed, in the order noticed.
+        self._lost: list[int] = []
+        # The candidates and their holders (weakly) of the deep check under way.
+        self._found_holders: tuple[frozenset[int], dict[int, Any]] | None = None
 
-    def snapshot(self) -> tuple[tuple[int, int] | list[str], frozenset[int]]:
-        if _COUNTS and (dir_fd := _dir_fd[0]) >= 0:  # _fingerprint(), inlined: runs twice a test
+    def _warm_up(self) -> None:
+        """Make each known library's lazy descriptors now, once it is imported."""
+        modules = sys.modules
+        for entry in list(self._lazy):
+            name, make = entry
+            module = modules.get(name)
+            if module is None:
+                continue
+            self._lazy.remove(entry)
+            before = with_headroom(_listing)
+            with contextlib.suppress(Exception):  # an odd version: then it is not known
+                make(module)
+            for fd in with_headroom(_listing) - before:
+                self._process_wide.add((fd, _target(fd)))
+
+    def _lost_dir_fd(self) -> tuple[int, int] | list[str]:
+        """The directory descriptor was closed (or replaced) by someone else: reopen it."""
+        self._lost.append(_dir_fd[0])
+        _dir_fd[0] = -1  # not closed: the number may be a test's file by now
+        return _fingerprint()
+
+    def snapshot(self) -> tuple[tuple[int, int] | list[str], frozenset[int], int]:
+        if self._lazy:  # until every known library is imported (and warmed up)
+            modules = sys.modules
+            for name, _ in self._lazy:
+                if name in modules:
+                    self._warm_up()
+                    break
+        dir_fd = _dir_fd[0]
+        if _COUNTS and dir_fd >= 0:  # _fingerprint(), inlined: this runs twice per test
+            try:
+                st = _fstat(dir_fd)
+            except OSError:
+                st = None
             fingerprint: tuple[int, int] | list[str] = (
-                _fstat(dir_fd).st_size,
-                _lowest_free(dir_fd),
+                (st.st_size, _lowest_free(dir_fd))
+                if st is not None and st.st_ino == _dir_ino[0]
+                else self._lost_dir_fd()
             )
         else:
             fingerprint = _fingerprint()
         if fingerprint != self._fingerprint:
-            self._fingerprint, self._known = fingerprint, frozenset(_listing())
-        return fingerprint, self._known
+            self._fingerprint, self._known = fingerprint, frozenset(with_headroom(_listing))
+        return fingerprint, self._known, len(self._lost)
 
-    def baseline(self) -> tuple[tuple[int, int] | list[str], frozenset[int]]:
+    def _new_open(self, before: Any) -> set[int]:
+        """Descriptors open now that were not before (the cache refreshed)."""
+        fingerprint = self.snapshot()[0]
+        if fingerprint == before[0]:
+            return set()
+        now = self._known
+        # Descriptors closed since the listing (another thread, a finalizer) are not leaks.
+        return {fd for fd in now - before[1] if _target(fd) is not None}
+
+    def _candidates(self, before: Any) -> set[int]:
+        return {
+            fd
+            for fd in self._new_open(before)
+            if (target := _target(fd)) is not None
+            and (fd, target) not in self._process_wide
+            and not any(fnmatchcase(target, pattern) for pattern in self.ignore)
+        }
+
+    def wants_collection(self, before: Any) -> bool:
+        """Whether garbage might hold a descriptor opened since ``before``.
+
+        The detector collects garbage once, before any check judges, when a check says so
+        (so that every check sees what the collection released, and what it frees is
+        reported on the test being checked). Asked only in the deep tier, first for the
+        young generations' collection (cheap), then :meth:`wants_full_collection`.
+        """
+        self._found_holders = None  # a new check: what an earlier one found is stale
+        return bool(with_headroom(self._candidates, before))
+
+    def wants_full_collection(self, before: Any) -> bool:
+        """Whether a Python object (a file, a socket, a loop) holds a descriptor still open.
+
+        Only such an object can be garbage that a full collection closes: a descriptor no
+        Python object holds stays open however much is collected. The walk that finds
+        the holders is remembered (weakly) for :meth:`compare`, so that it runs once.
+        """
+        candidates = with_headroom(self._candidates, before)
+        if len(candidates) > _GROUP_OVER:
+            return True  # a heap of descriptors: collect, then describe them in groups
+        holders = _holders(candidates) if candidates else {}
+        self._found_holders = (frozenset(candidates), _weakly(holders))
+        return bool(holders)
+
+    def _holders_of(self, candidates: set[int]) -> dict[int, Any]:
+        # Taken once: a later comparison (a fixture's setup, with no collection before it)
+        # must not read another check's holders, whose numbers may have been reused since.
+        found, self._found_holders = self._found_holders, None
+        if found is not None and candidates <= found[0]:
+            # Found before the collection: a holder it freed is gone (and its fd closed).
+            return {fd: holder for fd, ref in found[1].items() if (holder := ref()) is not None}
+        return _holders(candidates) if candidates else {}
+
+    def baseline(self) -> tuple[tuple[int, int] | list[str], frozenset[int], int]:
         """The snapshot before a test: the last snapshot's, when the count has not moved
         since (the last one was taken after the previous test; in between only pytest's
         reporting runs), saving the probe of the lowest free number on every test."""
         last = self._fingerprint
-        if (
-            _COUNTS
-            and (dir_fd := _dir_fd[0]) >= 0
-            and type(last) is tuple
-            and _fstat(dir_fd).st_size == last[0]
-        ):
-            return last, self._known
+        if _COUNTS and (dir_fd := _dir_fd[0]) >= 0 and type(last) is tuple:
+            try:
+                st = _fstat(dir_fd)
+            except OSError:  # closed under us: snapshot() notes it and reopens
+                st = None
+            if st is not None and st.st_size == last[0] and st.st_ino == _dir_ino[0]:
+                return last, self._known, len(self._lost)
         return self.snapshot()
 
     def compare(self, before: Any) -> list[Leak]:
-        fingerprint = _fingerprint()
-        if fingerprint == before[0]:
-            return []
-        now = _listing()
-        self._fingerprint, self._known = fingerprint, frozenset(now)
-        candidates = now - before[1]
-        # Descriptors closed since the listing (another thread, a finalizer) are not leaks.
-        candidates = {fd for fd in candidates if _target(fd) is not None}
+        return with_headroom(self._compare, before)
+
+    def _compare(self, before: Any) -> list[Leak]:
+        reserve()  # notes spares a test closed, and opens them again
+        self._lost.extend(take_lost())
+        candidates = self._candidates(before)  # (also notes a lost directory descriptor)
+        leaks = self._closed_under_us(before)
         if not candidates:
-            return []
-        if _holders(candidates):  # (the result is dropped: it would keep garbage alive)
-            # Files and sockets only reachable from garbage close in a collection. A full
-            # one costs tens of milliseconds on a big heap: only when a Python object holds
-            # one of the descriptors at all (a raw os.open() descriptor stays open anyway).
-            gc.collect()
-            candidates = {fd for fd in candidates if _target(fd) is not None}
-            if not candidates:
-                return []
-        holders = _holders(candidates)
-        leaks = []
+            return leaks
+        if len(candidates) > _GROUP_OVER:
+            grouped, candidates = self._grouped(candidates)
+            leaks.extend(grouped)
+        # One walk of the heap, for the descriptors still open after the collection.
+        holders = self._holders_of(candidates)
         reported_loops = set()
+        asyncio = sys.modules.get("asyncio")
         for fd in sorted(candidates):
             target = _target(fd)
             if target is None:
                 continue
             holder = holders.get(fd)
-            asyncio = sys.modules.get("asyncio")
             if asyncio is not None and isinstance(holder, asyncio.BaseEventLoop):
                 if id(holder) in reported_loops:
                     continue
@@ -268,11 +413,60 @@ class FdCheck:
                 )
                 continue
             kind = "socket" if target.startswith("socket:") else "fd"
-            if isinstance(holder, socket.socket):
-                what = f"{_describe_socket(holder)}{_opened_at(holder)}"
-            elif isinstance(holder, io.FileIO):
-                what = f"file object {holder.name!r} mode {holder.mode!r}{_opened_at(holder)}"
-            else:
-                what = "no Python object holds it"
-            leaks.append(Leak(kind, ("fd", fd, target), f"fd {fd} -> {target} ({what})"))
+            leaks.append(Leak(kind, ("fd", fd, target), f"fd {fd} -> {target} ({_what(holder)})"))
         return leaks
+
+    def _closed_under_us(self, before: Any) -> list[Leak]:
+        lost = self._lost[before[2] :] if len(before) > 2 else []
+        if not lost:
+            return []
+        detail = (
+            "closed descriptors it did not open, the leak gate's own among them "
+            f"(fds {_ranges(sorted(set(lost)))}): os.closerange()? The gate opened its own again"
+        )
+        return [Leak("fd", ("fd-closed", before[2]), detail, cleanup=lambda: True)]
+
+    def _grouped(self, candidates: set[int]) -> tuple[list[Leak], set[int]]:
+        """Findings for the targets that many new descriptors point to, and the rest.
+
+        Only descriptors of the very same target are grouped (sockets and pipes have an
+        inode each in theirs: they are never grouped). The key names the target and the
+        lowest descriptor, so that a fixture checked later does not report them again.
+        """
+        by_target: dict[str, list[int]] = {}
+        for fd in sorted(candidates):
+            target = _target(fd)
+            if target is not None:
+                by_target.setdefault(target, []).append(fd)
+        leaks, grouped = [], set()
+        for target, fds in by_target.items():
+            if len(fds) <= _GROUP_OVER:
+                continue
+            grouped.update(fds)
+            leaks.append(
+                Leak(
+                    "socket" if target.startswith("socket:") else "fd",
+                    ("fds", target, fds[0]),
+                    f"{len(fds)} descriptors -> {target} (fds {_ranges(fds)})",
+                )
+            )
+        return leaks, candidates - grouped
+
+
+def _weakly(holders: dict[int, Any]) -> dict[int, Any]:
+    """``holders`` as weak references: kept strongly, garbage would never be collected."""
+    refs: dict[int, Any] = {}
+    for fd, holder in holders.items():
+        try:
+            refs[fd] = weakref.ref(holder)
+        except TypeError:  # pragma: no cover - every holder type takes weak references
+            continue
+    return refs
+
+
+def _what(holder: Any) -> str:
+    if isinstance(holder, socket.socket):
+        return f"{_describe_socket(holder)}{_opened_at(holder)}"
+    if isinstance(holder, io.FileIO):
+        return f"file object {holder.name!r} mode {holder.mode!r}{_opened_at(holder)}"
+    return "no Python object holds it"

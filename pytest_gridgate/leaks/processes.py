@@ -17,6 +17,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from pytest_gridgate.leaks.base import Leak
+from pytest_gridgate.leaks.headroom import EXHAUSTED, reserve, with_headroom
 from pytest_gridgate.leaks.tracking import spawn_count
 
 if TYPE_CHECKING:
@@ -68,8 +69,10 @@ def direct_children() -> list[int]:
             try:
                 with open(f"/proc/self/task/{tid}/children", "rb") as f:
                     pids.extend(int(pid) for pid in f.read().split())
-            except OSError:  # the thread ended meanwhile
-                continue
+            except OSError as exc:
+                if exc.errno in EXHAUSTED:  # not gone: retried with the spares
+                    raise
+                continue  # the thread ended meanwhile
         return pids
     import psutil
 
@@ -113,7 +116,9 @@ def _start_time(pid: int) -> float | None:
         try:
             with open(f"/proc/{pid}/stat", "rb") as f:
                 stat = f.read()
-        except OSError:
+        except OSError as exc:
+            if exc.errno in EXHAUSTED:  # not gone: retried with the spares
+                raise
             return None
         # Field 22, the start time in clock ticks; counted from the ")" that ends the
         # command name (field 2), which may itself hold spaces and parentheses.
@@ -133,7 +138,9 @@ def _proc_name(pid: int) -> str | None:
     try:
         with open(f"/proc/{pid}/comm", "rb") as f:
             return os.fsdecode(f.read().rstrip(b"\n"))
-    except OSError:
+    except OSError as exc:
+        if exc.errno in EXHAUSTED:  # not gone: retried with the spares
+            raise
         return None
 
 
@@ -200,12 +207,13 @@ class ProcessCheck:
         self.ignore = KNOWN_PROCESSES + tuple(ignore)
         # The children seen at the last scan, and the counter/multiprocessing state then:
         # while neither moves, no new child can have appeared from Python.
-        self._known: frozenset[ProcessKey] = frozenset(_scan())
+        reserve()  # spare descriptors, for a test that used up the process's
+        self._known: frozenset[ProcessKey] = frozenset(with_headroom(_scan))
         self._spawns_at, self._mp_at = spawn_count(), _mp_children()
 
     def _refresh(self, scan: set[ProcessKey] | None = None) -> None:
         self._spawns_at, self._mp_at = spawn_count(), _mp_children()
-        self._known = frozenset(_scan() if scan is None else scan)
+        self._known = frozenset(with_headroom(_scan) if scan is None else scan)
 
     def snapshot(self) -> ProcessBaseline:
         spawns = spawn_count()
@@ -222,7 +230,23 @@ class ProcessCheck:
         zombie = _peek_zombie() if known and self.zombies else None
         return spawns, mp_children, zombie, known
 
+    def wants_collection(self, before: Any) -> bool:
+        """Whether a child started since ``before`` is still there (garbage may own it).
+
+        An object that owns a child process and stops it in ``__del__`` (pexpect's
+        ``spawn``) releases it only when collected: the detector collects garbage once,
+        before any check judges, when a check asks for it.
+        """
+        spawns_before, mp_children_before, _, known_before = before
+        if spawn_count() == spawns_before and _mp_children() == mp_children_before:
+            return False
+        return any(key not in known_before for key in with_headroom(_scan))
+
     def compare(self, before: Any) -> list[Leak]:
+        # Out of descriptors (a test that opened files until EMFILE): with the spares.
+        return with_headroom(self._compare, before)
+
+    def _compare(self, before: Any) -> list[Leak]:
         spawns_before, mp_children_before, zombie_before, known_before = before
         mp_children = _mp_children()
         if spawn_count() == spawns_before and mp_children == mp_children_before:
@@ -295,6 +319,9 @@ class ProcessCheck:
         """Every running child that is not a known neighbour (for the end of the session)."""
         if not self.processes:
             return []
+        return with_headroom(self._alive)
+
+    def _alive(self) -> list[Leak]:
         leaks = []
         for key in _scan():
             # A known neighbour by name (gridgate's own supervisor, a child of every run)

@@ -26,8 +26,9 @@ from pytest_gridgate.leaks.tracking import (
 )
 
 #: Known neighbours: pytest-timeout's timer, gridgate's own watchdogs, execnet's I/O
-#: threads (xdist) and coverage's debug/sysmon threads are never a test's leak.
-KNOWN_THREADS = ("pytest_timeout *", "gridgate-*", "execnet*", "coverage*")
+#: threads (xdist) and coverage's debug/sysmon threads are never a test's leak; nor is
+#: trio's process-wide worker thread cache (idle workers live on for 10 s).
+KNOWN_THREADS = ("pytest_timeout *", "gridgate-*", "execnet*", "coverage*", "Trio thread *")
 
 
 def describe_target(thread: threading.Thread) -> str:

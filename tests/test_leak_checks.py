@@ -1,0 +1,442 @@
+"""The leak checks under hostile tests, garbage, and the lazy resources of real libraries.
+
+Each inner run is a real pytest subprocess (``runpytest_subprocess``) with the gate on;
+what it found is read from its JSON gate report. The inner tests exhaust or close the
+process's descriptors, leave sockets and child processes to the garbage collector, and
+imitate trio's worker thread cache and libuv's signal pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def _run(
+    pytester: pytest.Pytester, *args: str, tmpdir: Path | None = None, clean_exit: bool = True
+) -> tuple[pytest.RunResult, dict[str, Any]]:
+    if tmpdir is not None:
+        tmpdir.mkdir(exist_ok=True)
+        os.environ["TMPDIR"] = str(tmpdir)  # (the autouse fixture restores the environment)
+    try:
+        result = pytester.runpytest_subprocess(
+            *args, "-p", "no:cacheprovider", "--gridgate-report", "r.json"
+        )
+    finally:
+        os.environ.pop("TMPDIR", None) if tmpdir is not None else None
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output, output
+    if clean_exit:
+        assert "Traceback" not in output, output
+    report: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
+    return result, report
+
+
+def _leaks(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(e["nodeid"].split("::")[-1], e["kind"], e["detail"]) for e in report["leaks"]]
+
+
+def _gate(report: dict[str, Any], name: str) -> dict[str, Any]:
+    [gate] = [gate for gate in report["gates"] if gate["gate"] == name]
+    assert isinstance(gate, dict)
+    return gate
+
+
+def _outcomes(report_dir: Path) -> dict[str, str]:
+    """Outcome per test from the inner run's JUnit XML: passed, failed, error."""
+    import xml.etree.ElementTree as ElementTree
+
+    outcomes = {}
+    for case in ElementTree.parse(report_dir / "junit.xml").iter("testcase"):
+        tags = {child.tag for child in case}
+        outcomes[case.get("name", "")] = (
+            "error" if "error" in tags else "failed" if "failure" in tags else "passed"
+        )
+    return outcomes
+
+
+# -- item 5: exhausted and closed descriptors ------------------------------------------------
+
+
+EXHAUSTING = """
+    import os
+    import resource
+
+    import pytest
+
+    KEEP = []
+
+
+    @pytest.fixture(scope="module", autouse=True)
+    def module_fixture():
+        # Checked when finalized, against a baseline from before the exhausting test:
+        # what was reported on that test is not reported again on the fixture.
+        yield
+
+
+    def test_exhausts_descriptors():
+        # A low soft limit, so that running out is quick; the gate keeps its own spares.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 256), hard))
+        try:
+            while True:
+                KEEP.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            pass
+
+
+    def test_clean_after():
+        pass
+
+
+    def test_leaks_a_file_after(tmp_path):
+        KEEP.append(open(__file__, "rb"))  # still found: the checks go on working
+
+
+    def test_clean_last():
+        pass
+"""
+
+
+def test_a_test_that_exhausts_descriptors_is_reported_and_the_rest_still_checked(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_exhausting=EXHAUSTING)
+    tmpdir = pytester.path / "tmp"
+    result, report = _run(pytester, "--junitxml", "junit.xml", tmpdir=tmpdir)
+    assert result.ret == 1
+    leaks = _leaks(report)
+    assert [(name, kind) for name, kind, _ in leaks] == [
+        ("test_exhausts_descriptors", "fd"),
+        ("test_leaks_a_file_after", "fd"),
+    ], leaks
+    # One finding for the whole heap of descriptors, not one per descriptor.
+    assert "descriptors -> /dev/null" in leaks[0][2], leaks
+    assert "test_exhausting.py" in leaks[1][2], leaks
+    assert _outcomes(pytester.path) == {
+        "test_exhausts_descriptors": "error",
+        "test_clean_after": "passed",
+        "test_leaks_a_file_after": "error",
+        "test_clean_last": "passed",
+    }
+    assert report.get("leak_check_errors", []) == []
+    assert not _gate(report, "leaks")["passed"]
+    # The watchdog's files were cleaned up, although the process was out of descriptors.
+    assert list(tmpdir.iterdir()) == []
+
+
+CLOSING = """
+    import os
+
+    KEEP = []
+
+
+    def test_closes_every_descriptor():
+        os.closerange(3, 4096)
+
+
+    def test_clean_after():
+        pass
+
+
+    def test_leaks_a_file_after():
+        KEEP.append(open(__file__, "rb"))
+"""
+
+
+def test_a_test_that_closes_the_gates_descriptors_is_reported_and_the_rest_still_checked(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_closing=CLOSING)
+    # -s: pytest's own output capture lives on descriptors the test closes, and so does
+    # its logging plugin's file handler (both break without gridgate too).
+    # (The timeouts gate closes its own copies of stdout and stderr at exit, which the test
+    # closed: that traceback comes after the report is written, and is not the leak gate's.)
+    result, report = _run(
+        pytester, "-s", "-p", "no:logging", "--junitxml", "junit.xml", clean_exit=False
+    )
+    assert result.ret == 1
+    leaks = _leaks(report)
+    assert [(name, kind) for name, kind, _ in leaks] == [
+        ("test_closes_every_descriptor", "fd"),
+        ("test_leaks_a_file_after", "fd"),
+    ], leaks
+    assert "closed descriptors it did not open" in leaks[0][2]
+    assert "test_closing.py" in leaks[1][2]
+    assert _outcomes(pytester.path)["test_clean_after"] == "passed"
+    gate = _gate(report, "leaks")
+    assert not gate["passed"], gate
+
+
+BROKEN_CHECK = """
+    from pytest_gridgate.leaks.base import Leak
+
+
+    class Broken:
+        name = "broken"
+
+        def __init__(self):
+            self.calls = 0
+
+        def snapshot(self):
+            self.calls += 1
+            return self.calls
+
+        def compare(self, before):
+            raise OSError(9, "Bad file descriptor")
+
+
+    def pytest_gridgate_leak_checks(config):
+        return [Broken()]
+"""
+
+
+def test_a_check_that_cannot_run_does_not_let_the_verdict_pass(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(BROKEN_CHECK)
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result, report = _run(pytester)
+    assert result.ret == 1
+    gate = _gate(report, "leaks")
+    assert not gate["passed"], gate
+    assert "failed to run" in gate["summary"], gate
+    [error] = report["leak_check_errors"]
+    assert error["nodeid"] == "test_one.py::test_one"
+    assert "OSError" in error["message"]
+
+
+# -- items 12 and 13: garbage ----------------------------------------------------------------
+
+
+# Only the gate collects garbage in these runs: what a test leaves in a reference cycle is
+# still there when its teardown is checked, as it is in a big suite's older generations.
+NO_AUTOMATIC_GC = """
+    import gc
+
+    gc.disable()
+"""
+
+GARBAGE_SOCKET = """
+    import socket
+
+
+    class Holder:
+        def __init__(self):
+            self.me = self
+            self.sock = socket.socket()
+
+
+    def test_leaves_a_socket_in_a_cycle():
+        Holder()
+
+
+    def test_innocent():
+        pass
+"""
+
+
+def test_what_the_gates_collection_frees_is_reported_on_the_test_being_checked(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    pytester.makepyfile(test_garbage=GARBAGE_SOCKET)
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    result, report = _run(pytester, "--junitxml", "junit.xml")
+    outcomes = _outcomes(pytester.path)
+    output = result.stdout.str()
+    assert outcomes == {"test_leaves_a_socket_in_a_cycle": "error", "test_innocent": "passed"}, (
+        output
+    )
+    assert "ResourceWarning" in output, output
+    assert "unclosed" in output, output
+    # Freed by the collection: the socket is not a leak of the test (it is its warning).
+    assert report["leaks"] == []
+
+
+SPAWN_IN_CYCLE = """
+    import subprocess
+    import sys
+
+
+    class Spawn:
+        # Like pexpect's spawn: a child on a pipe, both stopped by __del__.
+        def __init__(self):
+            self.me = self
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+            )
+
+        def __del__(self):
+            self.proc.stdin.close()
+            self.proc.kill()
+            self.proc.wait()
+
+
+    def test_spawn_left_in_a_cycle():
+        Spawn()
+
+
+    KEEP = []
+
+
+    def test_spawn_kept():
+        spawn = Spawn()
+        del spawn.me
+        KEEP.append(spawn)
+"""
+
+
+def test_every_check_judges_after_the_same_collection(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    pytester.makepyfile(test_spawn=SPAWN_IN_CYCLE)
+    pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.2\n")
+    result, report = _run(pytester)
+    kinds = {(name, kind) for name, kind, _ in _leaks(report)}
+    # Garbage: the collection stops the child and closes its pipe before any check judges.
+    # Kept: the child and its pipe are both the test's.
+    assert kinds == {("test_spawn_kept", "process"), ("test_spawn_kept", "fd")}, report["leaks"]
+    result.assert_outcomes(passed=2, errors=1)
+
+
+def test_a_fixtures_garbage_is_collected_before_it_is_judged(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    spawn_class = SPAWN_IN_CYCLE.split("def test_spawn_left_in_a_cycle")[0]
+    pytester.makepyfile(
+        test_fixture_spawn=textwrap.dedent(spawn_class)
+        + textwrap.dedent(
+            """
+            import pytest
+
+
+            @pytest.fixture(scope="module")
+            def spawned():
+                spawn = Spawn()
+                yield
+                del spawn  # garbage: only its own cycle keeps it
+
+
+            def test_uses_it(spawned):
+                pass
+
+
+            def test_uses_it_last(spawned):
+                pass
+            """
+        )
+    )
+    pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.2\n")
+    result, report = _run(pytester, "-p", "no:randomly")
+    assert report["leaks"] == []
+    result.assert_outcomes(passed=2)
+
+
+YOUNG_GARBAGE = """
+    import gc
+
+
+    class Cycle:
+        def __init__(self, path):
+            self.me = self
+            self.file = open(path, "w")
+
+
+    FULL = []
+    gc.callbacks.append(
+        lambda phase, info: FULL.append(1) if phase == "start" and info["generation"] == 2 else 0
+    )
+
+
+    def test_garbage(tmp_path):
+        Cycle(tmp_path / "garbage.txt")
+
+
+    def test_no_full_collection_was_needed():
+        assert FULL == []
+"""
+
+
+def test_young_garbage_costs_no_full_collection(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    pytester.makepyfile(test_young=YOUNG_GARBAGE)
+    result, report = _run(pytester, "-p", "no:randomly")
+    assert report["leaks"] == []
+    result.assert_outcomes(passed=2)
+
+
+# -- item 19: process-wide lazy resources ----------------------------------------------------
+
+
+# A stand-in for uvloop: the first loop opens libuv's process-wide signal pipe, for good.
+FAKE_UVLOOP = """
+    import os
+
+    _SIGNAL_PIPE = []
+
+
+    class Loop:
+        def close(self):
+            pass
+
+
+    def new_event_loop():
+        if not _SIGNAL_PIPE:
+            _SIGNAL_PIPE.extend(os.pipe())
+        return Loop()
+"""
+
+LAZY_USERS = """
+    import threading
+
+    import uvloop  # imported at collection, as test suites do
+
+    STOP = threading.Event()
+
+
+    def test_first_uvloop_loop():
+        uvloop.new_event_loop().close()
+
+
+    def test_trio_worker_thread_cache():
+        # trio's idle workers wait 10 s for the next job, under this name.
+        threading.Thread(target=STOP.wait, name="Trio thread 1", daemon=True).start()
+
+
+    KEEP = []
+
+
+    def test_lazy_log_file(tmp_path):
+        KEEP.append(open(tmp_path / "lazy.log", "w"))
+
+
+    def test_other_file(tmp_path):
+        KEEP.append(open(tmp_path / "other.log", "w"))
+"""
+
+
+def test_known_lazy_resources_and_configured_ones_are_nobodys_leak(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(uvloop=FAKE_UVLOOP, test_lazy=LAZY_USERS)
+    pytester.makepyprojecttoml(
+        textwrap.dedent(
+            """
+            [tool.gridgate.leaks]
+            ignore = { fds = ["*/lazy.log"] }
+            """
+        )
+    )
+    result, report = _run(pytester, "-p", "no:randomly")
+    assert [(name, kind) for name, kind, _ in _leaks(report)] == [("test_other_file", "fd")]
+    result.assert_outcomes(passed=4, errors=1)
+
+
+def test_ignore_fds_must_be_a_list_of_patterns(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_one():\n    pass\n")
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\nignore = { fds = "pipe:*" }\n')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == 4
+    assert "leaks.ignore.fds" in result.stderr.str() + result.stdout.str()
