@@ -26,26 +26,33 @@ def _listing() -> set[int]:
     """The open descriptors, without the one the listing itself used.
 
     Listing the directory opens it, on the lowest free descriptor, which then shows in the
-    listing. That descriptor ends the run ``0, 1, 2, ...`` at the start of the listing and
-    is closed again by now: usually one ``fstat`` finds it.
+    listing (closed again by now). Which number that was cannot be told from the names: a
+    descriptor number can be taken without showing in the directory. A thread blocked in
+    ``accept()`` holds the number of the connection it waits for (Linux reserves it before
+    blocking), as pytest-rerunfailures' status server does in every run where xdist is
+    installed. Guessing "the first gap after 0, 1, 2, ..." then kept the listing's own
+    number as if open, and the next descriptor a test opened got exactly that number and
+    was never seen (issue 20). So ask the kernel: a descriptor opened and closed just
+    before the listing gets the number the listing then uses.
     """
     if _FD_DIR is None:  # pragma: no cover - neither /proc nor /dev/fd
         import psutil
 
         return {f.fd for f in psutil.Process().open_files()}
-    names = os.listdir(_FD_DIR)
-    run = 0
-    for name in names:
-        if name != str(run):
-            break
-        run += 1
-    fds = {int(name) for name in names}
-    for fd in range(run - 1, -1, -1):
+    probe = os.open(_FD_DIR, os.O_RDONLY)
+    os.close(probe)
+    fds = {int(name) for name in os.listdir(_FD_DIR)}
+    try:
+        os.fstat(probe)
+    except OSError:
+        fds.discard(probe)  # the listing's own descriptor: the usual case, one fstat
+        return fds
+    # Another thread took the probed number in between: drop whatever is closed by now.
+    for fd in sorted(fds):
         try:
             os.fstat(fd)
         except OSError:
             fds.discard(fd)
-            break
     return fds
 
 
