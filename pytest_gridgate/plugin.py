@@ -16,6 +16,7 @@ import pytest
 # costs several milliseconds per entry on every run.
 GATES = [
     "pytest_gridgate.settings",
+    "pytest_gridgate.neighbours",
     "pytest_gridgate.env",
     "pytest_gridgate.collection",
     "pytest_gridgate.timeouts",

@@ -13,10 +13,8 @@ example, with and without ``--reruns``.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -80,48 +78,13 @@ def test_leaks_seen_while_a_thread_waits_in_accept(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=3, errors=2)
 
 
-@pytest.fixture(scope="session")
-def rerunfailures_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pytest-rerunfailures installed into a directory of its own, put on the inner runs'
-    ``PYTHONPATH``: its entry point is found there, and the outer suite (and every other
-    pytester run of it) does not get the plugin."""
-    try:
-        import pytest_rerunfailures  # noqa: F401
-    except ImportError:
-        pass
-    else:  # already installed here (a compat environment): use that one
-        return Path()
-    target = tmp_path_factory.mktemp("rerunfailures")
-    install = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--target",
-            str(target),
-            "pytest-rerunfailures>=14",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert install.returncode == 0, f"pip could not install pytest-rerunfailures:\n{install}"
-    return target
-
-
 @pytest.mark.parametrize("reruns", [None, 2], ids=["installed", "reruns-2"])
 def test_leaks_reported_with_rerunfailures_installed(
     pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
-    rerunfailures_path: Path,
+    installed: Callable[[str, str], None],
     reruns: int | None,
 ) -> None:
-    if rerunfailures_path != Path():
-        monkeypatch.setenv("PYTHONPATH", str(rerunfailures_path))
+    installed("pytest-rerunfailures>=14", "pytest_rerunfailures")
     _project(pytester)
     result, leaks = _leaks(pytester, *(("--reruns", str(reruns)) if reruns else ()))
     # The plugin is really loaded, from its entry point like any installed plugin.
