@@ -89,6 +89,10 @@ def inherited_from_controller(environ: Mapping[str, str]) -> bool:
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     # settings' tryfirst implementation has validated the config; conftests come after us.
     if inherited_from_controller(os.environ):
+        # A plugin that sets variables at start-up (pytest-env) does so again in each worker,
+        # over what the worker inherited: forced names are forced again (reported once, by
+        # the controller).
+        set_values(get_config(early_config).env_force, os.environ)
         return
     applied = apply_defaults(get_config(early_config), os.environ)
     applied.previous.setdefault(APPLIED_BY, os.environ.get(APPLIED_BY))

@@ -202,8 +202,7 @@ def _timeout_conflicts(config: pytest.Config) -> None:
             name,
             plugin,
             "timeout_func_only",
-            "timeout_func_only = true: fixtures' setup and teardown run without a per-test "
-            "timeout",
+            "timeout_func_only = true: fixtures' setup and teardown run without a per-test timeout",
         )
     session = config.getoption("session_timeout", None) or 0
     if session and settings.session:
