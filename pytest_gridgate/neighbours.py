@@ -140,6 +140,15 @@ def pytest_configure(config: pytest.Config) -> None:
     _rerun_conflicts(config)
 
 
+def _number(value: object) -> float:
+    # pytest-timeout has refused a value that is no number before this runs; NaN never
+    # equals a setting, so such a value would still be said, not raise.
+    try:
+        return float(str(value))
+    except ValueError:
+        return float("nan")
+
+
 def _seconds(value: float) -> str:
     return f"{value:g} s"
 
@@ -164,7 +173,7 @@ def _timeout_conflicts(config: pytest.Config) -> None:
     ini = str(config.getini("timeout") or "").strip()
     if option is not None or from_env:
         where = f"--timeout={option:g}" if option is not None else "PYTEST_TIMEOUT"
-        value = float(option if option is not None else from_env)
+        value = _number(option if option is not None else from_env)
         if value == 0:
             message = f"{where} switches per-test timeouts off (timeouts.default, timeouts.markers)"
         elif value != settings.default or settings.markers:
@@ -177,7 +186,7 @@ def _timeout_conflicts(config: pytest.Config) -> None:
             message = ""
         if message:
             _say(config, name, plugin, where, message)
-    elif ini and float(ini) != settings.default:
+    elif ini and _number(ini) != settings.default:
         _say(
             config,
             name,

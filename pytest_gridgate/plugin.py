@@ -20,6 +20,7 @@ GATES = [
     "pytest_gridgate.env",
     "pytest_gridgate.collection",
     "pytest_gridgate.timeouts",
+    "pytest_gridgate.rerun_attempts",
     "pytest_gridgate.leaks",
     "pytest_gridgate.report",
 ]

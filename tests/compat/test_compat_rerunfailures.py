@@ -100,3 +100,29 @@ def test_leaks_reported_with_rerunfailures_installed(
         result.assert_outcomes(passed=3 + 2 * reruns, errors=2)
         assert result.parseoutcomes()["rerun"] == 2 * reruns
     assert result.ret == 1
+
+
+def test_every_attempt_has_its_own_timeout(
+    pytester: pytest.Pytester, installed: Callable[[str, str], None]
+) -> None:
+    """pytest-timeout arms once around all attempts: after a timed-out attempt the rerun ran
+    with no timer (a hang hung the run), and the first attempt's timeout went unreported."""
+    installed("pytest-rerunfailures>=14", "pytest_rerunfailures")
+    pytester.makepyfile(
+        test_hangs="""
+        import time
+        import pytest
+
+        @pytest.mark.timeout(1)
+        def test_hangs():
+            time.sleep(30)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--reruns", "1", "-p", "no:cacheprovider", "--gridgate-report", "r.json"
+    )
+    report = json.loads((pytester.path / "r.json").read_text())
+    stages = [(entry["nodeid"], entry["stage"]) for entry in report["timeouts"]]
+    assert stages == [("test_hangs.py::test_hangs", 1)] * 2, result.stdout.str()
+    result.assert_outcomes(failed=1)
+    assert result.parseoutcomes()["rerun"] == 1
