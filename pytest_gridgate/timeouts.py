@@ -518,7 +518,8 @@ class TimedOutReports:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # pytest-rerunfailures logs a failed attempt it will run again as outcome "rerun":
         # that attempt timed out all the same, and its entry belongs to its report.
-        if not self.gate.fired or not (report.failed or report.outcome == "rerun"):
+        outcome: str = report.outcome  # "rerun" is not among pytest's own outcomes
+        if not self.gate.fired or not (report.failed or outcome == "rerun"):
             return
         entry = self.gate.fired.pop(report.nodeid, None)
         if entry is None:
