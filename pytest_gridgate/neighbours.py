@@ -213,15 +213,23 @@ def _timeout_conflicts(config: pytest.Config) -> None:
             "timeout_func_only",
             "timeout_func_only = true: fixtures' setup and teardown run without a per-test timeout",
         )
-    session = config.getoption("session_timeout", None) or 0
-    if session and settings.session:
+    session: object = config.getoption("session_timeout", None)
+    where = f"--session-timeout={_number(session):g}"
+    if session is None:
+        try:
+            session = config.getini("session_timeout")
+        except ValueError:  # a pytest-timeout without session timeouts
+            session = None
+        where = f"ini option session_timeout = {session}"
+    seconds = _number(session) if session not in (None, "") else 0.0
+    if seconds and settings.session:
         _say(
             config,
             name,
             plugin,
-            "--session-timeout",
-            f"--session-timeout={session:g} and timeouts.session ({_seconds(settings.session)}) "
-            "both bound the run: the shorter stops it",
+            "session_timeout",
+            f"{where} and timeouts.session ({_seconds(settings.session)}) both bound the "
+            "run: the shorter stops it",
         )
 
 

@@ -137,7 +137,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         ini=("timeout = 30", "session_timeout = 900"),
         neighbours=(
             "ini option timeout = 30 replaces timeouts.default",
-            "--session-timeout=900 and timeouts.session",
+            "ini option session_timeout = 900 and timeouts.session",
         ),
         configure=(
             "set timeouts in `[tool.gridgate.timeouts]` only: pytest-timeout's `timeout` "

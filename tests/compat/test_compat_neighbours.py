@@ -47,6 +47,8 @@ def _said(result: pytest.RunResult, report: dict[str, Any]) -> list[str]:
         ("timeout_method = thread", (), "timeout_method = thread: a timed-out test ends"),
         ("timeout_func_only = true", (), "timeout_func_only = true: fixtures'"),
         ("", ("-p", "no:timeout"), "pytest-timeout is switched off (-p no:timeout)"),
+        ("session_timeout = 900", (), "ini option session_timeout = 900 and timeouts.session"),
+        ("", ("--session-timeout=900",), "--session-timeout=900 and timeouts.session"),
     ],
 )
 def test_pytest_timeout_options(
