@@ -21,6 +21,7 @@ GATES = [
     "pytest_gridgate.collection",
     "pytest_gridgate.timeouts",
     "pytest_gridgate.rerun_attempts",
+    "pytest_gridgate.memray_warmup",
     "pytest_gridgate.leaks",
     "pytest_gridgate.report",
 ]
