@@ -50,7 +50,7 @@ def _project(pytester: pytest.Pytester, gridgate: str = "", **modules: str) -> N
 
 def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     result = pytester.runpytest_subprocess(
-        *ENV.args, *args, "-p", "no:cacheprovider", "--gridgate-report", "r.json", timeout=300
+        *ENV.args, *args, "--gridgate-report", "r.json", timeout=300
     )
     path = pytester.path / "r.json"
     assert path.exists(), result.stdout.str() + result.stderr.str()
