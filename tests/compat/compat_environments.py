@@ -55,9 +55,10 @@ ENVIRONMENTS: dict[str, Environment] = {
                 pass
         """,
         configure=(
-            "with `--reruns N` a test that leaks or times out runs again and a clean later "
-            "attempt passes the run (gridgate says so at start-up); keep reruns off in the "
-            "gated run, or read the leaks verdict"
+            "nothing when merely installed; with `--reruns N` a test that leaks or times out "
+            "runs again (each attempt with its own timeout and its own findings) and a clean "
+            "later attempt passes the run: keep reruns off in the gated run, or read the "
+            "leaks and timeouts verdicts"
         ),
     ),
     "rerunfailures-reruns": Environment(
@@ -65,7 +66,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         ("pytest-rerunfailures",),
         args=("--reruns", "1"),
         neighbours=("--reruns 1: a test that leaks or times out runs again",),
-        configure="as above: every attempt gets its own leak and timeout entries",
+        configure="as above",
     ),
     "cov": Environment(
         "pytest-cov",
@@ -126,9 +127,8 @@ ENVIRONMENTS: dict[str, Environment] = {
         neighbours=("GG_COMPAT_SHARED set by pytest-env before gridgate",),
         env_value_from_plugin=True,
         configure=(
-            "a name in both pytest-env and `[tool.gridgate.env]` takes pytest-env's value "
-            "(gridgate says so at start-up): keep each name in one of the two, or put it in "
-            "`[tool.gridgate.env_force]`"
+            "a name in both pytest-env and `[tool.gridgate.env]` takes pytest-env's value: "
+            "keep each name in one of the two, or put it in `[tool.gridgate.env_force]`"
         ),
     ),
     "timeout-options": Environment(
@@ -142,8 +142,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         configure=(
             "set timeouts in `[tool.gridgate.timeouts]` only: pytest-timeout's `timeout` "
             "replaces `timeouts.default`, `timeout_method = thread` ends the run at the "
-            "first timeout, `timeout_func_only` leaves fixtures unbounded (each said at "
-            "start-up)"
+            "first timeout, `timeout_func_only` leaves fixtures unbounded"
         ),
     ),
     "xdist": Environment("pytest-xdist (-n 2)", (), args=("-n", "2"), xdist=True),

@@ -70,13 +70,14 @@ def _tried(environment: Environment, versions: dict[str, str]) -> str:
 def _holds(outcomes: dict[str, str]) -> str:
     if not outcomes:
         return "**not run**"
-    failed = [
-        BEHAVIOURS.get(name, name) for name, outcome in outcomes.items() if outcome != "passed"
-    ]
+    # In the order of BEHAVIOURS (junit XML under xdist is in completion order).
+    ordered = [name for name in BEHAVIOURS if name in outcomes]
+    ordered += sorted(name for name in outcomes if name not in BEHAVIOURS)
+    failed = [BEHAVIOURS.get(name, name) for name in ordered if outcomes[name] != "passed"]
     missing = [label for name, label in BEHAVIOURS.items() if name not in outcomes]
     if not failed and not missing:
         return "everything"
-    held = [BEHAVIOURS.get(n, n) for n, outcome in outcomes.items() if outcome == "passed"]
+    held = [BEHAVIOURS.get(name, name) for name in ordered if outcomes[name] == "passed"]
     parts = [", ".join(held)] if held else []
     if failed:
         parts.append(f"**breaks: {', '.join(failed)}**")
@@ -121,8 +122,8 @@ plus, where the plugin has features of its own, a test using them (a `mocker`, a
 `asyncio`/`anyio`/`trio` test, a `benchmark`, `@given`, a Django `settings` change, an
 `xprocess` server) that must pass without any leak being reported.
 
-Tried with pytest {pytest_version or "?"} on Python {interpreter or "?"}. "everything"
-means every test above passed in that environment.
+Tried with pytest {pytest_version or "?"} on Python {interpreter or "?"}, each plugin at the
+version pip chose that day. "everything" means every test above passed beside it.
 
 | plugin | version tried | what holds | what to configure |
 |---|---|---|---|
