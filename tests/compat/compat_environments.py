@@ -238,8 +238,9 @@ ENVIRONMENTS: dict[str, Environment] = {
                 pass
         """,
         configure=(
-            "a process started with `xprocess.ensure` outlives the session unless the "
-            "fixture terminates it; gridgate reports one left running"
+            "terminate what `xprocess.ensure` started in the fixture's teardown "
+            "(`xprocess.getinfo(name).terminate()`): a process left running is a leak; its "
+            "log, kept open in pytest's cache directory until pytest exits, is not"
         ),
     ),
 }

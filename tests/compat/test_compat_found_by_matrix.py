@@ -45,3 +45,40 @@ def test_marker_variables_are_no_leak_of_a_higher_scoped_fixture(
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["leaks"] == [], result.stdout.str()
     result.assert_outcomes(passed=2)
+
+
+def test_files_in_pytest_cache_are_plugin_state(pytester: pytest.Pytester) -> None:
+    """pytest-xprocess keeps each process's log (under pytest's cache directory) open
+    until pytest exits, opened by the fixture that calls ``xprocess.ensure``: not that
+    fixture's leak. A file kept open anywhere else still is."""
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
+    pytester.makeconftest(
+        """
+        import pytest
+
+        LOGS = []
+
+        def pytest_unconfigure(config):
+            for log in LOGS:
+                log.close()
+
+        @pytest.fixture(scope="module")
+        def server(request):
+            logs = request.config.cache.mkdir("server-logs")
+            LOGS.append(open(logs / "server.log", "a"))
+            yield
+
+        @pytest.fixture(scope="module")
+        def elsewhere(tmp_path_factory):
+            LOGS.append(open(tmp_path_factory.mktemp("logs") / "kept.log", "a"))
+            yield
+        """
+    )
+    pytester.makepyfile(
+        test_server="def test_server(server):\n    pass\n",
+        test_elsewhere="def test_elsewhere(elsewhere):\n    pass\n",
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--gridgate-report", "r.json")
+    report = json.loads((pytester.path / "r.json").read_text())
+    owners = [(entry["nodeid"], entry["kind"]) for entry in report["leaks"]]
+    assert owners == [("elsewhere", "fd")], result.stdout.str()
