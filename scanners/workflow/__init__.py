@@ -35,7 +35,12 @@ def check_workflow(
     for code, rule in RULES.items():
         if not selected(code):
             continue
-        for line, column, message in rule().check(workflow):
+        for hit in rule().check(workflow):
+            line = hit.line
             text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-            findings.add(Finding(path, line, column, code, rule.name, message, source=text))
+            findings.add(
+                Finding(
+                    path, line, hit.column, code, rule.name, hit.message, hit.severity, source=text
+                )
+            )
     return sorted(findings)

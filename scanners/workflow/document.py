@@ -20,6 +20,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from scanners.finding import ParseFailure
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# ``with:`` inputs through which actions take a shell script to run.
+ACTION_COMMAND_INPUTS = ("run", "command", "commands", "script", "shell-script")
 
 
 def load(text: str) -> Node | None:
@@ -147,6 +149,25 @@ class Step:
             return Scalar(value, self.job.workflow.source)
         return None
 
+    def text(self, key: str) -> str | None:
+        """A scalar key's text (``uses``, ``id``, ``if``, ``name``...), None when absent."""
+        return scalar_text(self.items.get(key, (None, None))[1])
+
+    def action_inputs(self) -> Iterator[Scalar]:
+        """Shell commands handed to an action (``with: run:``, ``with: command:``).
+
+        Actions such as benchmark runners, retry wrappers and emulators run these in a
+        shell of their own; ``actions/github-script``'s ``script`` is JavaScript.
+        """
+        uses = self.text("uses") or ""
+        if not uses or "github-script" in uses:
+            return
+        inputs = mapping(self.items.get("with", (None, None))[1])
+        for name in ACTION_COMMAND_INPUTS:
+            _, value = inputs.get(name, (None, None))
+            if isinstance(value, ScalarNode) and value.tag != "tag:yaml.org,2002:null":
+                yield Scalar(value, self.job.workflow.source)
+
     def shell(self) -> str | None:
         """The shell template this step runs with, None for the runner's default."""
         own = scalar_text(self.items.get("shell", (None, None))[1])
@@ -167,6 +188,9 @@ class Job:
     @property
     def calls_workflow(self) -> bool:
         return "uses" in self.items
+
+    def text(self, key: str) -> str | None:
+        return scalar_text(self.items.get(key, (None, None))[1])
 
     def steps(self) -> Iterator[Step]:
         for node in sequence(self.items.get("steps", (None, None))[1]):

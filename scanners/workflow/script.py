@@ -34,23 +34,38 @@ _EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
 
 @dataclass(frozen=True)
 class Word:
-    """A word with quotes removed; ``start`` is its offset in the script."""
+    """A word with quotes removed; ``start`` and ``end`` are its raw offsets in the script."""
 
     text: str
     start: int
+    end: int = -1
 
 
 @dataclass
 class Command:
-    """A simple command: its words after assignments, reserved words and redirections."""
+    """A simple command: its words after assignments, reserved words and redirections.
+
+    ``assignments`` are the ``NAME=value`` words before it (``VAR=1 pytest``),
+    ``redirects`` the targets of its redirections (``>> "$GITHUB_ENV"``). ``condition``
+    says the command is the test of an ``if``/``elif``/``while``/``until`` or negated
+    with ``!``: its status is looked at, not dropped.
+    """
 
     words: list[Word]
     start: int
     grouped: bool = False  # the command opens a `{ ...; }` group
+    assignments: list[Word] = field(default_factory=list)
+    redirects: list[Word] = field(default_factory=list)
+    condition: bool = False
 
     @property
     def argv(self) -> list[str]:
         return [w.text for w in self.words]
+
+    @property
+    def end(self) -> int:
+        """Offset just after the command's last word (or redirection target)."""
+        return max(w.end for w in [*self.words, *self.redirects, *self.assignments])
 
 
 @dataclass
@@ -65,6 +80,7 @@ class Statement:
 
     pipelines: list[Pipeline]
     operators: list[str] = field(default_factory=list)
+    nested: bool = False  # read from inside `$( )` or backquotes
 
     @property
     def start(self) -> int:
@@ -76,6 +92,7 @@ class _Token:
     kind: str  # "word" or "op"
     text: str
     start: int
+    end: int = -1
 
 
 def blank_expressions(script: str) -> str:
@@ -107,6 +124,11 @@ class _Lexer:
                 self.tokens.append(_Token("op", "\n", self.base + self.pos))
                 self.pos += 1
                 self._skip_heredoc_bodies()
+            elif (
+                self.text.startswith("[[", self.pos)
+                and self.text[self.pos + 2 : self.pos + 3] in " \t"
+            ):
+                self._test_expression()
             elif op := self._operator():
                 self.tokens.append(_Token("op", op, self.base + self.pos))
                 self.pos += len(op)
@@ -115,6 +137,18 @@ class _Lexer:
             else:
                 self._word()
         return self.tokens
+
+    def _test_expression(self) -> None:
+        """``[[ ... ]]`` is one command; its ``(``, ``|`` and ``<`` are not operators."""
+        end = self.text.find("]]", self.pos + 2)
+        end = len(self.text) if end < 0 else end
+        start = self.base + self.pos
+        inner = self.text[self.pos + 2 : end].strip()
+        self.tokens.append(_Token("word", "[[", start, start + 2))
+        if inner:
+            self.tokens.append(_Token("word", inner, start + 3, self.base + end))
+        self.tokens.append(_Token("word", "]]", self.base + end, self.base + end + 2))
+        self.pos = min(end + 2, len(self.text))
 
     def _operator(self) -> str | None:
         for op in _OPERATORS:
@@ -167,7 +201,7 @@ class _Lexer:
             else:
                 chars.append(ch)
                 self.pos += 1
-        self.tokens.append(_Token("word", "".join(chars), self.base + start))
+        self.tokens.append(_Token("word", "".join(chars), self.base + start, self.base + self.pos))
 
     def _matching_paren(self, index: int) -> int:
         depth, quote = 1, ""
@@ -215,12 +249,12 @@ class _Lexer:
 def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
     """Yield (operator before, command) pairs; operators are ``&&``, ``||``, ``|`` or ``;``."""
     words: list[Word] = []
+    targets: list[Word] = []
     redirect = False
     operator = ";"
     for token in tokens:
         if token.kind == "word":
-            if not redirect:
-                words.append(Word(token.text, token.start))
+            (targets if redirect else words).append(Word(token.text, token.start, token.end))
             redirect = False
             continue
         if token.text in _REDIRECTIONS or token.text in ("<<", "<<-"):
@@ -233,18 +267,27 @@ def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
             continue
         if token.text == "\n" and operator in ("&&", "||", "|", "|&") and not words:
             continue  # a newline after these operators continues the list
-        yield operator, _command(words)
-        words = []
+        yield operator, _command(words, targets)
+        words, targets = [], []
         operator = token.text if token.text not in _SEPARATORS else ";"
-    yield operator, _command(words)
+    yield operator, _command(words, targets)
 
 
-def _command(words: list[Word]) -> Command | None:
-    grouped = False
+_CONDITIONS = frozenset({"if", "elif", "while", "until", "!"})
+
+
+def _command(words: list[Word], redirects: list[Word]) -> Command | None:
+    grouped = condition = False
+    assignments: list[Word] = []
     while words and (words[0].text in RESERVED or _is_assignment(words[0].text)):
         grouped = grouped or words[0].text == "{"
+        condition = condition or words[0].text in _CONDITIONS
+        if _is_assignment(words[0].text):
+            assignments.append(words[0])
         words = words[1:]
-    return Command(words, words[0].start, grouped) if words else None
+    if not words:
+        return None
+    return Command(words, words[0].start, grouped, assignments, redirects, condition)
 
 
 def _is_assignment(word: str) -> bool:
@@ -253,7 +296,7 @@ def _is_assignment(word: str) -> bool:
 
 
 def parse_script(script: str, base: int = 0) -> list[Statement]:
-    """Statements of ``script`` in order; offsets are relative to ``base``."""
+    """Statements of ``script`` in order, then those inside ``$( )``; offsets from ``base``."""
     nested: list[Statement] = []
     tokens = _Lexer(blank_expressions(script), base, nested).run()
     statements: list[Statement] = []
@@ -273,4 +316,6 @@ def parse_script(script: str, base: int = 0) -> list[Statement]:
             continue
         current = Statement([Pipeline([command], command.start)])
         statements.append(current)
+    for statement in nested:
+        statement.nested = True
     return statements + nested
