@@ -263,7 +263,9 @@ def _lines(config: pytest.Config) -> list[str]:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return _lines(config)  # in the session header, shown unless -q
+    # In the session header, shown unless -q; not under --collect-only, whose output
+    # scripts parse and where no test runs (the report still has them).
+    return [] if config.option.collectonly else _lines(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
