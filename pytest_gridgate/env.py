@@ -85,6 +85,10 @@ def inherited_from_controller(environ: Mapping[str, str]) -> bool:
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     # settings' tryfirst implementation has validated the config; conftests come after us.
     if inherited_from_controller(os.environ):
+        # A plugin that sets variables at start-up (pytest-env) does so again in each worker,
+        # over what the worker inherited: forced names are forced again (reported once, by
+        # the controller).
+        set_values(get_config(early_config).env_force, os.environ)
         return
     applied = apply_defaults(get_config(early_config), os.environ)
     applied.previous.setdefault(APPLIED_BY, os.environ.get(APPLIED_BY))
@@ -153,6 +157,25 @@ class EnvMarker:
             pytest.fail(values, pytrace=False)
         self.previous = {name: os.environ.get(name) for name in values}
         set_values(values, os.environ)
+
+    # A class-, module- or session-scoped fixture set up during a marked test outlives it:
+    # it is set up without the test's variables, as it would be under monkeypatch.setenv
+    # (the leak checks' fixture baseline then holds no per-test value either, which
+    # reported the marker's restoration as that fixture's leak and "cleaned" it by setting
+    # the variable again; found with pytest-django's autouse class-scoped fixture).
+    # Registered after the leak detector, so this wrapper runs outside its snapshots.
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[object]
+    ) -> Generator[None, object, object]:
+        if not self.previous or fixturedef.scope == "function":
+            return (yield)
+        marked = {name: os.environ.get(name) for name in self.previous}
+        set_values(self.previous, os.environ)
+        try:
+            return (yield)
+        finally:
+            set_values(marked, os.environ)
 
     # Undone last, around every other teardown: set before the fixtures, the variables are
     # restored after them (a fixture's monkeypatch.setenv of a marked name undoes to the

@@ -16,9 +16,12 @@ import pytest
 # costs several milliseconds per entry on every run.
 GATES = [
     "pytest_gridgate.settings",
+    "pytest_gridgate.neighbours",
     "pytest_gridgate.env",
     "pytest_gridgate.collection",
     "pytest_gridgate.timeouts",
+    "pytest_gridgate.rerun_attempts",
+    "pytest_gridgate.memray_warmup",
     "pytest_gridgate.leaks",
     "pytest_gridgate.hard_exit",
     "pytest_gridgate.report",

@@ -590,7 +590,10 @@ class TimedOutReports:
 
     @pytest.hookimpl(tryfirst=True)  # before xdist serialises the report for the controller
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not self.gate.fired or not report.failed:
+        # pytest-rerunfailures logs a failed attempt it will run again as outcome "rerun":
+        # that attempt timed out all the same, and its entry belongs to its report.
+        outcome: str = report.outcome  # "rerun" is not among pytest's own outcomes
+        if not self.gate.fired or not (report.failed or outcome == "rerun"):
             return
         entry = self.gate.fired.pop(report.nodeid, None)
         if entry is None:

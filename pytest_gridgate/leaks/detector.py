@@ -21,7 +21,7 @@ from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
 from pytest_gridgate.leaks.cwd import CwdCheck
 from pytest_gridgate.leaks.environ import EnvironCheck
-from pytest_gridgate.leaks.fds import FdCheck
+from pytest_gridgate.leaks.fds import FdCheck, pytest_cache_dir
 from pytest_gridgate.leaks.groups import SESSION_OWNER, describe_origin, describe_owner
 from pytest_gridgate.leaks.processes import ProcessCheck
 from pytest_gridgate.leaks.signals import SignalCheck
@@ -68,7 +68,7 @@ def build_checks(config: pytest.Config, settings: LeakSettings) -> list[LeakChec
     if "asyncio" in enabled:
         checks.append(AsyncioCheck())
     if "fds" in enabled:
-        checks.append(FdCheck(settings.ignore.fds))
+        checks.append(FdCheck(settings.ignore.fds, pytest_cache_dir(config)))
     if "environ" in enabled:
         checks.append(EnvironCheck(settings.ignore.environ))
     if "cwd" in enabled:

@@ -37,26 +37,33 @@ def _listing() -> set[int]:
     """The open descriptors, without the one the listing itself used.
 
     Listing the directory opens it, on the lowest free descriptor, which then shows in the
-    listing. That descriptor ends the run ``0, 1, 2, ...`` at the start of the listing and
-    is closed again by now: usually one ``fstat`` finds it.
+    listing (closed again by now). Which number that was cannot be told from the names: a
+    descriptor number can be taken without showing in the directory. A thread blocked in
+    ``accept()`` holds the number of the connection it waits for (Linux reserves it before
+    blocking), as pytest-rerunfailures' status server does in every run where xdist is
+    installed. Guessing "the first gap after 0, 1, 2, ..." then kept the listing's own
+    number as if open, and the next descriptor a test opened got exactly that number and
+    was never seen (issue 20). So ask the kernel: a descriptor opened and closed just
+    before the listing gets the number the listing then uses.
     """
     if _FD_DIR is None:  # pragma: no cover - neither /proc nor /dev/fd
         import psutil
 
         return {f.fd for f in psutil.Process().open_files()}
-    names = os.listdir(_FD_DIR)
-    run = 0
-    for name in names:
-        if name != str(run):
-            break
-        run += 1
-    fds = {int(name) for name in names}
-    for fd in range(run - 1, -1, -1):
-        try:
-            os.fstat(fd)
-        except OSError:
-            fds.discard(fd)
-            break
+    probe = os.open(_FD_DIR, os.O_RDONLY)
+    os.close(probe)
+    fds = {int(name) for name in os.listdir(_FD_DIR)}
+    try:
+        os.fstat(probe)
+    except OSError:
+        fds.discard(probe)  # the listing's own descriptor: the usual case, one fstat
+    else:
+        # Another thread took the probed number in between: drop whatever is closed by now.
+        for fd in sorted(fds):
+            try:
+                os.fstat(fd)
+            except OSError:
+                fds.discard(fd)
     # The gate's own descriptors are not the session's or a test's.
     return fds - spare_fds() - {_dir_fd[0]}
 
@@ -235,6 +242,16 @@ def _ranges(fds: list[int]) -> str:
     return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
 
 
+def pytest_cache_dir(config: Any) -> str:
+    """pytest's cache directory (the ``cache_dir`` ini option, from the rootdir), resolved."""
+    try:
+        value = os.path.expanduser(os.path.expandvars(str(config.getini("cache_dir"))))
+    except ValueError:  # no such ini option: -p no:cacheprovider
+        return ""
+    path = os.path.join(str(config.rootpath), value)  # an absolute value stays as it is
+    return os.path.realpath(path)
+
+
 class FdCheck:
     """Open descriptors, in two tiers.
 
@@ -251,8 +268,11 @@ class FdCheck:
 
     name = "fds"
 
-    def __init__(self, ignore: tuple[str, ...] = ()) -> None:
+    def __init__(self, ignore: tuple[str, ...] = (), plugin_dir: str = "") -> None:
         self.ignore = ignore
+        # Files in pytest's cache directory are plugins' state, not a test's: pytest-xprocess
+        # keeps each process's log there open until pytest exits (issue 20's matrix).
+        self._plugin_dir = plugin_dir.rstrip("/") + "/" if plugin_dir else ""
         reserve()
         self._fingerprint = _fingerprint()  # first, so the directory descriptor is known
         self._known = frozenset(with_headroom(_listing))
@@ -324,6 +344,7 @@ class FdCheck:
             for fd in self._new_open(before)
             if (target := _target(fd)) is not None
             and (fd, target) not in self._process_wide
+            and not (self._plugin_dir and target.startswith(self._plugin_dir))
             and not any(fnmatchcase(target, pattern) for pattern in self.ignore)
         }
 
