@@ -37,6 +37,7 @@ __all__ = [
     "NotImplementedSettings",
     "RequiredFinally",
     "ScanSettings",
+    "ShardSettings",
     "TimeoutSettings",
     "env_variable_names",
     "find_config_file",
@@ -44,6 +45,9 @@ __all__ = [
 ]
 
 ENV_PREFIX = "GRIDGATE_"
+# GRIDGATE_* variables that choose something about one run rather than set a key: which
+# shard this machine runs (GRIDGATE_SHARD=K/N) is the CI matrix's, never the project's.
+RUN_VARIABLES = frozenset({"GRIDGATE_SHARD"})
 YAML_NAME = "gridgate.yaml"
 PYPROJECT_NAME = "pyproject.toml"
 
@@ -99,6 +103,14 @@ class LeakSettings(NamedTuple):
     ignore: LeakIgnores = LeakIgnores()
 
 
+class ShardSettings(NamedTuple):
+    # "" means no durations file: shards are balanced by test count.
+    durations: str = ""
+    # "auto": a test using a module-scoped fixture stays with its module, one using a
+    # class-scoped fixture with its class; any other test is a unit of its own.
+    group: Literal["auto", "test", "module", "class"] = "auto"
+
+
 class ForbiddenCall(NamedTuple):
     call: str
     allow_in: tuple[str, ...] = ()
@@ -137,6 +149,7 @@ class GridgateConfig(NamedTuple):
     timeouts: TimeoutSettings = TimeoutSettings()
     leaks: LeakSettings = LeakSettings()
     scan: ScanSettings = ScanSettings()
+    shard: ShardSettings = ShardSettings()
     profiles: Mapping[str, Mapping[str, Any]] = _EMPTY
     source: Path | None = None
 
@@ -447,6 +460,8 @@ def load_config(
         if not name.startswith(ENV_PREFIX):
             continue
         key = env_names.get(name)
+        if key is None and name in RUN_VARIABLES:
+            continue
         if key is None:
             raise ConfigError(f"environment variable {name}", "", "unknown gridgate setting")
         parsed = _parse_env_value(value, scalars[key])

@@ -18,6 +18,7 @@ GATES = [
     "pytest_gridgate.settings",
     "pytest_gridgate.env",
     "pytest_gridgate.collection",
+    "pytest_gridgate.shard",
     "pytest_gridgate.timeouts",
     "pytest_gridgate.leaks",
     "pytest_gridgate.report",
