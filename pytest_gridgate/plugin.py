@@ -19,6 +19,7 @@ GATES = [
     "pytest_gridgate.env",
     "pytest_gridgate.collection",
     "pytest_gridgate.shard",
+    "pytest_gridgate.ports",
     "pytest_gridgate.timeouts",
     "pytest_gridgate.leaks",
     "pytest_gridgate.report",
