@@ -26,27 +26,35 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
-USAGE = "usage: gridgate [--version] {" + ",".join(COMMANDS) + "} ..."
+USAGE = "usage: gridgate [-h] [-V] {" + ",".join(COMMANDS) + "} ..."
 
 
 def _help() -> str:
     lines = [USAGE, "", "commands:"]
     lines += [f"  {name:<8}{text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "options:", "  -h, --help     show this help and exit"]
+    lines += ["  -V, --version  show the version and exit"]
     lines += ["", "Run 'gridgate COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    # Like pytest and ruff: help asked for goes to stdout (exit 0); usage shown because
+    # the command line is wrong goes to stderr (exit 2).
+    if not args:
+        print(f"{USAGE}\ngridgate: error: a command is required", file=sys.stderr)
+        return 2
+    if args[0] in ("-h", "--help"):
         print(_help())
-        return 0 if args else 2
-    if args[0] == "--version":
+        return 0
+    if args[0] in ("-V", "--version"):
         print(f"gridgate {__version__}")
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        print(f"{USAGE}\ngridgate: error: unknown command {name!r}", file=sys.stderr)
+        what = "option" if name.startswith("-") else "command"
+        print(f"{USAGE}\ngridgate: error: unknown {what} {name!r}", file=sys.stderr)
         return 2
     module_name, _, function = COMMANDS[name][0].partition(":")
     command: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), function)

@@ -13,6 +13,8 @@ so the scanner's start-up stays cheap.
 from __future__ import annotations
 
 import copy
+import json
+import math
 import os
 import sys
 import types
@@ -28,6 +30,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 __all__ = [
     "LEAK_CHECKS",
+    "NUMBER_RANGES",
     "CollectionSettings",
     "ConfigError",
     "ForbiddenCall",
@@ -35,10 +38,12 @@ __all__ = [
     "LeakIgnores",
     "LeakSettings",
     "NotImplementedSettings",
+    "NumberRange",
     "RequiredFinally",
     "ScanSettings",
     "ShardSettings",
     "TimeoutSettings",
+    "env_name_problem",
     "env_variable_names",
     "find_config_file",
     "load_config",
@@ -70,9 +75,57 @@ class ConfigError(Exception):
 
 # The settings classes are NamedTuples: immutable and typed like frozen dataclasses, but
 # about five times cheaper to define, which every pytest run pays for at start-up. Every
-# number in the configuration is a count or a duration, so none may be negative (see
+# number in the configuration is a count or a duration within its NUMBER_RANGES entry (see
 # _convert); tables default to one shared, read-only empty mapping.
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
+
+
+class NumberRange(NamedTuple):
+    """The values a number in the configuration may take: finite, from ``low`` to ``high``
+    (inclusive), and also exactly 0 where ``off`` (0 switches the setting off)."""
+
+    low: float
+    high: float
+    unit: str = ""
+    off: bool = False
+
+    def admits(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False  # NaN compares false with everything: it must be named
+        return self.low <= value <= self.high or (self.off and value == 0)
+
+    def __str__(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        span = f"from {_number(self.low)} to {_number(self.high)}{unit}"
+        return f"0 (off) or {span}" if self.off else span
+
+
+DAY = 86400.0
+# Dotted key (``*``: any key of a table) -> the values it may take; documented in
+# docs/configuration.md, where a test checks this table against the page. NaN, infinities
+# and huge values would hang a run or overflow a timer (``setitimer`` takes a time_t), so
+# every number has a finite bound. A number not listed must be finite and not negative.
+# A duration that is not 0 is at least a millisecond: smaller ones round to 0 in a timer,
+# which would silently mean "no timeout".
+NUMBER_RANGES: Mapping[str, NumberRange] = types.MappingProxyType(
+    {
+        "collection.min_tests": NumberRange(0, 1_000_000_000),
+        "timeouts.default": NumberRange(0.001, DAY, "seconds", off=True),
+        "timeouts.markers.*": NumberRange(0.001, DAY, "seconds", off=True),
+        "timeouts.session": NumberRange(0.001, 7 * DAY, "seconds", off=True),
+        "timeouts.collection": NumberRange(0.001, DAY, "seconds", off=True),
+        "timeouts.kill_after": NumberRange(0, 3600, "seconds"),
+        "leaks.grace": NumberRange(0, 60, "seconds"),
+    }
+)
+_ANY_NUMBER = NumberRange(0, sys.float_info.max)
+
+
+def _number(value: float) -> str:
+    """A number as a message shows it: ``nan``, ``inf``, ``1e+10``, ``86400``."""
+    if isinstance(value, int) and abs(value) >= 2**63:
+        return "a number over 2**63"  # str() of a huge int is slow, or refused
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class CollectionSettings(NamedTuple):
@@ -253,8 +306,13 @@ def _describe(value: Any) -> str:
     return f"{kind} {value!r}"
 
 
-def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
-    """Check ``value`` against the annotation ``tp`` and return the typed value."""
+def _convert(value: Any, tp: Any, key: str, source: str, path: str | None = None) -> Any:
+    """Check ``value`` against the annotation ``tp`` and return the typed value.
+
+    ``key`` is what the error names (``profiles.ci.timeouts.default``); ``path`` the
+    setting it is (``timeouts.default``), for :data:`NUMBER_RANGES`.
+    """
+    path = key if path is None else path
 
     def wrong() -> ConfigError:
         return ConfigError(source, key, f"expected {_type_name(tp)}, got {_describe(value)}")
@@ -263,7 +321,7 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     if _is_settings(tp):
         if not isinstance(value, dict):
             raise wrong()
-        return _build(tp, value, key, source)
+        return _build(tp, value, key, source, path)
     if tp is bool:
         if not isinstance(value, bool):
             raise wrong()
@@ -271,8 +329,9 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     if tp is int or tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float) if tp is float else int):
             raise wrong()
-        if value < 0:  # every number here is a count or a duration
-            raise ConfigError(source, key, "must not be negative")
+        allowed = NUMBER_RANGES.get(path, _ANY_NUMBER)
+        if not allowed.admits(value):
+            raise ConfigError(source, key, f"must be {allowed}, got {_number(value)}")
         return float(value) if tp is float else value
     if tp is str:
         if not isinstance(value, str):
@@ -286,13 +345,18 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
         item_type = typing.get_args(tp)[0]
         if isinstance(value, str) or not isinstance(value, list):
             raise wrong()
-        return tuple(_convert(v, item_type, f"{key}[{i}]", source) for i, v in enumerate(value))
+        return tuple(
+            _convert(v, item_type, f"{key}[{i}]", source, f"{path}[]") for i, v in enumerate(value)
+        )
     if origin in (Mapping, dict):
         _, value_type = typing.get_args(tp)
         if not isinstance(value, dict):
             raise wrong()
         return types.MappingProxyType(
-            {str(k): _convert(v, value_type, f"{key}.{k}", source) for k, v in value.items()}
+            {
+                str(k): _convert(v, value_type, f"{key}.{k}", source, f"{path}.*")
+                for k, v in value.items()
+            }
         )
     if isinstance(tp, types.UnionType) or origin is typing.Union:  # pragma: no cover
         raise TypeError(f"unsupported annotation {tp!r}")
@@ -302,15 +366,41 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
 _ENV_VALUE_TYPES = (str, int, float)
 
 
+def env_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an environment variable's name (``os.environ`` would raise),
+    or None when it can."""
+    if not name:
+        return "an environment variable needs a name"
+    if "=" in name:
+        return "an environment variable's name cannot contain '='"
+    if "\0" in name:
+        return "an environment variable's name cannot contain a NUL character"
+    return None
+
+
+def _env_key(key: str, name: str) -> str:
+    # The key as TOML would spell it: quoted when it is not a bare key (``env."A=B"``,
+    # ``env.""``), so the message stays one line and shows what is wrong with the name.
+    bare = name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
+    return f"{key}.{name}" if bare else f"{key}.{json.dumps(name)}"
+
+
 def _env_table(value: Any, key: str, source: str) -> Mapping[str, str]:
     if not isinstance(value, dict):
         raise ConfigError(source, key, f"expected a table, got {_describe(value)}")
     result: dict[str, str] = {}
     for name, item in value.items():
+        name = str(name)
+        problem = env_name_problem(name)
+        if problem is not None:
+            raise ConfigError(source, _env_key(key, name), problem)
         # Numbers are written unquoted often enough (PORT = 5432) to accept them.
         if isinstance(item, bool) or not isinstance(item, _ENV_VALUE_TYPES):
-            raise ConfigError(source, f"{key}.{name}", "expected a string")
-        result[str(name)] = str(item)
+            raise ConfigError(source, _env_key(key, name), "expected a string")
+        text = str(item)
+        if "\0" in text:  # the value itself is never shown: values may be secrets
+            raise ConfigError(source, _env_key(key, name), "the value contains a NUL character")
+        result[name] = text
     return types.MappingProxyType(result)
 
 
@@ -326,7 +416,11 @@ def _hints(cls: type[Any]) -> dict[str, Any]:
     return hints
 
 
-def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, source: str) -> Any:
+def _build(
+    cls: type[Any], data: Mapping[str, Any], prefix: str, source: str, path: str = ""
+) -> Any:
+    """``prefix``: the dotted key of ``data`` as errors name it; ``path``: the setting it
+    is, without a ``profiles.NAME`` in front (see :func:`_convert`)."""
     hints = _hints(cls)
     fields = [name for name in cls._fields if name != "source"]
     kwargs: dict[str, Any] = {}
@@ -340,7 +434,8 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, source: str) ->
         if cls is GridgateConfig and name in ("env", "env_force"):
             kwargs[name] = _env_table(value, key, source)
             continue
-        kwargs[name] = _convert(value, hints[name], key, source)
+        setting = f"{path}.{name}" if path else str(name)
+        kwargs[name] = _convert(value, hints[name], key, source, setting)
     missing = [name for name in fields if name not in kwargs and name not in cls._field_defaults]
     if missing:
         raise ConfigError(source, f"{prefix}.{missing[0]}" if prefix else missing[0], "missing")

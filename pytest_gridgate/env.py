@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Mapping, MutableMapping
-from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_gridgate.config import GridgateConfig
+from pytest_gridgate.config import GridgateConfig, env_name_problem
 from pytest_gridgate.markers import marked_items
 from pytest_gridgate.report import GateReport, get_report
 from pytest_gridgate.settings import get_config
-
-if TYPE_CHECKING:
-    pass
 
 # pid of the process that applied the defaults; a worker checks it against its parent.
 APPLIED_BY = "_GRIDGATE_ENV_APPLIED_BY"
@@ -130,6 +126,11 @@ def _marker_env(item: pytest.Item) -> dict[str, str | None] | str:
         for name, value in mark.kwargs.items():
             if value is not None and not isinstance(value, str):
                 return f"{MARKER}: {name} must be a string or None, got {type(value).__name__}"
+            problem = env_name_problem(name)
+            if problem is not None:
+                return f"{MARKER}: {name!r}: {problem}"
+            if value is not None and "\0" in value:
+                return f"{MARKER}: {name}: the value contains a NUL character"
             values[name] = value
     return values
 

@@ -15,6 +15,7 @@ reporter's statistics, which hold every test report, so the counts are pytest's 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ _CATEGORIES = {
 }
 # Terminal reporter statistics that are not test outcomes (or, for "", not shown).
 _NOT_COUNTED = ("", "warnings", "deselected")
+# The exit status of a run that passed but whose report or summary could not be written:
+# pytest's usage error, since the path given (or $GITHUB_STEP_SUMMARY) is what is wrong.
+UNWRITTEN_EXIT_CODE = int(pytest.ExitCode.USAGE_ERROR)
 
 
 def attach(
@@ -171,7 +175,7 @@ def write_emergency(
     except Exception as exc:  # a gate in a half-finished state: the report still goes out
         os.write(terminal_fd, f"gridgate: the gate report is incomplete: {exc!r}\n".encode())
         data = report.to_json()
-    writer.write_files(data)
+    writer.write_files(data, exit_code_if_unwritten=None)  # the run ends with its own code
     lines = report_format.terminal_lines(data)
     os.write(terminal_fd, ("\n" + "\n".join(lines) + "\n").encode("utf-8", "replace"))
 
@@ -184,7 +188,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--gridgate-report",
         metavar="PATH",
-        help="write the JSON gate report (version 1) to PATH",
+        help="write the JSON gate report (version 1) to PATH (default: none)",
     )
     group.addoption(
         "--gridgate-summary",
@@ -308,7 +312,19 @@ class ReportWriter:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # Last, so every gate has set session.exitstatus and added what it found.
-        self.write_files(self.conclude(int(session.exitstatus)))
+        data = self.conclude(int(session.exitstatus))
+        problems = self.write_files(data)
+        if problems:
+            # A report that could not be written is a failed gate (its verdict is in
+            # ``data`` now, and the exit status of a run that had passed is 4): CI must not
+            # go green without the report it asked for.
+            self.report.exit_code = session.exitstatus = data["exit_code"]
+            self.report.verdicts = [
+                GateVerdict(g["gate"], g["passed"], g["summary"], g["details"])
+                for g in data["gates"]
+            ]
+            if self._terminal_stats() is None:  # no terminal section will say it
+                sys.stderr.write("".join(f"gridgate: {problem}\n" for problem in problems))
         self.finished = True
 
     def conclude(self, exit_code: int, *, lost_test: bool = False) -> dict[str, Any]:
@@ -333,17 +349,48 @@ class ReportWriter:
         ]
         return data
 
-    def write_files(self, data: dict[str, Any]) -> None:
+    def write_files(
+        self, data: dict[str, Any], exit_code_if_unwritten: int | None = UNWRITTEN_EXIT_CODE
+    ) -> list[str]:
+        """Write the JSON report and the Markdown summary; a line per file that could not
+        be written (see :func:`report_format.write_files`)."""
         paths = output_paths(self.config)
-        report_format.write_files(data, paths["report"], paths["summary"], paths["append"])
+        return report_format.write_files(
+            data,
+            paths["report"],
+            paths["summary"],
+            paths["append"],
+            exit_code_if_unwritten=exit_code_if_unwritten,
+        )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.finished:
             return
-        terminalreporter.write_sep("=", "gridgate")
-        for line in self.report.terminal_lines():
+        lines = self.report.terminal_lines()
+        # Scripts parse ``--co -q`` and ``-qq`` output: there, only a gate that failed for a
+        # reason pytest's own output does not show (not the tests gate) gets its lines.
+        if self.config.option.collectonly or self.config.get_verbosity() <= -2:
+            lines = _failed_gates_only(lines)
+            if not lines:
+                return
+        else:
+            terminalreporter.write_sep("=", "gridgate")
+        for line in lines:
             failed = line.startswith("FAIL") or line.startswith("gridgate: failed")
             terminalreporter.write_line(line, red=failed, green=line.startswith("PASS"))
+
+
+def _failed_gates_only(lines: list[str]) -> list[str]:
+    """The terminal lines of the gates that failed, but the tests gate, with their details
+    and the closing line; none when no such gate failed."""
+    kept: list[str] = []
+    keep = False
+    for line in lines[:-1]:
+        if not line.startswith("    "):
+            keep = line.startswith("FAIL") and line.split()[1:2] != ["tests"]
+        if keep:
+            kept.append(line)
+    return [*kept, lines[-1]] if kept else []
 
 
 class OwnTally:

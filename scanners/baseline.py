@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_gridgate.whole_file import write_whole
 from scanners.finding import Finding
 
 VERSION = 1
@@ -85,4 +86,4 @@ def dump(findings: Iterable[Finding]) -> str:
 
 
 def write(path: Path, findings: Iterable[Finding]) -> None:
-    path.write_text(dump(findings), encoding="utf-8")
+    write_whole(path, dump(findings))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pytest_gridgate.config import ConfigError, GridgateConfig, ScanSettings, load_config
+from pytest_gridgate.whole_file import write_whole
 from scanners import baseline
 from scanners.cache import Cache, run_key
 from scanners.discovery import PathNotFound, SourceFile, discover
@@ -301,7 +302,7 @@ def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 def _write(path: str, text: str) -> None:
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        write_whole(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 

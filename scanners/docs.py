@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_gridgate.whole_file import write_whole
 from scanners import suppressions
 from scanners.rules.registry import BUILTIN_RULES
 from scanners.rules.rule import Example, Rule, examples
@@ -188,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
+    write_whole(args.output, text)
     return 0
 
 

@@ -153,3 +153,65 @@ def test_defaults_are_undone_after_an_in_process_session(pytester: pytest.Pytest
     pytester.runpytest("-p", "gridgate").assert_outcomes(passed=1)
     assert "GG_TEST_INPROCESS" not in os.environ
     assert "_GRIDGATE_ENV_APPLIED_BY" not in os.environ
+
+
+# (the table, what the one-line error names). os.environ refuses each of these names or
+# values, which was a traceback from the env defaults (exit 1).
+BAD_ENV = [
+    (
+        '[tool.gridgate.env]\n"A=B" = "x"',
+        "env.\"A=B\": an environment variable's name cannot contain '='",
+    ),
+    ('[tool.gridgate.env]\n"" = "x"', 'env."": an environment variable needs a name'),
+    (
+        '[tool.gridgate.env]\nGG_SECRET = "s3cret\\u0000tail"',
+        "env.GG_SECRET: the value contains a NUL",
+    ),
+    ('[tool.gridgate.env_force]\n"=x" = "1"', 'env_force."=x": an environment variable\'s name'),
+    (
+        '[tool.gridgate.profiles.ci.env]\n"A\\u0000B" = "1"',
+        'profiles.ci.env."A\\u0000B": an environment variable\'s name cannot contain a NUL',
+    ),
+]
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["single", "xdist"])
+@pytest.mark.parametrize(("table", "message"), BAD_ENV, ids=[m.split(":")[0] for _, m in BAD_ENV])
+def test_unusable_env_names_and_values_are_usage_errors(
+    pytester: pytest.Pytester, xdist: list[str], table: str, message: str
+) -> None:
+    pytester.makepyprojecttoml(table)
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess(*xdist)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"ERROR: gridgate: pyproject.toml: {message}"), errors[0]
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    assert "s3cret" not in output  # values are never shown
+
+
+def test_marker_with_an_unusable_name_fails_its_test_only(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.gridgate_env(**{"A=B": "1"})
+        def test_bad_name(): pass
+
+        def test_other(): pass
+        """
+    )
+    result = pytester.runpytest_subprocess()
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_bad_name*",
+            "gridgate_env: 'A=B': an environment variable's name cannot contain '='",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()

@@ -17,7 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+import yaml
 
+from pytest_gridgate import __version__
 from pytest_gridgate.config import ScanSettings
 from pytest_gridgate.init import main
 from scanners.workflow import check_workflow
@@ -83,7 +85,7 @@ def test_rendered_option_sets_pass_every_validator(
     ]
     uv = (tmp_path / "uv-caller/.github/workflows/gridgate.yml").read_text()
     assert 'python-version: ["3.11"]' in uv
-    assert "uv pip install --system -e '.[test]' pytest-gridgate" in uv
+    assert f"uv pip install --system -e '.[test]' pytest-gridgate=={__version__}\n" in uv
     assert "--source=pytest_gridgate,scanners" in uv
     assert "coverage report --fail-under=95" in uv
     assert 'GRIDGATE_TIMEOUTS_SESSION: "600"' in uv
@@ -139,6 +141,12 @@ def test_outside_a_git_repository(
         (["--install", "-e '.[test]'"], "--install"),
         (["--source", "src;rm"], "--source"),
         (["--coverage-threshold", "0"], "--coverage-threshold"),
+        # pytest-gridgate needs 3.10+: a matrix entry below that could never install it.
+        (["--python", "3.9"], "--python: 3.9 is too old"),
+        (["--python", "3.12,pypy3.9"], "--python: pypy3.9 is too old"),
+        (["--pytest-args", "-k 'unclosed"], "--pytest-args"),
+        (["--gridgate-spec", "pytest-gridgate @ git+https://x/y"], "--gridgate-spec"),
+        (["--install", "-e . pytest-gridgate", "--gridgate-spec", "./gg"], "--gridgate-spec"),
     ],
 )
 def test_bad_options_are_usage_errors(
@@ -223,6 +231,9 @@ def test_init_from_an_installed_wheel(wheel: Path, tmp_path: Path) -> None:
         [str(python), "-c", "import pytest_gridgate; print(pytest_gridgate.__file__)"], repo
     )
     assert where.stdout.startswith(str(env_dir)), where.stdout  # not the checkout's copy
+    # The workflow installs the gridgate that wrote it.
+    gate = (repo / ".github" / "workflows" / "gridgate.yml").read_text()
+    assert f"python -m pip install -e '.[test]' pytest-gridgate=={__version__}\n" in gate
     files = sorted((repo / ".github" / "workflows").glob("*.yml"))
     assert [p.name for p in files] == [
         "gridgate-caller.yml",
@@ -230,3 +241,101 @@ def test_init_from_an_installed_wheel(wheel: Path, tmp_path: Path) -> None:
         "gridgate.yml",
     ]
     assert_valid_workflows(files, repo)
+
+
+def _init(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytest_gridgate.cli", "init", *args]
+    return _run(command, cwd)
+
+
+def _steps(path: Path) -> dict[str, dict[str, object]]:
+    """Every step of a workflow by name, as YAML reads it."""
+    data = yaml.safe_load(path.read_text())
+    return {
+        step["name"]: step
+        for job in data["jobs"].values()
+        for step in job.get("steps", [])
+        if "name" in step
+    }
+
+
+def test_pytest_args_come_back_from_yaml_as_written(tmp_path: Path) -> None:
+    """A scalar ending in ':' (and quotes, '#') is valid YAML and reaches pytest unchanged."""
+    repo = _git_repo(tmp_path / "repo")
+    result = _init("--pytest-args=-m slow: -k 'not db #1'", "--template", "gate",
+                   "--template", "caller", cwd=repo)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    workflows = repo / ".github" / "workflows"
+    steps = _steps(workflows / "gridgate.yml")
+    collect = str(steps["Collect tests"]["run"])
+    assert shlex.split(collect) == [
+        "python", "-m", "pytest", "--collect-only", "-q", "-m", "slow:", "-k", "not db #1"
+    ]  # fmt: skip
+    assert shlex.split(str(steps["Run tests"]["run"]))[-4:] == ["-m", "slow:", "-k", "not db #1"]
+    caller = yaml.safe_load((workflows / "gridgate-caller.yml").read_text())
+    (job,) = caller["jobs"].values()
+    assert shlex.split(job["with"]["pytest-args"]) == ["-m", "slow:", "-k", "not db #1"]
+    reusable = yaml.safe_load((workflows / "gridgate-reusable.yml").read_text())
+    on = reusable[True]  # YAML 1.1, as PyYAML reads it: "on" is a boolean
+    default = on["workflow_call"]["inputs"]["pytest-args"]["default"]
+    assert shlex.split(default) == ["-m", "slow:", "-k", "not db #1"]
+    assert_valid_workflows(sorted(workflows.glob("*.yml")), repo)
+
+
+@pytest.mark.parametrize("template", ["gate", "caller", "reusable"])
+@pytest.mark.parametrize("args", ["-p no:gridgate", "-x -pno:gridgate", "--timeout=0"])
+def test_gate_disabling_pytest_args_are_refused(template: str, args: str, tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path / "repo")
+    result = _init(f"--pytest-args={args}", "--template", template, cwd=repo)
+    assert result.returncode == 2
+    (message,) = result.stderr.splitlines()
+    assert message.startswith("gridgate init: error: the options write a workflow that fails")
+    assert "GW005" in message
+    assert not (repo / ".github").exists()
+
+
+def test_install_pins_gridgate_or_names_another_source(tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path / "repo")
+    sources = {
+        f"pytest-gridgate=={__version__}": [],
+        "git+https://github.com/example/pytest-gridgate@v0.1.0#egg=pytest-gridgate": [
+            "--gridgate-spec",
+            "git+https://github.com/example/pytest-gridgate@v0.1.0#egg=pytest-gridgate",
+        ],
+        "./vendor/pytest-gridgate": ["--gridgate-spec", "./vendor/pytest-gridgate"],
+    }
+    for spec, args in sources.items():
+        result = _init(*args, "--force", "--template", "gate", "--template", "caller", cwd=repo)
+        assert result.returncode == 0, result.stderr
+        workflows = repo / ".github" / "workflows"
+        install = str(_steps(workflows / "gridgate.yml")["Install"]["run"]).strip()
+        assert shlex.split(install) == ["python", "-m", "pip", "install", "-e", ".[test]", spec]
+        caller = yaml.safe_load((workflows / "gridgate-caller.yml").read_text())
+        (job,) = caller["jobs"].values()
+        assert job["with"]["install"].split() == ["-e", ".[test]", spec]
+        # The header's command writes the same files again.
+        header = (workflows / "gridgate.yml").read_text().splitlines()[1]
+        assert header.removeprefix("# ").split()[:2] == ["gridgate", "init"]
+        again = _init(*shlex.split(header.removeprefix("# gridgate init ")), cwd=repo)
+        assert again.returncode == 0, again.stderr
+    # "" when --install brings gridgate itself (this repository's own workflow).
+    result = _init("--gridgate-spec=", "--force", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    install = str(_steps(repo / ".github/workflows/gridgate.yml")["Install"]["run"]).strip()
+    assert install == "python -m pip install -e '.[test]'"
+
+
+def test_help_shows_every_default(tmp_path: Path) -> None:
+    result = _init("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # argparse wraps lines
+    for default in (
+        "(default: 3.10,3.11,3.12,3.13)",
+        "(default: pip)",
+        "(default: -e .[test])",
+        f"(default: pytest-gridgate=={__version__})",
+        "(default: 80)",
+        "(default: 30)",
+        "(default: main)",
+    ):
+        assert default in text

@@ -71,8 +71,10 @@ def test_wheel_runs_gridgate_check_on_the_example(venv: Path, tmp_path: Path) ->
                  cwd=tmp_path, env=env)  # fmt: skip
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
 
-    examples = shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    check = _run(gridgate, "check", "examples/", cwd=tmp_path, env=env)
+    # As in a clone: the environment and examples/ side by side, so gridgate's environment
+    # is the project's (one elsewhere would be an isolated pipx-style install).
+    examples = shutil.copytree(ROOT / "examples", venv.parent / "examples")
+    check = _run(gridgate, "check", "examples/", cwd=venv.parent, env=env)
     # The example carries deliberate defects: the gate fails, on purpose, with exit 1.
     assert check.returncode == 1, check.stdout + check.stderr
     assert "FAIL  collection  1 collection error" in check.stdout
