@@ -20,13 +20,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_gridgate import report_format
 from pytest_gridgate.partition import DurationsError, read_durations
+from pytest_gridgate.whole_file import write_whole
 
 # Detail lines shown per refusal before "... and N more".
 _SHOWN = 20
@@ -304,21 +304,9 @@ def update_durations(path: Path, merged: dict[str, Any]) -> str:
             warning = f"gridgate merge: warning: previous durations file {exc}; starting anew"
     for entry in merged.get("durations", []):
         previous[str(entry["nodeid"])] = round(float(entry["seconds"]), 6)
-    text = json.dumps(dict(sorted(previous.items())), indent=1) + "\n"
-    _write_atomically(path, text)
+    # Whole or not at all: the next run's shards all read this file.
+    write_whole(path, json.dumps(dict(sorted(previous.items())), indent=1) + "\n")
     return warning
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -336,14 +324,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _NOT_WHOLE
     merged = merge(reports)
     summary = args.summary or os.environ.get("GITHUB_STEP_SUMMARY") or None
-    report_format.write_files(merged, args.report, summary, args.summary is None)
+    # An output that cannot be written is a failed "report" verdict in the other outputs
+    # and in the terminal section, and exit 2: the gate job must not pass without it.
+    problems = report_format.write_files(merged, args.report, summary, args.summary is None)
     if args.durations:
-        warning = update_durations(Path(args.durations), merged)
-        if warning:
-            print(warning, file=sys.stderr)
+        try:
+            warning = update_durations(Path(args.durations), merged)
+        except OSError as exc:
+            problems.append(f"cannot write the durations file to {args.durations}: {exc}")
+        else:
+            if warning:
+                print(warning, file=sys.stderr)
     title = f" gridgate (merged {len(reports)} shard{'s' if len(reports) != 1 else ''}) "
     print(f"{title:=^80}")
     for line in report_format.terminal_lines(merged):
         print(line)
+    for problem in problems:
+        print(f"gridgate merge: error: {problem}", file=sys.stderr)
+    if problems:
+        return _NOT_WHOLE
     failed = merged["exit_code"] != 0 or not all(g["passed"] for g in merged["gates"])
     return 1 if failed else 0

@@ -40,12 +40,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--gridgate-shard",
         metavar="K/N",
-        help="run shard K of N (1-based) of the collected tests (env: GRIDGATE_SHARD)",
+        help="run shard K of N (1-based) of the collected tests (env: GRIDGATE_SHARD; "
+        "default: the whole suite)",
     )
     group.addoption(
         "--gridgate-durations",
         metavar="PATH",
-        help="per-test seconds that balance the shards (config: shard.durations)",
+        help="per-test seconds that balance the shards (config: shard.durations, env: "
+        "GRIDGATE_SHARD_DURATIONS; default: none, balanced by test count)",
     )
 
 

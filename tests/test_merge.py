@@ -232,3 +232,18 @@ def test_merge_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exc:
         cli.main(["merge"])
     assert exc.value.code == 2
+
+
+def test_an_unwritable_output_is_exit_2(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytester.makepyfile(**SUITE)
+    assert _shard(pytester, "1/1", "r.json") == 0
+    code, out, err = _merge(capsys, "r.json", "--report=/proc/nope/m.json", "--summary=m.md")
+    assert code == 2
+    assert "cannot write the JSON report to /proc/nope/m.json" in err
+    assert "FAIL report" in out
+    assert "cannot write the JSON report" in (pytester.path / "m.md").read_text()
+    code, _, err = _merge(capsys, "r.json", "--durations=/proc/nope/d.json")
+    assert code == 2
+    assert "cannot write the durations file to /proc/nope/d.json" in err

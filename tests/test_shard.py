@@ -332,3 +332,11 @@ def test_partition_longest_first_onto_the_lightest_shard() -> None:
     assert sorted(sum(seconds[n] for n in shard) for shard in shards) == [14.0, 14.0]
     assert partition(ids, 2, seconds) == shards
     assert partition(list(reversed(ids)), 2, seconds) == [sorted(s, reverse=True) for s in shards]
+
+
+def test_a_bad_group_setting_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**SUITE)
+    pytester.makepyprojecttoml('[tool.gridgate.shard]\ngroup = "package"\n')
+    result = pytester.runpytest_subprocess("--gridgate-shard=1/2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pyproject.toml: shard.group: expected one of*"])
