@@ -262,9 +262,11 @@ class ShardGate:
                 "collected_ids": plan.collected,
             },
         )
+        # list() first: the timeouts gate's watchdog thread may take a snapshot while
+        # tests still report, and copying in one C call cannot see the dict change.
+        measured = list(self.seconds.items())
         report.add_section(
-            "durations",
-            [{"nodeid": n, "seconds": round(s, 6)} for n, s in self.seconds.items()],
+            "durations", [{"nodeid": n, "seconds": round(s, 6)} for n, s in measured]
         )
         if _shard(config) is None:
             return
