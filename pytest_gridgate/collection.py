@@ -59,22 +59,41 @@ def pytest_make_collect_report(
         if not _raised_at_import(exc.__traceback__):
             raise
         return _exit_at_import_report(collector, exc)
+    except KeyboardInterrupt as exc:
+        if not _raised_at_import(exc.__traceback__):
+            raise
+        report = _exit_at_import_report(collector, exc)
+        if hasattr(collector.config, "workerinput"):
+            # An xdist worker's interruption is a crash to its controller, which would
+            # restart it to be interrupted again, and take the items collected so far for
+            # the whole suite. A Ctrl-C reaches the controller too (one process group),
+            # so here it is a module's collection error like any other.
+            return report
+        # Alone, pytest stops as for a Ctrl-C (which may well be one): the gate names the
+        # module where collection ended.
+        collector.config.stash[_INTERRUPTED_KEY] = report
+        raise
 
 
 def _raised_at_import(tb: TracebackType | None) -> bool:
     return any(frame.f_code.co_name == "<module>" for frame, _ in traceback.walk_tb(tb))
 
 
-def _exit_at_import_report(collector: pytest.Collector, exc: SystemExit) -> pytest.CollectReport:
+def _exit_at_import_report(
+    collector: pytest.Collector, exc: SystemExit | KeyboardInterrupt
+) -> pytest.CollectReport:
     root = collector.config.rootpath
     frames = traceback.extract_tb(exc.__traceback__)
     # The outermost module-level frame is the module being imported: the test module, or
     # a conftest.py when a directory is collected. Show the frames from there on.
     first = next((i for i, f in enumerate(frames) if f.name == "<module>"), 0)
-    message = (
-        f"SystemExit({exc.code!r}) at import of {_relative(Path(frames[first].filename), root)}"
-    )
-    lines = [f"{message}: a module must not exit the interpreter while being collected."]
+    where = _relative(Path(frames[first].filename), root)
+    if isinstance(exc, SystemExit):
+        message = f"SystemExit({exc.code!r}) at import of {where}"
+        lines = [f"{message}: a module must not exit the interpreter while being collected."]
+    else:
+        message = f"{type(exc).__name__} at import of {where}"
+        lines = [f"{message}: collection was interrupted there."]
     lines.append("Traceback:")
     for frame in frames[first:]:
         if "importlib" in frame.filename and "_bootstrap" in frame.filename:
@@ -129,6 +148,8 @@ class CollectedCounts:
 
 
 _COUNTS_KEY = pytest.StashKey[CollectedCounts]()
+# The collect report of a module whose import raised KeyboardInterrupt (without xdist).
+_INTERRUPTED_KEY = pytest.StashKey[pytest.CollectReport]()
 
 
 class WorkerCollection:
@@ -190,7 +211,11 @@ class CollectionGate:
         if self.errors:
             n = len(self.errors)
             problems.append(f"{n} collection error{'s' if n != 1 else ''}")
-        if counts.collected < min_tests:
+        interrupted = self.config.stash.get(_INTERRUPTED_KEY, None)
+        if interrupted is not None:
+            # The count is of the modules before it: no verdict on the suite's size.
+            problems.append(f"collection interrupted at {interrupted.nodeid}")
+        elif counts.collected < min_tests:
             problems.append(
                 f"{counts.collected} test{'s' if counts.collected != 1 else ''} collected, "
                 f"fewer than collection.min_tests = {min_tests}"
@@ -198,6 +223,9 @@ class CollectionGate:
         return problems
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        interrupted = self.config.stash.get(_INTERRUPTED_KEY, None)
+        if interrupted is not None:  # never reached pytest_collectreport
+            self.pytest_collectreport(interrupted)
         counts = self.counts(session)
         self.problems = self._judge(get_report(self.config), counts)
         min_tests = get_config(self.config).collection.min_tests

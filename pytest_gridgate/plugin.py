@@ -22,6 +22,7 @@ GATES = [
     "pytest_gridgate.ports",
     "pytest_gridgate.timeouts",
     "pytest_gridgate.leaks",
+    "pytest_gridgate.hard_exit",
     "pytest_gridgate.report",
 ]
 

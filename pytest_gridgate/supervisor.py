@@ -29,17 +29,21 @@ COLLECTION_INDEX = -2  # watchdog.COLLECTION_INDEX
 
 
 def main(argv: list[str]) -> int:
-    """``supervisor.py DIRECTORY PARENT_PID GENERATION``: take over if GENERATION is armed.
+    """``supervisor.py DIRECTORY PARENT_PID GENERATION``: take over if GENERATION is armed;
+    GENERATION ``ended``: the run is gone without having stopped the watcher.
 
     DIRECTORY holds the state file (one line: generation, ticks, seconds, index; see
     ``watchdog._LINE``), spec.json and the nodeids. Exits 0 when the run was ended or
     is gone (the watcher stops), 1 when the state moved on: the test finished meanwhile.
     """
-    directory, parent, generation = argv[1], int(argv[2]), int(argv[3])
+    directory, parent = argv[1], int(argv[2])
     _set_process_name(NAME)
-    # The watcher (our parent) was orphaned meanwhile: the run is gone.
-    if _parent_of(os.getppid()) != parent:
+    if argv[3] == "ended":
+        ended(directory)
         return 0
+    generation = int(argv[3])
+    if not _running(parent):  # ended meanwhile: the watcher sees it next
+        return 1
     armed = read_state(os.path.join(directory, "state"))
     if armed is None or armed[0] != generation:
         return 1
@@ -51,6 +55,77 @@ def main(argv: list[str]) -> int:
 
     shutil.rmtree(directory, ignore_errors=True)  # its owner, now killed, cannot
     return 0
+
+
+def ended(directory: str) -> None:
+    """The run's process is gone and never stopped its watcher: it did not reach the end
+    of its session (``os._exit``, killed from outside, a crash in C code). Write the
+    report it could not: its last snapshot, the test it was in, and a failed verdict."""
+    import json
+
+    try:
+        with open(os.path.join(directory, "spec.json"), encoding="utf-8") as spec_file:
+            spec = json.load(spec_file)
+    except (OSError, ValueError):
+        return
+    if spec.get("record") or not (spec.get("report") or spec.get("summary")):
+        return  # an xdist worker: its controller reports the lost worker; or no files
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root not in sys.path:
+        sys.path.append(root)
+    from pytest_gridgate import report_format
+
+    try:
+        with open(spec["snapshot"], encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        data = {"version": 1, "counts": {}, "gates": []}
+    armed = read_state(os.path.join(directory, "state"))
+    nodeids = []
+    try:
+        with open(spec["nodeids"], encoding="utf-8") as fh:
+            nodeids = fh.read().splitlines()
+    except OSError:
+        pass
+    if not nodeids:  # still collecting
+        where = read_collecting(spec.get("collecting")) or "collection"
+        summary = f"the pytest process ended while collecting {where}"
+        code = 2
+    elif armed is not None and 0 <= armed[1] < len(nodeids):
+        where = nodeids[armed[1]]
+        summary = f"the pytest process ended in {where}"
+        counts = data.setdefault("counts", {})
+        counts["failed"] = counts.get("failed", 0) + 1
+        code = 1
+    else:
+        summary = "the pytest process ended between tests, or in one without a timeout"
+        code = 1
+    details = [
+        "it never finished its session: os._exit(), a kill from outside or a crash in C "
+        "code; its exit status may well be 0, so this report is the verdict",
+        "counts and verdicts are those of its last snapshot (at most a second old)",
+    ]
+    data["exit_code"] = code
+    data["outcome"] = report_format.outcome(code)
+    gates = [g for g in data.get("gates", []) if g.get("gate") != "run"]
+    data["gates"] = [
+        *gates,
+        {"gate": "run", "passed": False, "summary": summary, "details": details},
+    ]
+    report_format.set_tests_verdict(data)
+    report_format.write_files(data, spec.get("report"), spec.get("summary"), spec["append"])
+    text = "\n+++ gridgate: " + summary + "; it did not finish its session +++\n"
+    text += "\n".join(report_format.terminal_lines(data)) + "\n"
+    _write(int(spec["stdout"]), text)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is still a live process (not gone, not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
 
 
 def read_state(path: str) -> tuple[int, int, float] | None:
@@ -76,7 +151,7 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
         nodeids = []
     nodeid = nodeids[index] if 0 <= index < len(nodeids) else "<unknown test>"
     if collecting:
-        nodeid = "collection"
+        nodeid = read_collecting(spec.get("collecting")) or "collection"
     stderr, stdout = int(spec["stderr"]), int(spec["stdout"])
     _write(
         stderr,
@@ -113,6 +188,42 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
         _send(parent, _signal.SIGKILL)
 
 
+def read_collecting(path: str | None) -> str:
+    """The collector the run was collecting (its nodeid), or "" if unknown."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def collection_failed(data: dict[str, Any], entry: dict[str, Any]) -> None:
+    """A run killed while collecting: its module is a collection error, and the collection
+    verdict fails (the snapshot's was judged before the module was reached)."""
+    message = (
+        f"collection ran past timeouts.collection = {entry['seconds']:g}s in C code "
+        "holding the GIL; the run was killed"
+    )
+    errors = data.setdefault("collection_errors", [])
+    if all(e.get("nodeid") != entry["nodeid"] for e in errors):
+        errors.append({"nodeid": entry["nodeid"], "message": message})
+    n = len(errors)
+    verdict = {
+        "gate": "collection",
+        "passed": False,
+        "summary": f"{n} collection error{'s' if n != 1 else ''}; collection did not finish",
+        "details": [f"{e['nodeid']}: {e['message']}" for e in errors],
+    }
+    gates = data.setdefault("gates", [])
+    names = [g.get("gate") for g in gates]
+    if "collection" in names:
+        gates[names.index("collection")] = verdict
+    else:
+        gates.insert(0, verdict)
+
+
 def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
     """The gate report of a process that was killed: its last snapshot plus this verdict,
     rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
@@ -129,6 +240,8 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
             data = json.load(fh)
     except (OSError, ValueError):
         data = {"version": 1, "timeouts": [], "gates": []}
+    if entry["phase"] == "collection":
+        collection_failed(data, entry)
     report_format.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
     report_format.write_files(data, spec.get("report"), spec.get("summary"), spec["append"])
     _write(stdout, "\n" + "\n".join(report_format.terminal_lines(data)) + "\n")

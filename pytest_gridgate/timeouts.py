@@ -38,15 +38,18 @@ import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import TimeoutSettings
+from pytest_gridgate.hard_exit import real_exit
 from pytest_gridgate.markers import any_marker, marked_items
 from pytest_gridgate.report_format import explain_timeout
 from pytest_gridgate.settings import get_config
 from pytest_gridgate.watchdog import (
     COLLECTION_INDEX,
+    LONGEST,
     Armed,
     Supervisor,
     Watchdog,
     awaiting,
+    clamp,
     kill_tree,
     phase_of,
     since_boot,
@@ -60,6 +63,9 @@ _SECTION = "timeouts"
 # and when the run's session budget started.
 _CRASH_DIR = "_gridgate_timeouts_dir"
 _SESSION_START = "_gridgate_session_started"
+# Handed to xdist workers started after others were killed while collecting: the modules
+# that hung their import, which the new workers must not import again.
+_HUNG_MODULES = "_gridgate_hung_modules"
 COLLECTION = "collection"
 HAVE_SIGALRM = hasattr(signal, "SIGALRM")  # not on Windows: no stage one there
 _MAIN_THREAD = threading.main_thread().ident
@@ -97,6 +103,7 @@ class TimeoutGate:
         self.reports = TimedOutReports(self)
         self.budget: SessionBudget | None = None
         self.crash_dir: Path | None = None  # xdist controller: records left by killed workers
+        self.hung_modules: list[str] = []  # xdist controller: whose import killed a worker
         self.worker_record: Path | None = None  # xdist worker: where to leave ours
         self.stdout_fd = self.stderr_fd = -1
         self._old_alarm: Any = None
@@ -108,6 +115,8 @@ class TimeoutGate:
         self._alarm: tuple[pytest.Item, Any, float] | None = None  # the test it interrupts
         self._handler = self._on_alarm  # one bound method, compared by identity
         self._handler_replaced: Any = None
+        # Where the per-test timeout of a test without a marker comes from, for the verdict.
+        self.applies = "timeouts.default"
 
     # -- defaults --------------------------------------------------------------------------
 
@@ -122,6 +131,9 @@ class TimeoutGate:
             started = workerinput.get(_SESSION_START, started)
             if _CRASH_DIR in workerinput:
                 self.worker_record = Path(workerinput[_CRASH_DIR]) / f"{workerinput['workerid']}"
+            hung = workerinput.get(_HUNG_MODULES)
+            if hung:
+                config.pluginmanager.register(SkipHungModules(hung), "gridgate-hung-modules")
         elif config.pluginmanager.has_plugin("dsession"):
             import tempfile
 
@@ -142,10 +154,15 @@ class TimeoutGate:
         return _timeout_plugin(config) is not None and bool(getattr(config, "_env_timeout", 0))
 
     def _feed_pytest_timeout(self, config: pytest.Config) -> None:
-        explicit = config.getoption("timeout") is not None or bool(os.environ.get("PYTEST_TIMEOUT"))
-        if not explicit:
+        if config.getoption("timeout") is not None:
+            self.applies = "--timeout"
+        elif os.environ.get("PYTEST_TIMEOUT"):
+            self.applies = "PYTEST_TIMEOUT"
+        else:
             self.marker_defaults = dict(self.settings.markers)
-            if not config.getini("timeout") and self.settings.default:
+            if config.getini("timeout"):
+                self.applies = "the timeout ini option"
+            elif self.settings.default:
                 config._env_timeout = self.settings.default  # type: ignore[attr-defined]
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
@@ -172,7 +189,9 @@ class TimeoutGate:
             marker = item.get_closest_marker("timeout") if "timeout" in item.keywords else None
             if marker is not None:
                 try:
-                    pytest_timeout._get_item_settings(item, marker)
+                    seconds = pytest_timeout._get_item_settings(item, marker).timeout
+                    if seconds is not None and not seconds >= 0:  # NaN, or negative
+                        raise ValueError(f"Invalid timeout {seconds}: not a number of seconds")
                 except (TypeError, ValueError) as exc:
                     bad[item.nodeid] = f"bad @pytest.mark.timeout{_marker_args(marker)}: {exc}"
                     # A valid marker in front of the bad one keeps pytest-timeout from
@@ -199,6 +218,8 @@ class TimeoutGate:
         # the SIGALRM handler stays installed between tests (installing one costs more
         # than the rest of a timer), so the per-test work is two setitimer calls.
         seconds = float(settings.timeout)
+        if not seconds <= LONGEST:  # a marker's inf or NaN, or 1e10: setitimer overflows
+            seconds = LONGEST
         kill_after = self.settings.kill_after
         started = since_boot()
         nodeid = item.nodeid
@@ -321,7 +342,7 @@ class TimeoutGate:
         frame = thread_frame(armed.thread_id)
         collecting = armed.nodeid == COLLECTION
         entry: dict[str, Any] = {
-            "nodeid": armed.nodeid,
+            "nodeid": _collector_of(frame) if collecting else armed.nodeid,
             "seconds": armed.seconds,
             "phase": COLLECTION if collecting else phase_of(frame) or "call",
             "stage": 2,
@@ -347,7 +368,7 @@ class TimeoutGate:
             if supervisor is not None:
                 supervisor.stop()
             # The main thread is stuck: no exception can reach it, only ending the process can.
-            os._exit(code)  # gridgate: ignore[GG004] stage two: the test ignored stage one
+            real_exit(code)  # not os._exit: hard_exit's wrapper would report again
 
     def _leave_record(self, entry: dict[str, Any], code: int) -> None:
         """The verdict of a process that is about to end: a crash record under xdist (the
@@ -356,7 +377,12 @@ class TimeoutGate:
             self.worker_record.write_text(json.dumps(entry), encoding="utf-8")
             return
         rep = gate_report.get_report(self.config)
-        rep.add(_SECTION, entry)
+        if entry["phase"] == COLLECTION:
+            self.collection_fired.pop(entry["nodeid"], None)  # it ignored stage one
+            # The stuck module is a collection error; its timeout comes with the report.
+            self.config.hook.pytest_collectreport(report=_hung_collect_report(entry))
+        else:
+            rep.add(_SECTION, entry)
         rep.exit_code = code
         gate_report.write_emergency(
             self.config, rep, self.stdout_fd, lost_test=entry["phase"] != COLLECTION
@@ -375,6 +401,28 @@ class TimeoutGate:
             node.workerinput[_CRASH_DIR] = str(self.crash_dir)
         if self.budget is not None:
             node.workerinput[_SESSION_START] = self.budget.started
+        if self.hung_modules:
+            node.workerinput[_HUNG_MODULES] = list(self.hung_modules)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        # A worker killed while collecting runs no test, so no crash item names it: its
+        # record names the module that hung. Reported once, and the workers xdist starts
+        # in its place skip that module (they would hang on it in turn).
+        if self.crash_dir is None or error is None:
+            return
+        record = self.crash_dir / str(node.gateway.id)
+        try:
+            entry = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if entry.get("phase") != COLLECTION:
+            return  # a test's: pytest_handlecrashitem attaches it to the crash report
+        record.unlink()
+        if entry["nodeid"] in self.hung_modules:
+            return
+        self.hung_modules.append(entry["nodeid"])
+        self.config.hook.pytest_collectreport(report=_hung_collect_report(entry))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
@@ -418,7 +466,7 @@ class TimeoutGate:
         self._collecting = True
         if HAVE_SIGALRM and threading.current_thread() is threading.main_thread():
             self._old_alarm = signal.signal(signal.SIGALRM, self._collection_alarm)
-            self._old_timer = signal.setitimer(signal.ITIMER_REAL, seconds)
+            self._old_timer = signal.setitimer(signal.ITIMER_REAL, clamp(seconds))
             self._clock_started = time.monotonic()
         if self.settings.kill_after:
             after = seconds + self.settings.kill_after
@@ -455,7 +503,7 @@ class TimeoutGate:
         # The rest of collection gets a short slice each, so one slow module cannot spend
         # the next module's time; stage two still ends a collection that ignores signals.
         grace = max(self.settings.kill_after, 1.0)
-        signal.setitimer(signal.ITIMER_REAL, grace)
+        signal.setitimer(signal.ITIMER_REAL, clamp(grace))
         if self.settings.kill_after:
             after = grace + self.settings.kill_after
             self.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
@@ -465,10 +513,19 @@ class TimeoutGate:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection(self, session: pytest.Session) -> Generator[None, object, object]:
+        if self._collecting:
+            # What the supervisor writes if collection hangs in C code: the environment,
+            # every gate's verdict so far.
+            self._snapshot()
         try:
             return (yield)
         finally:
             self.stop_collection_clock()
+
+    def pytest_collectstart(self, collector: pytest.Collector) -> None:
+        supervisor = self.watchdog.supervisor
+        if self._collecting and supervisor is not None:
+            supervisor.collecting(collector.nodeid)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -498,7 +555,22 @@ class TimeoutGate:
         if problems:
             report.add_verdict("timeouts", False, "; ".join(problems), details)
         else:
-            report.add_verdict("timeouts", True, _describe_settings(self.settings))
+            report.add_verdict("timeouts", True, self._describe_settings())
+
+    def _describe_settings(self) -> str:
+        """What applies to a test without a ``timeout`` marker, and where it comes from:
+        pytest-timeout's own settings win over ``timeouts.default``."""
+        if _timeout_plugin(self.config) is None:
+            parts = ["no per-test timeouts: pytest-timeout is not loaded"]
+        else:
+            seconds = getattr(self.config, "_env_timeout", None) or 0
+            if seconds:
+                parts = [f"timeout {seconds:g}s from {self.applies}"]
+            else:
+                parts = [f"no per-test timeout ({self.applies} is 0)"]
+        if self.settings.session:
+            parts.append(f"session {self.settings.session:g}s")
+        return "no test timed out (" + ", ".join(parts) + ")"
 
 
 class TimedOutReports:
@@ -602,6 +674,35 @@ class BudgetAfterEachTest:
         self.budget.check(nodeid)
 
 
+class SkipHungModules:
+    """On an xdist worker started in place of one killed while importing a module: that
+    module is not imported again (the controller reported it as a collection error)."""
+
+    def __init__(self, modules: list[str]) -> None:
+        self.modules = frozenset(modules)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
+        if collector.nodeid in self.modules:
+            return pytest.CollectReport(collector.nodeid, "passed", None, [])
+        return None
+
+
+def _hung_collect_report(entry: dict[str, Any]) -> pytest.CollectReport:
+    """The collection error of a module whose import hung until stage two ended the process
+    (the report it never made), with its timeout attached."""
+    where = entry.get("where") or "C code holding the GIL"
+    message = (
+        f"CollectionTimeout: gridgate: collection ran past timeouts.collection = "
+        f"{entry['seconds']:g}s; stuck at {where}; the process was ended"
+    )
+    report = pytest.CollectReport(
+        entry["nodeid"], "failed", f"{explain_timeout(entry)}\nE   {message}", []
+    )
+    gate_report.attach(report, _SECTION, entry)
+    return report
+
+
 class BadMarkers:
     """Fails, at setup, each test whose ``timeout`` marker pytest-timeout cannot read."""
 
@@ -645,10 +746,3 @@ def _collector_of(frame: FrameType | None) -> str:
             return candidate.nodeid
         frame = frame.f_back
     return COLLECTION
-
-
-def _describe_settings(settings: TimeoutSettings) -> str:
-    parts = [f"default {settings.default:g}s" if settings.default else "no default timeout"]
-    if settings.session:
-        parts.append(f"session {settings.session:g}s")
-    return "no test timed out (" + ", ".join(parts) + ")"

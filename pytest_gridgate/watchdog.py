@@ -41,6 +41,19 @@ if TYPE_CHECKING:
 THREAD_NAME = "gridgate-watchdog"
 # How long the supervisor gives the watchdog thread to act before assuming the GIL is held.
 GRACE = 1.0
+# The longest timer armed (a week, the largest ``timeouts.session`` allowed): ``setitimer``
+# refuses more than about 10**9 seconds (OverflowError), a lock's wait more than about
+# 9 * 10**9, and a longer wait is as good as none. A timeout from a marker or ``--timeout``
+# (pytest-timeout's, not checked by gridgate's configuration) may be anything, ``inf`` and
+# NaN included: both are armed as this.
+LONGEST = 7 * 86400.0
+
+
+def clamp(seconds: float) -> float:
+    """``seconds`` as a timer can take it: at most :data:`LONGEST` (NaN and inf too)."""
+    return seconds if seconds <= LONGEST else LONGEST  # NaN <= x is False
+
+
 # faulthandler dumps every thread's stack on this signal, in C, without the GIL.
 DUMP_SIGNAL = signal.SIGRTMIN + 5 if hasattr(signal, "SIGRTMIN") else signal.SIGUSR2
 
@@ -112,6 +125,8 @@ class Watchdog:
         """Stage two is due ``after`` seconds from now (the deadline returned); ``index``:
         the test's line in the supervisor's nodeids file (``COLLECTION_INDEX`` while
         collecting; -1: not known to the supervisor)."""
+        if not after <= LONGEST:  # also NaN: formatting and waiting would overflow
+            after = LONGEST
         deadline = time.monotonic() + after
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, once per test
@@ -127,6 +142,9 @@ class Watchdog:
             lock.release()
         state = self._state
         if state is not None and index != -1:
+            supervisor = self.supervisor
+            if supervisor is not None and not supervisor.alive():
+                supervisor.restart()  # a test killed it: no test may run unwatched
             if after != self._after or seconds != self._seconds:
                 self._format(after, seconds)
             state[:] = self._line % (generation, index)  # no system call
@@ -153,6 +171,8 @@ class Watchdog:
             self._thread.join(timeout=5)
         if self.supervisor is not None:
             self.supervisor.stop()
+            self.supervisor = None
+            self._state = None  # closed: arming after the run writes nowhere
 
     def _run(self) -> None:
         while True:
@@ -188,6 +208,7 @@ _TICKS = slice(11, 21)
 _NOT_ARMED = b"%10d" % 0
 _MAX_TICKS = 10**10 - 1  # the field's width; a longer timeout is as good as none
 COLLECTION_INDEX = -2  # armed for collection, not a test
+_COLLECTING_SIZE = 1024  # the collecting file: a nodeid and a newline, cut to fit
 
 # The watcher. It wakes every second (a killed ``sleep`` does not count) and counts the
 # wake-ups during which the same GEN stays armed, from its first sight of GEN; TICKS of
@@ -195,40 +216,63 @@ COLLECTION_INDEX = -2  # armed for collection, not a test
 # starts the Python take-over (``supervisor.main``) as its child, which reads the state
 # again: exit 0, the run was ended (or is gone); else the test finished meanwhile, and it
 # watches on. A field that is not a number (a read torn by a write) counts as unarmed.
+#
+# It is not a child of the run: the script puts the loop in the background and exits, so
+# the loop belongs to init (or the nearest subreaper), which reaps it. A test that kills
+# every child of its process (``psutil.Process().children(recursive=True)``, a common
+# cleanup idiom) would otherwise kill it, and a later test holding the GIL would hang the
+# run. It watches the run by its /proc entry and start time instead of its parent: gone,
+# a zombie or another process means the run ended. A run that ended without stopping it
+# (``os._exit``, a kill from outside, a crash in C) gets the take-over's "ended" report.
 WATCHER = """
-state=$1 parent=$2
-shift 2
-printf gridgate-watchdog >"/proc/$$/comm"
-armed= count=0
-while :; do
-    sleep 1
-    slept=$?
-    [ "$slept" -gt 128 ] && continue  # sleep killed (by some cleanup): sleep again
-    [ "$slept" -eq 0 ] || exit 0  # no sleep to be had: never spin
-    # Orphaned: the run died without stopping us; clean up after it. Not `kill -0`, which
-    # a dead run passes until it is reaped, and whoever would reap it may be reading its
-    # output until we close our copy.
-    read -r pid comm run_state ppid rest <"/proc/$$/stat" || exit 0
-    if [ "$ppid" != "$parent" ]; then
-        rm -rf "${state%/*}"
-        exit 0
-    fi
-    read -r gen ticks rest <"$state" || exit 0
-    case $gen in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
-    case $ticks in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
-    if [ "$ticks" -eq 0 ]; then
-        armed=
-    elif [ "$gen" != "$armed" ]; then
-        armed=$gen count=0
-    else
-        count=$((count + 1))
-        if [ "$count" -ge "$ticks" ]; then
-            "$@" "$gen" && exit 0
-            armed=
+watch() {
+    state=$1 parent=$2 started=$3
+    shift 3
+    printf gridgate-watchdog >/proc/self/comm
+    armed= count=0
+    while :; do
+        sleep 1
+        slept=$?
+        [ "$slept" -gt 128 ] && continue  # sleep killed (by some cleanup): sleep again
+        [ "$slept" -eq 0 ] || exit 0  # no sleep to be had: never spin
+        line=
+        read -r line <"/proc/$parent/stat" 2>/dev/null
+        if [ -z "$line" ] || ! same_run ${line##*) }; then
+            [ -d "${state%/*}" ] && "$@" ended
+            rm -rf "${state%/*}"
+            exit 0
         fi
-    fi
-done
+        read -r gen ticks rest <"$state" || exit 0
+        case $gen in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
+        case $ticks in '' | *[!0-9]* | ???????????*) armed=; continue ;; esac
+        if [ "$ticks" -eq 0 ]; then
+            armed=
+        elif [ "$gen" != "$armed" ]; then
+            armed=$gen count=0
+        else
+            count=$((count + 1))
+            if [ "$count" -ge "$ticks" ]; then
+                "$@" "$gen" && exit 0
+                armed=
+            fi
+        fi
+    done
+}
+# The run's /proc/PID/stat after "(comm) ": state is field 1, the start time field 20.
+same_run() {
+    [ "$1" != Z ] && [ "$1" != X ] && [ "${20}" = "$started" ]
+}
+# exec, not a redirection of the call: dash keeps a copy of the descriptors it redirects
+# for a function, and the launcher's stdout would never reach end of file.
+(exec </dev/null >/dev/null 2>&1; watch "$@") &
+echo $!
 """
+
+
+def _start_time(pid: int) -> str:
+    """The start time of ``pid`` (field 22 of /proc/PID/stat): with the pid, one process."""
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[1].split()[19]
 
 
 class Supervisor:
@@ -243,7 +287,6 @@ class Supervisor:
     def __init__(self, spec: dict[str, Any], stdio: tuple[int, int]) -> None:
         import json
         import shutil
-        import subprocess
         import tempfile
 
         self._dir = Path(tempfile.mkdtemp(prefix="gridgate-watchdog-"))
@@ -252,11 +295,18 @@ class Supervisor:
         state.write_bytes(idle)
         with state.open("r+b") as fh:
             self.state = mmap(fh.fileno(), len(idle))  # written by Watchdog
+        # The collector being collected, for a take-over during collection: C code cannot
+        # be inspected from outside, so the module stuck at import is named in advance.
+        collecting = self._dir / "collecting"
+        collecting.write_bytes(b"\n" + b" " * (_COLLECTING_SIZE - 1))
+        with collecting.open("r+b") as fh:
+            self._collecting = mmap(fh.fileno(), _COLLECTING_SIZE)
         self.snapshot_path = self._dir / "snapshot.json"
         stdout_fd, stderr_fd = stdio
         spec = {
             **spec,
             "nodeids": str(self._dir / "nodeids"),
+            "collecting": str(collecting),
             "snapshot": str(self.snapshot_path),
             "stdout": stdout_fd,
             "stderr": stderr_fd,
@@ -277,24 +327,99 @@ class Supervisor:
             pid,
         ]
         # argv[0] names it in ps (and for the leaks gate) before it renames itself.
+        started = _start_time(os.getpid())
         watcher = ["gridgate-watchdog", "-c", WATCHER, "gridgate-watchdog", str(state), pid]
+        watcher.append(started)
+        self._argv = [*watcher, *take_over]
+        self._stdio = stdio
+        self._exited: Any = None  # polls the watcher's pidfd: readable once it has ended
+        self._pidfd = -1
         try:
-            self._proc = subprocess.Popen(
-                [*watcher, *take_over],
-                executable="/bin/sh",
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(stdout_fd, stderr_fd),
-                # Its own process group, so that stop() ends it and its sleep at once, and
-                # the terminal's Ctrl-C (pytest's to handle) does not reach it.
-                start_new_session=True,
-            )
+            self.pid, self._group = self._start()
         except OSError:
             shutil.rmtree(self._dir, ignore_errors=True)
             raise
-        self.pid = self._proc.pid
+        self._watch_exit()
         faulthandler.register(DUMP_SIGNAL, file=stderr_fd, all_threads=True, chain=False)
+        _LIVE.append(self)
+
+    def _start(self) -> tuple[int, int]:
+        """Start the watcher; its pid and process group."""
+        import subprocess
+
+        launcher = subprocess.Popen(
+            self._argv,
+            executable="/bin/sh",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            pass_fds=self._stdio,
+            # Its own process group, so that stop() ends the watcher and its sleep at once,
+            # and the terminal's Ctrl-C (pytest's to handle) does not reach it.
+            start_new_session=True,
+        )
+        try:
+            out, _ = launcher.communicate(timeout=60)  # the launcher only forks and exits
+        except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(OSError):
+                os.killpg(launcher.pid, signal.SIGKILL)  # and a watcher it may have forked
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                launcher.wait(timeout=5)
+            raise OSError(f"the watcher did not start: {exc}") from None
+        try:
+            return int(out), launcher.pid
+        except ValueError:
+            raise OSError(f"the watcher did not start: {out!r}") from None
+
+    def _watch_exit(self) -> None:
+        """A pidfd of the watcher: it becomes readable as the watcher ends, before anyone
+        reaps it (``kill(pid, 0)`` still finds a zombie, and init reaps it when it can)."""
+        import select
+
+        self._forget_exit()
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # before Linux 5.3: kill(pid, 0) it is
+            return
+        self._exited = select.poll()
+        self._exited.register(self._pidfd, select.POLLIN)
+
+    def _forget_exit(self) -> None:
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+        self._pidfd, self._exited = -1, None
+
+    def alive(self) -> bool:
+        """Whether the watcher still runs (one system call): though it is no child of the
+        run, a test may still kill it."""
+        if self._exited is not None:
+            return not self._exited.poll(0)
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # not ours to signal: someone else's process took the pid? rare
+        return not _is_zombie(self.pid)
+
+    def restart(self) -> None:
+        """Start the watcher again over the same state (the files outlive it)."""
+        old = self.pid
+        try:
+            self.pid, self._group = self._start()
+        except OSError as exc:
+            text = f"gridgate: the timeouts supervisor (pid {old}) died; no new one: {exc}\n"
+            self._forget_exit()  # and the run goes on without it, as without /bin/sh
+        else:
+            text = f"gridgate: the timeouts supervisor (pid {old}) was killed; restarted\n"
+            self._watch_exit()
+        with contextlib.suppress(OSError):
+            os.write(self._stdio[1], text.encode())
+
+    def collecting(self, nodeid: str) -> None:
+        """Name the collector being collected now (a memory write, no system call)."""
+        line = nodeid.encode("utf-8", "replace")[: _COLLECTING_SIZE - 1] + b"\n"
+        self._collecting[: len(line)] = line
 
     def set_nodeids(self, nodeids: list[str]) -> None:
         (self._dir / "nodeids").write_text("\n".join(nodeids) + "\n", encoding="utf-8")
@@ -309,14 +434,40 @@ class Supervisor:
 
     def stop(self) -> None:
         import shutil
-        import subprocess
 
         with contextlib.suppress(OSError):
-            os.killpg(self.pid, signal.SIGKILL)  # the shell has nothing to clean up
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._proc.wait(timeout=5)
-        faulthandler.unregister(DUMP_SIGNAL)
+            os.killpg(self._group, signal.SIGKILL)  # the shell has nothing to clean up
+        # Gone before the run ends (its reaper is init: wait a little, never long), so that
+        # whoever checks for processes left behind finds none.
+        for _ in range(200):
+            if not self.alive() or _is_zombie(self.pid):
+                break
+            time.sleep(0.005)
+        self._forget_exit()
+        if self in _LIVE:
+            _LIVE.remove(self)
+            # Sessions nest (pytester in-process): the enclosing run's dump goes to its
+            # own stderr again, and stays registered.
+            if _LIVE:
+                fd = _LIVE[-1]._stdio[1]
+                faulthandler.register(DUMP_SIGNAL, file=fd, all_threads=True, chain=False)
+            else:
+                faulthandler.unregister(DUMP_SIGNAL)
+        self.state.close()
+        self._collecting.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# The supervisors of this process's runs, innermost last: whose stderr the dump signal uses.
+_LIVE: list[Supervisor] = []
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
 
 
 # -- killing the test's processes ------------------------------------------------------------
