@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "scan Python sources and workflow YAML for gate-breaking patterns",
     ),
     "init": ("pytest_gridgate.init:main", "write the GitHub Actions workflow templates"),
+    "merge": (
+        "pytest_gridgate.merge:main",
+        "check that shard reports make one whole run and merge them",
+    ),
 }
 
 USAGE = "usage: gridgate [-h] [-V] {" + ",".join(COMMANDS) + "} ..."

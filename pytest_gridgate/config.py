@@ -41,6 +41,7 @@ __all__ = [
     "NumberRange",
     "RequiredFinally",
     "ScanSettings",
+    "ShardSettings",
     "TimeoutSettings",
     "env_name_problem",
     "env_variable_names",
@@ -49,6 +50,9 @@ __all__ = [
 ]
 
 ENV_PREFIX = "GRIDGATE_"
+# GRIDGATE_* variables that choose something about one run rather than set a key: which
+# shard this machine runs (GRIDGATE_SHARD=K/N) is the CI matrix's, never the project's.
+RUN_VARIABLES = frozenset({"GRIDGATE_SHARD"})
 YAML_NAME = "gridgate.yaml"
 PYPROJECT_NAME = "pyproject.toml"
 
@@ -153,6 +157,14 @@ class LeakSettings(NamedTuple):
     ignore: LeakIgnores = LeakIgnores()
 
 
+class ShardSettings(NamedTuple):
+    # "" means no durations file: shards are balanced by test count.
+    durations: str = ""
+    # "auto": a test using a module-scoped fixture stays with its module, one using a
+    # class-scoped fixture with its class; any other test is a unit of its own.
+    group: Literal["auto", "test", "module", "class"] = "auto"
+
+
 class ForbiddenCall(NamedTuple):
     call: str
     allow_in: tuple[str, ...] = ()
@@ -192,6 +204,7 @@ class GridgateConfig(NamedTuple):
     timeouts: TimeoutSettings = TimeoutSettings()
     leaks: LeakSettings = LeakSettings()
     scan: ScanSettings = ScanSettings()
+    shard: ShardSettings = ShardSettings()
     profiles: Mapping[str, Mapping[str, Any]] = _EMPTY
     source: Path | None = None
 
@@ -544,6 +557,8 @@ def load_config(
         if not name.startswith(ENV_PREFIX):
             continue
         key = env_names.get(name)
+        if key is None and name in RUN_VARIABLES:
+            continue
         if key is None:
             raise ConfigError(f"environment variable {name}", "", "unknown gridgate setting")
         parsed = _parse_env_value(value, scalars[key])

@@ -42,6 +42,8 @@ _UNSAFE_SPEC = re.compile(r"[\s\"'`$\\;&|<>(){}]")
 _NAMES_GRIDGATE = re.compile(r"^pytest[-_]gridgate\b", re.IGNORECASE)
 
 DEFAULT_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# A GitHub matrix has at most 256 jobs: shards x Python versions must fit.
+MAX_SHARDS = 64
 DEFAULT_INSTALL = ("-e", ".[test]")
 # The gridgate that wrote the workflow is the one it installs, not whatever the index has.
 DEFAULT_SPEC = f"pytest-gridgate=={__version__}"
@@ -63,6 +65,7 @@ class Options:
     session_minutes: int = 30
     branches: tuple[str, ...] = ("main",)
     templates: tuple[str, ...] = ("gate",)
+    shards: int = 1  # machines per Python version's test run (reusable workflow only)
 
     def command_line(self) -> str:
         """The ``gridgate init`` invocation that regenerates these files."""
@@ -75,6 +78,8 @@ class Options:
         args += ["--coverage-threshold", str(self.coverage_threshold)]
         args += ["--session-minutes", str(self.session_minutes)]
         args += ["--branch", ",".join(self.branches)]
+        if self.shards != 1:
+            args += ["--shards", str(self.shards)]
         for template in self.templates:
             args += ["--template", template]
         return shlex.join(args)
@@ -141,6 +146,7 @@ def values(options: Options) -> dict[str, str | list[str]]:
         # Install time and the hard-kill grace on top of the in-process budget.
         "test_timeout_minutes": str(options.session_minutes + 15),
         "collection_seconds": "300",
+        "shards": str(options.shards),
     }
 
 
@@ -278,6 +284,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=sorted(TEMPLATES),
         help="gate (when none is given), reusable, caller (implies reusable); repeatable",
     )
+    add(
+        "--shards",
+        type=int,
+        default=1,
+        help=f"machines that share each Python version's tests (1-{MAX_SHARDS}); more than "
+        "one needs the reusable workflow, so the caller template is the default then",
+    )
     add("--force", action="store_true", help="overwrite existing files")
     add("--dry-run", action="store_true", help="print what would be written, write nothing")
     return parser
@@ -328,6 +341,15 @@ def _options(ns: argparse.Namespace) -> Options:
         raise UsageError("--coverage-threshold: expected a percentage from 1 to 100")
     if not 1 <= ns.session_minutes <= 300:
         raise UsageError("--session-minutes: expected 1 to 300")
+    if not 1 <= ns.shards <= MAX_SHARDS:
+        raise UsageError(f"--shards: expected 1 to {MAX_SHARDS}, got {ns.shards}")
+    if ns.shards * len(pythons) > 256:
+        raise UsageError("--shards: shards x Python versions exceeds GitHub's 256 jobs a matrix")
+    templates = tuple(dict.fromkeys(ns.template or ["caller" if ns.shards > 1 else "gate"]))
+    if ns.shards > 1 and "gate" in templates:
+        # The single-file template has no shard matrix and gate job that merges; sharding
+        # lives in the reusable workflow, which the caller template calls.
+        raise UsageError("--shards: the gate template runs unsharded; use --template caller")
     branches = _csv(ns.branch)
     if not branches or any(_UNSAFE.search(b) for b in branches):
         raise UsageError(f"--branch: expected branch names, got {ns.branch!r}")
@@ -341,7 +363,8 @@ def _options(ns: argparse.Namespace) -> Options:
         coverage_threshold=ns.coverage_threshold,
         session_minutes=ns.session_minutes,
         branches=branches,
-        templates=tuple(dict.fromkeys(ns.template or ["gate"])),
+        templates=templates,
+        shards=ns.shards,
     )
 
 

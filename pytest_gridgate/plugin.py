@@ -19,6 +19,8 @@ GATES = [
     "pytest_gridgate.neighbours",
     "pytest_gridgate.env",
     "pytest_gridgate.collection",
+    "pytest_gridgate.shard",
+    "pytest_gridgate.ports",
     "pytest_gridgate.timeouts",
     "pytest_gridgate.rerun_attempts",
     "pytest_gridgate.memray_warmup",

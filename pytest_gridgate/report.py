@@ -84,6 +84,8 @@ class GateReport:
     def __init__(self) -> None:
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
         self.sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+        # Sections that are one object rather than a list of entries (``shard``).
+        self.objects: dict[str, dict[str, Any]] = {}
         self.env: dict[str, list[str]] = {"applied": [], "kept": []}
         self.verdicts: list[GateVerdict] = []
         self.exit_code = 0
@@ -91,7 +93,11 @@ class GateReport:
     def add(self, section: str, entry: dict[str, Any]) -> None:
         self.sections.setdefault(section, []).append(entry)
 
-    def add_section(self, name: str, data: list[dict[str, Any]]) -> None:
+    def add_section(self, name: str, data: list[dict[str, Any]] | dict[str, Any]) -> None:
+        """Extend the list section ``name``; a dict is an object section, set whole."""
+        if isinstance(data, dict):
+            self.objects[name] = data
+            return
         self.sections.setdefault(name, []).extend(data)
 
     def add_verdict(
@@ -110,6 +116,7 @@ class GateReport:
             "exit_code": self.exit_code,
             "counts": dict(self.counts),
             **self.sections,
+            **self.objects,
             "env": self.env,
             "gates": [
                 {"gate": v.gate, "passed": v.passed, "summary": v.summary, "details": v.details}
