@@ -20,6 +20,7 @@ GATES = [
     "pytest_gridgate.collection",
     "pytest_gridgate.timeouts",
     "pytest_gridgate.leaks",
+    "pytest_gridgate.memory",
     "pytest_gridgate.hard_exit",
     "pytest_gridgate.report",
 ]
