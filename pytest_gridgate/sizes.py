@@ -52,7 +52,7 @@ def parse_size(value: object) -> ByteSize:
         unit = _UNITS.get(match.group(2).lower())
         if unit is None:
             raise ValueError(
-                f"unknown unit {match.group(2)!r} in {value!r} "
+                f"unknown size unit {match.group(2)!r} in {value!r} "
                 "(use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"
             )
         number = float(match.group(1)) * unit

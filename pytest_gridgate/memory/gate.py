@@ -144,7 +144,8 @@ class MemoryGate:
             _TeardownVerdict(self.config, item, entries, self.settings.action == "fail")
 
     def _entry(self, nodeid: str, kind: str, size: int, limit: int, **extra: Any) -> dict[str, Any]:
-        return {"nodeid": nodeid, "kind": kind, "bytes": size, "limit": limit, **extra}
+        # Plain ints: a ByteSize cannot travel through execnet to the xdist controller.
+        return {"nodeid": nodeid, "kind": kind, "bytes": int(size), "limit": int(limit), **extra}
 
     # ------------------------------------------------------------------ end of the run
 
