@@ -35,7 +35,7 @@ def _run(
     report: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
     assert report["exit_code"] == result.ret, result.stdout.str()
     for entry in report["memory"]:
-        assert ENTRY_KEYS <= set(entry), entry
+        assert set(entry) >= ENTRY_KEYS, entry
         assert entry["kind"] in ("peak", "retained", "process"), entry
     return result, report
 
@@ -144,7 +144,8 @@ def test_acceptance_real_allocations(pytester: pytest.Pytester, xdist: bool) -> 
         assert entry["limit"] == 100 * MB
     assert _entry(report, "test_child_process")["children"] >= 270 * MB
     kept = _entry(report, "test_keeps_memory", "retained")
-    assert 90 * MB <= kept["bytes"] <= 110 * MB and kept["limit"] == 50 * MB, kept
+    assert 90 * MB <= kept["bytes"] <= 110 * MB, kept
+    assert kept["limit"] == 50 * MB
     # The marker's limit is its case's only.
     assert _entry(report, "test_param[marked]")["limit"] == 1000 * MB
     assert _entry(report, "test_param[exempt]")["limit"] == 0
@@ -172,7 +173,8 @@ def test_within_the_limit_passes(pytester: pytest.Pytester) -> None:
     result, report = _run(pytester, config='[tool.gridgate.memory]\nlimit = "100MB"\n')
     assert result.ret == 0, result.stdout.str()
     gate = _gate(report)
-    assert gate["passed"] and gate["summary"].startswith("largest test peak"), gate
+    assert gate["passed"], gate
+    assert gate["summary"].startswith("largest test peak"), gate
     [peak] = [e for e in report["memory"] if e["kind"] == "peak"]
     assert 9 * MB <= peak["bytes"] <= 20 * MB, peak
 
@@ -197,9 +199,11 @@ def test_warn_mode_from_environment(
     assert result.ret == 0, result.stdout.str()
     assert "GridgateMemoryWarning" in result.stdout.str()
     entry = _entry(report, "test_over")
-    assert entry["limit"] == 20 * MB and entry["bytes"] >= 50 * MB
+    assert entry["limit"] == 20 * MB
+    assert entry["bytes"] >= 50 * MB
     gate = _gate(report)
-    assert gate["passed"] and "(warn only)" in gate["summary"], gate
+    assert gate["passed"], gate
+    assert "(warn only)" in gate["summary"], gate
 
 
 def test_profile_sets_the_limit(pytester: pytest.Pytester) -> None:
@@ -231,7 +235,8 @@ def test_process_over_its_limit_fails_the_test_during_which(pytester: pytest.Pyt
     assert _errors(result) == {"test_over"}, result.stdout.str()
     assert result.ret == 1
     crossing = _entry(report, "test_over", "process")
-    assert crossing["limit"] == 70 * MB and crossing["bytes"] > 70 * MB
+    assert crossing["limit"] == 70 * MB
+    assert crossing["bytes"] > 70 * MB
     assert not _gate(report)["passed"]
 
 
@@ -271,7 +276,8 @@ def test_bad_size_is_exit_4_naming_the_key(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == 4
     [line] = [line for line in result.stderr.lines if line.strip()]
-    assert named in line and "size" in line, line
+    assert named in line, line
+    assert "size" in line, line
 
 
 def test_bad_marker_argument_fails_that_test_only(pytester: pytest.Pytester) -> None:
@@ -311,7 +317,7 @@ def test_sizes(text: str | int, size: int) -> None:
 
 @pytest.mark.parametrize("bad", ["", "MB", "1 parsec", "-1MB", True, 1.5, "2 EiB", None])
 def test_bad_sizes(bad: object) -> None:
-    with pytest.raises(ValueError, match="size|unit|must be"):
+    with pytest.raises(ValueError, match=r"size|unit|must be"):
         parse_size(bad)
 
 
