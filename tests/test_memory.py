@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -325,3 +326,13 @@ def test_size_reads_back() -> None:
     assert format_size(300_000_000) == "300.0 MB"
     assert format_size(512) == "512 B"
     assert str(parse_size("2GiB")) == "2.1 GB"
+
+
+def test_demo_example_is_over_its_budget(pytester: pytest.Pytester) -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    pytester.makepyfile(test_memory_demo=(examples / "tests" / "test_memory_demo.py").read_text())
+    [limit] = re.findall(r'^limit = "(\w+)"', (examples / "pyproject.toml").read_text(), re.M)
+    result, report = _run(pytester, config=f'[tool.gridgate.memory]\nlimit = "{limit}"\n')
+    assert _errors(result) == {"test_builds_the_whole_report_in_memory"}, result.stdout.str()
+    entry = _entry(report, "test_builds_the_whole_report_in_memory")
+    assert entry["bytes"] > entry["limit"] == parse_size(limit)
