@@ -1,0 +1,159 @@
+"""Memory gate overhead: CPU time of 2,000 trivial tests with the gate on against off, and
+pytest-memray's ``limit_memory`` on the same tests against pytest without it.
+
+Same method as ``plugin_overhead.py`` (alternating rounds, the median of each round's
+ratio of the child processes' CPU time; see there). Timeouts and leak checks are off in
+every run, so the only difference within a pair is the measured tool. Then one test that
+allocates 300 MB in a function-scoped fixture and one that does so in its body, each under
+a 100 MB limit, show what each tool sees.
+
+    pip install pytest-memray      # for the comparison rows (skipped without it)
+    python benchmarks/memory_overhead.py                  # 2,000 tests, 7 rounds
+    python benchmarks/memory_overhead.py --tests 500 --rounds 3
+
+Target (issue 17): gate on / off <= 1.03.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from plugin_overhead import BenchmarkError, cpu_of_run, write_suite
+
+OTHER_GATES_OFF = """
+    [tool.gridgate.timeouts]
+    default = 0
+    session = 0
+    collection = 0
+    kill_after = 0
+    [tool.gridgate.leaks]
+    action = "off"
+    [tool.gridgate.memory]
+    action = "fail"
+    limit = "100MB"
+"""
+# Every test gets pytest-memray's limit, as memory.limit gives every test gridgate's.
+MEMRAY_CONFTEST = """
+import pytest
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.limit_memory("100 MB"))
+"""
+TARGET = 1.03
+
+SEEN = """
+import pytest
+
+@pytest.fixture
+def big():
+    data = b"x" * 300_000_000
+    del data
+    yield
+
+def test_in_fixture(big):
+    pass
+
+def test_in_body():
+    data = b"x" * 300_000_000
+    del data
+"""
+
+
+def pairs(directory: Path, on: tuple[str, ...], off: tuple[str, ...], rounds: int) -> list[float]:
+    cpu_of_run(directory, off)  # warm the caches
+    ratios = []
+    for round_ in range(rounds):
+        order = [on, off] if round_ % 2 == 0 else [off, on]
+        cpu = {args: cpu_of_run(directory, args) for args in order}
+        ratios.append(cpu[on] / cpu[off])
+    return ratios
+
+
+def what_each_sees(has_memray: bool) -> list[str]:
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="gridgate-bench-seen-") as tmp:
+        directory = Path(tmp)
+        write_suite(directory, 0, OTHER_GATES_OFF)
+        (directory / "test_seen.py").write_text(SEEN)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:memray", "--gridgate-report", "r.json"],
+            cwd=directory, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        report = json.loads((directory / "r.json").read_text())
+        for entry in report["memory"]:
+            if entry["kind"] == "peak":
+                verdict = "FAIL" if entry["bytes"] > entry["limit"] else "pass"
+                size = f"{entry['bytes'] / 1e6:7.1f} MB"
+                lines.append(f"  gridgate  {entry['nodeid']:<28} peak {size}  {verdict}")
+        if has_memray:
+            (directory / "conftest.py").write_text(MEMRAY_CONFTEST)
+            run = subprocess.run(
+                [sys.executable, "-m", "pytest", "-p", "no:gridgate", "--memray", "-rA"],
+                cwd=directory, capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            for test in ("test_in_fixture", "test_in_body"):
+                passed = f"PASSED test_seen.py::{test}" in run.stdout
+                lines.append(
+                    f"  memray    test_seen.py::{test:<14} limit_memory(100 MB)"
+                    f"  {'pass' if passed else 'FAIL'}"
+                )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=7)
+    options = parser.parse_args()
+    has_memray = importlib.util.find_spec("pytest_memray") is not None
+    print(f"{options.tests} trivial tests, {options.rounds} alternating rounds, CPU time ratio")
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="gridgate-bench-memory-") as tmp:
+        directory = Path(tmp)
+        write_suite(directory, options.tests, OTHER_GATES_OFF)
+        try:
+            gate = pairs(
+                directory,
+                ("-p", "no:memray"),
+                ("-p", "no:memray", "--gridgate-memory", "off"),
+                options.rounds,
+            )
+            ratio = statistics.median(gate)
+            failed = ratio > TARGET
+            print(
+                f"memory gate on / off          {ratio:6.3f}  (target {TARGET:.2f}: "
+                f"{'ok' if not failed else 'OVER'}; rounds {', '.join(f'{r:.3f}' for r in gate)})"
+            )
+            if has_memray:
+                (directory / "conftest.py").write_text(MEMRAY_CONFTEST)
+                memray = pairs(
+                    directory,
+                    ("-p", "no:gridgate", "--memray"),
+                    ("-p", "no:gridgate", "-p", "no:memray"),
+                    options.rounds,
+                )
+                print(
+                    f"pytest-memray limit_memory    {statistics.median(memray):6.3f}  "
+                    f"(--memray against without; rounds {', '.join(f'{r:.3f}' for r in memray)})"
+                )
+            else:
+                print("pytest-memray: not installed, comparison skipped (pip install it)")
+        except BenchmarkError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    print("what each sees, 300 MB allocated and freed, limit 100 MB:")
+    for line in what_each_sees(has_memray):
+        print(line)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
