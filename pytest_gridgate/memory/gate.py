@@ -152,7 +152,12 @@ class MemoryGate:
     def top_peaks(self) -> list[dict[str, Any]]:
         """The tests with the largest peaks, largest first (this process's, and under
         xdist the workers')."""
-        own = [self._entry(nodeid, "peak", peak, limit) for peak, _, nodeid, limit in self._top]
+        # A test that added nothing measurable is no one's top test.
+        own = [
+            self._entry(nodeid, "peak", peak, limit)
+            for peak, _, nodeid, limit in self._top
+            if peak > 0
+        ]
         ranked = sorted([*own, *self._worker_top], key=lambda e: -e["bytes"])
         return ranked[:TOP]
 
