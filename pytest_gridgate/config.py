@@ -190,6 +190,7 @@ class ScanSettings(NamedTuple):
     forbidden_calls: tuple[ForbiddenCall, ...] = ()
     required_finally: tuple[RequiredFinally, ...] = ()
     not_implemented: NotImplementedSettings = NotImplementedSettings()
+    scripts: tuple[str, ...] = ("scripts", "tools", "bin")  # GG004: directories of scripts
 
 
 class GridgateConfig(NamedTuple):

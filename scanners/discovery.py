@@ -8,19 +8,25 @@ walked and no ignore file is read. Either way the scan never enters a virtual en
 ``node_modules``, and never follows a symlinked directory, so a symlink loop cannot hang it.
 
 Files named explicitly on the command line are scanned even when git ignores them (that is
-what pre-commit does), and so is a named directory that git ignores as a whole; the
-configured ``exclude`` globs still apply to both.
+what pre-commit does), and so is a named directory that git ignores as a whole. As in ruff,
+they are also scanned when the configured ``exclude`` globs cover them, unless
+``force_exclude`` (``--force-exclude``, and always under pre-commit); inside a named
+directory ``exclude`` applies as usual, except the globs that cover the whole directory.
+
+A directory that cannot be listed is not skipped in silence: it is returned in
+``unreadable`` so that the scan reports it (GG000), as it does a file it cannot read.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanners.globs import covered_by_any
+from scanners.globs import covered_by_any, glob_covers
 
 SKIPPED_DIRECTORIES = frozenset(
     {
@@ -54,6 +60,14 @@ class SourceFile:
     kind: str  # "python" | "workflow"
 
 
+@dataclass(frozen=True, order=True)
+class UnreadableDirectory:
+    """A directory the scan could not list: ``display`` as for a :class:`SourceFile`."""
+
+    display: str
+    reason: str
+
+
 class PathNotFound(Exception):
     """A path given on the command line does not exist (a usage error, exit 2)."""
 
@@ -69,8 +83,14 @@ def _kind(name: str, explicit: bool) -> str | None:
     return None
 
 
-def _git_listing(directory: str) -> list[str] | None:
-    """Files under ``directory`` as git sees them (relative to it), or None outside git."""
+# git lists what it can and warns about a directory it cannot open (exit status 0).
+_GIT_UNREADABLE = re.compile(r"^warning: could not open directory '(.*?)/?': (.*)$", re.MULTILINE)
+
+
+def _git_listing(directory: str, unreadable: list[tuple[str, str]]) -> list[str] | None:
+    """Files under ``directory`` as git sees them (relative to it), or None outside git.
+
+    Directories git could not open are appended to ``unreadable`` (relative, with why)."""
     try:
         completed = subprocess.run(
             [
@@ -80,12 +100,15 @@ def _git_listing(directory: str) -> list[str] | None:
             capture_output=True,
             check=False,
             timeout=60,
+            env={**os.environ, "LC_ALL": "C"},  # the warnings are parsed: untranslated
         )
     except (OSError, subprocess.SubprocessError):
         return None
     if completed.returncode != 0:
         return None
     names = completed.stdout.decode("utf-8", "surrogateescape").split("\0")
+    warnings = completed.stderr.decode("utf-8", "replace")
+    unreadable += [(m.group(1), m.group(2)) for m in _GIT_UNREADABLE.finditer(warnings)]
     return sorted({name for name in names if name})
 
 
@@ -93,8 +116,11 @@ def _is_environment(names: Iterable[str]) -> bool:
     return any(marker in names for marker in ENVIRONMENT_MARKERS)
 
 
-def _walk_listing(top: str, pruned: Callable[[str], bool]) -> list[str]:
-    """Files under ``top`` (relative to it). ``pruned(relative_dir)`` skips a directory.
+def _walk_listing(
+    top: str, pruned: Callable[[str], bool], unreadable: list[tuple[str, str]]
+) -> list[str]:
+    """Files under ``top`` (relative to it). ``pruned(relative_dir)`` skips a directory;
+    one that cannot be listed is appended to ``unreadable`` (relative, with why).
 
     Symlinked directories are never entered, which is what makes a symlink loop harmless.
     """
@@ -105,7 +131,8 @@ def _walk_listing(top: str, pruned: Callable[[str], bool]) -> list[str]:
         try:
             with os.scandir(directory) as scan:
                 entries = list(scan)
-        except OSError:
+        except OSError as exc:
+            unreadable.append((prefix.rstrip("/"), exc.strerror or type(exc).__name__))
             continue
         if prefix and _is_environment({entry.name for entry in entries}):
             continue
@@ -158,13 +185,19 @@ def discover(
     explicit: bool,
     cwd: str | None = None,
     missing: list[str] | None = None,
+    force_exclude: bool = False,
+    unreadable: list[UnreadableDirectory] | None = None,
 ) -> list[SourceFile]:
     """Every file to scan under ``paths``, sorted and without duplicates.
 
     ``paths`` are relative to the current directory when ``explicit`` (command-line
     arguments), else to ``root`` (the configured ``scan.paths``). A path that does not
     exist raises :class:`PathNotFound`, or is appended to ``missing`` when that is given.
+    Explicit paths are scanned even when ``exclude`` covers them, unless ``force_exclude``.
+    Directories that cannot be listed are appended to ``unreadable``.
     """
+    named_exempt = explicit and not force_exclude
+    not_listed: list[UnreadableDirectory] = [] if unreadable is None else unreadable
     cwd = os.path.abspath(cwd or os.getcwd())
     root_str = os.path.abspath(root)
     base = cwd if explicit else root_str
@@ -179,14 +212,31 @@ def discover(
             # Concatenation works unless the current directory lies below ``path``.
             cwd_below = cwd != path and cwd.startswith(path.rstrip(os.sep) + os.sep)
 
-            def pruned(name: str, to_root: str = to_root) -> bool:
-                return covered_by_any(exclude, to_root + name)
+            active = tuple(exclude)
+            if named_exempt and to_root:
+                # A named directory is scanned even when a glob excludes all of it (NUL
+                # is in no file name, so a glob covering it covers every name below).
+                active = tuple(g for g in exclude if not glob_covers(g, to_root + "\0"))
+
+            def pruned(name: str, to_root: str = to_root, active: tuple[str, ...] = active) -> bool:
+                return covered_by_any(active, to_root + name)
 
             # Nothing from git: not a work tree, or a directory git ignores as a whole
             # (a Python installation inside a pyenv checkout); named, so scanned anyway.
-            listing = _git_listing(path)
+            cannot_list: list[tuple[str, str]] = []
+            listing = _git_listing(path, cannot_list)
             from_git = bool(listing)
-            listing = _git_filter(path, listing) if listing else _walk_listing(path, pruned)
+            if listing:
+                listing = _git_filter(path, listing)
+            else:
+                cannot_list.clear()
+                listing = _walk_listing(path, pruned, cannot_list)
+            for name, reason in cannot_list:
+                if name and pruned(name):
+                    continue
+                full = os.path.join(path, name) if name else path
+                display = _relative(full, cwd).rstrip("/") or "."
+                not_listed.append(UnreadableDirectory(display, reason))
             slashed = path.replace(os.sep, "/") + "/"
             for name in listing:
                 kind = _kind(slashed + name, explicit=False)
@@ -203,7 +253,7 @@ def discover(
             # and one it cannot read is a GG000 finding.
             kind = _kind(path.replace(os.sep, "/"), explicit=True)
             relative = _relative(path, root_str).rstrip("/")
-            if kind is not None and not covered_by_any(exclude, relative):
+            if kind is not None and (named_exempt or not covered_by_any(exclude, relative)):
                 display = _relative(path, cwd).rstrip("/")
                 result.setdefault(display, SourceFile(display, path, relative, kind))
         elif missing is not None:

@@ -75,9 +75,11 @@ must occur in the file) and `candidate_lines(facts)` (the lines it needs, from t
 
 ## GG000 parse-error
 
-A file that cannot be decoded (PEP 263 coding cookies are honoured) or parsed, or that is
-nested too deeply for the parser, is reported as GG000 and the scan goes on with the other
-files. Nothing else is reported for that file.
+A file that cannot be read or decoded (PEP 263 coding cookies are honoured) or parsed, or
+that is nested too deeply for the parser, is reported as GG000 and the scan goes on with
+the other files. Nothing else is reported for that file. A directory the scan cannot list
+(`cannot read directory: Permission denied`) is a GG000 at the directory: what is in it
+was not checked, so the run does not pass.
 """
 
 

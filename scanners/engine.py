@@ -164,6 +164,15 @@ def scan(
     sources: dict[str, bytes] = {}
     misses: list[tuple[SourceFile, bytes, str]] = []
     hits = 0
+    packages: dict[str, bool] = {}
+
+    def in_package(directory: str) -> bool:
+        """Whether ``directory`` holds ``__init__.py``; asked once per directory."""
+        known = packages.get(directory)
+        if known is None:
+            known = packages[directory] = os.path.isfile(os.path.join(directory, "__init__.py"))
+        return known
+
     for file in files:
         content = _read(file.path)
         if isinstance(content, str):
@@ -176,6 +185,10 @@ def scan(
             continue
         sources[file.display] = content
         key = digest(content)
+        if file.kind == "python" and in_package(os.path.dirname(file.path)):
+            # Results depend on the package around the file too (relative imports; GG004's
+            # scripts): adding or removing an __init__.py must not be answered from the cache.
+            key += ":package"
         cached = cache.get(file.display, key) if cache is not None else None
         # A result without its prepared fix does not do when the fix is wanted.
         if cached is not None and not (want_fixes and cached.fix is None):

@@ -6,6 +6,9 @@ matching prefix decides, and ``ignore`` wins a tie, so ``select = ["GG"]`` with
 against the path relative to the project root -> prefixes) switches codes off for matching
 files whatever ``select`` says.
 
+Every entry must be a known code or the prefix of one (:func:`check_codes`), and something
+must remain selected: a typo that selects nothing would otherwise pass every file.
+
 GG000 (a file that cannot be read or parsed) is selected like any other code: it is in the
 default selection, and ``--select GG001`` leaves it out, so that such a run parses only the
 files GG001 needs and reports nothing but GG001.
@@ -13,7 +16,8 @@ files GG001 needs and reports nothing but GG001.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import difflib
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from scanners.globs import glob_covers
 
@@ -42,6 +46,10 @@ class Selector:
         selected = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         return selected > ignored
 
+    def enabled_codes(self, known: Iterable[str]) -> list[str]:
+        """The codes of ``known`` that are on (before per-file ignores), sorted."""
+        return sorted(code for code in known if self.enabled(code))
+
     def for_path(self, relative: str) -> Callable[[str], bool]:
         """The ``selected(code)`` predicate for one file (``relative`` to the project root)."""
         off = tuple(
@@ -57,3 +65,38 @@ class Selector:
             return self.enabled(code) and not code.startswith(off)
 
         return selected
+
+
+class UnknownCode(Exception):
+    """A code in ``select``/``ignore``/``per_file_ignores`` that no rule has (exit 2)."""
+
+
+def _suggestion(code: str, known: Collection[str]) -> str:
+    families = {known_code[:2] for known_code in known}
+    candidates = sorted({*known, *families})
+    close = difflib.get_close_matches(code.upper(), candidates, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def check_codes(where: str, codes: Iterable[str], known: Collection[str]) -> None:
+    """Every entry of ``codes`` must be a known code or the prefix of one.
+
+    A typo must not select nothing and pass: ``--select GG0001`` is exit 2, not "All checks
+    passed". ``where`` names the option or key in the message.
+    """
+    for code in codes:
+        if not code or not any(known_code.startswith(code) for known_code in known):
+            raise UnknownCode(
+                f"{where}: unknown rule code {code!r}{_suggestion(code, known)} "
+                f"(known: {_families(known)})"
+            )
+
+
+def _families(known: Collection[str]) -> str:
+    """``GG000-GG012, GW001-GW006``: the known codes in short."""
+    by_family: dict[str, list[str]] = {}
+    for code in sorted(known):
+        by_family.setdefault(code.rstrip("0123456789"), []).append(code)
+    return ", ".join(
+        codes[0] if len(codes) == 1 else f"{codes[0]}-{codes[-1]}" for codes in by_family.values()
+    )

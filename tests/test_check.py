@@ -159,6 +159,9 @@ def test_config_option_reaches_scanner_and_pytest(pytester: pytest.Pytester) -> 
     (other / "pyproject.toml").write_text(
         "[tool.gridgate.collection]\nmin_tests = 5\n[tool.gridgate.scan]\nselect = ['GG005']\n"
     )
+    # scan.paths are relative to the configuration file's directory, and a scan of no file
+    # is exit 2 (issue 13 item 2): give it one.
+    (other / "tool.py").write_text("x = 1\n")
     result = _check("--config", "other/pyproject.toml", cwd=pytester.path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL  collection" in result.stdout  # 1 test < min_tests = 5

@@ -148,8 +148,10 @@ def test_skeleton_keeps_lines_bindings_and_findings() -> None:
     assert smaller.count(b"\n") + smaller.count(b"\r\n") == source.count(b"\n") + source.count(
         b"\r\n"
     )
-    assert smaller.startswith(b"\xef\xbb\xbfdef exit(): pass\n\nclass Big: pass\n")
-    assert b"def uses():\n    exit(1)\n    sys.exit(2)\n" in smaller
+    # Consecutive definitions are one stub binding the names kept code uses (`exit`, not
+    # `Big`); a definition whose name nothing kept uses becomes `pass`.
+    assert smaller.startswith(b"\xef\xbb\xbfexit = 0\n\n\n\n\r\n\r\n\r\n\r\nimport sys\n")
+    assert b"def uses():\n    exit(1)\n    sys.exit(2)\npass\n" in smaller
     # Same findings as the full parse: the stub keeps `exit` a local name.
     found = check_python("m.py", source, SETTINGS, everything)
     assert [(f.rule, f.line, f.column, f.source) for f in found] == [
@@ -172,17 +174,48 @@ def test_skeleton_stubs_methods_at_their_indentation() -> None:
         "    def test_run(self):\n"
         "        def helper():\n"
         f"{deeper}"
-        "        subprocess.run(['ls'])\n"
+        "        subprocess.run(['ls'], input=helper())\n"
         f"    async def other(self):\n{filler}"
     ).encode()
-    run_line = source.decode().splitlines().index("        subprocess.run(['ls'])") + 1
+    flagged = "        subprocess.run(['ls'], input=helper())"
+    run_line = source.decode().splitlines().index(flagged) + 1
     smaller = skeleton(AstFacts("m.py", source), {run_line})
     assert smaller is not None
     lines = smaller.decode().splitlines()
-    assert lines[3] == "    def quiet(): pass"  # the decorator's line, same indentation
-    assert "        def helper(): pass" in lines
-    assert "    def other(): pass" in lines
-    assert lines[run_line - 1] == "        subprocess.run(['ls'])"
+    assert lines[3] == "    pass"  # the decorator's line, same indentation; `quiet` is unused
+    assert "        def helper(): pass" in lines  # used on the kept line: still bound
+    assert lines[-len(filler.splitlines()) - 1] == "    pass"
+    assert lines[run_line - 1] == flagged
     assert len(lines) == len(source.decode().splitlines())
     found = check_python("m.py", source, SETTINGS, everything)
     assert [(f.rule, f.line, f.column) for f in found] == [("GG006", run_line, 9)]
+
+
+def test_large_module_level_data_is_not_parsed_by_libcst() -> None:
+    """Issue 13 item 16: a 5 MB module took 35 s, twenty times Python's own parse, because
+    module-level statements were always parsed by libcst whole: a generated table, a class
+    of thousands of methods. What libcst parses is now a small skeleton, and the findings
+    are those of the full parse."""
+    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.skeleton import skeleton
+
+    table = "".join(f"    'key{i}': [{i}, 'v{i}', {{'a': {i}}}],\n" for i in range(20_000))
+    methods = "".join(f"    def m{i}(self):\n        return self.x + {i}\n" for i in range(5_000))
+    source = (
+        "import sys\n"
+        f"TABLE = {{\n{table}}}\n"
+        f"class Big:\n{methods}"
+        "    def stop(self):\n        sys.exit(TABLE)\n"
+    ).encode()
+    assert len(source) > 1_000_000
+    exit_line = source.count(b"\n")
+    smaller = skeleton(AstFacts("big.py", source), {exit_line})
+    assert smaller is not None
+    # The table's value and the other methods are gone; empty lines keep the line numbers.
+    assert len(smaller.replace(b"\n", b"")) < 100
+    assert smaller.count(b"\n") == source.count(b"\n")
+    assert b"TABLE = (0" in smaller  # the binding stays
+    found = check_python("big.py", source, SETTINGS, everything)
+    assert [(f.rule, f.line, f.column, f.source) for f in found] == [
+        ("GG004", exit_line, 9, "sys.exit(TABLE)")
+    ]

@@ -313,17 +313,26 @@ def test_pre_commit_hook_runs_the_scanner_on_the_staged_files(project: Path) -> 
     root = Path(__file__).resolve().parent.parent
     (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "gridgate-scan"
-    assert (hook["entry"], hook["language"]) == ("gridgate-scan", "python")
+    assert (hook["entry"], hook["language"]) == ("gridgate-scan --pre-commit", "python")
     assert hook["types_or"] == ["python", "yaml"]
     assert hook.get("pass_filenames", True)
     # What pre-commit runs: the entry with the staged file names appended.
-    result = run(
-        project, "src/pkg/loops.py", "src/pkg/tool_runner.py", command=(str(BIN / hook["entry"]),)
-    )
+    program, *options = hook["entry"].split()
+    entry = (str(BIN / program), *options)
+    result = run(project, "src/pkg/loops.py", "src/pkg/tool_runner.py", command=entry)
     assert result.returncode == 1
     assert [line.split(":")[0] for line in result.stdout.splitlines() if ": G" in line] == [
         "src/pkg/loops.py"
     ]
+    # Under pre-commit scan.exclude applies to the staged files, and a commit that stages
+    # only excluded files passes: no file to scan is no error there.
+    excluded = run(project, "src/generated/gen.py", command=entry)
+    assert (excluded.returncode, excluded.stderr) == (0, "")
+    assert "All checks passed (0 files scanned)." in excluded.stdout
+    # Outside pre-commit the same command line scans the named file, excluded or not.
+    named = run(project, "src/generated/gen.py", command=(str(BIN / program),))
+    assert named.returncode == 1
+    assert named.stdout.startswith("src/generated/gen.py:3:1: GG005 ")
 
 
 def test_several_reports_from_one_run(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from scanners.finding import Finding
 from scanners.result import Hunk
@@ -24,6 +26,8 @@ class Report:
     fixes: dict[str, list[Hunk]] = field(default_factory=dict)  # path -> prepared fix
     sources: dict[str, bytes] = field(default_factory=dict)  # path -> content (for SARIF)
     notes: list[str] = field(default_factory=list)  # extra summary lines
+    # SARIF: the git work tree (else the project root); URIs are relative to it.
+    repository_root: str | None = None
 
     @property
     def fixable(self) -> int:
@@ -54,7 +58,35 @@ def summary_lines(report: Report) -> list[str]:
     return lines + report.notes
 
 
-def render(format: str, report: Report) -> str:
+@dataclass(frozen=True)
+class Style:
+    """How a human-facing report is shown; the machine formats ignore it.
+
+    ``quiet``: 1 drops the summary lines, 2 prints nothing (the exit code says it all).
+    ``colour``: ANSI colours in the text format (see :func:`use_colour`).
+    """
+
+    quiet: int = 0
+    colour: bool = False
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour on a terminal; ``NO_COLOR`` switches it off, ``FORCE_COLOR`` on (in that order
+    of precedence, as pytest reads them; an empty value counts as unset, as no-color.org
+    asks); ``TERM=dumb`` is no terminal for colours."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
+
+
+def render(format: str, report: Report, style: Style | None = None) -> str:
     module = importlib.import_module(f"scanners.output.{format}_format")
-    text: str = module.render(report)
+    text: str = module.render(report, style or Style())
     return text

@@ -6,7 +6,7 @@ the full count follows them.
 
 from __future__ import annotations
 
-from scanners.output import Report, summary_lines
+from scanners.output import Report, Style, summary_lines
 
 
 def escape_data(text: str) -> str:
@@ -17,7 +17,9 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(report: Report) -> str:
+def render(report: Report, style: Style) -> str:
+    if style.quiet >= 2:
+        return ""
     lines = []
     for f in report.findings:
         level = f.severity if f.severity in ("error", "warning", "notice") else "error"
@@ -32,6 +34,8 @@ def render(report: Report) -> str:
             props.append(f"endColumn={f.end_column}")
         props.append(f"title={escape_property(f.rule)}")
         lines.append(f"::{level} {','.join(props)}::{escape_data(f.message)}")
+    if style.quiet:
+        return "".join(line + "\n" for line in lines)
     summary = summary_lines(report)
     if len(report.findings) > 10:
         summary.append(

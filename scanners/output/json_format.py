@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from scanners.output import Report
+from scanners.output import Report, Style
 
 
-def render(report: Report) -> str:
+def render(report: Report, style: Style) -> str:
     document = {
         "version": 1,
         "files_scanned": report.files_scanned,

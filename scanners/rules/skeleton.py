@@ -8,6 +8,14 @@ of the kept code, every scope's bindings and all other statements stay exactly a
 were. A definition's body cannot affect what a rule sees outside it, except through the
 name it binds, which the stub keeps; rules that look across definitions (GG006 following a
 process from ``Popen`` to ``.wait()``) list the lines they need to see.
+
+The same holds for the value of a large assignment, expression statement or ``return``
+that holds no candidate line (a generated table, a module-level data literal): the value
+becomes ``0`` (``(0`` and its line breaks and ``)`` when it spans lines), and the targets,
+which are the bindings, stay. Without this a 5 MB module made mostly of one dict literal
+was parsed whole by libcst, 20 times the cost of the ``ast`` parse. Values holding
+``yield``, ``await`` or ``:=`` are kept (they change what the enclosing function is or
+binds), and so are docstrings.
 """
 
 from __future__ import annotations
@@ -26,6 +34,11 @@ MIN_SAVING = 0.25
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _INDENT = re.compile(rb"[ \t\f]*")
+# Statements whose value may be replaced, and the smallest value worth replacing.
+_VALUED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Return)
+MIN_VALUE_BYTES = 256
+_KEPT_IN_VALUES = re.compile(rb"\byield\b|\bawait\b|:=")
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _bodies(statement: ast.stmt) -> list[list[ast.stmt]]:
@@ -59,38 +72,82 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
     if encoding == "utf-8-sig":
         encoding = "utf-8"  # the BOM is kept where it is, not repeated in each stub
     stubs: list[tuple[int, int, bytes]] = []  # (begin, end, replacement)
+    # ast columns are UTF-8 byte offsets into the decoded line: exact for UTF-8 files only.
+    byte_columns = encoding == "utf-8"
+    bom = len(codecs.BOM_UTF8) if source.startswith(codecs.BOM_UTF8) else 0
+
+    def offset(line: int, column: int) -> int:
+        return starts[line - 1] + column + (bom if line == 1 else 0)
 
     def needed(first: int, last: int) -> bool:
         index = bisect.bisect_left(wanted, first)
         return index < len(wanted) and wanted[index] <= last
 
     def visit(body: list[ast.stmt]) -> None:
+        run: list[tuple[ast.stmt, int, int]] = []  # consecutive definitions to stub
         for statement in body:
             last = statement.end_lineno or statement.lineno
             if isinstance(statement, _DEFINITIONS):
                 first = min([statement.lineno] + [d.lineno for d in statement.decorator_list])
                 if not needed(first, last):
-                    stubs.append(_stub(statement, first, last))
+                    run.append((statement, first, last))
                     continue
-            elif not needed(statement.lineno, last):
-                continue  # nothing to keep inside, nothing worth stubbing in it either
+            if run:
+                _stub(run)
+                run = []
+            if (
+                byte_columns
+                and isinstance(statement, _VALUED)
+                and not needed(statement.lineno, last)
+            ):
+                _stub_value(statement)
+            # A compound statement's own lines bind names (``for x in``, ``with as``,
+            # ``except E as e``) and stay; its body is stubbed like any other.
             for inner in _bodies(statement):
                 visit(inner)
+        if run:
+            _stub(run)
 
-    def _stub(statement: ast.stmt, first: int, last: int) -> tuple[int, int, bytes]:
-        assert isinstance(statement, _DEFINITIONS)
+    def _stub_value(statement: ast.stmt) -> None:
+        value = getattr(statement, "value", None)
+        if value is None or value.end_lineno is None or value.end_col_offset is None:
+            return
+        if isinstance(statement, ast.Expr) and isinstance(value, ast.Constant):
+            return  # a docstring, or a string a rule may read as one
+        begin = offset(value.lineno, value.col_offset)
+        end = offset(value.end_lineno, value.end_col_offset)
+        if end - begin < MIN_VALUE_BYTES or _KEPT_IN_VALUES.search(source, begin, end):
+            return
+        breaks = b"".join(_LINE_BREAKS.findall(source, begin, end))
+        stubs.append((begin, end, b"(0" + breaks + b")" if breaks else b"0"))
+
+    def _stub(run: list[tuple[ast.stmt, int, int]]) -> None:
+        """Consecutive sibling definitions become one stub (see :func:`_definitions_stub`)."""
+        first, last = run[0][1], run[-1][2]
         begin = starts[first - 1]
         if first == 1 and source.startswith(codecs.BOM_UTF8):
             begin += len(codecs.BOM_UTF8)
         end = starts[last] if last < len(starts) else len(source)
-        indent = _INDENT.match(source, begin)
-        assert indent is not None
-        keyword = b"class " if isinstance(statement, ast.ClassDef) else b"def "
-        parens = b"" if isinstance(statement, ast.ClassDef) else b"()"
-        stub = indent.group() + keyword + statement.name.encode(encoding) + parens + b": pass"
-        return begin, end, stub + b"".join(_LINE_BREAKS.findall(source, begin, end))
+        definitions = [statement for statement, _, _ in run]
+        runs.append((begin, end, definitions))
 
+    runs: list[tuple[int, int, list[ast.stmt]]] = []
     visit(facts.tree.body)
+    ranges = sorted([(b, e) for b, e, _ in stubs] + [(b, e) for b, e, _ in runs])
+    if sum(end - begin for begin, end in ranges) < MIN_SAVING * len(source):
+        return None  # even empty stubs would not save enough
+    # A stub binds a name only where some kept code could look it up: a name that occurs
+    # nowhere in the kept text cannot be resolved by any rule.
+    kept: list[bytes] = []
+    cursor = 0
+    for begin, end in ranges:
+        kept.append(source[cursor:begin])
+        cursor = end
+    kept.append(source[cursor:])
+    words = set(_WORD.findall(b"".join(kept)))
+    for begin, end, definitions in runs:
+        replacement = _definitions_stub(definitions, source, begin, words, encoding)
+        stubs.append((begin, end, replacement + b"".join(_LINE_BREAKS.findall(source, begin, end))))
     removed = sum(end - begin - len(replacement) for begin, end, replacement in stubs)
     if removed < MIN_SAVING * len(source):
         return None
@@ -101,3 +158,31 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
         cursor = end
     pieces.append(source[cursor:])
     return b"".join(pieces)
+
+
+def _definitions_stub(
+    definitions: list[ast.stmt], source: bytes, begin: int, words: set[bytes], encoding: str
+) -> bytes:
+    """The first line of a stub for ``definitions`` (without the line breaks that follow).
+
+    ``def name(): pass`` (``class name: pass``) for one definition whose name is used
+    elsewhere; ``a = b = 0`` for several (the same bindings in one statement: a class of
+    20,000 methods, one of them flagged, is one statement for libcst, not 20,000); ``pass``
+    when no name is used in the kept text.
+    """
+    indent = _INDENT.match(source, begin)
+    assert indent is not None
+    names = [
+        statement.name
+        for statement in definitions
+        if isinstance(statement, _DEFINITIONS)
+        and (not statement.name.isascii() or statement.name.encode() in words)
+    ]
+    if not names:
+        return indent.group() + b"pass"
+    if len(definitions) == 1:
+        (statement,) = definitions
+        keyword = b"class " if isinstance(statement, ast.ClassDef) else b"def "
+        parens = b"" if isinstance(statement, ast.ClassDef) else b"()"
+        return indent.group() + keyword + names[0].encode(encoding) + parens + b": pass"
+    return indent.group() + " = ".join([*names, "0"]).encode(encoding)
