@@ -39,7 +39,25 @@ class ByteSize(int):
     __slots__ = ()
 
     def __str__(self) -> str:
-        return format_size(int(self)) if self else "0 (off)"
+        # As a limit is written: "1 GiB", "100 MB"; a measured size uses format_size.
+        if not self:
+            return "0 (off)"
+        for name, unit in _WHOLE_UNITS:
+            if self >= unit and self % unit == 0:
+                return f"{self // unit} {name}"
+        return format_size(int(self))
+
+
+_WHOLE_UNITS = (
+    ("TiB", 2**40),
+    ("TB", 10**12),
+    ("GiB", 2**30),
+    ("GB", 10**9),
+    ("MiB", 2**20),
+    ("MB", 10**6),
+    ("KiB", 2**10),
+    ("kB", 10**3),
+)
 
 
 def parse_size(value: object) -> ByteSize:

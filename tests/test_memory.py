@@ -325,7 +325,11 @@ def test_bad_sizes(bad: object) -> None:
 def test_size_reads_back() -> None:
     assert format_size(300_000_000) == "300.0 MB"
     assert format_size(512) == "512 B"
-    assert str(parse_size("2GiB")) == "2.1 GB"
+    # A limit reads back as it was written.
+    assert str(parse_size("2GiB")) == "2 GiB"
+    assert str(parse_size("100MB")) == "100 MB"
+    assert str(parse_size("1536KiB")) == "1536 KiB"
+    assert str(parse_size(0)) == "0 (off)"
 
 
 def test_demo_example_is_over_its_budget(pytester: pytest.Pytester) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_gridgate.settings import get_config
-from pytest_gridgate.sizes import format_size
+from pytest_gridgate.sizes import ByteSize, format_size
 
 if TYPE_CHECKING:
     from pytest_gridgate.memory.gate import MemoryGate
@@ -75,7 +75,7 @@ def _over(entry: dict[str, Any]) -> bool:
 
 
 def _line(entry: dict[str, Any]) -> str:
-    limit = f" > {format_size(entry['limit'])}" if _over(entry) else ""
+    limit = f" > {ByteSize(entry['limit'])}" if _over(entry) else ""
     where = f" ({entry['process']})" if entry.get("process") else ""
     return f"{entry['nodeid']}: {entry['kind']}{where} {format_size(entry['bytes'])}{limit}"
 

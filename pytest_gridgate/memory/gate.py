@@ -19,7 +19,7 @@ from pytest_gridgate.markers import marked_items
 from pytest_gridgate.memory import MARKER, SECTION, TOP
 from pytest_gridgate.memory.meter import Meter, make_meter
 from pytest_gridgate.report import attach
-from pytest_gridgate.sizes import format_size, parse_size
+from pytest_gridgate.sizes import ByteSize, format_size, parse_size
 
 __all__ = ["GridgateMemoryWarning", "MemoryGate"]
 
@@ -246,7 +246,7 @@ def _describe(entries: list[dict[str, Any]]) -> str:
     for entry in entries:
         text = _WHAT[entry["kind"]].format(
             size=format_size(entry["bytes"]),
-            limit=format_size(entry["limit"]),
+            limit=ByteSize(entry["limit"]),
             process=entry.get("process", ""),
         )
         if entry.get("children"):
