@@ -98,7 +98,7 @@ class MemoryGate:
 
     def _measured(self, item: pytest.Item) -> None:
         settings = self.settings
-        m = self.meter.finish()
+        m = self.meter.finish(settings.retained)
         limit = self.limits.get(item, settings.limit)
         peak = m.peak
         top = self._top
