@@ -42,7 +42,7 @@ class MemoryGate:
         self.meter_name = self.meter.name
         workerinput = getattr(config, "workerinput", None)
         self.process = workerinput["workerid"] if workerinput else "main"
-        # Marked tests' limits (None: a marker argument that is not a size).
+        # Marked tests: their limits, or why the marker is wrong (failed in their setup).
         self.limits: dict[pytest.Item, int] = {}
         self.bad_markers: dict[pytest.Item, str] = {}
         self._item: pytest.Item | None = None
