@@ -137,11 +137,13 @@ def main() -> int:
             print(f"memory gate on / off          {gate}  target {TARGET:.2f}: {verdict}")
             if has_memray:
                 (directory / "conftest.py").write_text(MEMRAY_CONFTEST)
+                # One round: its cost is far above the machine's noise, and each of its
+                # runs takes minutes.
                 memray = pairs(
                     directory,
                     ("-p", "no:gridgate", "--memray"),
                     ("-p", "no:gridgate", "-p", "no:memray"),
-                    options.rounds,
+                    1,
                 )
                 print(f"pytest-memray --memray / off  {memray}")
             else:
