@@ -114,6 +114,10 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
             " (warn only)" if settings.action == "warn" else ""
         )
     else:
-        peak = f"largest test peak {format_size(top[0]['bytes'])}" if top else "no test measured"
+        peak = (
+            f"largest test peak {format_size(top[0]['bytes'])}"
+            if top
+            else "no test added measurable memory"
+        )
         summary = f"{peak}; {largest}"
     report.add_verdict(SECTION, not failures or settings.action == "warn", summary, details)
