@@ -7,9 +7,12 @@ every run, so the only difference within a pair is the measured tool. Then one t
 allocates 300 MB in a function-scoped fixture and one that does so in its body, each under
 a 100 MB limit, show what each tool sees.
 
-    pip install pytest-memray      # for the comparison rows (skipped without it)
     python benchmarks/memory_overhead.py                  # 2,000 tests, 7 rounds
     python benchmarks/memory_overhead.py --tests 500 --rounds 3
+    # with the pytest-memray comparison, from an environment of its own (installed next to
+    # gridgate it would load into every pytest run of the project):
+    python -m venv /tmp/memray-venv && /tmp/memray-venv/bin/pip install pytest pytest-memray
+    python benchmarks/memory_overhead.py --memray-python /tmp/memray-venv/bin/python
 
 Target (issue 17): gate on / off <= 1.03.
 """
@@ -17,15 +20,16 @@ Target (issue 17): gate on / off <= 1.03.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from plugin_overhead import BenchmarkError, cpu_of_run, write_suite
+from plugin_overhead import BenchmarkError, write_suite
 
 OTHER_GATES_OFF = """
     [tool.gridgate.timeouts]
@@ -67,14 +71,35 @@ def test_in_body():
 """
 
 
-def pairs(directory: Path, on: tuple[str, ...], off: tuple[str, ...], rounds: int) -> str:
+def cpu_of_run(directory: Path, args: tuple[str, ...], python: str = sys.executable) -> float:
+    """CPU seconds (user + system) of one pytest run with ``python``, children included."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    result = subprocess.run(
+        [python, "-m", "pytest", *args], cwd=directory, env=env, capture_output=True,
+        text=True, timeout=3600,
+    )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise BenchmarkError(f"pytest {' '.join(args)} failed:\n{result.stdout[-2000:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def pairs(
+    directory: Path,
+    on: tuple[str, ...],
+    off: tuple[str, ...],
+    rounds: int,
+    python: str = sys.executable,
+) -> str:
     """The median of the rounds' ratios, then (as plugin_overhead.py) the ratio of the two
     fastest runs: load from the rest of the machine only ever adds CPU time."""
-    cpu_of_run(directory, off)  # warm the caches
+    cpu_of_run(directory, off, python)  # warm the caches
     times: dict[tuple[str, ...], list[float]] = {on: [], off: []}
     for round_ in range(rounds):
         for args in [on, off] if round_ % 2 == 0 else [off, on]:
-            times[args].append(cpu_of_run(directory, args))
+            times[args].append(cpu_of_run(directory, args, python))
     ratios = [a / b for a, b in zip(times[on], times[off], strict=True)]
     return (
         f"{statistics.median(ratios):6.3f}  min/min {min(times[on]) / min(times[off]):6.3f}"
@@ -83,7 +108,7 @@ def pairs(directory: Path, on: tuple[str, ...], off: tuple[str, ...], rounds: in
     )
 
 
-def what_each_sees(has_memray: bool) -> list[str]:
+def what_each_sees(memray_python: str | None) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory(prefix="gridgate-bench-seen-") as tmp:
         directory = Path(tmp)
@@ -99,10 +124,10 @@ def what_each_sees(has_memray: bool) -> list[str]:
                 verdict = "FAIL" if entry["bytes"] > entry["limit"] else "pass"
                 size = f"{entry['bytes'] / 1e6:7.1f} MB"
                 lines.append(f"  gridgate  {entry['nodeid']:<28} peak {size}  {verdict}")
-        if has_memray:
+        if memray_python:
             (directory / "conftest.py").write_text(MEMRAY_CONFTEST)
             run = subprocess.run(
-                [sys.executable, "-m", "pytest", "-p", "no:gridgate", "--memray", "-rA"],
+                [memray_python, "-m", "pytest", "-p", "no:gridgate", "--memray", "-rA"],
                 cwd=directory, capture_output=True, text=True, timeout=600,
             )  # fmt: skip
             for test in ("test_in_fixture", "test_in_body"):
@@ -118,8 +143,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--memray-python", help="an interpreter with pytest-memray installed")
     options = parser.parse_args()
-    has_memray = importlib.util.find_spec("pytest_memray") is not None
+    memray_python = options.memray_python
     print(f"{options.tests} trivial tests, {options.rounds} alternating rounds, CPU time ratio")
     failed = False
     with tempfile.TemporaryDirectory(prefix="gridgate-bench-memory-") as tmp:
@@ -135,7 +161,7 @@ def main() -> int:
             failed = float(gate.split()[0]) > TARGET
             verdict = "OVER" if failed else "ok"
             print(f"memory gate on / off          {gate}  target {TARGET:.2f}: {verdict}")
-            if has_memray:
+            if memray_python:
                 (directory / "conftest.py").write_text(MEMRAY_CONFTEST)
                 # One round: its cost is far above the machine's noise, and each of its
                 # runs takes minutes.
@@ -144,15 +170,16 @@ def main() -> int:
                     ("-p", "no:gridgate", "--memray"),
                     ("-p", "no:gridgate", "-p", "no:memray"),
                     1,
+                    memray_python,
                 )
                 print(f"pytest-memray --memray / off  {memray}")
             else:
-                print("pytest-memray: not installed, comparison skipped (pip install it)")
+                print("pytest-memray: no --memray-python given, comparison skipped")
         except BenchmarkError as exc:
             print(exc, file=sys.stderr)
             return 2
     print("what each sees, 300 MB allocated and freed, limit 100 MB:")
-    for line in what_each_sees(has_memray):
+    for line in what_each_sees(memray_python):
         print(line)
     return 1 if failed else 0
 
