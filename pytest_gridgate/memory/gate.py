@@ -87,14 +87,14 @@ class MemoryGate:
         if self.bad_markers and item in self.bad_markers:
             pytest.fail(self.bad_markers[item], pytrace=False)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
-        try:
-            return (yield)
-        finally:
-            if item is self._item:  # else its setup hook never ran: no start
-                self._item = None
-                self._measured(item)
+    # A plain hook, last: after pytest's own teardown hook has run every finalizer, and
+    # cheaper per test than a wrapper. When a finalizer raises, the hooks after it do not
+    # run and that test (failed in its teardown already) goes unmeasured.
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        if item is self._item:  # else its setup hook never ran: no start
+            self._item = None
+            self._measured(item)
 
     def _measured(self, item: pytest.Item) -> None:
         settings = self.settings
