@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from pytest_gridgate.sizes import ByteSize, parse_size
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -37,6 +39,7 @@ __all__ = [
     "GridgateConfig",
     "LeakIgnores",
     "LeakSettings",
+    "MemorySettings",
     "NotImplementedSettings",
     "NumberRange",
     "RequiredFinally",
@@ -165,6 +168,15 @@ class ShardSettings(NamedTuple):
     group: Literal["auto", "test", "module", "class"] = "auto"
 
 
+class MemorySettings(NamedTuple):
+    """Sizes in bytes (``"512MB"``, ``"2GiB"`` in the file); 0 switches a limit off."""
+
+    action: Literal["off", "warn", "fail"] = "fail"
+    limit: ByteSize = ByteSize(2**30)
+    process_limit: ByteSize = ByteSize(4 * 2**30)
+    retained: ByteSize = ByteSize(256 * 2**20)
+
+
 class ForbiddenCall(NamedTuple):
     call: str
     allow_in: tuple[str, ...] = ()
@@ -203,6 +215,7 @@ class GridgateConfig(NamedTuple):
     collection: CollectionSettings = CollectionSettings()
     timeouts: TimeoutSettings = TimeoutSettings()
     leaks: LeakSettings = LeakSettings()
+    memory: MemorySettings = MemorySettings()
     scan: ScanSettings = ScanSettings()
     shard: ShardSettings = ShardSettings()
     profiles: Mapping[str, Mapping[str, Any]] = _EMPTY
@@ -287,6 +300,8 @@ def _type_name(tp: Any) -> str:
         return "an integer"
     if tp is bool:
         return "true or false"
+    if tp is ByteSize:
+        return "a size like '512MB', '2GiB' or a number of bytes"
     if tp is str:
         return "a string"
     if origin is Literal:
@@ -328,6 +343,11 @@ def _convert(value: Any, tp: Any, key: str, source: str, path: str | None = None
         if not isinstance(value, bool):
             raise wrong()
         return value
+    if tp is ByteSize:
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            raise ConfigError(source, key, str(exc)) from None
     if tp is int or tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float) if tp is float else int):
             raise wrong()

@@ -25,6 +25,7 @@ GATES = [
     "pytest_gridgate.rerun_attempts",
     "pytest_gridgate.memray_warmup",
     "pytest_gridgate.leaks",
+    "pytest_gridgate.memory",
     "pytest_gridgate.hard_exit",
     "pytest_gridgate.report",
 ]

@@ -29,7 +29,7 @@ from pytest_gridgate.report_format import COUNTS, TERMINAL_DETAILS
 _ATTR = "gridgate_findings"
 _REPORT_KEY = pytest.StashKey["GateReport"]()
 
-SECTIONS = ("collection_errors", "timeouts", "leaks")
+SECTIONS = ("collection_errors", "timeouts", "leaks", "memory")
 # Terminal reporter statistics category -> ``counts`` key.
 _CATEGORIES = {
     "passed": "passed",

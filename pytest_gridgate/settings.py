@@ -43,7 +43,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _overrides(config: pytest.Config) -> dict[str, Any]:
     """Command-line values that map onto config keys; each gate adds its own options here."""
-    mapping = {"gridgate_leaks": "leaks.action"}
+    mapping = {
+        "gridgate_leaks": "leaks.action",
+        "gridgate_memory": "memory.action",
+        "gridgate_memory_limit": "memory.limit",
+    }
     return {
         key: value
         for dest, key in mapping.items()

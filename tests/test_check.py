@@ -78,6 +78,7 @@ def test_check_passing_and_failing_project(pytester: pytest.Pytester) -> None:
         "PASS collection",
         "PASS tests",
         "PASS timeouts",
+        "PASS memory",
         "PASS leaks",
         "PASS env",
     ]

@@ -41,6 +41,10 @@ def test_first_screen_shows_every_gate_default() -> None:
         "leaks.checks": config.leaks.checks,
         "leaks.grace": config.leaks.grace,
         "leaks.kill": config.leaks.kill,
+        "memory.limit": config.memory.limit,
+        "memory.action": config.memory.action,
+        "memory.process_limit": config.memory.process_limit,
+        "memory.retained": config.memory.retained,
         "scan.select": config.scan.select,
     }
     rows = dict(re.findall(r"^\|.*\| `([a-z_.]+)` = (.+?) \|$", FIRST_SCREEN, re.MULTILINE))

@@ -331,6 +331,8 @@ def test_two_runs_at_once_share_one_report_path_and_step_summary(
     summary = pytester.path / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    # The memory gate's figures differ from one run to the other; the two must not.
+    monkeypatch.setenv("GRIDGATE_MEMORY_ACTION", "off")
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--gridgate-report=r.json"]
     runs = [
         subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.DEVNULL) for _ in range(2)
@@ -430,8 +432,8 @@ def test_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
     }  # fmt: skip
     assert [t["nodeid"] for t in report["timeouts"]] == ["test_ok.py::test_pass"]
     gates = [g["gate"] for g in report["gates"]]
-    # The stand-in's "leaks" verdict, then the real timeouts and leaks gates'.
-    assert gates == ["collection", "tests", "leaks", "timeouts", "leaks"]
+    # The stand-in's "leaks" verdict, then the real timeouts, memory and leaks gates'.
+    assert gates == ["collection", "tests", "leaks", "timeouts", "memory", "leaks"]
 
 
 PIPES_AND_HANGS = """

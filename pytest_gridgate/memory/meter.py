@@ -1,0 +1,238 @@
+"""Measuring a test's memory: the peak it adds, what it keeps, its child processes.
+
+No pytest here: the gate (:mod:`pytest_gridgate.memory.gate`) brackets each test with
+:meth:`Meter.start` and :meth:`Meter.finish`.
+
+On Linux the kernel keeps the process's peak resident set size (``VmHWM``) and lets the
+process reset it to the current size by writing ``5`` to ``/proc/self/clear_refs``. So a
+test's peak is exact: reset before its setup, read after its teardown, mostly through
+``getrusage`` rather than ``/proc/self/status`` (a system call instead of formatting the
+whole status file, 0.4 against 8 microseconds; see :class:`ProcMeter`). Elsewhere, and
+where ``clear_refs`` is not writable (some sandboxes), the peak cannot be reset:
+:class:`FallbackMeter` sees a test's peak only when it is a new high for the process (see
+docs/memory.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
+__all__ = ["FallbackMeter", "Measurement", "Meter", "ProcMeter", "make_meter"]
+
+_KIB = 1024
+
+
+class Measurement:
+    """One test: ``peak`` added above the size at its start (its own process, plus child
+    processes), ``kept`` (size after teardown minus before), ``process_peak`` (the
+    process's absolute peak during the test), ``children`` (the part of ``peak`` that
+    child processes account for)."""
+
+    __slots__ = ("children", "kept", "peak", "process_peak")
+
+    def __init__(self, peak: int, kept: int, process_peak: int, children: int) -> None:
+        self.peak, self.kept, self.process_peak, self.children = peak, kept, process_peak, children
+
+
+class Meter:
+    """The interface: ``start`` before a test's setup, ``finish`` after its teardown."""
+
+    exact = False
+    name = "none"
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def finish(self, kept_over: int = 0) -> Measurement:
+        """``kept_over``: a meter may skip measuring what the test kept (0) when its peak
+        shows it cannot be more than this."""
+        raise NotImplementedError
+
+    def resident(self) -> int:
+        """The process's resident set size now."""
+        raise NotImplementedError
+
+    def peak_since_start(self) -> int:
+        """The process's peak resident size since the last :meth:`start` (or its start)."""
+        raise NotImplementedError
+
+    def kept(self) -> int:
+        """The resident size now minus at the last :meth:`start`."""
+        return self.resident() - self._start_rss
+
+    _start_rss = 0
+
+    def close(self) -> None:
+        pass
+
+
+class ProcMeter(Meter):
+    """Linux: ``/proc/self/clear_refs`` resets the peak; ``getrusage`` reads it.
+
+    ``ru_maxrss`` is the larger of the current peak (``VmHWM``) and a figure the kernel
+    sets only at ``exec`` (the peak of the program this process replaced) and when the
+    whole process exits: a constant while pytest runs, known to be at most ``floor``
+    (``ru_maxrss`` right after the first reset). Right after a reset ``ru_maxrss`` is
+    therefore the current size whenever it is above ``floor``; otherwise
+    ``/proc/self/statm`` and ``/proc/self/status`` say it exactly. Files are opened once and
+    read with ``pread``. Per test: a write and two system calls before, three after (the
+    third a read of the main thread's children list, empty but for tests with children
+    still running), about 3 microseconds.
+    """
+
+    exact = True
+    name = "linux"
+
+    def __init__(self) -> None:
+        self._clear = os.open("/proc/self/clear_refs", os.O_WRONLY)
+        try:
+            os.write(self._clear, b"5")
+            self._status = os.open("/proc/self/status", os.O_RDONLY)
+            self._statm = os.open("/proc/self/statm", os.O_RDONLY)
+        except OSError:
+            os.close(self._clear)
+            raise
+        try:
+            self._children = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
+        except OSError:  # CONFIG_PROC_CHILDREN off: reaped children only
+            self._children = -1
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self._start_kib = 0
+        self._reaped_before = 0
+
+    def resident(self) -> int:
+        return int(os.pread(self._statm, 128, 0).split()[1]) * self._page
+
+    def _status_peak(self) -> int:
+        text = os.pread(self._status, 4096, 0)
+        at = text.find(b"VmHWM:")
+        return int(text[at + 6 : text.find(b"kB", at)]) * _KIB
+
+    def peak_since_start(self) -> int:
+        return self._status_peak()
+
+    def start(self) -> None:
+        os.write(self._clear, b"5")
+        now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if now <= self._floor:  # maybe the exec-time figure: ask for the size itself
+            now = self.resident() // _KIB
+        self._start_kib = now
+        self._start_rss = now * _KIB
+        self._reaped_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+    def finish(self, kept_over: int = 0) -> Measurement:
+        """``kept_over``: the size after teardown is read only when the peak is above it
+        (what a test keeps is never more than its peak)."""
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = self._status_peak() if peak_kib <= self._floor else peak_kib * _KIB
+        start = self._start_rss
+        # ru_maxrss of the children is the largest child ever reaped: it names a child of
+        # this test only when it grew during the test.
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        children = reaped * _KIB if reaped > self._reaped_before else 0
+        if self._children >= 0 and os.pread(self._children, 16, 0):
+            children += _live_descendants_peak(os.getpid())
+        added = max(peak - start, 0)
+        kept = self.resident() - start if added > kept_over else 0
+        return Measurement(added + children, kept, peak, children)
+
+    def close(self) -> None:
+        for fd in (self._clear, self._status, self._statm, self._children):
+            if fd >= 0:
+                os.close(fd)
+        self._children = -1
+
+
+def _live_descendants_peak(pid: int) -> int:
+    """The sum of the peaks (``VmHWM``) of ``pid``'s live descendants (children of its
+    main thread, recursively). A child that exits meanwhile is skipped."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as file:
+            children = [int(child) for child in file.read().split()]
+    except (OSError, ValueError):
+        return 0
+    for child in children:
+        try:
+            with open(f"/proc/{child}/status", "rb") as file:
+                text = file.read()
+        except OSError:
+            continue
+        at = text.find(b"VmHWM:")
+        if at >= 0:
+            total += int(text[at + 6 : text.find(b"kB", at)]) * _KIB
+        total += _live_descendants_peak(child)
+    return total
+
+
+class FallbackMeter(Meter):
+    """Where the peak cannot be reset: the process's all-time peak (``ru_maxrss``, or
+    the peak working set on Windows) shows a test's peak only when it sets a new high;
+    otherwise the size after teardown is all that is seen. Children: reaped ones as on
+    Linux, live ones through psutil."""
+
+    name = "fallback"
+
+    def __init__(self) -> None:
+        import psutil  # only where it is needed: 12 ms of every run's start-up on Linux
+
+        self._psutil = psutil
+        self._process: psutil.Process = psutil.Process()
+        # ru_maxrss is in bytes on macOS, in KiB elsewhere.
+        self._unit = 1 if sys.platform == "darwin" else _KIB
+        self._start_rss = 0
+        self._start_peak = 0
+        self._reaped_before = 0
+
+    def resident(self) -> int:
+        return int(self._process.memory_info().rss)
+
+    def peak_since_start(self) -> int:
+        info = self._process.memory_info()
+        if resource is not None:
+            return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * self._unit, info.rss)
+        return int(getattr(info, "peak_wset", info.rss))
+
+    def start(self) -> None:
+        self._start_peak = self.peak_since_start()
+        self._start_rss = self.resident()
+        if resource is not None:
+            self._reaped_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+    def finish(self, kept_over: int = 0) -> Measurement:
+        peak = self.peak_since_start()
+        rss = self.resident()
+        seen = peak if peak > self._start_peak else rss
+        children = 0
+        if resource is not None:
+            reaped = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            if reaped > self._reaped_before:
+                children = reaped * self._unit
+        try:
+            for child in self._process.children(recursive=True):
+                children += int(child.memory_info().rss)
+        except self._psutil.Error:
+            pass
+        start = self._start_rss
+        return Measurement(max(seen - start, 0) + children, rss - start, max(peak, rss), children)
+
+
+def make_meter() -> Meter:
+    """The exact meter where the kernel offers it, else the fallback."""
+    if sys.platform.startswith("linux") and resource is not None:
+        try:
+            return ProcMeter()
+        except OSError:
+            pass
+    return FallbackMeter()
