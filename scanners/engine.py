@@ -69,10 +69,12 @@ def _check(
     return check_python(file.display, source, settings, selected)
 
 
-def _fix_hunks(file: SourceFile, source: bytes, settings: ScanSettings) -> list[Hunk]:
+def _fix_hunks(
+    file: SourceFile, source: bytes, settings: ScanSettings, selected: Callable[[str], bool]
+) -> list[Hunk]:
     from scanners.rules import fix_python
 
-    fixed = fix_python(file.display, source, settings)
+    fixed = fix_python(file.display, source, settings, selected)
     if fixed is None or fixed == source:
         return []
     before = source.splitlines(keepends=True)
@@ -119,7 +121,7 @@ def scan_file(
     # suppressed is left alone rather than fixing what the user chose to keep.
     if fixable and file.kind == "python" and not any(s.finding.fixable for s in suppressed):
         try:
-            result.fix = _fix_hunks(file, source, settings)
+            result.fix = _fix_hunks(file, source, settings, selected)
         except Exception:  # a failed fix is no fix, never a lost scan
             result.fix = []
     return result

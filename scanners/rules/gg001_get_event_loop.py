@@ -6,9 +6,8 @@ import re
 
 import libcst as cst
 
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 GET_EVENT_LOOP = frozenset({"asyncio.get_event_loop", "asyncio.events.get_event_loop"})
 GET_RUNNING_LOOP = frozenset({"asyncio.get_running_loop", "asyncio.events.get_running_loop"})
@@ -95,7 +94,8 @@ class GetEventLoop(Rule):
                 "asyncio.get_event_loop() outside async def: use asyncio.run() "
                 "or create and close a loop with asyncio.new_event_loop()"
             )
-        ctx.report(self, node, message, fixable=target is not None)
+        replacement = None if target is None else node.with_changes(func=target)
+        ctx.report(self, node, message, replacement=replacement)
 
     @staticmethod
     def _fix_target(node: cst.Call, ctx: Context) -> cst.BaseExpression | None:

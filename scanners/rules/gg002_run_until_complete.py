@@ -6,9 +6,8 @@ import re
 
 import libcst as cst
 
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 # Tier 1: a finding needs this in the file's bytes.
 TOKENS = re.compile(rb"run_until_complete")

@@ -10,9 +10,8 @@ import libcst as cst
 from pytest_gridgate.config import ForbiddenCall as ForbiddenCallSetting
 from pytest_gridgate.config import ScanSettings
 from scanners.globs import glob_matches
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 _WILDCARD = re.compile(r"[*?\[]")
 

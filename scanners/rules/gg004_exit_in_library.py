@@ -9,9 +9,8 @@ import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
 from scanners.globs import covered_by_any
-from scanners.rules.analysis import Context, is_main_guard
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 EXITS = {
     "sys.exit": "sys.exit()",
@@ -126,7 +125,6 @@ class ExitInLibrary(Rule):
     def __init__(self, settings: ScanSettings, path: str) -> None:
         super().__init__(settings, path)
         self.script = script_kind(path, settings)
-        self._guarded: bool | None = None
 
     def applies(self) -> bool:
         if self.path.replace("\\", "/").rpartition("/")[2] == "__main__.py":
@@ -152,12 +150,4 @@ class ExitInLibrary(Rule):
 
     def _is_script(self, ctx: Context) -> bool:
         """A standalone file with a main guard (see :func:`script_kind`)."""
-        if self.script != "standalone":
-            return False
-        known = self._guarded
-        if known is None:
-            known = self._guarded = any(
-                isinstance(statement, cst.If) and is_main_guard(statement.test)
-                for statement in ctx.module.body
-            )
-        return known
+        return self.script == "standalone" and ctx.module_has_main_guard

@@ -7,9 +7,8 @@ import re
 import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts, without_timeout
-from scanners.rules.rule import Rule
+from scanners.rules.rule import Context, Rule
 
 RUN_CALLS = frozenset(
     {"subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output"}

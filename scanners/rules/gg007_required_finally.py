@@ -9,10 +9,9 @@ import libcst as cst
 from pytest_gridgate.config import RequiredFinally as RequiredFinallySetting
 from pytest_gridgate.config import ScanSettings
 from scanners.globs import glob_matches
-from scanners.rules.analysis import Context
 from scanners.rules.names import dotted_name
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 
 class _FinallyCalls(cst.CSTVisitor):

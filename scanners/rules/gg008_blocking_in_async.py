@@ -6,9 +6,8 @@ import re
 
 import libcst as cst
 
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Rule
+from scanners.rules.rule import Context, Rule
 
 # Blocking call -> what to use instead.
 BLOCKING = {

@@ -8,9 +8,8 @@ import libcst as cst
 
 from pytest_gridgate.config import NotImplementedSettings, ScanSettings
 from scanners.globs import glob_matches
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 ABSTRACT_DECORATORS = frozenset(
     {

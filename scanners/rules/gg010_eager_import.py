@@ -7,10 +7,9 @@ import re
 import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
-from scanners.rules.analysis import Context
 from scanners.rules.names import dotted_name, resolve_relative
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 
 class EagerImport(Rule):
