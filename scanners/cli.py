@@ -20,7 +20,14 @@ from pytest_gridgate.whole_file import write_whole
 from scanners import baseline
 from scanners.cache import Cache, run_key
 from scanners.discovery import PathNotFound, SourceFile, UnreadableDirectory, discover
-from scanners.engine import PARSE_ERROR, apply_hunks, digest, parse_error, scan
+from scanners.engine import (
+    PARSE_ERROR,
+    WORKFLOW_PARSE_ERROR,
+    apply_hunks,
+    digest,
+    parse_error,
+    scan,
+)
 from scanners.finding import Finding
 from scanners.output import FORMATS, Report, Style, render, use_colour
 from scanners.selection import Selector, UnknownCode, check_codes
@@ -203,7 +210,16 @@ def _known_codes(cache: Cache | None) -> list[str]:
     from scanners.rules import RULES
     from scanners.workflow import RULES as WORKFLOW_RULES
 
-    codes = sorted({PARSE_ERROR, BARE_IGNORE[0], UNUSED_IGNORE[0], *RULES, *WORKFLOW_RULES})
+    codes = sorted(
+        {
+            PARSE_ERROR,
+            WORKFLOW_PARSE_ERROR,
+            BARE_IGNORE[0],
+            UNUSED_IGNORE[0],
+            *RULES,
+            *WORKFLOW_RULES,
+        }
+    )
     if cache is not None:
         cache.put_note("codes", "", codes)
     return codes

@@ -1,7 +1,7 @@
 """Generate ``docs/rules.md`` from the rules' docstrings and examples.
 
 One reference for every code ``gridgate scan`` reports: the Python rules (GG001-GG010),
-the suppression findings (GG011, GG012) and the workflow rules (GW001-GW006).
+the suppression findings (GG011, GG012) and the workflow rules (GW000-GW006).
 
 ``python -m scanners.docs`` rewrites the file; ``python -m scanners.docs --check`` exits 1
 when it is out of date (the test suite runs the same comparison).
@@ -46,6 +46,7 @@ comments, references that are not called and assignments such as
 {table}
 | [GG011](#gg011-bare-ignore) | bare-ignore | no |
 | [GG012](#gg012-unused-ignore) | unused-ignore | no |
+| [GW000](#gw000-parse-error) | parse-error | no |
 {workflow_table}
 
 ## How names are resolved
@@ -80,6 +81,11 @@ that is nested too deeply for the parser, is reported as GG000 and the scan goes
 the other files. Nothing else is reported for that file. A directory the scan cannot list
 (`cannot read directory: Permission denied`) is a GG000 at the directory: what is in it
 was not checked, so the run does not pass.
+
+## GW000 parse-error
+
+A workflow file that cannot be read or parsed as YAML is reported like GG000, with the
+workflow family's own code (so `--ignore GW` covers it, `--ignore GG000` does not).
 """
 
 

@@ -76,6 +76,10 @@ ENGINE_RULES: dict[str, tuple[str, str]] = {
         "A file that cannot be read, decoded or parsed (or that crashed the parser). "
         "Nothing else in it was checked.",
     ),
+    "GW000": (
+        "parse-error",
+        "A workflow that cannot be read or parsed as YAML. Nothing else in it was checked.",
+    ),
     BARE_IGNORE[0]: (
         BARE_IGNORE[1],
         "A `# gridgate: ignore` without codes. It suppresses nothing; name the codes, "
