@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Example, Rule
 
 GET_EVENT_LOOP = frozenset({"asyncio.get_event_loop", "asyncio.events.get_event_loop"})
 GET_RUNNING_LOOP = frozenset({"asyncio.get_running_loop", "asyncio.events.get_running_loop"})
-
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"get_event_loop")
 
 
 class GetEventLoop(Rule):
@@ -51,6 +44,7 @@ class GetEventLoop(Rule):
     name = "get-event-loop"
     fixable = True
     node_types = (cst.Call,)
+    calls = GET_EVENT_LOOP
     VALID = (
         "import asyncio\nasync def main():\n    loop = asyncio.get_running_loop()\n",
         "import asyncio\npolicy = asyncio.get_event_loop_policy()\n"
@@ -72,12 +66,6 @@ class GetEventLoop(Rule):
         Example("from . import events\nloop = events.get_event_loop()\n", "asyncio/tasks.py"),
         Example("from .events import get_event_loop\nget_event_loop()\n", "asyncio/futures.py"),
     )
-
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.call_lines(GET_EVENT_LOOP)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

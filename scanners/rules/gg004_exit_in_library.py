@@ -9,7 +9,6 @@ import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
 from scanners.globs import covered_by_any
-from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Example, Rule
 
 EXITS = {
@@ -20,9 +19,6 @@ EXITS = {
     "posix._exit": "os._exit()",
 }
 
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"exit|quit")  # also _exit
 # pytest imports these whatever their directory holds: never scripts.
 TEST_MODULE = re.compile(r"(?:^|/)(?:test_[^/]*|[^/]*_test|conftest)\.py$")
 
@@ -86,6 +82,8 @@ class ExitInLibrary(Rule):
     code = "GG004"
     name = "exit-in-library"
     node_types = (cst.Call,)
+    calls = EXITS
+    outside_main_guard = True
     VALID = (
         "import sys\ndef main():\n    return 0\nif __name__ == '__main__':\n    sys.exit(main())\n",
         Example("import sys\nsys.exit(main())\n", "pkg/__main__.py"),
@@ -119,9 +117,6 @@ class ExitInLibrary(Rule):
         ),
     )
 
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
-
     def __init__(self, settings: ScanSettings, path: str) -> None:
         super().__init__(settings, path)
         self.script = script_kind(path, settings)
@@ -130,9 +125,6 @@ class ExitInLibrary(Rule):
         if self.path.replace("\\", "/").rpartition("/")[2] == "__main__.py":
             return False
         return self.script != "configured"
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.call_lines(EXITS, outside_main=True)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

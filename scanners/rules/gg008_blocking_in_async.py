@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Rule
 
 # Blocking call -> what to use instead.
@@ -30,10 +27,6 @@ BLOCKING = {
     "requests.head": "an async HTTP client or asyncio.to_thread()",
     "requests.request": "an async HTTP client or asyncio.to_thread()",
 }
-
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"async")
 
 
 class BlockingInAsync(Rule):
@@ -65,6 +58,8 @@ class BlockingInAsync(Rule):
     code = "GG008"
     name = "blocking-in-async"
     node_types = (cst.Call,)
+    calls = BLOCKING
+    only_in_async = True
     VALID = (
         "import asyncio\nasync def poll():\n    await asyncio.sleep(1)\n",
         "import time\ndef poll():\n    time.sleep(1)\n",
@@ -80,12 +75,6 @@ class BlockingInAsync(Rule):
         "import subprocess\nasync def build():\n    subprocess.run(['make'], timeout=60)\n",
         "import os\nclass A:\n    async def go(self):\n        os.system('ls')\n",
     )
-
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.call_lines(BLOCKING, in_async=True)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

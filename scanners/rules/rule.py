@@ -17,8 +17,9 @@ rule provably cannot fire in it:
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -56,6 +57,17 @@ class Rule:
     #: Settings the VALID/INVALID examples are checked with (and shown in the docs).
     EXAMPLE_SETTINGS: ClassVar[ScanSettings] = ScanSettings()
 
+    # What the rule looks for. The cheap tiers (:meth:`tokens`, :meth:`candidate_lines`)
+    # are derived from this declaration; a rule that declares it writes only :meth:`visit`.
+    #: Qualified names of the calls it flags (``"sys.exit"``), resolved through imports.
+    calls: ClassVar[Collection[str]] = ()
+    #: Method names it flags on any receiver (``"run_until_complete"``).
+    methods: ClassVar[Collection[str]] = ()
+    #: Only calls directly inside ``async def`` can be flagged.
+    only_in_async: ClassVar[bool] = False
+    #: Calls under a top-level ``if __name__ == "__main__":`` are never flagged.
+    outside_main_guard: ClassVar[bool] = False
+
     def __init__(self, settings: ScanSettings, path: str) -> None:
         self.settings = settings
         self.path = path
@@ -65,8 +77,14 @@ class Rule:
         return True
 
     def tokens(self) -> re.Pattern[bytes] | None:
-        """A regex that must match somewhere in the file's bytes, or None to skip tier 1."""
-        return None
+        """A regex that must match somewhere in the file's bytes, or None to skip tier 1.
+
+        Derived from the declaration: ``async`` for :attr:`only_in_async`, else the last
+        name of every call and method (an import of ``sys.exit`` under any alias still
+        spells ``exit``)."""
+        if self.only_in_async:
+            return _ASYNC
+        return _words(frozenset(name.rpartition(".")[2] for name in self.calls) | set(self.methods))
 
     def is_candidate(self, facts: AstFacts) -> bool:
         """Whether the file's ``ast`` holds anything the rule could flag (conservative).
@@ -80,14 +98,45 @@ class Rule:
         whole file. An empty set drops the rule for this file. Top-level functions and
         classes that hold no candidate line of any rule are not parsed by libcst (see
         :mod:`scanners.rules.skeleton`), so a rule must include every line it needs to
-        *see*: the flagged code and whatever context outside it the check reads."""
-        return None
+        *see*: the flagged code and whatever context outside it the check reads.
+
+        Derived from the declaration: the calls that may resolve to :attr:`calls` and the
+        calls of :attr:`methods`, with :attr:`only_in_async` and :attr:`outside_main_guard`
+        applied; None when the rule declares neither."""
+        if not (self.calls or self.methods):
+            return None
+        lines = (
+            facts.call_lines(
+                self.calls, in_async=self.only_in_async, outside_main=self.outside_main_guard
+            )
+            if self.calls
+            else set()
+        )
+        for method in self.methods:
+            lines.update(
+                fact.node.lineno
+                for fact in facts.method_calls(method)
+                if (fact.in_async or not self.only_in_async)
+                and not (self.outside_main_guard and facts.in_main_guard(fact.node.lineno))
+            )
+        return lines
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         """Check one node of a type in :attr:`node_types`; report through ``ctx.report``."""
 
     def finish(self, ctx: Context) -> None:
         """Called once after the traversal, for rules that decide at the end of the file."""
+
+
+_ASYNC = re.compile(rb"async")
+
+
+@functools.lru_cache(maxsize=64)
+def _words(words: frozenset[str]) -> re.Pattern[bytes] | None:
+    """``word|word|...`` (the engine tests such a pattern with ``in``, not the regex)."""
+    if not words:
+        return None
+    return re.compile("|".join(map(re.escape, sorted(words))).encode())
 
 
 def examples(items: Sequence[str | Example]) -> list[Example]:
