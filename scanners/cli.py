@@ -29,7 +29,7 @@ from scanners.engine import (
     scan,
 )
 from scanners.finding import Finding
-from scanners.output import FORMATS, Report, Style, render, use_colour
+from scanners.output import FORMATS, ScanReport, Style, render, use_colour
 from scanners.selection import Selector, UnknownCode, check_codes
 from scanners.suppressions import BARE_IGNORE, UNUSED_IGNORE
 
@@ -310,7 +310,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     for warning in outcome.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
-    report = Report(
+    report = ScanReport(
         files_scanned=len(files),
         findings=_unreadable_findings(unreadable, selector),
         sources=outcome.sources,
@@ -410,7 +410,7 @@ def _repository_root(root: Path) -> str:
     return top if completed.returncode == 0 and top else str(root)
 
 
-def _autofix(report: Report, files: Sequence[SourceFile], *, write: bool) -> str:
+def _autofix(report: ScanReport, files: Sequence[SourceFile], *, write: bool) -> str:
     """Apply the prepared fixes (``--fix``), or return them as a diff (``--diff``).
 
     Either way the report then shows what would remain. Files with parse errors never have
@@ -440,7 +440,7 @@ def _autofix(report: Report, files: Sequence[SourceFile], *, write: bool) -> str
     return "".join(_unified_diff(path, report.sources[path], new) for path, new in changed.items())
 
 
-def _apply_baseline(report: Report, path: Path, *, update: bool) -> None:
+def _apply_baseline(report: ScanReport, path: Path, *, update: bool) -> None:
     if update:
         previous = baseline.load(path)
         baseline.write(path, report.findings)
