@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scanners.rules import RULES, Rule, check_python
+from scanners.rules import RULES, Rule, check_python, fix_python
 from scanners.rules.registry import BUILTIN_RULES
 from scanners.rules.rule import Example, examples
 
@@ -37,6 +37,27 @@ def test_valid_example_has_no_finding(rule: type[Rule], example: Example) -> Non
 @pytest.mark.parametrize(("rule", "example"), _cases("INVALID"))
 def test_invalid_example_is_found(rule: type[Rule], example: Example) -> None:
     assert len(_findings(rule, example)) == example.count, example.code
+
+
+@pytest.mark.parametrize(("rule", "example"), _cases("INVALID"))
+def test_invalid_example_is_found_where_it_says_and_fixed_as_it_says(
+    rule: type[Rule], example: Example
+) -> None:
+    """Issue 15: like Fixit's rules, each INVALID example asserts every finding's line and
+    column, and the code after ``--fix`` when the rule fixes it."""
+    found = [
+        f
+        for f in check_python(
+            example.path, example.code.encode(), rule.EXAMPLE_SETTINGS, lambda code: True
+        )
+        if f.rule == rule.code
+    ]
+    assert example.at, "an INVALID example says where its findings are"
+    assert tuple((f.line, f.column) for f in found) == example.at, example.code
+    fixed = fix_python(
+        example.path, example.code.encode(), rule.EXAMPLE_SETTINGS, lambda code: code == rule.code
+    )
+    assert (None if fixed is None else fixed.decode()) == example.fixed, example.code
 
 
 def test_every_builtin_rule_is_registered_and_documented() -> None:

@@ -57,14 +57,29 @@ class GetEventLoop(Rule):
         "from trio import get_event_loop\nget_event_loop()\n",
     )
     INVALID = (
-        "import asyncio\nasync def main():\n    loop = asyncio.get_event_loop()\n",
-        "import asyncio as aio\nloop = aio.get_event_loop()\n",
-        "from asyncio import get_event_loop as gel\nloop = gel()\n",
-        "from asyncio import events\nloop = events.get_event_loop()\n",
-        "import asyncio.events\nloop = asyncio.events.get_event_loop()\n",
-        "def helper():\n    import asyncio\n    return asyncio.get_event_loop()\n",
-        Example("from . import events\nloop = events.get_event_loop()\n", "asyncio/tasks.py"),
-        Example("from .events import get_event_loop\nget_event_loop()\n", "asyncio/futures.py"),
+        Example(
+            "import asyncio\nasync def main():\n    loop = asyncio.get_event_loop()\n",
+            at=((3, 12),),
+            fixed="import asyncio\nasync def main():\n    loop = asyncio.get_running_loop()\n",
+        ),
+        Example("import asyncio as aio\nloop = aio.get_event_loop()\n", at=((2, 8),)),
+        Example("from asyncio import get_event_loop as gel\nloop = gel()\n", at=((2, 8),)),
+        Example("from asyncio import events\nloop = events.get_event_loop()\n", at=((2, 8),)),
+        Example("import asyncio.events\nloop = asyncio.events.get_event_loop()\n", at=((2, 8),)),
+        Example(
+            "def helper():\n    import asyncio\n    return asyncio.get_event_loop()\n",
+            at=((3, 12),),
+        ),
+        Example(
+            "from . import events\nloop = events.get_event_loop()\n",
+            "asyncio/tasks.py",
+            at=((2, 8),),
+        ),
+        Example(
+            "from .events import get_event_loop\nget_event_loop()\n",
+            "asyncio/futures.py",
+            at=((2, 1),),
+        ),
     )
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:

@@ -48,11 +48,19 @@ class RunUntilComplete(Rule):
         "runner = loop.run_until_complete  # not called\n",
     )
     INVALID = (
-        "def fetch_all(loop, urls):\n    return loop.run_until_complete(gather_pages(urls))\n",
-        "import asyncio\nasyncio.new_event_loop().run_until_complete(main())\n",
-        "class Client:\n    def close(self):\n"
-        "        self._loop.run_until_complete(self._aclose())\n",
-        "if __name__ != '__main__':\n    loop.run_until_complete(main())\n",
+        Example(
+            "def fetch_all(loop, urls):\n    return loop.run_until_complete(gather_pages(urls))\n",
+            at=((2, 12),),
+        ),
+        Example(
+            "import asyncio\nasyncio.new_event_loop().run_until_complete(main())\n", at=((2, 1),)
+        ),
+        Example(
+            "class Client:\n    def close(self):\n"
+            "        self._loop.run_until_complete(self._aclose())\n",
+            at=((3, 9),),
+        ),
+        Example("if __name__ != '__main__':\n    loop.run_until_complete(main())\n", at=((2, 5),)),
     )
 
     def applies(self) -> bool:

@@ -99,21 +99,23 @@ class ExitInLibrary(Rule):
         Example("import sys\nif len(sys.argv) < 2:\n    sys.exit('usage: x FILE')\n", "tools/x.py"),
     )
     INVALID = (
-        "import sys\ndef load(path):\n    sys.exit(f'missing {path}')\n",
-        "import sys\nsys.exit(1)\n",
-        "from sys import exit as bye\nbye(2)\n",
-        "import os\ndef crash():\n    os._exit(1)\n",
-        "def stop():\n    quit()\n",
-        "exit()\n",
+        Example("import sys\ndef load(path):\n    sys.exit(f'missing {path}')\n", at=((3, 5),)),
+        Example("import sys\nsys.exit(1)\n", at=((2, 1),)),
+        Example("from sys import exit as bye\nbye(2)\n", at=((2, 1),)),
+        Example("import os\ndef crash():\n    os._exit(1)\n", at=((3, 5),)),
+        Example("def stop():\n    quit()\n", at=((2, 5),)),
+        Example("exit()\n", at=((1, 1),)),
         Example(
             "import sys\nif not sys.argv[1:]:\n    sys.exit(2)\ndef main():\n    return 0\n"
             "if __name__ == '__main__':\n    sys.exit(main())\n",
             "downstream/run_downstream.py",
+            at=((3, 5),),
         ),
         Example(
             "import sys\ndef run(cmd):\n    sys.exit(call(cmd))\nif __name__ == '__main__':\n"
             "    run(sys.argv[1:])\n",
             "tests/test_cli.py",
+            at=((3, 5),),
         ),
     )
 

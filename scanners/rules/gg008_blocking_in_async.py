@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from scanners.rules.rule import Context, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 # Blocking call -> what to use instead.
 BLOCKING = {
@@ -70,10 +70,15 @@ class BlockingInAsync(Rule):
         "# time.sleep(1)\nasync def f():\n    return 'time.sleep(1)'\n",
     )
     INVALID = (
-        "import time\nasync def poll(job):\n    time.sleep(1)\n",
-        "from time import sleep as nap\nasync def poll():\n    nap(1)\n",
-        "import subprocess\nasync def build():\n    subprocess.run(['make'], timeout=60)\n",
-        "import os\nclass A:\n    async def go(self):\n        os.system('ls')\n",
+        Example("import time\nasync def poll(job):\n    time.sleep(1)\n", at=((3, 5),)),
+        Example("from time import sleep as nap\nasync def poll():\n    nap(1)\n", at=((3, 5),)),
+        Example(
+            "import subprocess\nasync def build():\n    subprocess.run(['make'], timeout=60)\n",
+            at=((3, 5),),
+        ),
+        Example(
+            "import os\nclass A:\n    async def go(self):\n        os.system('ls')\n", at=((4, 9),)
+        ),
     )
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:

@@ -34,11 +34,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Example:
-    """A VALID or INVALID example: source, the path it lives at, and how many findings."""
+    """A VALID or INVALID example: source, the path it lives at, how many findings, and
+    (INVALID) where: ``at`` holds each finding's 1-based ``(line, column)``, ``fixed`` the
+    code after ``--fix`` when the rule offers a fix. The tests run every example."""
 
     code: str
     path: str = "pkg/module.py"
     count: int = 1
+    at: tuple[tuple[int, int], ...] = ()
+    fixed: str | None = None
 
 
 class Rule:
