@@ -2,7 +2,7 @@
 
 Single process, no engine, no cache: ``python benchmarks/rule_tiers.py [CODES]`` (default:
 every rule, with GG000's syntax check). It repeats the steps of
-``scanners.rules.check._check`` with a clock around each tier. End-to-end numbers (workers,
+``scanners.rules.checker._check`` with a clock around each tier. End-to-end numbers (workers,
 cache, outputs) come from ``benchmarks/scan_speed.py``.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from pytest_gridgate.config import ScanSettings
 from scanners.finding import ParseFailure
 from scanners.rules import analysis
-from scanners.rules.check import candidate_rules, parse_module, passes_tokens
+from scanners.rules.checker import candidate_rules, parse_module, passes_tokens
 from scanners.rules.names import module_name_for
 from scanners.rules.prefilter import AstFacts
 from scanners.rules.registry import registry

@@ -20,9 +20,16 @@ from pytest_gridgate.whole_file import write_whole
 from scanners import baseline
 from scanners.cache import Cache, run_key
 from scanners.discovery import PathNotFound, SourceFile, UnreadableDirectory, discover
-from scanners.engine import PARSE_ERROR, apply_hunks, digest, parse_error, scan
+from scanners.engine import (
+    PARSE_ERROR,
+    WORKFLOW_PARSE_ERROR,
+    apply_hunks,
+    digest,
+    parse_error,
+    scan,
+)
 from scanners.finding import Finding
-from scanners.output import FORMATS, Report, Style, render, use_colour
+from scanners.output import FORMATS, ScanReport, Style, render, use_colour
 from scanners.selection import Selector, UnknownCode, check_codes
 from scanners.suppressions import BARE_IGNORE, UNUSED_IGNORE
 
@@ -203,7 +210,16 @@ def _known_codes(cache: Cache | None) -> list[str]:
     from scanners.rules import RULES
     from scanners.workflow import RULES as WORKFLOW_RULES
 
-    codes = sorted({PARSE_ERROR, BARE_IGNORE[0], UNUSED_IGNORE[0], *RULES, *WORKFLOW_RULES})
+    codes = sorted(
+        {
+            PARSE_ERROR,
+            WORKFLOW_PARSE_ERROR,
+            BARE_IGNORE[0],
+            UNUSED_IGNORE[0],
+            *RULES,
+            *WORKFLOW_RULES,
+        }
+    )
     if cache is not None:
         cache.put_note("codes", "", codes)
     return codes
@@ -294,7 +310,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     for warning in outcome.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
-    report = Report(
+    report = ScanReport(
         files_scanned=len(files),
         findings=_unreadable_findings(unreadable, selector),
         sources=outcome.sources,
@@ -394,7 +410,7 @@ def _repository_root(root: Path) -> str:
     return top if completed.returncode == 0 and top else str(root)
 
 
-def _autofix(report: Report, files: Sequence[SourceFile], *, write: bool) -> str:
+def _autofix(report: ScanReport, files: Sequence[SourceFile], *, write: bool) -> str:
     """Apply the prepared fixes (``--fix``), or return them as a diff (``--diff``).
 
     Either way the report then shows what would remain. Files with parse errors never have
@@ -424,7 +440,7 @@ def _autofix(report: Report, files: Sequence[SourceFile], *, write: bool) -> str
     return "".join(_unified_diff(path, report.sources[path], new) for path, new in changed.items())
 
 
-def _apply_baseline(report: Report, path: Path, *, update: bool) -> None:
+def _apply_baseline(report: ScanReport, path: Path, *, update: bool) -> None:
     if update:
         previous = baseline.load(path)
         baseline.write(path, report.findings)

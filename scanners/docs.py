@@ -1,7 +1,7 @@
 """Generate ``docs/rules.md`` from the rules' docstrings and examples.
 
 One reference for every code ``gridgate scan`` reports: the Python rules (GG001-GG010),
-the suppression findings (GG011, GG012) and the workflow rules (GW001-GW006).
+the suppression findings (GG011, GG012) and the workflow rules (GW000-GW006).
 
 ``python -m scanners.docs`` rewrites the file; ``python -m scanners.docs --check`` exits 1
 when it is out of date (the test suite runs the same comparison).
@@ -46,6 +46,7 @@ comments, references that are not called and assignments such as
 {table}
 | [GG011](#gg011-bare-ignore) | bare-ignore | no |
 | [GG012](#gg012-unused-ignore) | unused-ignore | no |
+| [GW000](#gw000-parse-error) | parse-error | no |
 {workflow_table}
 
 ## How names are resolved
@@ -65,13 +66,19 @@ aliases made by assignment (`gel = asyncio.get_event_loop; gel()`).
 A third-party rule is a subclass of `scanners.rules.Rule` registered under the
 `gridgate.rules` entry-point group (`XY001 = "my_package.rules:NoPrint"`). It sets
 `code`, `name`, `fixable`, `node_types` (the libcst node types it wants), `VALID` and
-`INVALID` examples, a docstring, and implements `visit(node, ctx)`, calling
-`ctx.report(self, node, message)`. `ctx` knows `qualified_name(expr)` (through imports),
-`written_name(expr)`, `in_async`, `in_main_guard`, `in_type_checking`, `in_timeout`,
-`at_module_level`, `function`, `enclosing_class` and `parent`. To stay fast on large
-trees a rule can say early that a file cannot concern it: `tokens()` (a bytes regex that
-must occur in the file) and `candidate_lines(facts)` (the lines it needs, from the file's
-`ast`). Without them every file is parsed with libcst for the rule.
+`INVALID` examples (`Example(code, path, at=((line, column),), fixed=...)`: the tests
+check where each finding is and the code after `--fix`), a docstring, and implements
+`visit(node, ctx)`, calling `ctx.report(self, node, message)`; with
+`replacement=new_node` the finding is fixable and `--fix` puts `new_node` in the node's
+place (one fixer for every rule: it re-parses and re-checks the result). `ctx` knows
+`qualified_name(expr)` (through imports), `written_name(expr)`, `in_async`,
+`in_main_guard`, `in_type_checking`, `in_timeout`, `at_module_level`, `function`,
+`enclosing_class` and `parent`. To stay fast on large trees a rule declares what it looks
+for: `calls` (qualified names, `("time.sleep",)`), `methods` (`("run_until_complete",)`),
+`only_in_async`, `outside_main_guard`. The engine derives from that the bytes a file must
+contain and the lines libcst has to see, so files that cannot concern the rule are never
+parsed with libcst. A rule whose question does not fit the declaration overrides
+`tokens()` and `candidate_lines(facts)` instead; with neither, every file is parsed.
 
 ## GG000 parse-error
 
@@ -80,6 +87,11 @@ that is nested too deeply for the parser, is reported as GG000 and the scan goes
 the other files. Nothing else is reported for that file. A directory the scan cannot list
 (`cannot read directory: Permission denied`) is a GG000 at the directory: what is in it
 was not checked, so the run does not pass.
+
+## GW000 parse-error
+
+A workflow file that cannot be read or parsed as YAML is reported like GG000, with the
+workflow family's own code (so `--ignore GW` covers it, `--ignore GG000` does not).
 """
 
 

@@ -27,6 +27,14 @@ from scanners.result import FileResult, Hunk
 from scanners.selection import Selector
 
 PARSE_ERROR, PARSE_ERROR_NAME = "GG000", "parse-error"
+# A workflow that cannot be read or parsed as YAML has its own code, so that selecting or
+# ignoring the workflow rules (``GW``) covers it and the Python code is not borrowed.
+WORKFLOW_PARSE_ERROR = "GW000"
+
+
+def parse_error_code(kind: str) -> str:
+    """The parse-error code of a file of ``kind`` (``"python"`` or ``"workflow"``)."""
+    return WORKFLOW_PARSE_ERROR if kind == "workflow" else PARSE_ERROR
 
 
 @dataclass
@@ -38,12 +46,14 @@ class ScanResult:
     warnings: list[str] = field(default_factory=list)  # e.g. rule plugins that failed to load
 
 
-def parse_error(path: str, message: str, line: int = 1, column: int = 1) -> Finding:
+def parse_error(
+    path: str, message: str, line: int = 1, column: int = 1, code: str = PARSE_ERROR
+) -> Finding:
     return Finding(
         path=path,
         line=line,
         column=column,
-        rule=PARSE_ERROR,
+        rule=code,
         name=PARSE_ERROR_NAME,
         message=message,
         source=message,
@@ -69,10 +79,12 @@ def _check(
     return check_python(file.display, source, settings, selected)
 
 
-def _fix_hunks(file: SourceFile, source: bytes, settings: ScanSettings) -> list[Hunk]:
+def _fix_hunks(
+    file: SourceFile, source: bytes, settings: ScanSettings, selected: Callable[[str], bool]
+) -> list[Hunk]:
     from scanners.rules import fix_python
 
-    fixed = fix_python(file.display, source, settings)
+    fixed = fix_python(file.display, source, settings, selected)
     if fixed is None or fixed == source:
         return []
     before = source.splitlines(keepends=True)
@@ -96,18 +108,19 @@ def scan_file(
 
     With ``want_fix`` (``--fix``, ``--diff``, SARIF) the autofix is prepared too.
     """
+    code = parse_error_code(file.kind)
     try:
         found = _check(file, source, settings, selected)
     except ParseFailure as failure:
-        if not selected(PARSE_ERROR):
+        if not selected(code):
             return FileResult()
-        finding = parse_error(file.display, failure.message, failure.line, failure.column)
+        finding = parse_error(file.display, failure.message, failure.line, failure.column, code)
         return FileResult([finding])
     except RecursionError:
-        return FileResult([parse_error(file.display, "too deeply nested to parse")])
+        return FileResult([parse_error(file.display, "too deeply nested to parse", code=code)])
     except Exception as exc:  # a crashing rule must not lose the other files
         message = f"internal error while checking this file: {type(exc).__name__}: {exc}"
-        return FileResult([parse_error(file.display, message[:500])])
+        return FileResult([parse_error(file.display, message[:500], code=code)])
     found = [f for f in found if selected(f.rule)]
     reported, suppressed = suppressions.apply(file.display, source, file.kind, found, selected)
     result = FileResult(sorted(reported), suppressed)
@@ -119,7 +132,7 @@ def scan_file(
     # suppressed is left alone rather than fixing what the user chose to keep.
     if fixable and file.kind == "python" and not any(s.finding.fixable for s in suppressed):
         try:
-            result.fix = _fix_hunks(file, source, settings)
+            result.fix = _fix_hunks(file, source, settings, selected)
         except Exception:  # a failed fix is no fix, never a lost scan
             result.fix = []
     return result
@@ -176,9 +189,10 @@ def scan(
     for file in files:
         content = _read(file.path)
         if isinstance(content, str):
-            if selector.for_path(file.relative)(PARSE_ERROR):
+            code = parse_error_code(file.kind)
+            if selector.for_path(file.relative)(code):
                 results[file.display] = FileResult(
-                    [parse_error(file.display, f"cannot read file: {content}")]
+                    [parse_error(file.display, f"cannot read file: {content}", code=code)]
                 )
             else:
                 results[file.display] = FileResult()
@@ -205,7 +219,7 @@ def scan(
 
     def crashed(item: tuple[SourceFile, bytes, str], why: str) -> FileResult:
         crashes.add(item[0].display)
-        return FileResult([parse_error(item[0].display, why)])
+        return FileResult([parse_error(item[0].display, why, code=parse_error_code(item[0].kind))])
 
     # Import the rules once, before the workers fork, so they share them.
     warnings: list[str] = []

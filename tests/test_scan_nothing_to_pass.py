@@ -48,7 +48,7 @@ def project(tmp_path: Path) -> Path:
         (
             ["--select", "XX999"],
             {},
-            "gridgate scan: --select: unknown rule code 'XX999' (known: GG000-GG012, GW001-GW006)",
+            "gridgate scan: --select: unknown rule code 'XX999' (known: GG000-GG012, GW000-GW006)",
         ),
         (
             ["--select", "GG0001"],

@@ -848,3 +848,29 @@ def test_a_matrix_too_large_to_expand_is_not_evaluated() -> None:
         + "\n    continue-on-error: ${{ matrix.k0 == 3 }}\n    steps:\n      - run: pytest\n"
     )
     assert found_with(yaml_text) == []
+
+
+def test_a_workflow_that_does_not_parse_is_gw000_not_the_python_gg000(tmp_path: Path) -> None:
+    """Issue 15: a broken workflow has the workflow family's own parse-error code, so that
+    ``--ignore GW`` covers it and ``--ignore GG000`` (Python files) does not."""
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text("jobs: [unclosed\n", encoding="utf-8")
+    (tmp_path / "broken.py").write_text("def f(:\n", encoding="utf-8")
+
+    def scan(*options: str) -> tuple[int, list[tuple[str, str, int]]]:
+        result = subprocess.run(
+            [sys.executable, "-m", "scanners", "--format", "json", "--no-cache", *options, "."],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        found = json.loads(result.stdout)["findings"]
+        return result.returncode, [(f["rule"], f["path"], f["line"]) for f in found]
+
+    code, found = scan()
+    assert code == 1
+    assert sorted(found) == [("GG000", "broken.py", 1), ("GW000", ".github/workflows/ci.yml", 2)]
+    assert scan("--ignore", "GG000")[1] == [("GW000", ".github/workflows/ci.yml", 2)]
+    assert scan("--ignore", "GW")[1] == [("GG000", "broken.py", 1)]

@@ -1,4 +1,4 @@
-"""Report formats. Each module renders one :class:`Report` to a string."""
+"""Report formats. Each module renders one :class:`ScanReport` to a string."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ FORMATS = ("text", "json", "sarif", "github")
 
 
 @dataclass
-class Report:
+class ScanReport:
     files_scanned: int
     findings: list[Finding]  # what fails the run, sorted
     suppressed: list[Suppressed] = field(default_factory=list)
@@ -34,7 +34,7 @@ class Report:
         return sum(1 for f in self.findings if f.fixable)
 
 
-def summary_lines(report: Report) -> list[str]:
+def summary_lines(report: ScanReport) -> list[str]:
     """The closing lines every human-facing format prints."""
     n = len(report.findings)
     files = f"{report.files_scanned} file{'s' if report.files_scanned != 1 else ''} scanned"
@@ -86,7 +86,7 @@ def use_colour(stream: TextIO) -> bool:
         return False
 
 
-def render(format: str, report: Report, style: Style | None = None) -> str:
+def render(format: str, report: ScanReport, style: Style | None = None) -> str:
     module = importlib.import_module(f"scanners.output.{format}_format")
     text: str = module.render(report, style or Style())
     return text

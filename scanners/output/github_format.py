@@ -6,7 +6,7 @@ the full count follows them.
 
 from __future__ import annotations
 
-from scanners.output import Report, Style, summary_lines
+from scanners.output import ScanReport, Style, summary_lines
 
 
 def escape_data(text: str) -> str:
@@ -17,7 +17,7 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(report: Report, style: Style) -> str:
+def render(report: ScanReport, style: Style) -> str:
     if style.quiet >= 2:
         return ""
     lines = []

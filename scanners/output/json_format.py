@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from scanners.output import Report, Style
+from scanners.output import ScanReport, Style
 
 
-def render(report: Report, style: Style) -> str:
+def render(report: ScanReport, style: Style) -> str:
     document = {
         "version": 1,
         "files_scanned": report.files_scanned,

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from pytest_gridgate import __version__
 from scanners.finding import Finding
-from scanners.output import Report, Style
+from scanners.output import ScanReport, Style
 from scanners.result import Hunk
 from scanners.suppressions import BARE_IGNORE, UNUSED_IGNORE
 
@@ -75,6 +75,10 @@ ENGINE_RULES: dict[str, tuple[str, str]] = {
         "parse-error",
         "A file that cannot be read, decoded or parsed (or that crashed the parser). "
         "Nothing else in it was checked.",
+    ),
+    "GW000": (
+        "parse-error",
+        "A workflow that cannot be read or parsed as YAML. Nothing else in it was checked.",
     ),
     BARE_IGNORE[0]: (
         BARE_IGNORE[1],
@@ -139,7 +143,7 @@ def _region(f: Finding) -> dict[str, Any]:
 
 
 class Locations:
-    """Report paths (relative to the current directory) as SARIF artifact locations."""
+    """ScanReport paths (relative to the current directory) as SARIF artifact locations."""
 
     def __init__(self, repository_root: str | None) -> None:
         self.cwd = Path.cwd()
@@ -185,7 +189,7 @@ def _fix(f: Finding, hunks: list[Hunk], source: bytes, where: Locations) -> dict
     }
 
 
-def render(report: Report, style: Style) -> str:
+def render(report: ScanReport, style: Style) -> str:
     registry = _registry()
     where = Locations(report.repository_root)
     entries: list[tuple[Finding, list[dict[str, Any]]]] = [(f, []) for f in report.findings]

@@ -7,7 +7,7 @@ them: the path bold, the code red, ``[*]`` cyan, the verdict green or red.
 from __future__ import annotations
 
 from scanners.finding import Finding
-from scanners.output import Report, Style, summary_lines
+from scanners.output import ScanReport, Style, summary_lines
 
 BOLD, RED, GREEN, CYAN, RESET = "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[36m", "\x1b[0m"
 
@@ -24,7 +24,7 @@ def _coloured(f: Finding) -> str:
     )
 
 
-def render(report: Report, style: Style) -> str:
+def render(report: ScanReport, style: Style) -> str:
     if style.quiet >= 2:
         return ""
     line = _coloured if style.colour else _plain

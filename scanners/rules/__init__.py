@@ -20,11 +20,13 @@ nesting (RecursionError, MemoryError). The syntax of a file is only checked when
 be parsed for a selected rule, or when ``selected("GG000")``; so under ``--select GG001`` a
 broken file that never mentions ``get_event_loop`` is not read past its bytes.
 
-    fix_python(path: str, source: bytes, settings: ScanSettings) -> bytes | None
+    fix_python(path: str, source: bytes, settings: ScanSettings,
+               selected: Callable[[str], bool] = ...) -> bytes | None
 
-returns the fixed source (``--fix``: GG001 inside ``async def``), or None when nothing is
-fixable. The fixed source is re-parsed and re-checked before it is returned. Raises
-:class:`ParseFailure` like ``check_python`` (never touch such a file).
+returns the fixed source (``--fix``: every replacement the selected rules reported, e.g.
+GG001 inside ``async def``), or None when nothing is fixable. The fixed source is re-parsed
+and re-checked before it is returned. Raises :class:`ParseFailure` like ``check_python``
+(never touch such a file).
 
     allow_in_matches(path: str, settings: ScanSettings) -> frozenset[tuple[int, str]]
 
@@ -54,10 +56,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanners.rules.autofix import fix_python
-from scanners.rules.check import allow_in_matches, check_python
+from scanners.rules.checker import allow_in_matches, check_python
+from scanners.rules.fixer import fix_python
 from scanners.rules.registry import registry
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule, Violation
 
 RULES: dict[str, type[Rule]]
 LOAD_ERRORS: list[str]
@@ -75,8 +77,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "LOAD_ERRORS",
     "RULES",
+    "Context",
     "Example",
     "Rule",
+    "Violation",
     "allow_in_matches",
     "check_python",
     "fix_python",

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
 
 from scanners.finding import Finding
-from scanners.rules.names import Scope, ScopeTable, dotted_name
-from scanners.rules.positions import locate
+from scanners.rules.names import ScopeTable, is_main_guard, is_type_checking
+from scanners.rules.positions import locate as find_spans
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Rule
+from scanners.rules.rule import Context, Frame, Rule
 
 # Context managers that bound everything awaited inside them (GG006).
 TIMEOUT_CONTEXTS = frozenset(
@@ -37,162 +36,6 @@ TIMEOUT_CONTEXTS = frozenset(
         "trio.move_on_after",
     }
 )
-
-
-@dataclass
-class Frame:
-    node: cst.CSTNode  # the node whose body opened the frame
-    kind: str  # "function" | "lambda" | "class" | "main" | "type_checking" | "timeout"
-    scope: Scope | None = None
-    is_async: bool = False
-    opener: cst.CSTNode | None = None  # the node (usually the body block) whose leave ends it
-
-
-@dataclass
-class Report:
-    rule: Rule
-    node: cst.CSTNode
-    message: str
-    fixable: bool
-    source: str | None = None
-
-
-def is_main_guard(test: cst.BaseExpression) -> bool:
-    """``__name__ == "__main__"`` (either side, any quotes)."""
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
-        return False
-    target = test.comparisons[0]
-    if not isinstance(target.operator, cst.Equal):
-        return False
-    sides = (test.left, target.comparator)
-    names = [s for s in sides if isinstance(s, cst.Name) and s.value == "__name__"]
-    strings = [
-        s for s in sides if isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__"
-    ]
-    return len(names) == 1 and len(strings) == 1
-
-
-def is_type_checking(test: cst.BaseExpression) -> bool:
-    """``TYPE_CHECKING`` or ``<anything>.TYPE_CHECKING`` (``typing.TYPE_CHECKING``)."""
-    if isinstance(test, cst.Name):
-        return test.value == "TYPE_CHECKING"
-    return isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING"
-
-
-class Context:
-    """What a rule may ask while visiting a node."""
-
-    def __init__(self, path: str, module: cst.Module, scopes: ScopeTable) -> None:
-        self.path = path
-        self.module = module
-        self.scopes = scopes
-        self.is_main_module = path.replace("\\", "/").rsplit("/", 1)[-1] == "__main__.py"
-        self.stack: list[cst.CSTNode] = []  # ancestors of the node being visited
-        self.frames: list[Frame] = []
-        self.reports: list[Report] = []
-        # Source-order number (1-based, per type) of each node of COUNTED_TYPES, and totals.
-        self.ordinals: dict[int, int] = {}
-        self.counts: dict[type[cst.CSTNode], int] = {}
-
-    # -- names ----------------------------------------------------------------------------
-
-    @property
-    def scope(self) -> Scope:
-        for frame in reversed(self.frames):
-            if frame.scope is not None:
-                return frame.scope
-        return self.scopes.module_scope
-
-    def qualified_name(self, node: cst.BaseExpression) -> str | None:
-        """The resolved name of ``node`` when its head comes from an import (or a builtin)."""
-        written = dotted_name(node)
-        return None if written is None else self.scopes.resolve(written, self.scope)
-
-    def written_name(self, node: cst.BaseExpression) -> str | None:
-        return dotted_name(node)
-
-    def is_imported(self, node: cst.BaseExpression) -> bool:
-        written = dotted_name(node)
-        return written is not None and self.scopes.is_import_bound(written, self.scope)
-
-    # -- where are we ---------------------------------------------------------------------
-
-    @property
-    def parent(self) -> cst.CSTNode | None:
-        return self.stack[-1] if self.stack else None
-
-    def _innermost(self, kinds: tuple[str, ...]) -> Frame | None:
-        for frame in reversed(self.frames):
-            if frame.kind in kinds:
-                return frame
-        return None
-
-    @property
-    def function(self) -> cst.FunctionDef | None:
-        """The innermost enclosing ``def`` (a lambda counts as none)."""
-        frame = self._innermost(("function", "lambda"))
-        if frame is None or not isinstance(frame.node, cst.FunctionDef):
-            return None
-        return frame.node
-
-    @property
-    def in_async(self) -> bool:
-        """Directly inside an ``async def`` (a nested sync ``def`` or lambda is not)."""
-        frame = self._innermost(("function", "lambda"))
-        return frame is not None and frame.is_async
-
-    @property
-    def at_module_level(self) -> bool:
-        """Executed on import: not inside any function or lambda (class bodies count)."""
-        return self._innermost(("function", "lambda")) is None
-
-    @property
-    def enclosing_class(self) -> cst.ClassDef | None:
-        """The class a method (the innermost function) is defined in, if any."""
-        for index in range(len(self.frames) - 1, -1, -1):
-            if self.frames[index].kind in ("function", "lambda"):
-                for outer in reversed(self.frames[:index]):
-                    if outer.kind in ("function", "lambda"):
-                        return None
-                    if outer.kind == "class" and isinstance(outer.node, cst.ClassDef):
-                        return outer.node
-                return None
-        return None
-
-    @property
-    def class_names(self) -> list[str]:
-        return [f.node.name.value for f in self.frames if isinstance(f.node, cst.ClassDef)]
-
-    @property
-    def in_main_guard(self) -> bool:
-        return any(frame.kind == "main" for frame in self.frames)
-
-    @property
-    def in_type_checking(self) -> bool:
-        return any(frame.kind == "type_checking" for frame in self.frames)
-
-    @property
-    def in_timeout(self) -> bool:
-        """Inside ``async with asyncio.timeout(...)`` (or similar) of the current function."""
-        for frame in reversed(self.frames):
-            if frame.kind == "timeout":
-                return True
-            if frame.kind in ("function", "lambda"):
-                return False
-        return False
-
-    # -- reporting ------------------------------------------------------------------------
-
-    def report(
-        self,
-        rule: Rule,
-        node: cst.CSTNode,
-        message: str,
-        fixable: bool = False,
-        source: str | None = None,
-    ) -> None:
-        """Report ``node``; ``source`` overrides the normalised code the baseline keys on."""
-        self.reports.append(Report(rule, node, message, fixable, source))
 
 
 # Fields that never hold code: whitespace, brackets, punctuation, operators.
@@ -400,6 +243,8 @@ def run(
     package: str,
     rules: Sequence[Rule],
     facts: AstFacts | None = None,
+    *,
+    locate: bool = True,
 ) -> tuple[Context, list[Finding]]:
     """Check ``module`` with ``rules``; the context keeps the reports (the fixer needs nodes).
 
@@ -410,9 +255,9 @@ def run(
     Dispatcher(ctx, rules).walk(module)
     for rule in rules:
         rule.finish(ctx)
-    if not ctx.reports:
+    if not ctx.reports or not locate:
         return ctx, []
-    spans = locate(module, [r.node for r in ctx.reports], ctx.ordinals, ctx.counts, facts)
+    spans = find_spans(module, [r.node for r in ctx.reports], ctx.ordinals, ctx.counts, facts)
     findings = []
     for report, (line, column, end_line, end_column) in zip(ctx.reports, spans, strict=True):
         findings.append(

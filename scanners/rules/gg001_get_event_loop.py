@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from scanners.rules.analysis import Context
-from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 GET_EVENT_LOOP = frozenset({"asyncio.get_event_loop", "asyncio.events.get_event_loop"})
 GET_RUNNING_LOOP = frozenset({"asyncio.get_running_loop", "asyncio.events.get_running_loop"})
-
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"get_event_loop")
 
 
 class GetEventLoop(Rule):
@@ -52,6 +44,7 @@ class GetEventLoop(Rule):
     name = "get-event-loop"
     fixable = True
     node_types = (cst.Call,)
+    calls = GET_EVENT_LOOP
     VALID = (
         "import asyncio\nasync def main():\n    loop = asyncio.get_running_loop()\n",
         "import asyncio\npolicy = asyncio.get_event_loop_policy()\n"
@@ -64,21 +57,30 @@ class GetEventLoop(Rule):
         "from trio import get_event_loop\nget_event_loop()\n",
     )
     INVALID = (
-        "import asyncio\nasync def main():\n    loop = asyncio.get_event_loop()\n",
-        "import asyncio as aio\nloop = aio.get_event_loop()\n",
-        "from asyncio import get_event_loop as gel\nloop = gel()\n",
-        "from asyncio import events\nloop = events.get_event_loop()\n",
-        "import asyncio.events\nloop = asyncio.events.get_event_loop()\n",
-        "def helper():\n    import asyncio\n    return asyncio.get_event_loop()\n",
-        Example("from . import events\nloop = events.get_event_loop()\n", "asyncio/tasks.py"),
-        Example("from .events import get_event_loop\nget_event_loop()\n", "asyncio/futures.py"),
+        Example(
+            "import asyncio\nasync def main():\n    loop = asyncio.get_event_loop()\n",
+            at=((3, 12),),
+            fixed="import asyncio\nasync def main():\n    loop = asyncio.get_running_loop()\n",
+        ),
+        Example("import asyncio as aio\nloop = aio.get_event_loop()\n", at=((2, 8),)),
+        Example("from asyncio import get_event_loop as gel\nloop = gel()\n", at=((2, 8),)),
+        Example("from asyncio import events\nloop = events.get_event_loop()\n", at=((2, 8),)),
+        Example("import asyncio.events\nloop = asyncio.events.get_event_loop()\n", at=((2, 8),)),
+        Example(
+            "def helper():\n    import asyncio\n    return asyncio.get_event_loop()\n",
+            at=((3, 12),),
+        ),
+        Example(
+            "from . import events\nloop = events.get_event_loop()\n",
+            "asyncio/tasks.py",
+            at=((2, 8),),
+        ),
+        Example(
+            "from .events import get_event_loop\nget_event_loop()\n",
+            "asyncio/futures.py",
+            at=((2, 1),),
+        ),
     )
-
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.call_lines(GET_EVENT_LOOP)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)
@@ -95,7 +97,8 @@ class GetEventLoop(Rule):
                 "asyncio.get_event_loop() outside async def: use asyncio.run() "
                 "or create and close a loop with asyncio.new_event_loop()"
             )
-        ctx.report(self, node, message, fixable=target is not None)
+        replacement = None if target is None else node.with_changes(func=target)
+        ctx.report(self, node, message, replacement=replacement)
 
     @staticmethod
     def _fix_target(node: cst.Call, ctx: Context) -> cst.BaseExpression | None:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from scanners.rules.analysis import Context
-from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"run_until_complete")
+from scanners.rules.rule import Context, Example, Rule
 
 
 class RunUntilComplete(Rule):
@@ -41,6 +34,8 @@ class RunUntilComplete(Rule):
     code = "GG002"
     name = "run-until-complete"
     node_types = (cst.Call,)
+    methods = ("run_until_complete",)
+    outside_main_guard = True
     VALID = (
         "import asyncio\nasync def main():\n    await work()\n"
         "if __name__ == '__main__':\n    loop = asyncio.new_event_loop()\n"
@@ -53,25 +48,23 @@ class RunUntilComplete(Rule):
         "runner = loop.run_until_complete  # not called\n",
     )
     INVALID = (
-        "def fetch_all(loop, urls):\n    return loop.run_until_complete(gather_pages(urls))\n",
-        "import asyncio\nasyncio.new_event_loop().run_until_complete(main())\n",
-        "class Client:\n    def close(self):\n"
-        "        self._loop.run_until_complete(self._aclose())\n",
-        "if __name__ != '__main__':\n    loop.run_until_complete(main())\n",
+        Example(
+            "def fetch_all(loop, urls):\n    return loop.run_until_complete(gather_pages(urls))\n",
+            at=((2, 12),),
+        ),
+        Example(
+            "import asyncio\nasyncio.new_event_loop().run_until_complete(main())\n", at=((2, 1),)
+        ),
+        Example(
+            "class Client:\n    def close(self):\n"
+            "        self._loop.run_until_complete(self._aclose())\n",
+            at=((3, 9),),
+        ),
+        Example("if __name__ != '__main__':\n    loop.run_until_complete(main())\n", at=((2, 5),)),
     )
-
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
 
     def applies(self) -> bool:
         return self.path.replace("\\", "/").rpartition("/")[2] != "__main__.py"
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return {
-            fact.node.lineno
-            for fact in facts.method_calls("run_until_complete")
-            if not facts.in_main_guard(fact.node.lineno)
-        }
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -10,9 +10,8 @@ import libcst as cst
 from pytest_gridgate.config import ForbiddenCall as ForbiddenCallSetting
 from pytest_gridgate.config import ScanSettings
 from scanners.globs import glob_matches
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 _WILDCARD = re.compile(r"[*?\[]")
 
@@ -78,11 +77,16 @@ class ForbiddenCall(Rule):
         "plugins[0].run()\n",
     )
     INVALID = (
-        "def run_all(plugins):\n    for plugin in plugins:\n        plugin.run()\n",
-        "class Job:\n    def go(self):\n        self.plugin.run(timeout=3)\n",
-        "import os as o\no.kill(1, 9)\n",
-        "from os import kill as k\nk(1, 9)\n",
-        Example("def run(plugin):\n    plugin.run()\n", "src/app/runner.py"),
+        Example(
+            "def run_all(plugins):\n    for plugin in plugins:\n        plugin.run()\n",
+            at=((3, 9),),
+        ),
+        Example(
+            "class Job:\n    def go(self):\n        self.plugin.run(timeout=3)\n", at=((3, 9),)
+        ),
+        Example("import os as o\no.kill(1, 9)\n", at=((2, 1),)),
+        Example("from os import kill as k\nk(1, 9)\n", at=((2, 1),)),
+        Example("def run(plugin):\n    plugin.run()\n", "src/app/runner.py", at=((2, 5),)),
     )
 
     def __init__(self, settings: ScanSettings, path: str) -> None:

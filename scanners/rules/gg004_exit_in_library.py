@@ -9,9 +9,7 @@ import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
 from scanners.globs import covered_by_any
-from scanners.rules.analysis import Context, is_main_guard
-from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 EXITS = {
     "sys.exit": "sys.exit()",
@@ -21,9 +19,6 @@ EXITS = {
     "posix._exit": "os._exit()",
 }
 
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"exit|quit")  # also _exit
 # pytest imports these whatever their directory holds: never scripts.
 TEST_MODULE = re.compile(r"(?:^|/)(?:test_[^/]*|[^/]*_test|conftest)\.py$")
 
@@ -87,6 +82,8 @@ class ExitInLibrary(Rule):
     code = "GG004"
     name = "exit-in-library"
     node_types = (cst.Call,)
+    calls = EXITS
+    outside_main_guard = True
     VALID = (
         "import sys\ndef main():\n    return 0\nif __name__ == '__main__':\n    sys.exit(main())\n",
         Example("import sys\nsys.exit(main())\n", "pkg/__main__.py"),
@@ -102,39 +99,34 @@ class ExitInLibrary(Rule):
         Example("import sys\nif len(sys.argv) < 2:\n    sys.exit('usage: x FILE')\n", "tools/x.py"),
     )
     INVALID = (
-        "import sys\ndef load(path):\n    sys.exit(f'missing {path}')\n",
-        "import sys\nsys.exit(1)\n",
-        "from sys import exit as bye\nbye(2)\n",
-        "import os\ndef crash():\n    os._exit(1)\n",
-        "def stop():\n    quit()\n",
-        "exit()\n",
+        Example("import sys\ndef load(path):\n    sys.exit(f'missing {path}')\n", at=((3, 5),)),
+        Example("import sys\nsys.exit(1)\n", at=((2, 1),)),
+        Example("from sys import exit as bye\nbye(2)\n", at=((2, 1),)),
+        Example("import os\ndef crash():\n    os._exit(1)\n", at=((3, 5),)),
+        Example("def stop():\n    quit()\n", at=((2, 5),)),
+        Example("exit()\n", at=((1, 1),)),
         Example(
             "import sys\nif not sys.argv[1:]:\n    sys.exit(2)\ndef main():\n    return 0\n"
             "if __name__ == '__main__':\n    sys.exit(main())\n",
             "downstream/run_downstream.py",
+            at=((3, 5),),
         ),
         Example(
             "import sys\ndef run(cmd):\n    sys.exit(call(cmd))\nif __name__ == '__main__':\n"
             "    run(sys.argv[1:])\n",
             "tests/test_cli.py",
+            at=((3, 5),),
         ),
     )
-
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
 
     def __init__(self, settings: ScanSettings, path: str) -> None:
         super().__init__(settings, path)
         self.script = script_kind(path, settings)
-        self._guarded: bool | None = None
 
     def applies(self) -> bool:
         if self.path.replace("\\", "/").rpartition("/")[2] == "__main__.py":
             return False
         return self.script != "configured"
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.call_lines(EXITS, outside_main=True)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)
@@ -152,12 +144,4 @@ class ExitInLibrary(Rule):
 
     def _is_script(self, ctx: Context) -> bool:
         """A standalone file with a main guard (see :func:`script_kind`)."""
-        if self.script != "standalone":
-            return False
-        known = self._guarded
-        if known is None:
-            known = self._guarded = any(
-                isinstance(statement, cst.If) and is_main_guard(statement.test)
-                for statement in ctx.module.body
-            )
-        return known
+        return self.script == "standalone" and ctx.module_has_main_guard

@@ -6,9 +6,8 @@ import re
 
 import libcst as cst
 
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Rule
+from scanners.rules.rule import Context, Example, Rule
 
 SHELL_CALLS = {
     "os.system": "os.system()",
@@ -63,11 +62,16 @@ class SubprocessShell(Rule):
         "# os.system('ls')\nHELP = \"subprocess.run(cmd, shell=True)\"\n",
     )
     INVALID = (
-        "import subprocess\nsubprocess.run('ls -l', shell=True, timeout=5)\n",
-        "import os\nos.system('ls')\n",
-        "from os import popen as p\np('ls').read()\n",
-        "import asyncio as aio\nasync def f():\n    await aio.create_subprocess_shell('ls')\n",
-        "import subprocess\nout = subprocess.getoutput('ls')\n",
+        Example(
+            "import subprocess\nsubprocess.run('ls -l', shell=True, timeout=5)\n", at=((2, 1),)
+        ),
+        Example("import os\nos.system('ls')\n", at=((2, 1),)),
+        Example("from os import popen as p\np('ls').read()\n", at=((2, 1),)),
+        Example(
+            "import asyncio as aio\nasync def f():\n    await aio.create_subprocess_shell('ls')\n",
+            at=((3, 11),),
+        ),
+        Example("import subprocess\nout = subprocess.getoutput('ls')\n", at=((2, 7),)),
     )
 
     def tokens(self) -> re.Pattern[bytes]:

@@ -7,9 +7,8 @@ import re
 import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts, without_timeout
-from scanners.rules.rule import Rule
+from scanners.rules.rule import Context, Example, Rule
 
 RUN_CALLS = frozenset(
     {"subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output"}
@@ -107,18 +106,29 @@ class UnboundedWait(Rule):
         "# subprocess.run(['ls'])\nTEXT = 'p.communicate()'\n",
     )
     INVALID = (
-        "import subprocess\nsubprocess.run(['ls'])\n",
-        "from subprocess import check_output as co\nco(['git', 'fetch'])\n",
-        "import subprocess\nsubprocess.call(['ls'], timeout=None)\n",
-        "import subprocess\np = subprocess.Popen(['ls'])\np.communicate()\n",
-        "import subprocess\nclass W:\n    def stop(self):\n        self.proc.wait()\n"
-        "    def start(self):\n        self.proc = subprocess.Popen(['ls'])\n",
-        "import subprocess\nwith subprocess.Popen(['ls']) as p:\n    p.wait()\n",
-        "import subprocess\nsubprocess.Popen(['ls']).wait()\n",
-        "import asyncio\nasync def f():\n    p = await asyncio.create_subprocess_exec('ls')\n"
-        "    await p.communicate()\n",
-        "import asyncio\nasync def f():\n    p = await asyncio.create_subprocess_exec('ls')\n"
-        "    async with asyncio.timeout(5):\n        pass\n    await p.wait()\n",
+        Example("import subprocess\nsubprocess.run(['ls'])\n", at=((2, 1),)),
+        Example("from subprocess import check_output as co\nco(['git', 'fetch'])\n", at=((2, 1),)),
+        Example("import subprocess\nsubprocess.call(['ls'], timeout=None)\n", at=((2, 1),)),
+        Example("import subprocess\np = subprocess.Popen(['ls'])\np.communicate()\n", at=((3, 1),)),
+        Example(
+            "import subprocess\nclass W:\n    def stop(self):\n        self.proc.wait()\n"
+            "    def start(self):\n        self.proc = subprocess.Popen(['ls'])\n",
+            at=((4, 9),),
+        ),
+        Example(
+            "import subprocess\nwith subprocess.Popen(['ls']) as p:\n    p.wait()\n", at=((3, 5),)
+        ),
+        Example("import subprocess\nsubprocess.Popen(['ls']).wait()\n", at=((2, 1),)),
+        Example(
+            "import asyncio\nasync def f():\n    p = await asyncio.create_subprocess_exec('ls')\n"
+            "    await p.communicate()\n",
+            at=((4, 11),),
+        ),
+        Example(
+            "import asyncio\nasync def f():\n    p = await asyncio.create_subprocess_exec('ls')\n"
+            "    async with asyncio.timeout(5):\n        pass\n    await p.wait()\n",
+            at=((6, 11),),
+        ),
     )
 
     def __init__(self, settings: ScanSettings, path: str) -> None:

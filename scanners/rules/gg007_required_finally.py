@@ -9,10 +9,9 @@ import libcst as cst
 from pytest_gridgate.config import RequiredFinally as RequiredFinallySetting
 from pytest_gridgate.config import ScanSettings
 from scanners.globs import glob_matches
-from scanners.rules.analysis import Context
 from scanners.rules.names import dotted_name
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 
 class _FinallyCalls(cst.CSTVisitor):
@@ -119,18 +118,21 @@ class RequiredFinally(Rule):
             "class ToolRunner:\n    def run(self, job):\n        result = self.plugin.run(job)\n"
             "        self.update_execution_metrics(job)\n        return result\n",
             "app/tool_runner.py",
+            at=((2, 9),),
         ),
         Example(
             "class ToolRunner:\n    def run(self, job):\n        try:\n"
             "            return job()\n        finally:\n            self.log()\n"
             "        # update_execution_metrics() in a comment does not count\n",
             "app/tool_runner.py",
+            at=((2, 9),),
         ),
         Example(
             "class ToolRunner:\n    def run(self, job):\n        def inner():\n"
             "            try:\n                job()\n            finally:\n"
             "                self.update_execution_metrics()\n        inner()\n",
             "app/tool_runner.py",
+            at=((2, 9),),
         ),
     )
 

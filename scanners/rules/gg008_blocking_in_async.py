@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from scanners.rules.analysis import Context
-from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Rule
+from scanners.rules.rule import Context, Example, Rule
 
 # Blocking call -> what to use instead.
 BLOCKING = {
@@ -31,10 +27,6 @@ BLOCKING = {
     "requests.head": "an async HTTP client or asyncio.to_thread()",
     "requests.request": "an async HTTP client or asyncio.to_thread()",
 }
-
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"async")
 
 
 class BlockingInAsync(Rule):
@@ -66,6 +58,8 @@ class BlockingInAsync(Rule):
     code = "GG008"
     name = "blocking-in-async"
     node_types = (cst.Call,)
+    calls = BLOCKING
+    only_in_async = True
     VALID = (
         "import asyncio\nasync def poll():\n    await asyncio.sleep(1)\n",
         "import time\ndef poll():\n    time.sleep(1)\n",
@@ -76,17 +70,16 @@ class BlockingInAsync(Rule):
         "# time.sleep(1)\nasync def f():\n    return 'time.sleep(1)'\n",
     )
     INVALID = (
-        "import time\nasync def poll(job):\n    time.sleep(1)\n",
-        "from time import sleep as nap\nasync def poll():\n    nap(1)\n",
-        "import subprocess\nasync def build():\n    subprocess.run(['make'], timeout=60)\n",
-        "import os\nclass A:\n    async def go(self):\n        os.system('ls')\n",
+        Example("import time\nasync def poll(job):\n    time.sleep(1)\n", at=((3, 5),)),
+        Example("from time import sleep as nap\nasync def poll():\n    nap(1)\n", at=((3, 5),)),
+        Example(
+            "import subprocess\nasync def build():\n    subprocess.run(['make'], timeout=60)\n",
+            at=((3, 5),),
+        ),
+        Example(
+            "import os\nclass A:\n    async def go(self):\n        os.system('ls')\n", at=((4, 9),)
+        ),
     )
-
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.call_lines(BLOCKING, in_async=True)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

@@ -8,9 +8,8 @@ import libcst as cst
 
 from pytest_gridgate.config import NotImplementedSettings, ScanSettings
 from scanners.globs import glob_matches
-from scanners.rules.analysis import Context
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 ABSTRACT_DECORATORS = frozenset(
     {
@@ -85,13 +84,19 @@ class NotImplementedInRuntime(Rule):
             "class Engine:\n    def execute(self, plan):\n"
             "        raise NotImplementedError('TODO')\n",
             "runtime/engine.py",
+            at=((3, 9),),
         ),
-        Example("def execute(plan):\n    raise NotImplementedError\n", "src/app/runtime/x.py"),
+        Example(
+            "def execute(plan):\n    raise NotImplementedError\n",
+            "src/app/runtime/x.py",
+            at=((2, 5),),
+        ),
         Example(
             "import abc\nclass Engine(abc.ABC):\n    @abc.abstractmethod\n"
             "    def execute(self, plan):\n        def helper():\n"
             "            raise NotImplementedError\n        return helper\n",
             "runtime/engine.py",
+            at=((6, 13),),
         ),
     )
 

@@ -7,10 +7,9 @@ import re
 import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
-from scanners.rules.analysis import Context
 from scanners.rules.names import dotted_name, resolve_relative
 from scanners.rules.prefilter import AstFacts
-from scanners.rules.rule import Example, Rule
+from scanners.rules.rule import Context, Example, Rule
 
 
 class EagerImport(Rule):
@@ -54,14 +53,18 @@ class EagerImport(Rule):
         Example("from . import api\nimport chromadb.config\n", "chromadb/__init__.py"),
     )
     INVALID = (
-        "import chromadb\n",
-        "import chromadb.api as api\n",
-        "from chromadb.api import Client\n",
-        "try:\n    import torch\nexcept ImportError:\n    torch = None\n",
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\nelse:\n    import torch\n",
-        "class Model:\n    import torch\n",
-        Example("from . import heavy\n", "app/service.py"),
-        Example("from ..heavy import Model\n", "app/api/views.py"),
+        Example("import chromadb\n", at=((1, 1),)),
+        Example("import chromadb.api as api\n", at=((1, 1),)),
+        Example("from chromadb.api import Client\n", at=((1, 1),)),
+        Example("try:\n    import torch\nexcept ImportError:\n    torch = None\n", at=((2, 5),)),
+        Example(
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\n"
+            "else:\n    import torch\n",
+            at=((5, 5),),
+        ),
+        Example("class Model:\n    import torch\n", at=((2, 5),)),
+        Example("from . import heavy\n", "app/service.py", at=((1, 1),)),
+        Example("from ..heavy import Model\n", "app/api/views.py", at=((1, 1),)),
     )
 
     def __init__(self, settings: ScanSettings, path: str) -> None:

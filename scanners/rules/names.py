@@ -253,3 +253,25 @@ class ScopeTable:
         head = name.split(".", 1)[0]
         resolved = self.resolve(head, scope)
         return resolved is not None and not resolved.startswith("builtins.")
+
+
+def is_main_guard(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"`` (either side, any quotes)."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    target = test.comparisons[0]
+    if not isinstance(target.operator, cst.Equal):
+        return False
+    sides = (test.left, target.comparator)
+    names = [s for s in sides if isinstance(s, cst.Name) and s.value == "__name__"]
+    strings = [
+        s for s in sides if isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__"
+    ]
+    return len(names) == 1 and len(strings) == 1
+
+
+def is_type_checking(test: cst.BaseExpression) -> bool:
+    """``TYPE_CHECKING`` or ``<anything>.TYPE_CHECKING`` (``typing.TYPE_CHECKING``)."""
+    if isinstance(test, cst.Name):
+        return test.value == "TYPE_CHECKING"
+    return isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING"

@@ -5,7 +5,7 @@ Interface used by the engine::
     check_workflow(path: str, source: bytes, settings: ScanSettings,
                    selected: Callable[[str], bool]) -> list[Finding]
 
-raises :class:`scanners.finding.ParseFailure` for invalid YAML (reported as GG000).
+raises :class:`scanners.finding.ParseFailure` for invalid YAML (reported as GW000).
 Line numbers are the YAML's own; inside a ``run:`` block they are the line of the offending
 command, so a ``# gridgate: ignore[GW001] reason`` comment on that line or the one above
 suppresses it (the engine applies suppressions). :data:`RULES` maps codes to rule classes.

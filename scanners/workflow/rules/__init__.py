@@ -9,9 +9,9 @@ from scanners.workflow.rules.gw003_no_timeout import NoTimeout
 from scanners.workflow.rules.gw004_collection_errors_tolerated import CollectionErrorsTolerated
 from scanners.workflow.rules.gw005_gate_disabled import GateDisabled
 from scanners.workflow.rules.gw006_pipe_without_pipefail import PipeWithoutPipefail
-from scanners.workflow.rules.rule import Hit, WorkflowRule
+from scanners.workflow.rules.rule import WorkflowRule, WorkflowViolation
 
-__all__ = ["RULES", "Hit", "WorkflowRule"]
+__all__ = ["RULES", "WorkflowRule", "WorkflowViolation"]
 
 RULES: dict[str, type[WorkflowRule]] = {
     rule.code: rule

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from scanners.workflow.commands import gate_name
 from scanners.workflow.document import Workflow
-from scanners.workflow.rules.rule import Hit, Script, WorkflowRule, scripts
+from scanners.workflow.rules.rule import Script, WorkflowRule, WorkflowViolation, scripts
 from scanners.workflow.script import Command, Statement
 
 _MASKING = frozenset({"true", ":", "/bin/true", "/usr/bin/true", "echo", "printf"})
@@ -80,13 +80,13 @@ class MaskedExit(WorkflowRule):
         "          status=$?\n          echo done\n          exit $status\n",
     )
 
-    def check(self, workflow: Workflow) -> Iterator[Hit]:
+    def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
         for script in scripts(workflow):
             for statement in script.statements:
                 yield from self._masked(script, statement)
             yield from self._errexit_off(script)
 
-    def _masked(self, script: Script, statement: Statement) -> Iterator[Hit]:
+    def _masked(self, script: Script, statement: Statement) -> Iterator[WorkflowViolation]:
         pipelines, operators = statement.pipelines, statement.operators
         for index, operator in enumerate(operators):
             right = pipelines[index + 1]
@@ -113,13 +113,13 @@ class MaskedExit(WorkflowRule):
             gate = masked[0]
             mask = " ".join(right.commands[0].argv[:2])
             line, column = script.scalar.position(gate.start)
-            yield Hit(
+            yield WorkflowViolation(
                 line,
                 column,
                 f"'{_describe(gate)}' cannot fail the step: '|| {mask}' masks its exit",
             )
 
-    def _errexit_off(self, script: Script) -> Iterator[Hit]:
+    def _errexit_off(self, script: Script) -> Iterator[WorkflowViolation]:
         top = sorted((s for s in script.statements if not s.nested), key=lambda s: s.start)
         last = top[-1] if top else None
         off: Command | None = None  # the `set +e` in force
@@ -141,7 +141,7 @@ class MaskedExit(WorkflowRule):
                         continue
                     line, column = script.scalar.position(off.start)
                     gate_line, _ = script.scalar.position(command.start)
-                    yield Hit(
+                    yield WorkflowViolation(
                         line,
                         column,
                         f"'set +e': the exit status of '{_describe(command)}' (line "

@@ -10,7 +10,13 @@ from yaml.nodes import ScalarNode
 
 from scanners.workflow.document import Job, Step, Workflow, mapping, position, scalar_text
 from scanners.workflow.expressions import UNKNOWN, evaluate, matrix_entries, truthy
-from scanners.workflow.rules.rule import Hit, WorkflowRule, commands, gate_commands, step_scripts
+from scanners.workflow.rules.rule import (
+    WorkflowRule,
+    WorkflowViolation,
+    commands,
+    gate_commands,
+    step_scripts,
+)
 
 # Actions whose failure is a verdict (a linter, a type checker, a build, a gate aggregator).
 GATE_ACTIONS = (
@@ -114,7 +120,7 @@ class ContinueOnError(WorkflowRule):
         "        if: steps.tests.outcome == 'failure'\n",
     )
 
-    def check(self, workflow: Workflow) -> Iterator[Hit]:
+    def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
         seen: set[int] = set()
         for job in workflow.jobs():
             steps = list(job.steps())
@@ -133,11 +139,15 @@ class ContinueOnError(WorkflowRule):
                 if runs_gate:
                     yield from self._judge(job, key, str(value.value), what)
 
-    def _judge(self, job: Job, key: ScalarNode, text: str, what: str) -> Iterator[Hit]:
+    def _judge(
+        self, job: Job, key: ScalarNode, text: str, what: str
+    ) -> Iterator[WorkflowViolation]:
         line, column = position(key)
         if "${{" not in text:
             if text.strip().lower() == "true":
-                yield Hit(line, column, f"continue-on-error: true on {what} hides its failure")
+                yield WorkflowViolation(
+                    line, column, f"continue-on-error: true on {what} hides its failure"
+                )
             return
         strategy = mapping(job.items.get("strategy", (None, None))[1])
         entries = matrix_entries(strategy.get("matrix", (None, None))[1]) or [{}]
@@ -146,7 +156,9 @@ class ContinueOnError(WorkflowRule):
             return
         if entries == [{}]:
             if truthy(values[0]):
-                yield Hit(line, column, f"continue-on-error is true on {what}: hides its failure")
+                yield WorkflowViolation(
+                    line, column, f"continue-on-error is true on {what}: hides its failure"
+                )
             return
         true = [entry for entry, v in zip(entries, values, strict=True) if truthy(v)]
         if not true:
@@ -161,10 +173,10 @@ class ContinueOnError(WorkflowRule):
                 f"matrix entries, {len(stable)} of them not pre-release ({names}{more}): "
                 "their failures are hidden"
             )
-            yield Hit(line, column, message)
+            yield WorkflowViolation(line, column, message)
         else:
             message = (
                 f"continue-on-error is true on {what} for {len(true)} pre-release or "
                 f"experimental matrix entries ({names}{more}): their failures are hidden"
             )
-            yield Hit(line, column, message, "warning")
+            yield WorkflowViolation(line, column, message, "warning")

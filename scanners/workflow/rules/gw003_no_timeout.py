@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from scanners.workflow.document import Step, Workflow, position
 from scanners.workflow.rules.rule import (
-    Hit,
     WorkflowRule,
+    WorkflowViolation,
     commands,
     gate_commands,
     step_scripts,
@@ -119,7 +119,7 @@ class NoTimeout(WorkflowRule):
         "      - uses: actions/checkout@v4\n      - run: pytest\n        timeout-minutes: 20\n",
     )
 
-    def check(self, workflow: Workflow) -> Iterator[Hit]:
+    def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
         for job in workflow.jobs():
             if job.calls_workflow or "timeout-minutes" in job.items or disabled(job.text("if")):
                 continue
@@ -134,7 +134,7 @@ class NoTimeout(WorkflowRule):
             line, column = position(job.key)
             step_line, _ = position(hanging.node)
             what = hanging.text("name") or hanging.text("uses") or "a run step"
-            yield Hit(
+            yield WorkflowViolation(
                 line,
                 column,
                 f"job '{job.job_id}' has no timeout-minutes and step '{what}' (line "

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from scanners.workflow.document import Workflow
 from scanners.workflow.rules.gw005_gate_disabled import addopts
-from scanners.workflow.rules.rule import Hit, WorkflowRule, gate_commands, scripts
+from scanners.workflow.rules.rule import WorkflowRule, WorkflowViolation, gate_commands, scripts
 
 
 class CollectionErrorsTolerated(WorkflowRule):
@@ -25,12 +25,12 @@ class CollectionErrorsTolerated(WorkflowRule):
     INVALID = ("jobs:\n  t:\n    steps:\n      - run: pytest --continue-on-collection-errors\n",)
     VALID = ("jobs:\n  t:\n    steps:\n      - run: echo '--continue-on-collection-errors'\n",)
 
-    def check(self, workflow: Workflow) -> Iterator[Hit]:
+    def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
         sources = [(s.scalar, s.statements) for s in scripts(workflow)]
         for scalar, statements in sources + list(addopts(workflow)):
             for command in gate_commands(statements):
                 if "--continue-on-collection-errors" in command.argv[1:]:
                     line, column = scalar.position(command.start)
-                    yield Hit(
+                    yield WorkflowViolation(
                         line, column, "--continue-on-collection-errors lets a broken module pass"
                     )

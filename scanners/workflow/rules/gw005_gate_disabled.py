@@ -9,8 +9,8 @@ from yaml.nodes import Node, ScalarNode
 from scanners.workflow.commands import runs_tests
 from scanners.workflow.document import Scalar, Step, Workflow, mapping, position
 from scanners.workflow.rules.rule import (
-    Hit,
     WorkflowRule,
+    WorkflowViolation,
     commands,
     gate_commands,
     scripts,
@@ -186,22 +186,22 @@ class GateDisabled(WorkflowRule):
         "      - run: pytest -p gridgate -p xdist\n",
     )
 
-    def check(self, workflow: Workflow) -> Iterator[Hit]:
+    def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
         sources = [(s.scalar, s.statements) for s in scripts(workflow)]
         for scalar, statements in sources + list(addopts(workflow)):
             for command in gate_commands(statements):
                 for option in _disabling_options(command.argv):
                     line, column = scalar.position(command.start)
-                    yield Hit(line, column, f"'{option}' disables part of the gate")
+                    yield WorkflowViolation(line, column, f"'{option}' disables part of the gate")
         for steps, name, node in env_entries(workflow):
             line, column = position(node)
             reason = weakening(name, str(node.value))
             if reason is not None:
-                yield Hit(line, column, f"'{name}: {node.value}' {reason}")
+                yield WorkflowViolation(line, column, f"'{name}: {node.value}' {reason}")
             elif name == AUTOLOAD and str(node.value).strip():
                 blind = self._runs_tests_without_gridgate(steps)
                 if blind is not None:
-                    yield Hit(line, column, self._autoload_message(blind))
+                    yield WorkflowViolation(line, column, self._autoload_message(blind))
         for script in scripts(workflow):
             yield from self._script_variables(script.step, script.scalar, script.statements)
 
@@ -229,20 +229,22 @@ class GateDisabled(WorkflowRule):
 
     def _script_variables(
         self, step: Step, scalar: Scalar, statements: list[Statement]
-    ) -> Iterator[Hit]:
+    ) -> Iterator[WorkflowViolation]:
         for command in commands(statements):
             for word, name, value in _assignments(command):
                 line, column = scalar.position(word.start)
                 reason = weakening(name, value)
                 if reason is not None:
-                    yield Hit(line, column, f"'{name}={value}' {reason}")
+                    yield WorkflowViolation(line, column, f"'{name}={value}' {reason}")
                     continue
                 if name != AUTOLOAD or not value:
                     continue
                 if word in command.assignments:  # `NAME=1 pytest`: this command only
                     env = _step_env(step)
                     if runs_tests(command.argv) and not loads_gridgate(command.argv, env):
-                        yield Hit(line, column, self._autoload_message(_describe(command.argv)))
+                        yield WorkflowViolation(
+                            line, column, self._autoload_message(_describe(command.argv))
+                        )
                     continue
                 # `export NAME=1`: the rest of the script; `>> $GITHUB_ENV`: later steps too.
                 blind = self._runs_tests_without_gridgate([step], command.start, statements)
@@ -251,4 +253,4 @@ class GateDisabled(WorkflowRule):
                     later = steps[steps.index(step) + 1 :] if step in steps else []
                     blind = self._runs_tests_without_gridgate(later)
                 if blind is not None:
-                    yield Hit(line, column, self._autoload_message(blind))
+                    yield WorkflowViolation(line, column, self._autoload_message(blind))

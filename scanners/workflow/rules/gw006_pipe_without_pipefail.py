@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from scanners.workflow.commands import command_name, gate_name
 from scanners.workflow.document import Workflow
-from scanners.workflow.rules.rule import Hit, WorkflowRule, scripts
+from scanners.workflow.rules.rule import WorkflowRule, WorkflowViolation, scripts
 
 
 def _shell_has_pipefail(shell: str | None) -> bool | None:
@@ -49,7 +49,7 @@ class PipeWithoutPipefail(WorkflowRule):
     INVALID = ("jobs:\n  t:\n    steps:\n      - run: pytest | tee log.txt\n",)
     VALID = ("jobs:\n  t:\n    steps:\n      - run: pytest | tee log.txt\n        shell: bash\n",)
 
-    def check(self, workflow: Workflow) -> Iterator[Hit]:
+    def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
         for script in scripts(workflow):
             if script.from_action:
                 continue  # the action picks the shell
@@ -70,7 +70,7 @@ class PipeWithoutPipefail(WorkflowRule):
                     if gate is not None and not pipefail:
                         line, column = run.position(pipeline.start)
                         last = command_name(pipeline.commands[-1].argv)
-                        yield Hit(
+                        yield WorkflowViolation(
                             line,
                             column,
                             f"'{gate} | {last}' without pipefail: "

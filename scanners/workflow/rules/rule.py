@@ -2,7 +2,8 @@
 
 Each rule is a small class in its own module: ``code``, ``name``, a docstring saying what
 it flags, why that is bad, an example and the fix, plus ``VALID`` and ``INVALID`` workflow
-snippets that the tests run through the scanner. ``check`` yields :class:`Hit`.
+snippets that the tests run through the scanner. ``check`` yields
+:class:`WorkflowViolation` (a Python rule reports :class:`scanners.rules.rule.Violation`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from scanners.workflow.document import Scalar, Step, Workflow
 from scanners.workflow.script import Command, Statement, parse_script
 
 
-class Hit(NamedTuple):
+class WorkflowViolation(NamedTuple):
     line: int
     column: int
     message: str
@@ -29,7 +30,7 @@ class WorkflowRule:
     VALID: ClassVar[tuple[str, ...]]
     INVALID: ClassVar[tuple[str, ...]]
 
-    def check(self, workflow: Workflow) -> Iterator[Hit]:
+    def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
         raise NotImplementedError
 
     @classmethod

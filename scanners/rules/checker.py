@@ -1,4 +1,5 @@
-"""``check_python``, ``fix_python`` and ``allow_in_matches``: the engine's entry points.
+"""``check_python``, ``violations`` (for the fixer) and ``allow_in_matches``: the engine's
+entry points into the Python rules.
 
 The tiers of :mod:`scanners.rules.rule` in order: drop rules whose settings do not apply,
 then rules whose tokens are not in the bytes, then rules the ``ast`` facts rule out; only
@@ -22,7 +23,7 @@ from scanners.rules import analysis
 from scanners.rules.names import module_name_for
 from scanners.rules.prefilter import AstFacts, parse_failure
 from scanners.rules.registry import registry
-from scanners.rules.rule import Rule
+from scanners.rules.rule import Rule, Violation
 from scanners.rules.skeleton import skeleton
 
 
@@ -128,6 +129,37 @@ def _check(
     except RecursionError:  # a rule recursing over a pathologically deep tree
         raise ParseFailure("too deeply nested to analyse") from None
     return sorted(findings)
+
+
+def violations(
+    path: str,
+    source: bytes,
+    settings: ScanSettings,
+    selected: Callable[[str], bool],
+    *,
+    fixable_only: bool = False,
+) -> tuple[cst.Module, list[Violation]] | None:
+    """The whole module (never a skeleton: the fixer rewrites it) and what the selected
+    rules report in it, or None when no rule is left after the cheap tiers.
+    ``fixable_only`` keeps only rules that declare ``fixable``."""
+    rules = [
+        cls(settings, path)
+        for code, cls in registry()[0].items()
+        if selected(code) and (cls.fixable or not fixable_only)
+    ]
+    rules = [rule for rule in rules if passes_tokens(rule, source)]
+    if not rules:
+        return None
+    facts = AstFacts(path, source)
+    facts.tree  # noqa: B018 - never touch a file that does not parse
+    left, _ = candidate_rules(source, rules, facts)
+    if not left:
+        return None
+    with _no_cyclic_gc():
+        module = parse_module(source)
+        module_name, package = module_name_for(path)
+        ctx, _ = analysis.run(module, path, module_name, package, left, facts, locate=False)
+    return module, ctx.reports
 
 
 def allow_in_matches(path: str, settings: ScanSettings) -> frozenset[tuple[int, str]]:
