@@ -106,23 +106,60 @@ class ProcMeter(Meter):
             self._children = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         except OSError:  # CONFIG_PROC_CHILDREN off: reaped children only
             self._children = -1
+        self._clear_ino = os.fstat(self._clear).st_ino
+        # Set when a test closed the kept descriptors (os.closerange): see _lose().
+        self._fallback: FallbackMeter | None = None
         self._page = os.sysconf("SC_PAGE_SIZE")
         self._floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self._start_kib = 0
         self._reaped_before = 0
 
+    def _lose(self) -> FallbackMeter:
+        """A test closed the kept descriptors (``os.closerange``), and their numbers may be
+        its own files by now: never write ``5`` into one of those, nor close them. The rest
+        of the run is measured by the fallback, which keeps no descriptor open."""
+        if self._fallback is None:
+            self._fallback = FallbackMeter()
+            self._clear = self._status = self._statm = self._children = -1
+            self.exact, self.name = False, FallbackMeter.name
+        return self._fallback
+
     def resident(self) -> int:
-        return int(os.pread(self._statm, 128, 0).split()[1]) * self._page
+        if self._fallback is not None:
+            return self._fallback.resident()
+        try:
+            return int(os.pread(self._statm, 128, 0).split()[1]) * self._page
+        except (OSError, ValueError, IndexError):
+            return self._lose().resident()
 
     def _status_peak(self) -> int:
-        text = os.pread(self._status, 4096, 0)
-        at = text.find(b"VmHWM:")
-        return int(text[at + 6 : text.find(b"kB", at)]) * _KIB
+        try:
+            text = os.pread(self._status, 4096, 0)
+            at = text.find(b"VmHWM:")
+            return int(text[at + 6 : text.find(b"kB", at)]) * _KIB
+        except (OSError, ValueError):
+            return self._lose().peak_since_start()
 
     def peak_since_start(self) -> int:
+        if self._fallback is not None:
+            return self._fallback.peak_since_start()
         return self._status_peak()
 
+    def kept(self) -> int:
+        if self._fallback is not None:
+            return self._fallback.kept()
+        return super().kept()
+
     def start(self) -> None:
+        if self._fallback is None:
+            try:
+                same = os.fstat(self._clear).st_ino == self._clear_ino
+            except OSError:
+                same = False
+            if not same:
+                self._lose()
+        if self._fallback is not None:
+            return self._fallback.start()
         os.write(self._clear, b"5")
         now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         if now <= self._floor:  # maybe the exec-time figure: ask for the size itself
@@ -134,6 +171,8 @@ class ProcMeter(Meter):
     def finish(self, kept_over: int = 0) -> Measurement:
         """``kept_over``: the size after teardown is read only when the peak is above it
         (what a test keeps is never more than its peak)."""
+        if self._fallback is not None:
+            return self._fallback.finish(kept_over)
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         peak = self._status_peak() if peak_kib <= self._floor else peak_kib * _KIB
         start = self._start_rss
@@ -141,7 +180,11 @@ class ProcMeter(Meter):
         # this test only when it grew during the test.
         reaped = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         children = reaped * _KIB if reaped > self._reaped_before else 0
-        if self._children >= 0 and os.pread(self._children, 16, 0):
+        try:
+            live = self._children >= 0 and bool(os.pread(self._children, 16, 0))
+        except OSError:
+            live = False
+        if live:
             children += _live_descendants_peak(os.getpid())
         added = max(peak - start, 0)
         kept = self.resident() - start if added > kept_over else 0
