@@ -88,6 +88,7 @@ if resource is not None:
     # space, which all threads share, so RUSAGE_THREAD gives the same one without adding
     # up every thread's CPU times (0.6 against 0.9 microseconds a call).
     _PEAK_OF = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+    _CHILDREN = resource.RUSAGE_CHILDREN
 
 
 class ProcMeter(Meter):
@@ -141,16 +142,12 @@ class ProcMeter(Meter):
         return self._fallback
 
     def _ours(self) -> bool:
-        """Whether the ``clear_refs`` descriptor is still the one this meter opened."""
-        if self._fallback is not None:
-            return False
+        """Whether the ``clear_refs`` descriptor is still the one this meter opened (after
+        :meth:`_lose`, it is -1: never)."""
         try:
-            if os.fstat(self._clear).st_ino == self._clear_ino:
-                return True
+            return os.fstat(self._clear).st_ino == self._clear_ino
         except OSError:
-            pass
-        self._lose()
-        return False
+            return False
 
     def resident(self) -> int:
         if self._fallback is not None:
@@ -186,22 +183,25 @@ class ProcMeter(Meter):
 
     def start(self) -> None:
         if not self._ours():
-            return self._fallback.start()  # type: ignore[union-attr]
+            self._lose().start()
+            return
         self._reset()
-        self._reaped_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        self._reaped_before = resource.getrusage(_CHILDREN).ru_maxrss
 
     def lap(self) -> Measurement:
+        # Every test runs this: written out in one function, as each method call costs.
         if not self._ours():
-            return self._fallback.lap()  # type: ignore[union-attr]
-        peak_kib = resource.getrusage(_PEAK_OF).ru_maxrss
+            return self._lose().lap()
+        getrusage = resource.getrusage
+        peak_kib = getrusage(_PEAK_OF).ru_maxrss
         peak = peak_kib * _KIB if peak_kib > self._floor else self._status_peak()
         # ru_maxrss of the children is the largest child ever reaped: it names a child of
         # this test only when it grew during the test.
-        reaped = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        reaped = getrusage(_CHILDREN).ru_maxrss
         children = reaped * _KIB if reaped > self._reaped_before else 0
         self._reaped_before = reaped
         try:
-            live = self._children >= 0 and bool(os.pread(self._children, 16, 0))
+            live = self._children >= 0 and os.pread(self._children, 16, 0) != b""
         except OSError:
             live = False
         if live:
@@ -211,7 +211,7 @@ class ProcMeter(Meter):
         # Children still running now may be reaped before the next test (the leak check
         # kills them): their peak was counted here, so the next test takes its own start.
         self._armed = not live
-        added = max(peak - start, 0)
+        added = peak - start if peak > start else 0
         return Measurement(added + children, self._start_rss - start, peak, children, start)
 
     def close(self) -> None:
