@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import GateReport, get_report
-from pytest_gridgate.settings import get_config
 
 # Exit statuses the gate may replace with 2: a run that "passed", failed tests, or found no
 # tests. Interrupted (2), internal errors (3) and usage errors (4) stay what they are.

@@ -23,10 +23,10 @@ from collections.abc import Generator, Mapping, MutableMapping
 
 import pytest
 
-from pytest_gridgate.config import GridgateConfig, env_name_problem
+from pytest_gridgate.config import get_config
 from pytest_gridgate.markers import marked_items
 from pytest_gridgate.report import GateReport, get_report
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.settings import GridgateConfig, env_name_problem
 
 # pid of the process that applied the defaults; a worker checks it against its parent.
 APPLIED_BY = "_GRIDGATE_ENV_APPLIED_BY"

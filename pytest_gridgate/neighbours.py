@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import GateReport
-from pytest_gridgate.settings import get_config
 
 SECTION = "neighbours"
 _FOUND_KEY = pytest.StashKey[list[dict[str, str]]]()

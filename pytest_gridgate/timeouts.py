@@ -37,11 +37,11 @@ import pytest
 import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import report as gate_report
-from pytest_gridgate.config import TimeoutSettings
+from pytest_gridgate.config import get_config
 from pytest_gridgate.hard_exit import real_exit
 from pytest_gridgate.markers import any_marker, marked_items
 from pytest_gridgate.report_format import explain_timeout
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.settings.timeouts import TimeoutSettings
 from pytest_gridgate.watchdog import (
     COLLECTION_INDEX,
     LONGEST,

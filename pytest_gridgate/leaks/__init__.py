@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.config import get_config
 
 if TYPE_CHECKING:
     from pytest_gridgate.leaks.detector import LeakDetector

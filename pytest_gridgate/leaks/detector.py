@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate.config import LeakSettings
 from pytest_gridgate.leaks import CHECK_ERRORS, MARKER, SECTION, garbage, tracking
 from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
@@ -27,6 +26,7 @@ from pytest_gridgate.leaks.processes import ProcessCheck
 from pytest_gridgate.leaks.signals import SignalCheck
 from pytest_gridgate.leaks.threads import ThreadCheck
 from pytest_gridgate.report import attach, get_report
+from pytest_gridgate.settings.leaks import LeakSettings
 
 __all__ = ["GridgateLeakWarning", "LeakDetector", "build_checks"]
 

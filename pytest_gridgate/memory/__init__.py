@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.config import get_config
 from pytest_gridgate.sizes import ByteSize, format_size
 
 if TYPE_CHECKING:

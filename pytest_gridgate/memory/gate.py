@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate.config import MemorySettings
 from pytest_gridgate.markers import marked_items
 from pytest_gridgate.memory import MARKER, SECTION, TOP
 from pytest_gridgate.memory.meter import Meter, make_meter
 from pytest_gridgate.report import attach
+from pytest_gridgate.settings.memory import MemorySettings
 from pytest_gridgate.sizes import ByteSize, format_size, parse_size
 
 __all__ = ["GridgateMemoryWarning", "MemoryGate"]
