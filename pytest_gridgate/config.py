@@ -18,7 +18,6 @@ import pytest
 from pytest_gridgate.settings import (
     ConfigError,
     GridgateConfig,
-    LeakSettings,
     find_config_file,
     load_config,
 )
@@ -38,12 +37,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="configuration profile from [tool.gridgate.profiles] (env: GRIDGATE_PROFILE; "
         "default: the file's profile key, else none)",
-    )
-    group.addoption(
-        "--gridgate-leaks",
-        choices=("off", "warn", "fail"),
-        help="what a leaked resource does: off, warn or fail (config: leaks.action, env: "
-        f"GRIDGATE_LEAKS_ACTION; default: {LeakSettings().action})",
     )
 
 

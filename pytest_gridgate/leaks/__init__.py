@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_gridgate.config import get_config
+from pytest_gridgate.settings.leaks import LeakSettings
 
 if TYPE_CHECKING:
     from pytest_gridgate.leaks.detector import LeakDetector
@@ -37,6 +38,16 @@ GROUPS_SECTION = "leak_groups"
 CHECK_ERRORS = "leak_check_errors"
 MARKER = "gridgate_allow_leaks"
 _DETECTOR_KEY: pytest.StashKey[LeakDetector] = pytest.StashKey()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gridgate")
+    group.addoption(
+        "--gridgate-leaks",
+        choices=("off", "warn", "fail"),
+        help="what a leaked resource does: off, warn or fail (config: leaks.action, env: "
+        f"GRIDGATE_LEAKS_ACTION; default: {LeakSettings().action})",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,7 +9,6 @@ must name TOML keys, and importing any of those costs more than this module's wh
 
 from __future__ import annotations
 
-import difflib
 import json
 import types
 import typing
@@ -180,6 +179,8 @@ def env_table(value: Any, key: str, source: str) -> Mapping[str, str]:
 
 def unknown_key(name: str, known: Sequence[str]) -> str:
     """``unknown key; did you mean 'action'? (known keys: ...)``."""
+    import difflib  # only on an error: it costs several milliseconds to import
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown key{hint} (known keys: {', '.join(sorted(known))})"
