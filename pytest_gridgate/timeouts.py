@@ -40,8 +40,8 @@ from pytest_gridgate import report as gate_report
 from pytest_gridgate.config import get_config
 from pytest_gridgate.hard_exit import real_exit
 from pytest_gridgate.markers import any_marker, marked_items
-from pytest_gridgate.report_format import explain_timeout
 from pytest_gridgate.settings.timeouts import TimeoutSettings
+from pytest_gridgate.timeout_report import explain_timeout
 from pytest_gridgate.watchdog import (
     COLLECTION_INDEX,
     LONGEST,
@@ -77,6 +77,10 @@ class CollectionTimeout(Exception):
 
 def _timeout_plugin(config: pytest.Config) -> Any:
     return config.pluginmanager.get_plugin("timeout")
+
+
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [_SECTION]  # in every report, empty when nothing timed out
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -50,6 +50,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [SECTION]  # in every report, empty when nothing leaked
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

@@ -46,6 +46,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [SECTION]  # in every report, empty when no test was over a limit
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
