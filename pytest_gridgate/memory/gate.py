@@ -88,6 +88,12 @@ class MemoryGate:
             # Collection and start-up: the peak before the first reset.
             self._first = False
             self._process_peak = self.meter.peak_since_start()
+        elif self._item is not None:
+            # The last test's teardown never reached the gate (a finalizer raised): that
+            # test goes unmeasured, but not the process's peak during it.
+            peak = self.meter.peak_since_start()
+            if peak > self._process_peak:
+                self._process_peak, self._process_peak_at = peak, self._item.nodeid
         self._item = item
         # Nothing to do here, as a rule: the last test's lap() started this one.
         self.meter.begin()
