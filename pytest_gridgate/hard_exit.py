@@ -12,7 +12,7 @@ if that was not 0.
 
 What the wrapper cannot see (a module that took ``os._exit`` before the session began, C
 code calling ``_exit``, a kill from outside) the timeouts supervisor notices when the
-process is gone: it writes the "ended" report (``pytest_gridgate.supervisor.ended``), but
+process is gone: it writes the "ended" report (``pytest_gridgate.timeouts.takeover.ended``), but
 the exit status stays what it was. Under xdist the controller reports a lost worker.
 """
 
@@ -95,8 +95,9 @@ class ExitGuard:
         raise AssertionError("os._exit returned")  # for the type checker: it never does
 
     def _report(self, code: int, frame: FrameType | None) -> int:
-        from pytest_gridgate.timeouts import TimeoutGate, _collector_of
-        from pytest_gridgate.watchdog import where_stuck
+        from pytest_gridgate.timeouts.collection_clock import collector_of
+        from pytest_gridgate.timeouts.gate import TimeoutGate
+        from pytest_gridgate.timeouts.stuck import where_stuck
 
         config = self.config
         where = where_stuck(frame, config.rootpath) or "?"
@@ -108,7 +109,7 @@ class ExitGuard:
         if item is not None:
             summary = f"os._exit({code!r}) in {item.nodeid} at {where}"
         elif collecting:
-            nodeid = _collector_of(frame)
+            nodeid = collector_of(frame)
             summary = f"os._exit({code!r}) while collecting {nodeid} at {where}"
             message = f"{summary}: a module must not end the process while being collected"
             rep = pytest.CollectReport(nodeid, "failed", f"E   {message}", [])

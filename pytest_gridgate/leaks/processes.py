@@ -10,12 +10,12 @@ compared with the children known before the test, by pid and start time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from pytest_gridgate import process_tree
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import EXHAUSTED, reserve, with_headroom
 from pytest_gridgate.leaks.tracking import spawn_count
@@ -79,33 +79,6 @@ def direct_children() -> list[int]:
     return [child.pid for child in psutil.Process().children()]
 
 
-def descendants(pid: int) -> int:
-    """How many processes descend from ``pid`` (without reading the whole process table)."""
-    if not _HAS_PROC_CHILDREN:
-        import psutil
-
-        try:
-            return len(psutil.Process(pid).children(recursive=True))
-        except psutil.Error:
-            return 0
-    count, pending = 0, [pid]
-    while pending:
-        parent = pending.pop()
-        try:
-            tids = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
-                    children = [int(child) for child in f.read().split()]
-            except OSError:
-                continue
-            count += len(children)
-            pending.extend(children)
-    return count
-
-
 def _start_time(pid: int) -> float | None:
     """When ``pid`` started (it tells a reused pid apart), or None when it is gone.
 
@@ -164,26 +137,15 @@ def describe(proc: psutil.Process) -> str:
     return cmdline if len(cmdline) <= 120 else cmdline[:117] + "..."
 
 
-def kill_tree(proc: psutil.Process) -> bool:
-    """Kill ``proc`` and its descendants, and reap them; True when none survived."""
-    import psutil
-
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return True
-    for each in procs:
-        try:
-            each.kill()
-        except psutil.NoSuchProcess:
-            continue
-    _, alive = psutil.wait_procs(procs, timeout=5)
-    return not alive
+def _killed(pid: int, started: float | None) -> bool:
+    """Kill a leaked child (the one that started at ``started``) and everything below it,
+    and reap it; True when none survived."""
+    killed = process_tree.kill_tree(pid, include_root=True, wait=5, root_started=started)
+    return not killed.survivors
 
 
-def _reap(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):  # someone else reaped it meanwhile
-        os.waitpid(pid, os.WNOHANG)
+def _reaped(pid: int) -> bool:
+    process_tree.reap(pid)  # or someone else reaped it meanwhile
     return True
 
 
@@ -303,16 +265,17 @@ class ProcessCheck:
                 name = "?"
             detail = f"pid {proc.pid} '{name}' exited but was never waited for"
             # Pending: a thread of the test's code may be about to wait for it.
-            return Leak("zombie", key, detail, pending=True, cleanup=lambda: _reap(proc.pid))
+            return Leak("zombie", key, detail, pending=True, cleanup=lambda: _reaped(proc.pid))
         if not self.processes:
             return None
         cmdline = describe(proc)
         if self._ignored(proc, cmdline):
             return None
-        below = descendants(proc.pid)
+        below = len(process_tree.descendants(proc.pid))
         tree = f" with {below} descendant(s)" if below else ""
         detail = f"pid {proc.pid} '{cmdline}' still running{tree}"
-        cleanup = (lambda: kill_tree(proc)) if self.kill else None
+        started = process_tree.start_time(proc.pid)
+        cleanup = (lambda: _killed(proc.pid, started)) if self.kill else None
         return Leak("process", key, detail, pending=True, cleanup=cleanup)
 
     def alive(self) -> list[Leak]:

@@ -47,6 +47,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pytest_gridgate._compat import process_starters
+
 _SPAWN_EVENTS = frozenset(
     {
         "subprocess.Popen",
@@ -266,15 +268,11 @@ def _refreshing(
 
 def _wrap_process_starters() -> bool:
     """Count calls of the functions that start processes; False where they do not exist."""
-    try:
-        posixsubprocess = importlib.import_module("_posixsubprocess")
-    except ImportError:
+    starters = process_starters()
+    if not starters:
         return False
-    import subprocess
-
-    setattr(posixsubprocess, "fork_exec", _counting(posixsubprocess.fork_exec))  # noqa: B010
-    if getattr(subprocess, "_fork_exec", None) is not None:  # 3.11+: imported by name
-        subprocess._fork_exec = _counting(subprocess._fork_exec)  # type: ignore[attr-defined]
+    for owner, name in starters:
+        setattr(owner, name, _counting(getattr(owner, name)))
     for name in ("posix_spawn", "posix_spawnp", "system"):
         if hasattr(os, name):
             setattr(os, name, _counting(getattr(os, name)))
