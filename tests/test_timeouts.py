@@ -488,15 +488,14 @@ def test_the_watcher_is_no_leak_and_ends_with_the_run(
         import pytest
 
         def watchers():
-            # Not a child of the run (see timeouts/watcher.sh): its argv names the run's pid
-            # (gridgate-watchdog WATCHER.sh STATE PID START TAKE-OVER...).
+            # Not a child of the run (see watchdog.WATCHER): its argv names the run's pid.
             found = []
             for pid in filter(str.isdigit, os.listdir("/proc")):
                 try:
                     argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
                 except OSError:
                     continue
-                if argv[0] == b"gridgate-watchdog" and argv[3] == str(os.getpid()).encode():
+                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
                     found.append(pid)
             return found
 
@@ -539,9 +538,9 @@ def test_a_run_killed_from_outside_leaves_no_watcher_behind(pytester: pytest.Pyt
                         argv = fh.read().split(b"\\0")
                 except OSError:
                     continue
-                if argv[0] == b"gridgate-watchdog" and argv[3] == str(os.getpid()).encode():
+                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
                     with open("watcher.tmp", "wb") as out:
-                        out.write(pid.encode() + b" " + argv[2])  # and its state
+                        out.write(pid.encode() + b" " + argv[4])  # and its state
             os.replace("watcher.tmp", "watcher.txt")
             time.sleep(600)
         """,

@@ -85,7 +85,10 @@ class Supervisor:
         # argv[0] names it in ps (and for the leaks gate) before it renames itself; the
         # run is known by its pid and start time (the raw field of /proc/PID/stat).
         started = process_tree.start_ticks(pid)
-        watcher = [NAME, str(WATCHER), str(state), str(pid), str(started)]
+        # `sh -c '. "$0"' WATCHER ...`: the script read from its file, with the arguments
+        # where ps and /proc show them for every watcher (STATE in argv[4], the run's pid in
+        # argv[5]).
+        watcher = [NAME, "-c", '. "$0"', str(WATCHER), str(state), str(pid), str(started)]
         take_over = take_over_command(str(self._dir), pid)
         self._argv = [*watcher, *take_over]
         self._stdio = stdio

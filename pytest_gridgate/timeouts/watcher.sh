@@ -1,6 +1,6 @@
 # gridgate's timeouts supervisor: the watcher loop (POSIX sh; started by supervisor.py).
 #
-#   sh watcher.sh STATE RUN_PID RUN_START_TIME TAKE_OVER_COMMAND...
+#   sh -c ". \"$0\"" watcher.sh STATE RUN_PID RUN_START_TIME TAKE_OVER_COMMAND...
 #
 # It wakes every second (a killed `sleep` does not count) and counts the wake-ups during
 # which the same GEN stays armed in STATE (see state.py), from its first sight of GEN;
