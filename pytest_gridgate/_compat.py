@@ -87,7 +87,40 @@ def collect_unraisable(config: Any) -> bool:
     return True
 
 
-# -- CPython: asyncio, subprocess (3.10 to 3.13) ----------------------------------------------
+def fixture_defs(request: Any) -> dict[str, Any]:
+    """The fixture definitions active for a test's request, by name (``{}`` where pytest
+    keeps them elsewhere). Private: ``FixtureRequest._fixture_defs``."""
+    defs = getattr(request, "_fixture_defs", None)
+    return defs if isinstance(defs, dict) else {}
+
+
+def item_fixture_defs(item: Any) -> dict[str, Any]:
+    """The fixture definitions an item uses, by name (each a sequence, the last the one
+    that applies). Private: ``Item._fixtureinfo.name2fixturedefs``."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = getattr(info, "name2fixturedefs", None)
+    return dict(defs) if defs else {}
+
+
+def terminal_column(terminal: Any) -> int:
+    """How far the terminal reporter has written into its current line (0: at the start
+    of a line, also where unknown). Private: ``TerminalReporter._tw``."""
+    column = getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0)
+    return column if isinstance(column, int) else 0
+
+
+# -- CPython: asyncio, subprocess, signal, os (3.10 to 3.13) ----------------------------------
+
+_signal: Any = __import__("_signal")
+#: ``signal.getsignal`` without its conversion to enums (the C function behind it, in the
+#: private ``_signal`` module): about 30 times cheaper, and called once per test.
+getsignal: Any = _signal.getsignal
+
+
+def signal_module() -> Any:
+    """The C module behind ``signal`` (``_signal``): ``signal.signal`` calls its
+    ``signal`` by attribute, so a wrapper put there sees every handler set from Python."""
+    return _signal
 
 
 def running_loop() -> Any:
@@ -95,6 +128,51 @@ def running_loop() -> Any:
     instead). Private: ``asyncio.events._get_running_loop``; asyncio not imported: None."""
     events = sys.modules.get("asyncio.events")
     return events._get_running_loop() if events is not None else None
+
+
+def current_event_loop() -> Any:
+    """The event loop set as current in this thread's policy, or None; creates nothing
+    (``asyncio.get_event_loop()`` would, and warn). Private: the default policy's
+    ``_local._loop``; asyncio not imported: None."""
+    events = sys.modules.get("asyncio.events")
+    if events is None:
+        return None
+    policy = getattr(events, "_event_loop_policy", None)
+    local = getattr(policy, "_local", None)
+    return getattr(local, "_loop", None)
+
+
+def event_loop_fds(loop: Any) -> list[int]:
+    """The descriptors an event loop holds open itself: its selector's and its self-pipe
+    (a socket pair). Private: ``BaseSelectorEventLoop._selector``, ``_ssock``, ``_csock``."""
+    import contextlib
+
+    fds = []
+    selector = getattr(loop, "_selector", None)
+    if selector is not None:
+        with contextlib.suppress(Exception):
+            fds.append(selector.fileno())
+    for name in ("_ssock", "_csock"):
+        sock = getattr(loop, name, None)
+        if sock is not None and sock.fileno() != -1:
+            fds.append(sock.fileno())
+    return fds
+
+
+def multiprocessing_children() -> Any:
+    """multiprocessing's set of started, unjoined ``Process`` objects (a forkserver starts
+    them without a process start in this process), or None where it is not imported.
+    Private: ``multiprocessing.process._children``. The leaks gate's per-test snapshot
+    reads the same attribute inline, for speed."""
+    return getattr(sys.modules.get("multiprocessing.process"), "_children", None)
+
+
+def environ_data(environ: Any) -> dict[Any, Any]:
+    """A copy of ``os.environ``'s underlying mapping (encoded keys and values, as the
+    process's environment holds them), or of the mapping itself. Private:
+    ``os._Environ._data``."""
+    data = getattr(environ, "_data", None)
+    return dict(data) if data is not None else dict(environ)
 
 
 def process_starters() -> list[tuple[Any, str]]:

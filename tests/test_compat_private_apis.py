@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 import pytest_timeout  # type: ignore[import-untyped]
@@ -219,3 +222,119 @@ def test_threading_shutdown_lets_the_interpreter_exit() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "released\n"
+
+
+def test_pytest_fixture_defs_of_a_request_and_an_item(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider")
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_gridgate import _compat
+
+        @pytest.fixture(scope="module")
+        def shared():
+            return 1
+
+        @pytest.fixture
+        def own(request, shared):
+            defs = _compat.fixture_defs(request)
+            assert defs["shared"].scope == "module"
+            return 2
+        """
+    )
+    pytester.makepyfile(
+        """
+        from pytest_gridgate import _compat
+
+        def test_uses(request, own):
+            defs = _compat.item_fixture_defs(request.node)
+            assert sorted(defs) == ["own", "shared"]  # "request" is no fixturedef
+            assert defs["shared"][-1].scope == "module"
+            assert defs["own"][-1].scope == "function"
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:gridgate")
+    result.assert_outcomes(passed=1)
+
+
+def test_pytest_terminal_writer_column(pytester: pytest.Pytester) -> None:
+    config = pytester.parseconfigure("-p", "no:gridgate")
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    terminal.ensure_newline()
+    assert _compat.terminal_column(terminal) == 0
+    terminal.write("...")
+    assert _compat.terminal_column(terminal) == 3
+    terminal.write("\n")
+    assert _compat.terminal_column(object()) == 0
+
+
+def test_asyncio_policy_current_loop() -> None:
+    assert _compat.current_event_loop() is None or not _compat.current_event_loop().is_running()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        assert _compat.current_event_loop() is loop
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    assert _compat.current_event_loop() is None
+
+
+def test_asyncio_selector_loop_fds() -> None:
+    loop = asyncio.SelectorEventLoop()
+    try:
+        fds = _compat.event_loop_fds(loop)
+        assert len(fds) == 3  # the selector (epoll, kqueue...) and the self-pipe pair
+        for fd in fds:
+            os.fstat(fd)  # open
+    finally:
+        loop.close()
+    assert _compat.event_loop_fds(loop) == []
+
+
+def test_multiprocessing_children() -> None:
+    import multiprocessing
+    import multiprocessing.process
+
+    before = set(_compat.multiprocessing_children() or ())
+    ctx = multiprocessing.get_context("spawn" if sys.platform != "linux" else "fork")
+    proc = ctx.Process(target=time.sleep, args=(0,))
+    proc.start()
+    try:
+        assert proc in (_compat.multiprocessing_children() or ())
+        assert proc not in before
+    finally:
+        proc.join(timeout=120)
+    multiprocessing.active_children()  # joins the finished ones: they leave the set
+    assert proc not in (_compat.multiprocessing_children() or ())
+
+
+def test_os_environ_data() -> None:
+    data = _compat.environ_data(os.environ)
+    assert data  # the encoded mapping: bytes on POSIX
+    key = next(iter(data))
+    assert os.fsdecode(key) in os.environ
+    assert _compat.environ_data({"A": "1"}) == {"A": "1"}
+
+
+def test_signal_c_module() -> None:
+    module = _compat.signal_module()
+    assert module.__name__ == "_signal"
+    assert _compat.getsignal(signal.SIGINT) is signal.getsignal(signal.SIGINT) or (
+        _compat.getsignal(signal.SIGINT) == int(signal.getsignal(signal.SIGINT))  # type: ignore[arg-type]
+    )
+    # signal.signal goes through the C module's attribute: a wrapper there sees it.
+    seen: list[int] = []
+    original = module.signal
+
+    def wrapper(signum: int, handler: object) -> object:
+        seen.append(signum)
+        return original(signum, handler)
+
+    module.signal = wrapper
+    try:
+        previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, previous)
+    finally:
+        module.signal = original
+    assert seen == [signal.SIGUSR1, signal.SIGUSR1]

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from pytest_gridgate import process_tree
+from pytest_gridgate._compat import multiprocessing_children
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import EXHAUSTED, reserve, with_headroom
 from pytest_gridgate.leaks.tracking import spawn_count
@@ -57,8 +58,7 @@ _modules = sys.modules
 def _mp_children() -> frozenset[Any]:
     # multiprocessing keeps its started, unjoined Process objects in a module-level set:
     # a forkserver starts them without a process start in this process, so watch it too.
-    module = _modules.get("multiprocessing.process")
-    children = getattr(module, "_children", None)
+    children = multiprocessing_children()
     return frozenset(children) if children else _EMPTY
 
 
@@ -179,7 +179,7 @@ class ProcessCheck:
 
     def snapshot(self) -> ProcessBaseline:
         spawns = spawn_count()
-        # _mp_children(), inlined: this runs twice per test.
+        # _mp_children(), inlined (the private attribute: see _compat): twice per test.
         module = _modules.get("multiprocessing.process")
         children = getattr(module, "_children", None)
         mp_children = frozenset(children) if children else _EMPTY

@@ -47,7 +47,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pytest_gridgate._compat import getsignal as _compat_getsignal
 from pytest_gridgate._compat import process_starters
+from pytest_gridgate._compat import signal_module as c_signal_module
 
 _SPAWN_EVENTS = frozenset(
     {
@@ -92,7 +94,7 @@ watched_handlers = _probe(_handlers)
 alarm_handler = _probe(_alarm_handler)
 
 # The C function behind signal.getsignal, without its conversion to enums: 30 times cheaper.
-getsignal: Any = importlib.import_module("_signal").getsignal
+getsignal = _compat_getsignal
 
 
 def read_cwd() -> str:
@@ -323,7 +325,7 @@ def install() -> None:
     os.chdir = _refreshing(os.chdir, _refresh_cwd, _note_cwd_site)
     if hasattr(os, "fchdir"):
         os.fchdir = _refreshing(os.fchdir, _refresh_cwd, _note_cwd_site)
-    signal_module: Any = importlib.import_module("_signal")
+    signal_module = c_signal_module()
     signal_module.signal = _refreshing(signal_module.signal, _refresh_handlers, _note_signal_site)
     _refresh_handlers()
 

@@ -11,8 +11,6 @@ test fails, the run goes on.
 
 from __future__ import annotations
 
-# getsignal without the enum conversion of signal.getsignal: called once per test.
-import _signal  # type: ignore[import-not-found]
 import os
 import signal
 import sys
@@ -25,6 +23,7 @@ import pytest
 import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import process_tree
+from pytest_gridgate._compat import getsignal  # no enum conversion: once per test
 from pytest_gridgate.timeouts.state import LONGEST
 from pytest_gridgate.timeouts.stuck import awaiting, where_stuck
 
@@ -73,7 +72,7 @@ class StageOne:
         self._alarm = (item, settings, started)
         item.cancel_timeout = self._cancel  # type: ignore[attr-defined]
         if signal_method:
-            if _signal.getsignal(signal.SIGALRM) is not self._handler:
+            if getsignal(signal.SIGALRM) is not self._handler:
                 self.install_alarm_handler()  # a test replaced it
             signal.setitimer(signal.ITIMER_REAL, seconds)
         return True
