@@ -132,14 +132,11 @@ def test_pytest_collect_unraisable(pytester: pytest.Pytester) -> None:
 def test_asyncio_get_running_loop_private() -> None:
     assert _compat.running_loop() is None
 
-    async def inside() -> object:
-        return _compat.running_loop()
+    async def inside() -> tuple[object, object]:
+        return _compat.running_loop(), asyncio.get_running_loop()
 
-    loop = asyncio.new_event_loop()
-    try:
-        assert loop.run_until_complete(inside()) is loop
-    finally:
-        loop.close()
+    found, running = asyncio.run(inside())
+    assert found is running
 
 
 def test_posixsubprocess_fork_exec() -> None:

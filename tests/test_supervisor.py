@@ -88,7 +88,7 @@ def _run(script: str, spec: dict[str, Any], tmp_path: Path) -> tuple[int, list[i
     assert proc.stdout is not None
     pids = [int(pid) for pid in proc.stdout.readline().split()]
     out, err = proc.communicate(timeout=240)
-    return proc.wait(), pids, out + err
+    return proc.wait(timeout=60), pids, out + err
 
 
 def _wait_gone(pid: int) -> None:
