@@ -4,7 +4,8 @@ Shared infrastructure, not a gate: the timeouts gate kills what a timed-out test
 (stage one, stage two), the supervisor's take-over kills a run stuck in C code from
 outside, and the leaks gate counts and cleans up the children a test left running.
 
-Standard library only, and psutil only where ``/proc`` cannot answer: the take-over runs
+Out of descriptors (``EMFILE``, ``ENFILE``) is raised, never taken for a process that
+is gone. Standard library only, and psutil only where ``/proc`` cannot answer: the take-over runs
 in ``python -I -S`` (no site-packages), and importing psutil costs a run about 10 ms.
 On Linux everything is read from ``/proc``: a process's children from
 ``/proc/PID/task/*/children`` (no walk over the whole process table), its start time and
@@ -14,6 +15,7 @@ that a pid the kernel hands out again in between is never signalled by mistake.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -24,6 +26,9 @@ HAVE_PROC = sys.platform.startswith("linux") and os.path.exists(
 )
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
+#: Out of descriptors: the process may well be there, so these errors are raised, never
+#: read as "gone" (the leaks gate retries with its spare descriptors).
+EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE})
 #: How often a wait for processes to end looks again.
 _POLL = 0.01
 
@@ -42,7 +47,9 @@ def _stat(pid: int) -> list[str] | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()
-    except OSError:
+    except OSError as exc:
+        if exc.errno in EXHAUSTED:
+            raise
         return None
     # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
     return stat[stat.rfind(b")") + 2 :].decode("ascii", "replace").split()
@@ -92,14 +99,18 @@ def children(pid: int) -> list[int]:
             return []
     try:
         tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
+    except OSError as exc:
+        if exc.errno in EXHAUSTED:
+            raise
         return []  # gone
     found: list[int] = []
     for tid in tids:
         try:
             with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
                 found.extend(int(child) for child in fh.read().split())
-        except OSError:
+        except OSError as exc:
+            if exc.errno in EXHAUSTED:
+                raise
             continue  # the thread ended meanwhile
     return found
 
@@ -117,6 +128,20 @@ def descendants(root: int, *, spare: int | None = None) -> list[int]:
     return found
 
 
+def name(pid: int) -> str | None:
+    """``pid``'s process name (``/proc/PID/comm``); None where ``/proc`` cannot say (no
+    ``/proc``, or the process is gone)."""
+    if not HAVE_PROC:
+        return None
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as fh:
+            return os.fsdecode(fh.read().rstrip(b"\n"))
+    except OSError as exc:
+        if exc.errno in EXHAUSTED:
+            raise
+        return None
+
+
 def command(pid: int) -> str:
     """``pid``'s command line (its name if that is empty), cut to 80 characters; "?"."""
     if HAVE_PROC:
@@ -126,7 +151,9 @@ def command(pid: int) -> str:
             if not raw.strip(b"\0"):
                 with open(f"/proc/{pid}/comm", "rb") as fh:
                     raw = fh.read()
-        except OSError:
+        except OSError as exc:
+            if exc.errno in EXHAUSTED:
+                raise
             return "?"
         return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()[:80]
     import psutil

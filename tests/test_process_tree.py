@@ -207,3 +207,35 @@ def test_command_names_the_process(started: list[subprocess.Popen[str]]) -> None
     assert process_tree.command(child.pid).startswith(sys.executable)
     assert process_tree.start_time(int(said)) is not None
     assert process_tree.start_ticks(int(said)) is not None
+
+
+def test_out_of_descriptors_is_raised_not_taken_for_gone() -> None:
+    # A process out of descriptors cannot read /proc: that says nothing about the process
+    # read (the leaks gate retries with its spare descriptors on this error).
+    script = textwrap.dedent(
+        """
+        import errno, os, resource
+        from pytest_gridgate import process_tree
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        held = []
+        try:
+            while True:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError as exc:
+            assert exc.errno == errno.EMFILE
+        for read in (process_tree.children, process_tree.start_time, process_tree.name):
+            try:
+                read(os.getpid())
+            except OSError as exc:
+                assert exc.errno == errno.EMFILE, exc
+            else:
+                raise AssertionError(f"{read.__name__} took EMFILE for an answer")
+        print("raised")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240
+    )
+    assert done.stdout == "raised\n", done.stderr

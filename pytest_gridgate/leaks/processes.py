@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_gridgate import process_tree
 from pytest_gridgate._compat import multiprocessing_children
 from pytest_gridgate.leaks.base import Leak
-from pytest_gridgate.leaks.headroom import EXHAUSTED, reserve, with_headroom
+from pytest_gridgate.leaks.headroom import reserve, with_headroom
 from pytest_gridgate.leaks.tracking import spawn_count
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ KNOWN_PROCESSES = (
     "gridgate-*",
 )
 
-_HAS_PROC_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 _EMPTY: frozenset[Any] = frozenset()
 
 ProcessKey = tuple[int, float]
@@ -63,58 +62,15 @@ def _mp_children() -> frozenset[Any]:
 
 
 def direct_children() -> list[int]:
-    if _HAS_PROC_CHILDREN:
-        pids: list[int] = []
-        for tid in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{tid}/children", "rb") as f:
-                    pids.extend(int(pid) for pid in f.read().split())
-            except OSError as exc:
-                if exc.errno in EXHAUSTED:  # not gone: retried with the spares
-                    raise
-                continue  # the thread ended meanwhile
-        return pids
-    import psutil
-
-    return [child.pid for child in psutil.Process().children()]
+    return process_tree.children(os.getpid())
 
 
-def _start_time(pid: int) -> float | None:
-    """When ``pid`` started (it tells a reused pid apart), or None when it is gone.
-
-    Read from ``/proc`` where it exists: gridgate's own supervisor is a child of every
-    run, and importing psutil just to key it would cost every run ~10 ms at start-up.
-    """
-    if _HAS_PROC_CHILDREN:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError as exc:
-            if exc.errno in EXHAUSTED:  # not gone: retried with the spares
-                raise
-            return None
-        # Field 22, the start time in clock ticks; counted from the ")" that ends the
-        # command name (field 2), which may itself hold spaces and parentheses.
-        return float(stat[stat.rfind(b")") + 2 :].split()[19])
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
-
-
-def _proc_name(pid: int) -> str | None:
-    """The process name (``/proc/<pid>/comm``), where ``/proc`` has it, without psutil."""
-    if not _HAS_PROC_CHILDREN:
-        return None
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            return os.fsdecode(f.read().rstrip(b"\n"))
-    except OSError as exc:
-        if exc.errno in EXHAUSTED:  # not gone: retried with the spares
-            raise
-        return None
+# When a child started (it tells a reused pid apart), or None when it is gone; from /proc
+# where it exists: importing psutil just to key gridgate's own supervisor would cost every
+# run ~10 ms at start-up.
+_start_time = process_tree.start_time
+# A child's name without psutil, where /proc has it.
+_proc_name = process_tree.name
 
 
 def _scan() -> set[ProcessKey]:

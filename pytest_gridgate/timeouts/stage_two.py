@@ -96,7 +96,10 @@ class StageTwo:
         faulthandler.dump_traceback(file=gate.stderr_fd, all_threads=True)
         supervisor = self.watchdog.supervisor
         spare = supervisor.pid if supervisor else None
-        killed = process_tree.kill_tree(os.getpid(), spare=spare).killed
+        try:
+            killed = process_tree.kill_tree(os.getpid(), spare=spare).killed
+        except OSError:  # out of descriptors: nothing to list, and the process ends anyway
+            killed = []
         if killed:
             entry["killed"] = killed
         code = pytest.ExitCode.INTERRUPTED if collecting else pytest.ExitCode.TESTS_FAILED
