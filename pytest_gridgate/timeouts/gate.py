@@ -11,17 +11,20 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_gridgate.settings import get_config
 from pytest_gridgate.timeouts.budget import BudgetAfterEachTest, SessionBudget
 from pytest_gridgate.timeouts.collection_clock import CollectionClock
-from pytest_gridgate.timeouts.crashes import CrashRecords, worker_record
 from pytest_gridgate.timeouts.defaults import Defaults, timeout_plugin
 from pytest_gridgate.timeouts.stage_one import StageOne
 from pytest_gridgate.timeouts.stage_two import StageTwo
 from pytest_gridgate.timeouts.verdict import TimedOutReports, TimeoutVerdict
+
+if TYPE_CHECKING:
+    from pytest_gridgate.timeouts.crashes import CrashRecords
 
 GATE_KEY = pytest.StashKey["TimeoutGate"]()
 
@@ -63,10 +66,14 @@ class TimeoutGate:
         role = ""
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None:
+            from pytest_gridgate.timeouts.crashes import worker_record  # xdist only
+
             role = "worker"
             started = SessionBudget.started_on_controller(workerinput, started)
             self.worker_record = worker_record(config, workerinput)
         elif config.pluginmanager.has_plugin("dsession"):
+            from pytest_gridgate.timeouts.crashes import CrashRecords  # xdist only
+
             role = "controller"
             self.crashes = CrashRecords(self)
             register(self.crashes, "gridgate-crash-records")
