@@ -30,8 +30,13 @@ from __future__ import annotations
 import pytest
 
 from pytest_gridgate.timeouts.gate import GATE_KEY, TimeoutGate
+from pytest_gridgate.timeouts.reports import SECTION
 
 __all__ = ["TimeoutGate"]
+
+
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [SECTION]  # in every report, empty when nothing timed out
 
 
 @pytest.hookimpl(tryfirst=True)

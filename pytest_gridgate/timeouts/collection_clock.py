@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_gridgate import report as gate_report
-from pytest_gridgate.report_format import explain_timeout
+from pytest_gridgate.frames import collector_of, where_stuck
+from pytest_gridgate.timeout_report import explain_timeout
+from pytest_gridgate.timeouts.reports import SECTION
 from pytest_gridgate.timeouts.state import COLLECTION_INDEX, clamp
-from pytest_gridgate.timeouts.stuck import where_stuck
-from pytest_gridgate.timeouts.verdict import SECTION
 
 if TYPE_CHECKING:
-    from pytest_gridgate.timeouts.gate import TimeoutGate
+    from pytest_gridgate.timeouts.run import TimeoutRun
 
 #: The nodeid the watchdog is armed with while collecting, and the ``phase`` of a
 #: collection timeout in the report.
@@ -39,11 +39,10 @@ class CollectionTimeout(Exception):
 class CollectionClock:
     """Registered as ``gridgate-collection-clock`` from the gate's first hook on."""
 
-    def __init__(self, gate: TimeoutGate) -> None:
-        self.gate = gate
-        self.settings = gate.settings
-        # Collection timeouts waiting for their collector's report.
-        self.fired: dict[str, dict[str, Any]] = {}
+    def __init__(self, run: TimeoutRun) -> None:
+        self.run = run
+        self.settings = run.settings
+        self.fired = run.collection_fired  # waiting for their collector's report
         self._collecting = False
         self._old_alarm: Any = None
         self._old_timer: tuple[float, float] = (0.0, 0.0)
@@ -60,7 +59,7 @@ class CollectionClock:
             self._started = time.monotonic()
         if self.settings.kill_after:
             after = seconds + self.settings.kill_after
-            self.gate.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
+            self.run.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
 
     def stop(self) -> None:
         if not self._collecting:
@@ -75,13 +74,13 @@ class CollectionClock:
             signal.setitimer(signal.ITIMER_REAL, delay, interval)
             signal.signal(signal.SIGALRM, self._old_alarm)
             self._old_alarm = None
-        self.gate.watchdog.disarm()
+        self.run.watchdog.disarm()
 
     def _alarm(self, signum: int, frame: FrameType | None) -> None:
         __tracebackhide__ = True  # the traceback ends at the line that blocked
         seconds = self.settings.collection
-        where = where_stuck(frame, self.gate.root)
-        nodeid = collector_of(frame)
+        where = where_stuck(frame, self.run.root)
+        nodeid = collector_of(frame, COLLECTION)
         self.fired[nodeid] = {
             "nodeid": nodeid,
             "seconds": seconds,
@@ -89,14 +88,14 @@ class CollectionClock:
             "stage": 1,
             "where": where,
         }
-        self.gate.reports.register()
+        self.run.reports.register()
         # The rest of collection gets a short slice each, so one slow module cannot spend
         # the next module's time; stage two still ends a collection that ignores signals.
         grace = max(self.settings.kill_after, 1.0)
         signal.setitimer(signal.ITIMER_REAL, clamp(grace))
         if self.settings.kill_after:
             after = grace + self.settings.kill_after
-            self.gate.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
+            self.run.watchdog.arm(COLLECTION, seconds, after, COLLECTION_INDEX)
         raise CollectionTimeout(
             f"gridgate: collection ran past timeouts.collection = {seconds:g}s; stuck at {where}"
         )
@@ -106,14 +105,14 @@ class CollectionClock:
         if self._collecting:
             # What the supervisor writes if collection hangs in C code: the environment,
             # every gate's verdict so far.
-            self.gate.stage_two.snapshot()
+            self.run.snapshot()
         try:
             return (yield)
         finally:
             self.stop()
 
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
-        supervisor = self.gate.watchdog.supervisor
+        supervisor = self.run.watchdog.supervisor
         if self._collecting and supervisor is not None:
             supervisor.collecting(collector.nodeid)
 
@@ -123,17 +122,6 @@ class CollectionClock:
             entry = self.fired.pop(report.nodeid, None)
             if entry is not None:
                 gate_report.attach(report, SECTION, entry)
-
-
-def collector_of(frame: FrameType | None) -> str:
-    """The nodeid of the collector whose code ``frame`` runs in (its ``self`` up the
-    stack), or ``collection``."""
-    while frame is not None:
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, pytest.Collector):
-            return candidate.nodeid
-        frame = frame.f_back
-    return COLLECTION
 
 
 def hung_collect_report(entry: dict[str, Any]) -> pytest.CollectReport:

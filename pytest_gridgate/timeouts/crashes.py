@@ -15,17 +15,14 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_gridgate import report as gate_report
-from pytest_gridgate.report_format import explain_timeout
+from pytest_gridgate.timeout_report import explain_timeout
 from pytest_gridgate.timeouts.collection_clock import COLLECTION, hung_collect_report
-from pytest_gridgate.timeouts.verdict import SECTION
-
-if TYPE_CHECKING:
-    from pytest_gridgate.timeouts.gate import TimeoutGate
+from pytest_gridgate.timeouts.reports import SECTION
 
 # Handed to xdist workers: where a worker leaves the record of the test it was killed for.
 _CRASH_DIR = "_gridgate_timeouts_dir"
@@ -48,8 +45,8 @@ def worker_record(config: pytest.Config, workerinput: dict[str, Any]) -> str | N
 class CrashRecords:
     """On the xdist controller (registered as ``gridgate-crash-records``)."""
 
-    def __init__(self, gate: TimeoutGate) -> None:
-        self.gate = gate
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.directory = Path(tempfile.mkdtemp(prefix="gridgate-timeouts-"))
         self.hung_modules: list[str] = []  # whose import killed a worker
 
@@ -81,7 +78,7 @@ class CrashRecords:
         if entry["nodeid"] in self.hung_modules:
             return
         self.hung_modules.append(entry["nodeid"])
-        self.gate.config.hook.pytest_collectreport(report=hung_collect_report(entry))
+        self.config.hook.pytest_collectreport(report=hung_collect_report(entry))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:

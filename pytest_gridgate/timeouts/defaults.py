@@ -10,13 +10,15 @@ its test at setup, instead of an INTERNALERROR for the whole session.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_gridgate import _compat
-from pytest_gridgate.config import TimeoutSettings
 from pytest_gridgate.markers import any_marker, marked_items
+
+if TYPE_CHECKING:
+    from pytest_gridgate.timeouts.run import TimeoutRun
 
 
 def timeout_plugin(config: pytest.Config) -> Any:
@@ -27,23 +29,22 @@ def timeout_plugin(config: pytest.Config) -> Any:
 class Defaults:
     """Registered (as ``gridgate-timeout-defaults``) only where pytest-timeout is loaded."""
 
-    def __init__(self, settings: TimeoutSettings) -> None:
-        self.settings = settings
+    def __init__(self, run: TimeoutRun) -> None:
+        self.run = run
+        self.settings = run.settings
         self.config: pytest.Config | None = None
         self.marker_defaults: dict[str, float] = {}
-        # Where the per-test timeout of a test without a marker comes from, for the verdict.
-        self.applies = "timeouts.default"
 
     def feed_pytest_timeout(self, config: pytest.Config) -> None:
         self.config = config
         if config.getoption("timeout") is not None:
-            self.applies = "--timeout"
+            self.run.applies = "--timeout"
         elif os.environ.get("PYTEST_TIMEOUT"):
-            self.applies = "PYTEST_TIMEOUT"
+            self.run.applies = "PYTEST_TIMEOUT"
         else:
             self.marker_defaults = dict(self.settings.markers)
             if config.getini("timeout"):
-                self.applies = "the timeout ini option"
+                self.run.applies = "the timeout ini option"
             elif self.settings.default:
                 _compat.set_default_timeout(config, self.settings.default)
 

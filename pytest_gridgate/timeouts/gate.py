@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_gridgate.settings import get_config
 from pytest_gridgate.timeouts.budget import BudgetAfterEachTest, SessionBudget
 from pytest_gridgate.timeouts.collection_clock import CollectionClock
 from pytest_gridgate.timeouts.defaults import Defaults, timeout_plugin
+from pytest_gridgate.timeouts.run import TimeoutRun
 from pytest_gridgate.timeouts.stage_one import StageOne
 from pytest_gridgate.timeouts.stage_two import StageTwo
-from pytest_gridgate.timeouts.verdict import TimedOutReports, TimeoutVerdict
+from pytest_gridgate.timeouts.verdict import TimeoutVerdict
 
 if TYPE_CHECKING:
     from pytest_gridgate.timeouts.crashes import CrashRecords
@@ -29,22 +29,15 @@ if TYPE_CHECKING:
 GATE_KEY = pytest.StashKey["TimeoutGate"]()
 
 
-class TimeoutGate:
+class TimeoutGate(TimeoutRun):
     """The timeouts gate of one pytest run (registered as ``gridgate-timeouts``)."""
 
     def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.settings = get_config(config).timeouts
-        self.root = config.rootpath
-        # Duplicates of the terminal's descriptors (see pytest_configure): -1 until then.
-        self.stdout_fd = self.stderr_fd = -1
-        self.budget: SessionBudget | None = None
+        # The watchdog calls stage two, which is built on the run: bound late.
+        super().__init__(config, lambda armed: self.stage_two.expired(armed))
         self.crashes: CrashRecords | None = None  # the xdist controller
-        self.worker_record: str | None = None  # an xdist worker: where to leave its record
-        self.defaults = Defaults(self.settings)
-        self.reports = TimedOutReports(config)
+        self.defaults = Defaults(self)
         self.stage_two = StageTwo(self)
-        self.watchdog = self.stage_two.watchdog
         self.stage_one = StageOne(self)
         self.collection = CollectionClock(self)
         self.verdict = TimeoutVerdict(self)
@@ -75,7 +68,8 @@ class TimeoutGate:
             from pytest_gridgate.timeouts.crashes import CrashRecords  # xdist only
 
             role = "controller"
-            self.crashes = CrashRecords(self)
+            self.controller = True
+            self.crashes = CrashRecords(config)
             register(self.crashes, "gridgate-crash-records")
             self.reports.register()  # any worker's report may carry a timeout
         if self.settings.session:
@@ -118,4 +112,4 @@ class TimeoutGate:
         nodeids = [item.nodeid for item in session.items]
         self.stage_one.index = {nodeid: i for i, nodeid in enumerate(nodeids)}
         supervisor.set_nodeids(nodeids)
-        self.stage_two.snapshot()
+        self.snapshot()

@@ -24,11 +24,11 @@ import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import process_tree
 from pytest_gridgate._compat import getsignal  # no enum conversion: once per test
+from pytest_gridgate.frames import awaiting, where_stuck
 from pytest_gridgate.timeouts.state import LONGEST
-from pytest_gridgate.timeouts.stuck import awaiting, where_stuck
 
 if TYPE_CHECKING:
-    from pytest_gridgate.timeouts.gate import TimeoutGate
+    from pytest_gridgate.timeouts.run import TimeoutRun
 
 HAVE_SIGALRM = hasattr(signal, "SIGALRM")  # not on Windows: no stage one there
 _MAIN_THREAD = threading.main_thread().ident
@@ -37,13 +37,12 @@ _MAIN_THREAD = threading.main_thread().ident
 class StageOne:
     """The per-test timer (registered as ``gridgate-stage-one`` where pytest-timeout is)."""
 
-    def __init__(self, gate: TimeoutGate) -> None:
-        self.gate = gate
-        self.root = gate.root
-        self.kill_after = gate.settings.kill_after
-        self.stage_two = gate.stage_two
-        self.watchdog = gate.stage_two.watchdog
-        self.reports = gate.reports
+    def __init__(self, run: TimeoutRun) -> None:
+        self.run = run
+        self.root = run.root
+        self.kill_after = run.settings.kill_after
+        self.watchdog = run.watchdog
+        self.reports = run.reports
         self.index: dict[str, int] = {}  # each test's line in the supervisor's nodeids
         self._alarm: tuple[pytest.Item, Any, float] | None = None  # the test it interrupts
         self._handler = self._on_alarm  # one bound method, compared by identity
@@ -64,9 +63,9 @@ class StageOne:
             after = seconds + kill_after if signal_method else seconds
             index = self.index.get(nodeid, -1)
             deadline = self.watchdog.arm(nodeid, seconds, after, index)
-            stage_two = self.stage_two
-            if deadline - stage_two.snapshot_at > after + 1.0:
-                stage_two.snapshot()
+            run = self.run
+            if deadline - run.snapshot_at > after + 1.0:
+                run.snapshot()
         elif not signal_method:
             return None  # pytest-timeout's thread method: it dumps stacks and exits
         self._alarm = (item, settings, started)
@@ -96,7 +95,7 @@ class StageOne:
             signal.setitimer(signal.ITIMER_REAL, 0)
         alarm, self._alarm = self._alarm, None
         self.watchdog.disarm()
-        budget = self.gate.budget
+        budget = self.run.budget
         if budget is not None and alarm is not None:
             budget.check(alarm[0].nodeid)
 

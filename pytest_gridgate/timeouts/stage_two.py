@@ -15,86 +15,75 @@ import faulthandler
 import json
 import os
 import sys
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import process_tree
 from pytest_gridgate import report as gate_report
-from pytest_gridgate.hard_exit import real_exit
-from pytest_gridgate.timeouts.collection_clock import COLLECTION, collector_of, hung_collect_report
+from pytest_gridgate.frames import awaiting, collector_of, phase_of, thread_frame, where_stuck
+from pytest_gridgate.timeouts.collection_clock import COLLECTION, hung_collect_report
 from pytest_gridgate.timeouts.defaults import timeout_plugin
+from pytest_gridgate.timeouts.reports import SECTION
+from pytest_gridgate.timeouts.run import TimeoutRun
 from pytest_gridgate.timeouts.state import COLLECTION_INDEX
-from pytest_gridgate.timeouts.stuck import awaiting, phase_of, thread_frame, where_stuck
 from pytest_gridgate.timeouts.supervisor import Supervisor
-from pytest_gridgate.timeouts.verdict import SECTION
-from pytest_gridgate.timeouts.watchdog import Armed, Watchdog
+from pytest_gridgate.timeouts.watchdog import Armed
 
-if TYPE_CHECKING:
-    from pytest_gridgate.timeouts.gate import TimeoutGate
+# The real os._exit, taken when gridgate is imported (before the hard_exit gate wraps it
+# for each session): stage two ends the process with it after writing its own report.
+_real_exit = os._exit
 
 
 class StageTwo:
-    def __init__(self, gate: TimeoutGate) -> None:
-        self.gate = gate
-        self.watchdog = Watchdog(self.expired)
-        self.snapshot_at = 0.0
+    def __init__(self, run: TimeoutRun) -> None:
+        self.run = run
 
     def start_supervisor(self, config: pytest.Config) -> None:
         # Started once the terminal's descriptors are known (pytest_configure), before test
         # modules are imported, so that it bounds collection too; never on the xdist
         # controller, which runs no test.
-        gate = self.gate
-        settings = gate.settings
-        if not settings.kill_after or gate.crashes is not None:
+        run = self.run
+        settings = run.settings
+        if not settings.kill_after or run.controller:
             return
         if not sys.platform.startswith("linux") or config.option.collectonly:
             return
         if not settings.collection and timeout_plugin(config) is None:
             return
-        spec = {"record": gate.worker_record, **gate_report.output_paths(config)}
+        spec = {"record": run.worker_record, **gate_report.output_paths(config)}
         try:
-            supervisor = Supervisor(spec, (gate.stdout_fd, gate.stderr_fd))
+            supervisor = Supervisor(spec, (run.stdout_fd, run.stderr_fd))
         except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
-            write(gate.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
+            write(run.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
             return
-        self.watchdog.supervise(supervisor, COLLECTION_INDEX)  # the collection clock may run
-
-    def snapshot(self) -> None:
-        # What the supervisor writes if it has to kill this process; refreshed at most once
-        # a second, as tests start.
-        self.snapshot_at = time.monotonic()
-        supervisor = self.watchdog.supervisor
-        if supervisor is None or self.gate.worker_record is not None:
-            return
-        supervisor.snapshot(gate_report.snapshot(self.gate.config))
+        self.run.watchdog.supervise(supervisor, COLLECTION_INDEX)  # the collection clock may run
 
     def expired(self, armed: Armed) -> None:
         """Runs in the watchdog thread: the test ignored stage one. End the process."""
         if pytest_timeout.SUPPRESS_TIMEOUT:  # someone is in pdb: never kill a debugger
             return
-        gate = self.gate
+        run = self.run
         frame = thread_frame(armed.thread_id)
         collecting = armed.nodeid == COLLECTION
         entry: dict[str, Any] = {
-            "nodeid": collector_of(frame) if collecting else armed.nodeid,
+            "nodeid": collector_of(frame, COLLECTION) if collecting else armed.nodeid,
             "seconds": armed.seconds,
             "phase": COLLECTION if collecting else phase_of(frame) or "call",
             "stage": 2,
-            "where": where_stuck(frame, gate.root),
+            "where": where_stuck(frame, run.root),
         }
-        lines = awaiting(frame, gate.root, own_thread=False)
+        lines = awaiting(frame, run.root, own_thread=False)
         if lines:
             entry["awaiting"] = lines
         write(
-            gate.stderr_fd,
+            run.stderr_fd,
             f"\n+++ gridgate TIMEOUT: {armed.nodeid} ran past its {armed.seconds:g}s timeout "
             "and did not stop; dumping every thread's stack and ending the process +++\n",
         )
-        faulthandler.dump_traceback(file=gate.stderr_fd, all_threads=True)
-        supervisor = self.watchdog.supervisor
+        faulthandler.dump_traceback(file=run.stderr_fd, all_threads=True)
+        supervisor = self.run.watchdog.supervisor
         spare = supervisor.pid if supervisor else None
         try:
             killed = process_tree.kill_tree(os.getpid(), spare=spare).killed
@@ -109,26 +98,26 @@ class StageTwo:
             if supervisor is not None:
                 supervisor.stop()
             # The main thread is stuck: no exception can reach it, only ending the process can.
-            real_exit(code)  # not os._exit: hard_exit's wrapper would report again
+            _real_exit(code)  # not os._exit: hard_exit's wrapper would report again
 
     def _leave_record(self, entry: dict[str, Any], code: int) -> None:
         """The verdict of a process that is about to end: a crash record under xdist (the
         controller attributes the lost worker to the test), else the gate report itself."""
-        gate = self.gate
-        if gate.worker_record is not None:
-            with open(gate.worker_record, "w", encoding="utf-8") as fh:
+        run = self.run
+        if run.worker_record is not None:
+            with open(run.worker_record, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(entry))
             return
-        rep = gate_report.get_report(gate.config)
+        rep = gate_report.get_report(run.config)
         if entry["phase"] == COLLECTION:
-            gate.collection.fired.pop(entry["nodeid"], None)  # it ignored stage one
+            run.collection_fired.pop(entry["nodeid"], None)  # it ignored stage one
             # The stuck module is a collection error; its timeout comes with the report.
-            gate.config.hook.pytest_collectreport(report=hung_collect_report(entry))
+            run.config.hook.pytest_collectreport(report=hung_collect_report(entry))
         else:
             rep.add(SECTION, entry)
         rep.exit_code = code
         gate_report.write_emergency(
-            gate.config, rep, gate.stdout_fd, lost_test=entry["phase"] != COLLECTION
+            run.config, rep, run.stdout_fd, lost_test=entry["phase"] != COLLECTION
         )
 
 

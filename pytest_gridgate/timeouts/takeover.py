@@ -175,12 +175,12 @@ def collection_failed(data: dict[str, Any], entry: dict[str, Any]) -> None:
 def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
     """The gate report of a process that was killed: its last snapshot plus this verdict,
     rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
-    from pytest_gridgate import report_format
+    from pytest_gridgate import report_format, timeout_report
 
     data = load_snapshot(spec, {"version": 1, "timeouts": [], "gates": []})
     if entry["phase"] == "collection":
         collection_failed(data, entry)
-    report_format.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
+    timeout_report.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
     report_format.write_files(data, spec.get("report"), spec.get("summary"), spec["append"])
     _write(stdout, "\n" + "\n".join(report_format.terminal_lines(data)) + "\n")
 

@@ -1,6 +1,11 @@
-"""Where a test is stuck: the innermost frame in the project's own code, the phase it is
-in, and what an event loop's tasks are awaiting. Read from the test's own thread (stage
-one's SIGALRM handler) or from another (the watchdog thread, ``os._exit``'s report).
+"""Where a stack is: which test or collector it belongs to (pytest's own frames, walked
+outwards), the innermost frame in the project's own code, the phase, and what an event
+loop's tasks are awaiting.
+
+Shared by the gates that must name what was running when the process was interrupted
+from outside the test (the timeouts gate's stage one and two, ``os._exit`` caught by
+hard_exit). Read from the test's own thread (a signal handler) or from another (the
+watchdog thread).
 """
 
 from __future__ import annotations
@@ -12,10 +17,42 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from pytest_gridgate import _compat
 
 if TYPE_CHECKING:
     import asyncio
+
+__all__ = [
+    "awaiting",
+    "collector_of",
+    "describe",
+    "item_of",
+    "phase_of",
+    "thread_frame",
+    "where_stuck",
+]
+
+
+def item_of(frame: FrameType | None) -> pytest.Item | None:
+    """The test being run: the ``item`` of pytest's ``runtestprotocol`` on the stack."""
+    while frame is not None:
+        candidate = frame.f_locals.get("item")
+        if isinstance(candidate, pytest.Item):
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+def collector_of(frame: FrameType | None, default: str) -> str:
+    """The node id of the collector collecting on the stack, else ``default``."""
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, pytest.Collector):
+            return candidate.nodeid
+        frame = frame.f_back
+    return default
 
 
 def _frames(frame: FrameType | None) -> Iterator[FrameType]:
