@@ -35,12 +35,16 @@ _STUCK = textwrap.dedent(
     from pytest_gridgate.timeouts.supervisor import Supervisor
     from pytest_gridgate.timeouts.watchdog import Watchdog
 
+    # A snapshot as the run leaves it: the report so far.
+    COUNTS = {"collected": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+    SNAPSHOT = {"version": 1, "outcome": "passed", "exit_code": 0, "counts": COUNTS,
+                "env": {"applied": [], "kept": []}, "gates": [], "timeouts": []}
     spec = json.loads(sys.argv[1])
     supervisor = Supervisor(spec, (os.dup(1), os.dup(2)))  # as the gate: 1, 2 of its own
     dog = Watchdog(lambda armed: None)
     dog.supervise(supervisor, COLLECTION_INDEX)
     supervisor.set_nodeids(["test_mod.py::test_first", "test_mod.py::test_stuck"])
-    supervisor.snapshot({"version": 1, "counts": {"passed": 1}, "gates": [], "timeouts": []})
+    supervisor.snapshot(SNAPSHOT | {"counts": {**COUNTS, "collected": 2, "passed": 1}})
     child = subprocess.Popen(["sleep", "600"])
     print(supervisor.pid, child.pid, flush=True)
     dog.arm("test_mod.py::test_stuck", 0.5, 0.5, index=1)
@@ -56,12 +60,16 @@ _ENDS = textwrap.dedent(
     from pytest_gridgate.timeouts.supervisor import Supervisor
     from pytest_gridgate.timeouts.watchdog import Watchdog
 
+    # A snapshot as the run leaves it: the report so far.
+    COUNTS = {"collected": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+    SNAPSHOT = {"version": 1, "outcome": "passed", "exit_code": 0, "counts": COUNTS,
+                "env": {"applied": [], "kept": []}, "gates": [], "timeouts": []}
     spec = json.loads(sys.argv[1])
     supervisor = Supervisor(spec, (os.dup(1), os.dup(2)))  # as the gate: 1, 2 of its own
     dog = Watchdog(lambda armed: None)
     dog.supervise(supervisor, COLLECTION_INDEX)
     supervisor.set_nodeids(["test_mod.py::test_first", "test_mod.py::test_second"])
-    supervisor.snapshot({"version": 1, "counts": {"passed": 2}, "gates": []})
+    supervisor.snapshot(SNAPSHOT | {"counts": {**COUNTS, "collected": 2, "passed": 2}})
     dog.arm("test_mod.py::test_first", 600, 600, index=0)
     print(supervisor.pid, flush=True)
     os._exit(0)
@@ -134,7 +142,7 @@ def test_a_run_that_ends_without_stopping_it_gets_the_ended_report(tmp_path: Pat
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["outcome"] == "failed"
     assert report["exit_code"] == 1
-    assert report["counts"] == {"passed": 2, "failed": 1}  # the snapshot, plus the test
+    assert (report["counts"]["passed"], report["counts"]["failed"]) == (2, 1)  # snapshot + test
     [run] = [g for g in report["gates"] if g["gate"] == "run"]
     assert run["summary"] == "the pytest process ended in test_mod.py::test_first"
     assert not run["passed"]
