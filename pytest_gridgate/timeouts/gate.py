@@ -1,9 +1,9 @@
 """The timeouts gate of one pytest run: the settings, the parts below, and their order.
 
-Each concern is a module of its own (see the package's docstring); this object owns what
-they share (the terminal's descriptors, the watchdog, the session budget) and registers
-each part as a plugin only where it has work: a passing run without xdist pays for the
-timer hook and nothing else per test.
+Each concern is a module of its own (see the package's docstring). The gate is the run's
+shared state (:class:`~.run.TimeoutRun`, which each part is handed) with its parts, and
+registers each part as a plugin only where it has work: a passing run without xdist pays
+for the timer hook and nothing else per test.
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ _real_exit = os._exit
 
 
 class StageTwo:
+    """Starts the supervisor, and is what the watchdog calls when a deadline passes."""
+
     def __init__(self, run: TimeoutRun) -> None:
         self.run = run
 
@@ -58,7 +60,7 @@ class StageTwo:
         except OSError as exc:  # the run goes on; only C code holding the GIL is unbounded
             write(run.stderr_fd, f"gridgate: no timeouts supervisor: {exc}\n")
             return
-        self.run.watchdog.supervise(supervisor, COLLECTION_INDEX)  # the collection clock may run
+        run.watchdog.supervise(supervisor, COLLECTION_INDEX)  # the collection clock may run
 
     def expired(self, armed: Armed) -> None:
         """Runs in the watchdog thread: the test ignored stage one. End the process."""
