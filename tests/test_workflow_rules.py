@@ -924,3 +924,47 @@ jobs:
 """
     found = [(rule, line) for rule, line, _, _ in found_with(yaml_text)]
     assert sorted(found) == [("GW001", 8), ("GW006", 6), ("GW006", 11)]
+
+
+def test_a_job_of_api_actions_on_the_event_alone_needs_no_timeout() -> None:
+    # From the corpus: a pull request's title, target branch or dependencies checked
+    # through the GitHub API by an action the rule does not know, with the job's token
+    # and without the repository checked out: no project code runs, nothing can hang.
+    found = findings(
+        """
+        jobs:
+          title:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: amannn/action-semantic-pull-request@v6
+                env:
+                  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+          target:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: Vankka/pr-target-branch-action@v3
+                with:
+                  github-token: ${{ github.token }}
+                  target: main
+          checked-out:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/checkout@v4
+              - uses: some/linter-action@v1
+                env:
+                  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+          no-token:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: some/builder-action@v1
+          with-a-script:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: some/api-action@v1
+                env:
+                  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+              - run: ./make-release.sh
+        """,
+        timeouts=True,
+    )
+    assert found == {("GW003", 15), ("GW003", 22), ("GW003", 26)}
