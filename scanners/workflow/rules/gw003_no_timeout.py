@@ -120,9 +120,10 @@ class NoTimeout(WorkflowRule):
     paths filters, ``re-actors/alls-green``, notifications, comments), unless that step
     carries its own ``timeout-minutes``. Nor is a job whose steps are only actions given the
     job's GitHub token, without the repository checked out (a pull request's title or
-    target branch checked through the API: no project code runs). Jobs disabled with ``if: false``, jobs that call a
-    reusable workflow (``uses:``, which cannot set it), aggregators, echo-only,
-    paths-filter, notification and artifact-merge jobs are not flagged.
+    target branch checked through the API: no project code runs). Jobs disabled with
+    ``if: false``, jobs that call a reusable workflow (``uses:``, which cannot set it),
+    aggregators, echo-only, paths-filter, notification and artifact-merge jobs are not
+    flagged.
 
     Why: a hung test or a stuck install runs until GitHub's 6-hour limit, blocking the
     runner and the merge queue, and the gate answers hours late.
