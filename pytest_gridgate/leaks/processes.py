@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import EXHAUSTED, reserve, with_headroom
-from pytest_gridgate.leaks.tracking import spawn_count
+from pytest_gridgate.leaks.tracking import spawn_count, spawning_thread, start_number, started_at
 
 if TYPE_CHECKING:
     import psutil
@@ -181,6 +181,21 @@ def kill_tree(proc: psutil.Process) -> bool:
     return not alive
 
 
+def _starter(pid: int) -> tuple[tuple[str, int] | None, str | None]:
+    """The key of the thread that started child ``pid``, while it runs, and where that
+    thread was started: a thread that a test left running and that starts (or restarts)
+    processes later makes them for that test (and one cause of them all)."""
+    number = spawning_thread(pid)
+    if not number:
+        return None, None
+    import threading
+
+    for thread in threading.enumerate():
+        if start_number(thread) == number:
+            return ("thread", id(thread)), started_at(thread)
+    return None, None
+
+
 def _reap(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):  # someone else reaped it meanwhile
         os.waitpid(pid, os.WNOHANG)
@@ -313,7 +328,10 @@ class ProcessCheck:
         tree = f" with {below} descendant(s)" if below else ""
         detail = f"pid {proc.pid} '{cmdline}' still running{tree}"
         cleanup = (lambda: kill_tree(proc)) if self.kill else None
-        return Leak("process", key, detail, pending=True, cleanup=cleanup)
+        parent, origin = _starter(key[0])
+        return Leak(
+            "process", key, detail, pending=True, cleanup=cleanup, origin=origin, parent=parent
+        )
 
     def alive(self) -> list[Leak]:
         """Every running child that is not a known neighbour (for the end of the session)."""
