@@ -595,3 +595,34 @@ def test_processes_a_leaked_thread_restarts_are_its_tests(pytester: pytest.Pytes
     [group] = [g for g in report["leak_groups"] if g["kind"] == "process"]
     assert group["count"] == len(processes)
     assert group["origin"].startswith(str(pytester.path / "test_restarter.py") + ":")
+
+
+SOCKET_PER_TEST = """
+    import socket
+
+    import pytest
+
+    KEPT = []
+
+
+    @pytest.mark.parametrize("n", range(3))
+    def test_listens(n):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        KEPT.append(sock)  # never closed
+"""
+
+
+def test_descriptors_leaked_the_same_way_are_one_cause(pytester: pytest.Pytester) -> None:
+    # anyio's suite: 110 sockets left open by one fixture's error path were 110 "causes",
+    # each named by its own descriptor number, inode and port.
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
+    pytester.makepyfile(test_sockets=SOCKET_PER_TEST)
+    result, report = _run(pytester, "-p", "no:randomly")
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert len({e["detail"] for e in report["leaks"]}) == 3  # each names its own socket
+    [found] = report["leak_groups"]
+    assert (found["kind"], found["count"]) == ("socket", 3)
+    assert found["origin"] == "module test_sockets.py"
