@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -492,3 +493,24 @@ def test_a_live_holder_costs_no_full_collection_and_old_garbage_still_gets_one(
     kinds = {(name, kind) for name, kind, _ in _leaks(report)}
     assert kinds == {("test_keeps_a_socket", "socket")}, report["leaks"]
     result.assert_outcomes(passed=4)
+
+
+DETACHED_SOCKET = """
+    import socket
+
+
+    def test_detaches_a_listening_socket():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sock.detach()  # the descriptor stays open, no Python object holds it
+"""
+
+
+def test_a_socket_is_described_from_its_descriptor(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_detached=DETACHED_SOCKET)
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
+    _, report = _run(pytester)
+    [(name, kind, detail)] = _leaks(report)
+    assert (name, kind) == ("test_detaches_a_listening_socket", "socket")
+    assert re.search(r"\(TCP socket \('127\.0\.0\.1', \d+\)\)$", detail), detail
