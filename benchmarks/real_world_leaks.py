@@ -270,7 +270,8 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int, action: 
     for name in broken:
         print(f"   - {name}")
     for group in gate_report.get("leak_groups", []):
-        print(f"   cause: {group['count']} x {group['kind']}: {group['detail']} ({group['origin']})")
+        origin = group["origin"]
+        print(f"   cause: {group['count']} x {group['kind']}: {group['detail']} ({origin})")
     print(f"   {len(entries)} leak finding(s)")
     for entry in entries:
         print(f"   - {entry['nodeid']}: {entry['kind']}: {entry['detail']}")
