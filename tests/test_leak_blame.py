@@ -626,3 +626,64 @@ def test_descriptors_leaked_the_same_way_are_one_cause(pytester: pytest.Pytester
     [found] = report["leak_groups"]
     assert (found["kind"], found["count"]) == ("socket", 3)
     assert found["origin"] == "module test_sockets.py"
+
+
+# As watchdog's AutoRestartTrick does it: a watcher thread waits for its process; when the
+# process dies, it starts a new one and a new watcher, and ends.
+WATCHER_TESTS = """
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    STOP = threading.Event()
+
+
+    def watch(proc):
+        while proc.poll() is None and not STOP.is_set():
+            time.sleep(0.02)
+        if STOP.is_set():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            return
+        time.sleep(0.2)  # the restart lands inside the next test
+        start()
+
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        threading.Thread(target=watch, args=(proc,), name="watcher", daemon=True).start()
+
+
+    def test_leaves_a_watcher():
+        start()
+        time.sleep(0.3)
+
+
+    def test_innocent_1():
+        time.sleep(1.5)
+
+
+    def test_innocent_2():
+        time.sleep(1.5)
+
+
+    def test_innocent_3():
+        time.sleep(1.5)
+        STOP.set()
+"""
+
+
+def test_processes_an_ended_watcher_thread_restarted_are_its_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
+    pytester.makepyfile(test_watcher=WATCHER_TESTS)
+    result, report = _run(pytester, "-p", "no:randomly", "-rA", timeout=240)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.assert_outcomes(passed=4, errors=1)
+    culprit = "test_watcher.py::test_leaves_a_watcher"
+    assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
+    assert len([e for e in report["leaks"] if e["kind"] == "process"]) >= 3, report["leaks"]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import EXHAUSTED, reserve, with_headroom
-from pytest_gridgate.leaks.tracking import spawn_count, spawning_thread, start_number, started_at
+from pytest_gridgate.leaks.tracking import spawn_count, spawning_thread, thread_started
 
 if TYPE_CHECKING:
     import psutil
@@ -182,18 +182,11 @@ def kill_tree(proc: psutil.Process) -> bool:
 
 
 def _starter(pid: int) -> tuple[tuple[str, int] | None, str | None]:
-    """The key of the thread that started child ``pid``, while it runs, and where that
+    """The key of the thread that started child ``pid`` (running or ended), and where that
     thread was started: a thread that a test left running and that starts (or restarts)
     processes later makes them for that test (and one cause of them all)."""
-    number = spawning_thread(pid)
-    if not number:
-        return None, None
-    import threading
-
-    for thread in threading.enumerate():
-        if start_number(thread) == number:
-            return ("thread", id(thread)), started_at(thread)
-    return None, None
+    started = thread_started(spawning_thread(pid))
+    return started if started is not None else (None, None)
 
 
 def _reap(pid: int) -> bool:

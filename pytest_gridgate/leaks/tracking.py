@@ -142,6 +142,9 @@ def _marked(wrapper: Any) -> Any:
     return wrapper
 
 
+#: Each thread started since install(), by its number: its leak key's id and where it was
+#: started, still known after it ended (a watcher thread that restarts a process and ends).
+_threads: dict[int, tuple[int, str]] = {}
 #: The start number of the thread that started each child, by pid, for children started
 #: from a thread other than the main one (those started before install(): number 0).
 _spawned_by: dict[int, int] = {}
@@ -331,6 +334,8 @@ def _record_start(start: Any) -> Any:
             # The starting thread's number: a thread started by a fixture's thread is the
             # fixture's, even when it starts after the fixture's setup returned.
             self._gridgate_parent = start_number(threading.current_thread())  # type: ignore[attr-defined]
+            # Kept past the thread's end: what it started is known by its number.
+            _threads[_thread_starts[0]] = (id(self), self._gridgate_started_at)  # type: ignore[attr-defined]
         start(self)
 
     return _marked(start_and_record)
@@ -389,3 +394,10 @@ def spawning_thread(pid: int) -> int:
     """The start number of the thread that started child ``pid`` (0: the main thread, a
     thread started before install(), or not known)."""
     return _spawned_by.get(pid, 0)
+
+
+def thread_started(number: int) -> tuple[tuple[str, int], str] | None:
+    """The leak key (``("thread", id)``) of the thread of start number ``number``, and where
+    it was started; whether it still runs or not (None: not started since install())."""
+    known = _threads.get(number)
+    return (("thread", known[0]), known[1]) if known is not None else None
