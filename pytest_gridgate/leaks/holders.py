@@ -17,6 +17,8 @@ import weakref
 from itertools import compress
 from typing import Any
 
+from pytest_gridgate._compat import event_loop_fds
+
 #: The collector's generations: the young ones, made since the last collections of theirs.
 YOUNG = (0, 1)
 ALL = (0, 1, 2)
@@ -56,7 +58,7 @@ def holders_of(fds: set[int], generations: tuple[int, ...] = ALL) -> dict[int, A
             try:
                 if loop_type is not None and isinstance(obj, loop_type):
                     if not obj.is_closed():
-                        for fd in loop_fds(obj):
+                        for fd in event_loop_fds(obj):
                             if fd in fds:
                                 holders[fd] = obj  # the loop wins over its own sockets
                 elif isinstance(obj, io.FileIO) and obj.closed:
@@ -72,20 +74,6 @@ def holders_of(fds: set[int], generations: tuple[int, ...] = ALL) -> dict[int, A
 
 
 def _loop_fds(loop: Any) -> list[int]:
-    fds = []
-    selector = getattr(loop, "_selector", None)
-    if selector is not None:
-        with contextlib.suppress(Exception):
-            fds.append(selector.fileno())
-    for name in ("_ssock", "_csock"):
-        sock = getattr(loop, name, None)
-        if sock is not None and sock.fileno() != -1:
-            fds.append(sock.fileno())
-    return fds
-
-
-def loop_fds(loop: Any) -> list[int]:
-    """The descriptors an asyncio event loop owns: its selector's and its self-pipe's."""
     fds = []
     selector = getattr(loop, "_selector", None)
     if selector is not None:
