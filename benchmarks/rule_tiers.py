@@ -17,10 +17,11 @@ from pathlib import Path
 
 from pytest_gridgate.config import ScanSettings
 from scanners.finding import ParseFailure
-from scanners.rules import analysis
-from scanners.rules.checker import candidate_rules, parse_module, passes_tokens
+from scanners.rules import traversal
+from scanners.rules.checker import parse_module
+from scanners.rules.tiers import candidate_rules, passes_tokens
 from scanners.rules.names import module_name_for
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.ast_facts import AstFacts
 from scanners.rules.registry import registry
 from scanners.rules.skeleton import skeleton
 
@@ -75,7 +76,7 @@ def main(argv: list[str]) -> int:
         t5 = time.process_time()
         tiers["3b libcst parse"] += t5 - t4
         module_name, package = module_name_for(path)
-        _, found = analysis.run(module, path, module_name, package, left, positions)
+        _, found = traversal.run(module, path, module_name, package, left, positions)
         tiers["3c libcst rules and positions"] += time.process_time() - t5
         parsed_files += 1
         source_bytes += len(source)

@@ -131,7 +131,7 @@ def test_allow_in_matches_names_the_entries_that_matched() -> None:
 
 
 def test_skeleton_keeps_lines_bindings_and_findings() -> None:
-    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.ast_facts import AstFacts
     from scanners.rules.skeleton import skeleton
 
     source = (
@@ -160,7 +160,7 @@ def test_skeleton_keeps_lines_bindings_and_findings() -> None:
 
 
 def test_skeleton_stubs_methods_at_their_indentation() -> None:
-    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.ast_facts import AstFacts
     from scanners.rules.skeleton import skeleton
 
     filler = "".join(f"        x{i} = {i}\n" for i in range(100))
@@ -196,7 +196,7 @@ def test_large_module_level_data_is_not_parsed_by_libcst() -> None:
     module-level statements were always parsed by libcst whole: a generated table, a class
     of thousands of methods. What libcst parses is now a small skeleton, and the findings
     are those of the full parse."""
-    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.ast_facts import AstFacts
     from scanners.rules.skeleton import skeleton
 
     table = "".join(f"    'key{i}': [{i}, 'v{i}', {{'a': {i}}}],\n" for i in range(20_000))

@@ -16,10 +16,11 @@ scope keeps the import (imports win).
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -81,16 +82,87 @@ def resolve_relative(package: str, level: int, module: str | None) -> str | None
     return ".".join(base) or None
 
 
-def dotted_name(node: cst.BaseExpression) -> str | None:
-    """``a.b.c`` for a chain of attributes over a name, else None."""
+def dotted_name(node: cst.BaseExpression | ast.expr) -> str | None:
+    """``a.b.c`` for a chain of attributes over a name, else None; for a libcst node and
+    for an ``ast`` node alike, so that both tiers read a callee the same way."""
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if not isinstance(node, cst.Name):
-        return None
-    parts.append(node.value)
+    while True:
+        node_type = type(node)
+        if node_type is ast.Attribute:
+            parts.append(node.attr)  # type: ignore[union-attr]
+            node = node.value  # type: ignore[union-attr]
+        elif node_type is cst.Attribute:
+            parts.append(node.attr.value)  # type: ignore[union-attr]
+            node = node.value  # type: ignore[union-attr]
+        elif node_type is ast.Name:
+            parts.append(node.id)  # type: ignore[union-attr]
+            break
+        elif node_type is cst.Name:
+            parts.append(node.value)  # type: ignore[union-attr]
+            break
+        else:
+            return None
     return ".".join(reversed(parts))
+
+
+def qualify(written: str, target: str | None) -> str | None:
+    """What the dotted name ``written`` stands for when its head is bound by an import of
+    ``target`` (``aio.sleep`` with ``aio`` -> ``asyncio``: ``asyncio.sleep``), or, with no
+    import (None), as a builtin (``builtins.exit``) when there is a builtin of that name.
+
+    Both tiers resolve through this: the precise one with the import that binds the head
+    in scope, the ``ast`` one with every import that binds it anywhere in the file.
+    """
+    head, dot, rest = written.partition(".")
+    if target is None:
+        return f"builtins.{written}" if head in BUILTIN_NAMES else None
+    return f"{target}.{rest}" if dot else target
+
+
+def import_bindings(
+    aliases: Iterable[tuple[str, str | None]],
+) -> Iterator[tuple[str, str]]:
+    """``(bound name, imported target)`` of ``import a.b``, ``import a.b as c``: the first
+    binds ``a`` to ``a``, the second ``c`` to ``a.b``."""
+    for name, asname in aliases:
+        if asname:
+            yield asname, name
+        else:
+            head = name.partition(".")[0]
+            yield head, head
+
+
+def from_import_bindings(
+    package: str, level: int, module: str | None, aliases: Iterable[tuple[str, str | None]]
+) -> Iterator[tuple[str, str | None]]:
+    """``(bound name, qualified target)`` of ``from {'.' * level}{module} import ...``; the
+    target is None for a relative import that cannot be resolved (a local name then)."""
+    base = resolve_relative(package, level, module)
+    for name, asname in aliases:
+        yield asname or name, None if base is None else f"{base}.{name}"
+
+
+def imported_modules(
+    node: cst.Import | cst.ImportFrom | ast.Import | ast.ImportFrom, package: str
+) -> list[str]:
+    """The qualified names an import statement imports: ``import a.b`` -> ``a.b``;
+    ``from .m import x`` (in package ``p``) -> ``p.m`` and ``p.m.x`` (``x`` may be a
+    module). Either tree; an unresolvable relative import gives nothing."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, cst.Import):
+        return [name for alias in node.names if (name := dotted_name(alias.name))]
+    if isinstance(node, ast.ImportFrom):
+        level, module = node.level, node.module
+        names = [alias.name for alias in node.names if alias.name != "*"]
+    else:
+        level = len(node.relative)
+        module = dotted_name(node.module) if node.module is not None else None
+        names = []
+        if not isinstance(node.names, cst.ImportStar):
+            names = [alias.name.value for alias in node.names if isinstance(alias.name, cst.Name)]
+    base = resolve_relative(package, level, module)
+    return [] if base is None else [base, *(f"{base}.{name}" for name in names)]
 
 
 @dataclass
@@ -147,30 +219,25 @@ class ScopeTable:
         if isinstance(node, cst.SimpleStatementLine):
             self._collect(node.body, scope)
         elif isinstance(node, cst.Import):
-            for alias in node.names:
-                full = dotted_name(alias.name)
-                if full is None:
-                    continue
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    scope.imports[alias.asname.name.value] = full
-                else:
-                    head = full.split(".", 1)[0]
-                    scope.imports[head] = head
+            aliases = [(dotted_name(alias.name), _asname(alias)) for alias in node.names]
+            for bound, target in import_bindings((n, a) for n, a in aliases if n is not None):
+                scope.imports[bound] = target
         elif isinstance(node, cst.ImportFrom):
             if isinstance(node.names, cst.ImportStar):
                 return
             written = dotted_name(node.module) if node.module is not None else None
-            base = resolve_relative(self.package, len(node.relative), written)
-            for alias in node.names:
-                if not isinstance(alias.name, cst.Name):
-                    continue
-                bound = alias.name.value
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    bound = alias.asname.name.value
-                if base is None:
+            aliases = [
+                (alias.name.value, _asname(alias))
+                for alias in node.names
+                if isinstance(alias.name, cst.Name)
+            ]
+            for bound, imported in from_import_bindings(
+                self.package, len(node.relative), written, aliases
+            ):
+                if imported is None:
                     scope.local.add(bound)  # unresolvable relative import: a local name
                 else:
-                    scope.imports[bound] = f"{base}.{alias.name.value}"
+                    scope.imports[bound] = imported
         elif isinstance(node, (cst.Assign,)):
             for target in node.targets:
                 scope.local.update(_target_names(target.target))
@@ -236,18 +303,15 @@ class ScopeTable:
         Builtins that nothing shadows resolve to ``builtins.X``; anything bound locally
         (variables, parameters, local functions) resolves to None.
         """
-        head, dot, rest = name.partition(".")
+        head = name.partition(".")[0]
         for candidate in scope.lookup_chain():
             if head in candidate.globals:
                 continue
             if head in candidate.imports:
-                target = candidate.imports[head]
-                return f"{target}.{rest}" if dot else target
+                return qualify(name, candidate.imports[head])
             if head in candidate.local:
                 return None
-        if head in BUILTIN_NAMES:
-            return f"builtins.{name}"
-        return None
+        return qualify(name, None)
 
     def is_import_bound(self, name: str, scope: Scope) -> bool:
         head = name.split(".", 1)[0]
@@ -255,19 +319,39 @@ class ScopeTable:
         return resolved is not None and not resolved.startswith("builtins.")
 
 
-def is_main_guard(test: cst.BaseExpression) -> bool:
-    """``__name__ == "__main__"`` (either side, any quotes)."""
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+def is_main_guard(test: cst.BaseExpression | ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either side, any quotes), in either tree."""
+    if isinstance(test, ast.Compare):
+        if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+            return False
+        sides: tuple[object, object] = (test.left, test.comparators[0])
+    elif isinstance(test, cst.Comparison):
+        if len(test.comparisons) != 1 or not isinstance(test.comparisons[0].operator, cst.Equal):
+            return False
+        sides = (test.left, test.comparisons[0].comparator)
+    else:
         return False
-    target = test.comparisons[0]
-    if not isinstance(target.operator, cst.Equal):
-        return False
-    sides = (test.left, target.comparator)
-    names = [s for s in sides if isinstance(s, cst.Name) and s.value == "__name__"]
-    strings = [
-        s for s in sides if isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__"
-    ]
+    names = [s for s in sides if _identifier(s) == "__name__"]
+    strings = [s for s in sides if _string(s) == "__main__"]
     return len(names) == 1 and len(strings) == 1
+
+
+def _identifier(node: object) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.value if isinstance(node, cst.Name) else None
+
+
+def _string(node: object) -> object:
+    if isinstance(node, ast.Constant):
+        return node.value
+    return node.evaluated_value if isinstance(node, cst.SimpleString) else None
+
+
+def _asname(alias: cst.ImportAlias) -> str | None:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return None
 
 
 def is_type_checking(test: cst.BaseExpression) -> bool:
@@ -275,3 +359,11 @@ def is_type_checking(test: cst.BaseExpression) -> bool:
     if isinstance(test, cst.Name):
         return test.value == "TYPE_CHECKING"
     return isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING"
+
+
+def raised_class(node: cst.Raise | ast.Raise) -> cst.BaseExpression | ast.expr | None:
+    """What a ``raise`` raises, as written: ``E`` for ``raise E`` and ``raise E(...)``."""
+    exc = node.exc
+    if isinstance(exc, (ast.Call, cst.Call)):
+        return exc.func
+    return exc

@@ -25,7 +25,7 @@ import bisect
 import codecs
 import re
 
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.ast_facts import AstFacts
 
 _LINE_BREAKS = re.compile(rb"\r\n|\r|\n")
 # Below this share of removed bytes the second ``ast.parse`` (for positions) is not worth it.

@@ -1,55 +1,36 @@
-"""The cheap tiers: what a file's bytes and its ``ast`` say before libcst is paid for.
+"""The ``ast`` tier: what a file's ``ast`` says before libcst is paid for.
 
 libcst parses about ten times slower than :func:`ast.parse`, and most files cannot trigger
-most rules. :class:`AstFacts` parses once with ``ast`` and answers, lazily and shared by
-all rules of the file, *conservative* questions: may some call resolve to ``sys.exit``
-outside a top-level main guard? may some call inside an ``async def`` resolve to
-``time.sleep``? "Conservative" means the answer may only be no when the precise libcst
-check could not report anything, so resolution here is deliberately looser: a name may
-mean whatever *any* import anywhere in the file binds it to (scopes are ignored), or the
-builtin of that name.
+most rules. :class:`AstFacts` parses once with ``ast`` and records, lazily and shared by all
+rules of the file, the calls (with their callee as written and whether they sit directly in
+an ``async def``), raises, imports and definitions in source order, and what each import
+binds. :mod:`scanners.rules.tiers` asks it the *conservative* questions a rule's declaration
+implies (may this call resolve to ``sys.exit``?): resolution here ignores scopes, so a name
+may mean whatever *any* import anywhere in the file binds it to, or the builtin of that name.
 
-The same walk records the calls, raises, imports and definitions in source order; the
-precise tier maps its findings back to them for positions (see :mod:`positions`).
+The precise tier maps its findings back to the same nodes for positions (see
+:mod:`positions`).
 """
 
 from __future__ import annotations
 
 import ast
-import bisect
 import io
 import re
 import tokenize
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from scanners.finding import ParseFailure
-from scanners.rules.names import BUILTIN_NAMES, module_name_for, resolve_relative
-
-
-def parse_failure(exc: BaseException) -> ParseFailure:
-    """The :class:`ParseFailure` for an exception raised while decoding or parsing."""
-    if isinstance(exc, SyntaxError):
-        line = exc.lineno or 1
-        column = exc.offset or 1
-        return ParseFailure(f"syntax error: {exc.msg}", line, max(column, 1))
-    if isinstance(exc, UnicodeDecodeError):
-        return ParseFailure(f"cannot decode: {exc.reason} at byte {exc.start}")
-    if isinstance(exc, (RecursionError, MemoryError)):
-        return ParseFailure("too deeply nested to parse")
-    return ParseFailure(f"cannot parse: {exc}")
-
-
-def _dotted(func: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(func, ast.Attribute):
-        parts.append(func.attr)
-        func = func.value
-    if not isinstance(func, ast.Name):
-        return None
-    parts.append(func.id)
-    return ".".join(reversed(parts))
+from scanners.finding import parse_failure
+from scanners.rules.names import (
+    dotted_name,
+    from_import_bindings,
+    import_bindings,
+    is_main_guard,
+    module_name_for,
+    qualify,
+)
 
 
 @dataclass
@@ -70,6 +51,7 @@ class AstFacts:
     def __init__(self, path: str, source: bytes) -> None:
         self.path = path
         self.source = source
+        self.package = module_name_for(path)[1]
         self._tree: ast.Module | None = None
         self._calls: list[CallFact] | None = None
         self._by_last: dict[str, list[CallFact]] = {}
@@ -94,7 +76,6 @@ class AstFacts:
     # -- the walk -------------------------------------------------------------------------
 
     def _walk(self) -> None:
-        _, package = module_name_for(self.path)
         calls: list[CallFact] = []
         by_id: dict[int, CallFact] = {}
         bindings = self._bindings
@@ -111,7 +92,7 @@ class AstFacts:
             todo.extend(_ast_children(node))
             if node_type is ast.Call:
                 assert isinstance(node, ast.Call)
-                dotted = _dotted(node.func)
+                dotted = dotted_name(node.func)
                 last = dotted.rpartition(".")[2] if dotted else None
                 if last is None and isinstance(node.func, ast.Attribute):
                     last = node.func.attr
@@ -123,20 +104,17 @@ class AstFacts:
                 nodes.setdefault(node_type, []).append(node)
             if node_type is ast.Import:
                 assert isinstance(node, ast.Import)
-                for alias in node.names:
-                    if alias.asname:
-                        bindings.setdefault(alias.asname, set()).add(alias.name)
-                    else:
-                        head = alias.name.partition(".")[0]
-                        bindings.setdefault(head, set()).add(head)
+                pairs = import_bindings((alias.name, alias.asname) for alias in node.names)
+                for bound, target in pairs:
+                    bindings.setdefault(bound, set()).add(target)
             elif node_type is ast.ImportFrom:
                 assert isinstance(node, ast.ImportFrom)
-                base = resolve_relative(package, node.level, node.module)
-                if base is None:
-                    continue
-                for alias in node.names:
-                    bound = alias.asname or alias.name
-                    bindings.setdefault(bound, set()).add(f"{base}.{alias.name}")
+                aliases = ((alias.name, alias.asname) for alias in node.names)
+                for bound, imported in from_import_bindings(
+                    self.package, node.level, node.module, aliases
+                ):
+                    if imported is not None:
+                        bindings.setdefault(bound, set()).add(imported)
             elif node_type is ast.AsyncFunctionDef:
                 assert isinstance(node, ast.AsyncFunctionDef)
                 async_defs.append(node)
@@ -178,54 +156,29 @@ class AstFacts:
     # -- questions ------------------------------------------------------------------------
 
     def resolutions(self, dotted: str) -> set[str]:
-        """Every qualified name ``dotted`` may stand for (scopes ignored)."""
-        head, dot, rest = dotted.partition(".")
-        targets = set(self._bindings.get(head, ()))
-        if head in BUILTIN_NAMES:
-            targets.add(f"builtins.{head}")
-        return {f"{t}.{rest}" if dot else t for t in targets}
+        """Every qualified name ``dotted`` may stand for (scopes ignored: any import of its
+        head anywhere in the file, or the builtin)."""
+        head = dotted.partition(".")[0]
+        found = {qualify(dotted, target) for target in self._bindings.get(head, ())}
+        found.add(qualify(dotted, None))
+        found.discard(None)
+        return found  # type: ignore[return-value]
 
-    def call_lines(
-        self,
-        targets: Iterable[str],
-        *,
-        in_async: bool = False,
-        outside_main: bool = False,
-        where: Callable[[ast.Call], bool] | None = None,
-    ) -> set[int]:
-        """Lines of the calls that may resolve to one of ``targets`` (qualified names),
-        optionally only inside ``async def``, outside main guards, or matching ``where``."""
-        lines: set[int] = set()
-        wanted = set(targets)
-        lasts = {target.rpartition(".")[2] for target in wanted}
-        self.calls  # noqa: B018
-        spellings = lasts | {
+    def spellings(self, lasts: Iterable[str]) -> set[str]:
+        """``lasts`` and every name an import binds to something whose last name is one of
+        them (``from os import kill as k``: ``k`` for ``kill``)."""
+        self.calls  # noqa: B018 - the walk fills the bindings
+        wanted = set(lasts)
+        return wanted | {
             bound
             for bound, sources in self._bindings.items()
-            if any(source.rpartition(".")[2] in lasts for source in sources)
+            if any(source.rpartition(".")[2] in wanted for source in sources)
         }
-        for last in spellings:
-            for fact in self._by_last.get(last, ()):
-                if in_async and not fact.in_async:
-                    continue
-                if outside_main and self.in_main_guard(fact.node.lineno):
-                    continue
-                if where is not None and not where(fact.node):
-                    continue
-                if fact.dotted is not None and wanted & self.resolutions(fact.dotted):
-                    lines.add(fact.node.lineno)
-        return lines
 
-    def named_call_lines(self, names: Iterable[str]) -> set[int]:
-        """Lines of calls whose callee's last name is one of ``names`` or an alias of one."""
+    def calls_named(self, last: str) -> list[CallFact]:
+        """Calls whose callee's last name is ``last`` (``x.last(...)``, ``last(...)``)."""
         self.calls  # noqa: B018
-        lasts = set(names)
-        spellings = lasts | {
-            bound
-            for bound, sources in self._bindings.items()
-            if any(source.rpartition(".")[2] in lasts for source in sources)
-        }
-        return {fact.node.lineno for last in spellings for fact in self._by_last.get(last, ())}
+        return self._by_last.get(last, [])
 
     @property
     def line_starts(self) -> list[int]:
@@ -238,27 +191,13 @@ class AstFacts:
     def encoding(self) -> str:
         return tokenize.detect_encoding(io.BytesIO(self.source).readline)[0]
 
-    def regex_lines(self, pattern: re.Pattern[bytes]) -> set[int]:
-        """Lines (counted like ``ast``) on which ``pattern`` matches the bytes."""
-        starts = self.line_starts
-        return {bisect.bisect_right(starts, m.start()) for m in pattern.finditer(self.source)}
-
-    def method_calls(self, name: str) -> list[CallFact]:
-        """Calls whose callee is an attribute ``name`` (``x.name(...)``, any receiver)."""
-        self.calls  # noqa: B018
-        return [
-            fact
-            for fact in self._by_last.get(name, ())
-            if isinstance(fact.node.func, ast.Attribute)
-        ]
-
     @property
     def main_ranges(self) -> list[tuple[int, int]]:
         """Line ranges of top-level ``if __name__ == "__main__":`` bodies."""
         if self._main_ranges is None:
             self._main_ranges = []
             for node in self.tree.body:
-                if isinstance(node, ast.If) and _is_main_guard(node.test) and node.body:
+                if isinstance(node, ast.If) and is_main_guard(node.test) and node.body:
                     end = node.body[-1].end_lineno or node.body[-1].lineno
                     self._main_ranges.append((node.body[0].lineno, end))
         return self._main_ranges
@@ -329,19 +268,6 @@ def _ast_children(node: ast.AST) -> list[ast.AST | None]:
     return children
 
 
-def without_timeout(call: ast.Call, positional_index: int | None = None) -> bool:
-    """No ``timeout=`` (other than ``None``), no ``*``/``**`` arguments, and no positional
-    argument at ``positional_index``: the call may wait forever."""
-    for keyword in call.keywords:
-        if keyword.arg is None:
-            return False
-        if keyword.arg == "timeout":
-            return isinstance(keyword.value, ast.Constant) and keyword.value.value is None
-    if any(isinstance(arg, ast.Starred) for arg in call.args):
-        return False
-    return positional_index is None or len(call.args) <= positional_index
-
-
 def _source_order(node: ast.AST) -> tuple[int, int, int, int]:
     return (
         getattr(node, "lineno", 0),
@@ -349,17 +275,3 @@ def _source_order(node: ast.AST) -> tuple[int, int, int, int]:
         -(getattr(node, "end_lineno", 0) or 0),
         -(getattr(node, "end_col_offset", 0) or 0),
     )
-
-
-def _is_main_guard(test: ast.expr) -> bool:
-    if not (
-        isinstance(test, ast.Compare)
-        and len(test.ops) == 1
-        and isinstance(test.ops[0], ast.Eq)
-        and len(test.comparators) == 1
-    ):
-        return False
-    sides = [test.left, test.comparators[0]]
-    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
-    strings = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
-    return len(names) == 1 and len(strings) == 1
