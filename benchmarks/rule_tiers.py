@@ -18,12 +18,12 @@ from pathlib import Path
 from pytest_gridgate.config import ScanSettings
 from scanners.finding import ParseFailure
 from scanners.rules import traversal
-from scanners.rules.checker import parse_module
-from scanners.rules.tiers import candidate_rules, passes_tokens
-from scanners.rules.names import module_name_for
 from scanners.rules.ast_facts import AstFacts
+from scanners.rules.checker import parse_module
+from scanners.rules.names import module_name_for
 from scanners.rules.registry import registry
 from scanners.rules.skeleton import skeleton
+from scanners.rules.tiers import candidate_rules, passes_tokens
 
 
 def stdlib_sources() -> list[tuple[str, bytes]]:

@@ -18,9 +18,10 @@ import libcst as cst
 # The literals a declaration can ask for, as libcst spells them.
 _NAMED_LITERALS = {"True": True, "False": False, "None": None}
 _NO_LITERAL = object()
+Node = ast.expr | cst.BaseExpression
 
 
-def literal(node: ast.expr | cst.BaseExpression) -> object:
+def literal(node: Node) -> object:
     """The value of ``True``/``False``/``None`` (either tree), else a sentinel."""
     if isinstance(node, ast.Constant) and node.value in (True, False, None):
         return node.value
@@ -31,16 +32,17 @@ def literal(node: ast.expr | cst.BaseExpression) -> object:
 
 def _arguments(
     call: ast.Call | cst.Call,
-) -> tuple[bool, list[tuple[str, ast.expr | cst.BaseExpression]], list[object]]:
+) -> tuple[bool, list[tuple[str, Node]], list[Node]]:
     """``(has *args or **kwargs, [(keyword, value)], [positional values])``."""
     if isinstance(call, ast.Call):
         starred = any(k.arg is None for k in call.keywords) or any(
             isinstance(a, ast.Starred) for a in call.args
         )
-        keywords: list[tuple[str, ast.expr | cst.BaseExpression]] = [
+        keywords: list[tuple[str, Node]] = [
             (k.arg, k.value) for k in call.keywords if k.arg is not None
         ]
-        return starred, keywords, list(call.args)
+        positional: list[Node] = list(call.args)
+        return starred, keywords, positional
     starred = any(arg.star for arg in call.args)
     keywords = [(arg.keyword.value, arg.value) for arg in call.args if arg.keyword is not None]
     return starred, keywords, [arg.value for arg in call.args if arg.keyword is None]
@@ -73,8 +75,7 @@ class Argument:
                 return literal(value) is not None
         if self.position is None or len(positional) <= self.position:
             return False
-        value = positional[self.position]
-        return literal(value) is not None  # type: ignore[arg-type]
+        return literal(positional[self.position]) is not None
 
 
 def module_among(name: str, modules: Collection[str]) -> str | None:

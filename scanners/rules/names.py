@@ -219,9 +219,10 @@ class ScopeTable:
         if isinstance(node, cst.SimpleStatementLine):
             self._collect(node.body, scope)
         elif isinstance(node, cst.Import):
-            aliases = [(dotted_name(alias.name), _asname(alias)) for alias in node.names]
-            for bound, target in import_bindings((n, a) for n, a in aliases if n is not None):
-                scope.imports[bound] = target
+            written_aliases = [(dotted_name(alias.name), _asname(alias)) for alias in node.names]
+            pairs = ((n, a) for n, a in written_aliases if n is not None)
+            for bound, imported in import_bindings(pairs):
+                scope.imports[bound] = imported
         elif isinstance(node, cst.ImportFrom):
             if isinstance(node.names, cst.ImportStar):
                 return
@@ -231,13 +232,13 @@ class ScopeTable:
                 for alias in node.names
                 if isinstance(alias.name, cst.Name)
             ]
-            for bound, imported in from_import_bindings(
+            for bound, resolved in from_import_bindings(
                 self.package, len(node.relative), written, aliases
             ):
-                if imported is None:
+                if resolved is None:
                     scope.local.add(bound)  # unresolvable relative import: a local name
                 else:
-                    scope.imports[bound] = imported
+                    scope.imports[bound] = resolved
         elif isinstance(node, (cst.Assign,)):
             for target in node.targets:
                 scope.local.update(_target_names(target.target))

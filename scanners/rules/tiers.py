@@ -26,37 +26,76 @@ from collections.abc import Collection, Iterator
 
 from scanners.rules.ast_facts import AstFacts, CallFact
 from scanners.rules.declaration import module_among, passes_keyword
-from scanners.rules.names import dotted_name, imported_modules, raised_class
+from scanners.rules.names import dotted_name, imported_modules, module_name_for, raised_class
 from scanners.rules.rule import Rule
 
-_ASYNC = (b"async",)
+Words = tuple[bytes, ...]  # at least one of them
+Requirement = tuple[Words, ...]  # every group of words
 
 
 def _last(name: str) -> str:
     return name.rpartition(".")[2]
 
 
-def word_groups(rule: Rule) -> tuple[tuple[bytes, ...], ...] | None:
-    """Groups of words; the file must hold a word of every group. None: no such tier."""
+def required_words(rule: Rule) -> tuple[Requirement, ...] | None:
+    """What a file's bytes must hold for ``rule`` to find anything: one of the returned
+    requirements, each a list of word groups that must all occur. None: no such tier.
+
+    A call target ``a.b.c`` needs ``c`` (an import under any alias still spells it) and,
+    unless it is a builtin or the file is inside package ``a`` (where a relative import
+    can reach it without spelling it), ``a``: the import that binds it spells it.
+    """
     if rule.called_names is None:
         return None  # any call at all
-    words = {_last(name) for name in (*rule.calls, *rule.raises)}
-    words.update(rule.methods, rule.called_names, rule.keywords, rule.definitions)
-    words.update(part for module in rule.imports for part in module.split("."))
-    if not words:
+    top_package = module_name_for(rule.path)[1].partition(".")[0]
+
+    def qualified(name: str) -> list[str]:
+        head = name.partition(".")[0]
+        if head in ("builtins", top_package) or "." not in name:
+            return [_last(name)]
+        return [_last(name), head]
+
+    def needed(target: str) -> list[list[str]]:
+        return [[_last(call) for call in rule.needs[target]]] if target in rule.needs else []
+
+    calls: list[list[list[str]]] = [
+        [[word] for word in qualified(target)] + needed(target) for target in rule.calls
+    ]
+    calls += [[[method], *needed(method)] for method in rule.methods]
+    calls += [[[name]] for name in rule.called_names]
+    calls += [
+        [[keyword], [repr(value)]] if isinstance(value, bool) else [[keyword]]
+        for keyword, value in rule.keywords.items()
+    ]
+    if rule.only_in_async:
+        calls = [[*groups, ["async"]] for groups in calls]
+    others = [[[word] for word in qualified(name)] for name in rule.raises]
+    others += [[[_last(module)]] for module in rule.imports]
+    others += [[[name]] for name in rule.definitions]
+    alternatives = calls + others
+    if not alternatives:
         return None
-    encoded = tuple(sorted(word.encode() for word in words))
-    return (encoded, _ASYNC) if rule.only_in_async else (encoded,)
+    # Requirements of one word each are one group: any of those words will do.
+    single = sorted({groups[0][0] for groups in alternatives if len(groups) == 1})
+    several = {
+        tuple(tuple(sorted(word.encode() for word in group)) for group in groups)
+        for groups in alternatives
+        if len(groups) > 1
+    }
+    requirements = sorted(several)
+    if single:
+        requirements.insert(0, (tuple(word.encode() for word in single),))
+    return tuple(requirements)
 
 
 @functools.lru_cache(maxsize=256)
-def _whole_words(words: tuple[bytes, ...]) -> re.Pattern[bytes] | None:
+def _whole_words(words: Words) -> re.Pattern[bytes] | None:
     if not all(word.decode().isidentifier() for word in words):
         return None
     return re.compile(rb"\b(?:" + b"|".join(map(re.escape, words)) + rb")\b")
 
 
-def _holds(source: bytes, words: tuple[bytes, ...]) -> bool:
+def _holds(source: bytes, words: Words) -> bool:
     # `in` is several times faster than the regex engine; the regex then drops the files
     # where the word is only part of a longer name (`exit` in `__exit__`).
     if not any(word in source for word in words):
@@ -76,8 +115,10 @@ def passes_tokens(rule: Rule, source: bytes) -> bool:
     if _overrides(rule, "tokens"):
         pattern = rule.tokens()
         return pattern is None or pattern.search(source) is not None
-    groups = word_groups(rule)
-    return groups is None or all(_holds(source, group) for group in groups)
+    requirements = required_words(rule)
+    return requirements is None or any(
+        all(_holds(source, words) for words in groups) for groups in requirements
+    )
 
 
 def _flaggable(rule: Rule, facts: AstFacts, fact: CallFact) -> bool:
@@ -145,7 +186,15 @@ def _lines_of_calls(facts: AstFacts, targets: Collection[str]) -> set[int]:
 def derived_lines(rule: Rule, facts: AstFacts) -> set[int] | None:
     """Tier 2: the lines that may hold what ``rule`` declares, and what its check reads
     there; None when it declares nothing (or any call), so the whole file is needed."""
-    if word_groups(rule) is None:
+    if rule.called_names is None or not (
+        rule.calls
+        or rule.methods
+        or rule.called_names
+        or rule.keywords
+        or rule.raises
+        or rule.imports
+        or rule.definitions
+    ):
         return None
     lines = _call_lines(rule, facts)
     if rule.raises:
