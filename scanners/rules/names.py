@@ -44,6 +44,7 @@ def _package_dir_parts(directory: str) -> tuple[str, ...]:
     return tuple(reversed(parts))
 
 
+@functools.lru_cache(maxsize=256)
 def module_name_for(path: str) -> tuple[str, str]:
     """``(module, package)`` dotted names of the file at ``path``.
 
