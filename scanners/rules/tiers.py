@@ -20,7 +20,6 @@ declares nothing has every file parsed.
 from __future__ import annotations
 
 import ast
-import functools
 from collections.abc import Collection, Iterator
 
 from scanners.rules.ast_facts import AstFacts, CallFact
@@ -46,16 +45,24 @@ def required_words(rule: Rule) -> tuple[Requirement, ...] | None:
     """
     if rule.called_names is None:
         return None  # any call at all
-    return _required_words(
+    key = (
         type(rule),
         module_name_for(rule.path)[1].partition(".")[0],
         tuple(rule.called_names),
         tuple(rule.imports),
         tuple(rule.definitions),
     )
+    if key not in _REQUIRED:
+        _REQUIRED[key] = _required_words(*key)
+    return _REQUIRED[key]
 
 
-@functools.lru_cache(maxsize=1024)
+_REQUIRED: dict[
+    tuple[type[Rule], str, tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+    tuple[Requirement, ...] | None,
+] = {}
+
+
 def _required_words(
     rule: type[Rule],
     top_package: str,
