@@ -72,11 +72,13 @@ def _required_words(
 ) -> tuple[Requirement, ...] | None:
     # Everything else a rule declares is a class attribute: the answer is one per class,
     # per package the file is in, and per settings-dependent part of the declaration.
+    # Within a requirement the words checked first are the ones most files hold or all
+    # requirements share (a module, ``async``), so that a missing one ends it early.
     def qualified(name: str) -> list[str]:
         head = name.partition(".")[0]
         if head in ("builtins", top_package) or "." not in name:
             return [_last(name)]
-        return [_last(name), head]
+        return [head, _last(name)]
 
     def needed(target: str) -> list[list[str]]:
         return [[_last(call) for call in rule.needs[target]]] if target in rule.needs else []
@@ -87,11 +89,11 @@ def _required_words(
     calls += [[[method], *needed(method)] for method in rule.methods]
     calls += [[[name]] for name in called_names]
     calls += [
-        [[keyword], [repr(value)]] if isinstance(value, bool) else [[keyword]]
+        [[repr(value)], [keyword]] if isinstance(value, bool) else [[keyword]]
         for keyword, value in rule.keywords.items()
     ]
     if rule.only_in_async:
-        calls = [[*groups, ["async"]] for groups in calls]
+        calls = [[["async"], *groups] for groups in calls]
     others = [[[word] for word in qualified(name)] for name in rule.raises]
     others += [[[_last(module)]] for module in imports]
     others += [[[name]] for name in definitions]
@@ -105,7 +107,7 @@ def _required_words(
         for groups in alternatives
         if len(groups) > 1
     }
-    requirements = sorted(several)
+    requirements: list[Requirement] = sorted(several)
     if single:
         requirements.insert(0, (tuple(word.encode() for word in single),))
     return tuple(requirements)
