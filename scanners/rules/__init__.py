@@ -57,6 +57,7 @@ from __future__ import annotations
 from typing import Any
 
 from scanners.rules.checker import allow_in_matches, check_python
+from scanners.rules.declaration import Argument
 from scanners.rules.fixer import fix_python
 from scanners.rules.registry import registry
 from scanners.rules.rule import Context, Example, Rule, Violation
@@ -76,6 +77,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LOAD_ERRORS",
+    "Argument",
     "RULES",
     "Context",
     "Example",
