@@ -77,8 +77,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LOAD_ERRORS",
-    "Argument",
     "RULES",
+    "Argument",
     "Context",
     "Example",
     "Rule",
