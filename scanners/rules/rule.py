@@ -29,7 +29,8 @@ import libcst as cst
 
 from pytest_gridgate.config import ScanSettings
 from scanners.rules.declaration import Argument
-from scanners.rules.names import Scope, ScopeTable, dotted_name, is_main_guard
+from scanners.rules.names import dotted_name, is_main_guard
+from scanners.rules.scopes import Scope, ScopeTable
 
 if TYPE_CHECKING:
     from scanners.rules.ast_facts import AstFacts

@@ -169,13 +169,7 @@ def _flaggable(rule: Rule, facts: AstFacts, fact: CallFact) -> bool:
 def _call_matches(rule: Rule, facts: AstFacts) -> Iterator[tuple[CallFact, str]]:
     """``(call, what it matched)`` for each call of a declared target, method, callee
     name or keyword."""
-    if rule.calls:
-        wanted = set(rule.calls)
-        for spelling in facts.spellings({_last(target) for target in wanted}):
-            for fact in facts.calls_named(spelling):
-                if fact.dotted is not None:
-                    for target in wanted & facts.resolutions(fact.dotted):
-                        yield fact, target
+    yield from _resolving(facts, rule.calls)
     for method in rule.methods:
         for fact in facts.calls_named(method):
             if isinstance(fact.node.func, ast.Attribute):
@@ -186,6 +180,8 @@ def _call_matches(rule: Rule, facts: AstFacts) -> Iterator[tuple[CallFact, str]]
                 yield fact, spelling
     if rule.keywords:
         for fact in facts.calls:
+            if not fact.node.keywords:
+                continue
             for keyword, value in rule.keywords.items():
                 if passes_keyword(fact.node, keyword, value):
                     yield fact, keyword
@@ -207,19 +203,21 @@ def _call_lines(rule: Rule, facts: AstFacts) -> set[int]:
             needed.update(needs)
         else:
             lines.add(fact.node.lineno)
-    if waiting and (context := _lines_of_calls(facts, needed)):
+    if waiting and (context := {fact.node.lineno for fact, _ in _resolving(facts, needed)}):
         lines |= waiting | context
     return lines
 
 
-def _lines_of_calls(facts: AstFacts, targets: Collection[str]) -> set[int]:
+def _resolving(facts: AstFacts, targets: Collection[str]) -> Iterator[tuple[CallFact, str]]:
+    """``(call, target)`` for each call that may resolve to one of ``targets``."""
+    if not targets:
+        return
     wanted = set(targets)
-    return {
-        fact.node.lineno
-        for spelling in facts.spellings({_last(target) for target in wanted})
-        for fact in facts.calls_named(spelling)
-        if fact.dotted is not None and wanted & facts.resolutions(fact.dotted)
-    }
+    for spelling in facts.spellings({_last(target) for target in wanted}):
+        for fact in facts.calls_named(spelling):
+            if fact.dotted is not None:
+                for target in wanted & facts.resolutions(fact.dotted):
+                    yield fact, target
 
 
 def derived_lines(rule: Rule, facts: AstFacts) -> set[int] | None:
