@@ -15,11 +15,12 @@ The precise tier maps its findings back to the same nodes for positions (see
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import re
 import tokenize
 import warnings
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 from scanners.finding import parse_failure
@@ -54,6 +55,9 @@ class AstFacts:
         self.package = module_name_for(path)[1]
         self._tree: ast.Module | None = None
         self._calls: list[CallFact] | None = None
+        self._all_calls: list[CallFact] | None = None
+        self._restricted_to: set[str] | None = None
+        self._statements: list[tuple[ast.stmt, int, bool]] | None = None
         self._by_last: dict[str, list[CallFact]] = {}
         self._bindings: dict[str, set[str]] = {}
         self.nodes: dict[type[ast.AST], list[ast.AST]] = {}
@@ -73,82 +77,122 @@ class AstFacts:
                 raise parse_failure(exc) from None
         return self._tree
 
-    # -- the walk -------------------------------------------------------------------------
+    # -- the walks ------------------------------------------------------------------------
 
-    def _walk(self) -> None:
-        calls: list[CallFact] = []
-        by_id: dict[int, CallFact] = {}
-        bindings = self._bindings
-        nodes = self.nodes
-        kept = (ast.Raise, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
-        async_defs: list[ast.AsyncFunctionDef] = []
-        # ast.walk visits every Load() and Name; this walk skips what holds no call.
-        todo: list[ast.AST | None] = [self.tree]
+    def _scan_statements(self) -> list[tuple[ast.stmt, int, bool]]:
+        """Every statement (no expression is entered): ``(statement, first line including
+        decorators, directly inside an async def)``; fills the raises, imports,
+        definitions and what each import binds."""
+        if self._statements is not None:
+            return self._statements
+        statements: list[tuple[ast.stmt, int, bool]] = []
+        bindings, nodes = self._bindings, self.nodes
+        todo: list[tuple[ast.stmt, bool]] = [(s, False) for s in reversed(self.tree.body)]
         while todo:
-            node = todo.pop()
-            node_type = type(node)
-            if node is None or node_type in _AST_LEAVES:
-                continue
-            todo.extend(_ast_children(node))
-            if node_type is ast.Call:
-                assert isinstance(node, ast.Call)
-                dotted = dotted_name(node.func)
-                last = dotted.rpartition(".")[2] if dotted else None
-                if last is None and isinstance(node.func, ast.Attribute):
-                    last = node.func.attr
-                fact = CallFact(node, last, dotted)
-                calls.append(fact)
-                by_id[id(node)] = fact
-                continue
-            if node_type in kept:
-                nodes.setdefault(node_type, []).append(node)
+            statement, in_async = todo.pop()
+            node_type = type(statement)
+            first = statement.lineno
+            if node_type in _DEFINITIONS:
+                decorators = statement.decorator_list  # type: ignore[attr-defined]
+                first = min([first, *(decorator.lineno for decorator in decorators)])
+            statements.append((statement, first, in_async))
+            if node_type in _KEPT:
+                nodes.setdefault(_KEPT[node_type], []).append(statement)
             if node_type is ast.Import:
-                assert isinstance(node, ast.Import)
-                pairs = import_bindings((alias.name, alias.asname) for alias in node.names)
-                for bound, target in pairs:
+                assert isinstance(statement, ast.Import)
+                aliases = ((alias.name, alias.asname) for alias in statement.names)
+                for bound, target in import_bindings(aliases):
                     bindings.setdefault(bound, set()).add(target)
             elif node_type is ast.ImportFrom:
-                assert isinstance(node, ast.ImportFrom)
-                aliases = ((alias.name, alias.asname) for alias in node.names)
+                assert isinstance(statement, ast.ImportFrom)
+                aliases = ((alias.name, alias.asname) for alias in statement.names)
                 for bound, imported in from_import_bindings(
-                    self.package, node.level, node.module, aliases
+                    self.package, statement.level, statement.module, aliases
                 ):
                     if imported is not None:
                         bindings.setdefault(bound, set()).add(imported)
-            elif node_type is ast.AsyncFunctionDef:
-                assert isinstance(node, ast.AsyncFunctionDef)
-                async_defs.append(node)
-                nodes.setdefault(ast.FunctionDef, []).append(node)
-        for function in async_defs:
-            stack: list[ast.AST | None] = [*function.body]
-            while stack:
-                node = stack.pop()
-                if node is None or type(node) in _AST_LEAVES:
+            if node_type is ast.AsyncFunctionDef:
+                in_async = True
+            elif node_type is ast.FunctionDef:
+                in_async = False
+            for body in reversed(statement_bodies(statement)):
+                todo.extend((inner, in_async) for inner in reversed(body))
+        self._statements = statements
+        return statements
+
+    def _walk_calls(self, lines: set[int] | None) -> list[CallFact]:
+        """The calls in the statements that hold one of ``lines`` (None: all), each
+        statement's own expressions only (its inner statements are their own entries)."""
+        calls: list[CallFact] = []
+        wanted = sorted(lines) if lines is not None else None
+        for statement, first, in_async in self._scan_statements():
+            if wanted is not None:
+                index = bisect.bisect_left(wanted, first)
+                last = statement.end_lineno or statement.lineno
+                if index == len(wanted) or wanted[index] > last:
                     continue
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                    continue  # its own context (an async one is walked on its own)
-                if type(node) is ast.Call:
-                    by_id[id(node)].in_async = True
-                stack.extend(_ast_children(node))
-        for fact in calls:
-            if fact.last is not None:
-                self._by_last.setdefault(fact.last, []).append(fact)
-        self._calls = calls
+            todo: list[tuple[ast.AST | None, bool]] = [
+                (child, in_async) for child in _ast_children(statement)
+            ]
+            while todo:
+                node, inside_async = todo.pop()
+                node_type = type(node)
+                if node is None or node_type in _AST_LEAVES or isinstance(node, ast.stmt):
+                    continue
+                if node_type is ast.Lambda:
+                    inside_async = False  # its body runs when it is called
+                elif node_type is ast.Call:
+                    assert isinstance(node, ast.Call)
+                    dotted = dotted_name(node.func)
+                    last_name = dotted.rpartition(".")[2] if dotted else None
+                    if last_name is None and isinstance(node.func, ast.Attribute):
+                        last_name = node.func.attr
+                    calls.append(CallFact(node, last_name, dotted, inside_async))
+                todo.extend((child, inside_async) for child in _ast_children(node))
+        return calls
+
+    def restrict_calls(self, words: Collection[str]) -> None:
+        """Only calls whose callee's last name is one of ``words`` (or an import alias of
+        one) are asked about (:attr:`calls`, :meth:`calls_named`): the expressions of
+        statements that do not spell one are not walked. Call before the first question."""
+        self._restricted_to = set(words)
 
     @property
     def calls(self) -> list[CallFact]:
+        """The calls (those :meth:`restrict_calls` leaves), in no particular order."""
         if self._calls is None:
-            self._walk()
-        assert self._calls is not None
+            lines = None
+            if self._restricted_to is not None:
+                lines = self._word_lines(self.spellings(self._restricted_to))
+            self._calls = self._walk_calls(lines)
+            if lines is None:
+                self._all_calls = self._calls
+            for fact in self._calls:
+                if fact.last is not None:
+                    self._by_last.setdefault(fact.last, []).append(fact)
         return self._calls
+
+    def _word_lines(self, words: Collection[str]) -> set[int] | None:
+        """Lines on which one of ``words`` is spelled as a whole name (None: cannot tell,
+        for a name that is not ASCII and so may be spelled in another encoding)."""
+        if not all(word.isascii() for word in words):
+            return None
+        starts = self.line_starts
+        return {
+            bisect.bisect_right(starts, offset)
+            for word in words
+            for offset in whole_word_offsets(self.source, word.encode())
+        }
 
     def node_list(self, node_type: type[ast.AST]) -> list[ast.AST]:
         """Nodes of ``node_type`` (Call, Raise, Import, ImportFrom, FunctionDef incl. async,
-        ClassDef), in source order."""
+        ClassDef), in source order; every call, whatever :meth:`restrict_calls` said."""
         if node_type is ast.Call:
-            found: list[ast.AST] = [fact.node for fact in self.calls]
+            if self._all_calls is None:
+                self._all_calls = self._walk_calls(None)
+            found: list[ast.AST] = [fact.node for fact in self._all_calls]
         else:
-            self.calls  # noqa: B018 - the walk fills self.nodes
+            self._scan_statements()
             found = list(self.nodes.get(node_type, ()))
         found.sort(key=_source_order)
         return found
@@ -167,7 +211,7 @@ class AstFacts:
     def spellings(self, lasts: Iterable[str]) -> set[str]:
         """``lasts`` and every name an import binds to something whose last name is one of
         them (``from os import kill as k``: ``k`` for ``kill``)."""
-        self.calls  # noqa: B018 - the walk fills the bindings
+        self._scan_statements()  # fills the bindings
         wanted = set(lasts)
         return wanted | {
             bound
@@ -177,7 +221,7 @@ class AstFacts:
 
     def calls_named(self, last: str) -> list[CallFact]:
         """Calls whose callee's last name is ``last`` (``x.last(...)``, ``last(...)``)."""
-        self.calls  # noqa: B018
+        self.calls  # noqa: B018 - fills _by_last
         return self._by_last.get(last, [])
 
     @property
@@ -247,6 +291,52 @@ _SKIPPED_AST_FIELDS = frozenset(
     }
 )
 _AST_LEAVES = frozenset({ast.Name, ast.Constant})
+_DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+# Statement types kept for node_list, by the type they are listed under.
+_KEPT: dict[type[ast.AST], type[ast.AST]] = {
+    ast.Raise: ast.Raise,
+    ast.Import: ast.Import,
+    ast.ImportFrom: ast.ImportFrom,
+    ast.FunctionDef: ast.FunctionDef,
+    ast.AsyncFunctionDef: ast.FunctionDef,
+    ast.ClassDef: ast.ClassDef,
+}
+
+
+def statement_bodies(statement: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists directly inside ``statement``, in source order."""
+    if isinstance(statement, ast.Try) or type(statement).__name__ == "TryStar":
+        bodies = [statement.body]  # type: ignore[attr-defined]
+        bodies += [handler.body for handler in statement.handlers]  # type: ignore[attr-defined]
+        return [*bodies, statement.orelse, statement.finalbody]  # type: ignore[attr-defined]
+    if isinstance(statement, ast.Match):
+        return [case.body for case in statement.cases]
+    found = []
+    for name in ("body", "orelse"):
+        value = getattr(statement, name, None)
+        if isinstance(value, list):
+            found.append(value)
+    return found
+
+
+def _is_word_byte(byte: int) -> bool:
+    return byte == 95 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte > 127
+
+
+def whole_word_offsets(source: bytes, word: bytes) -> Iterator[int]:
+    """Where ``word`` occurs as a whole name, not as part of a longer one (``exit`` in
+    ``__exit__``). ``find`` is several times faster than a regex with ``\\b``."""
+    size = len(word)
+    at = source.find(word)
+    while at != -1:
+        end = at + size
+        if (at == 0 or not _is_word_byte(source[at - 1])) and (
+            end == len(source) or not _is_word_byte(source[end])
+        ):
+            yield at
+        at = source.find(word, at + 1)
+
+
 _AST_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
 
 

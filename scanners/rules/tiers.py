@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection, Iterator
 
-from scanners.rules.ast_facts import AstFacts, CallFact
+from scanners.rules.ast_facts import AstFacts, CallFact, whole_word_offsets
 from scanners.rules.declaration import module_among, passes_keyword
 from scanners.rules.names import dotted_name, imported_modules, module_name_for, raised_class
 from scanners.rules.rule import Rule
@@ -113,29 +113,11 @@ def _required_words(
     return tuple(requirements)
 
 
-def _is_word_byte(byte: int) -> bool:
-    return byte == 95 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte > 127
-
-
-def _spelled(source: bytes, word: bytes) -> bool:
-    """Whether ``word`` occurs as a whole name, not as part of a longer one (``exit`` in
-    ``__exit__``). ``find`` is several times faster than a regex with ``\\b``."""
-    size = len(word)
-    at = source.find(word)
-    while at != -1:
-        end = at + size
-        before = at == 0 or not _is_word_byte(source[at - 1])
-        if before and (end == len(source) or not _is_word_byte(source[end])):
-            return True
-        at = source.find(word, at + 1)
-    return False
-
-
 def _holds(source: bytes, words: Words, seen: dict[bytes, bool]) -> bool:
     for word in words:
         found = seen.get(word)
         if found is None:
-            found = seen[word] = _spelled(source, word)
+            found = seen[word] = next(whole_word_offsets(source, word), None) is not None
         if found:
             return True
     return False
@@ -257,6 +239,19 @@ def derived_lines(rule: Rule, facts: AstFacts) -> set[int] | None:
     return lines
 
 
+def _callee_names(rules: list[Rule]) -> set[str] | None:
+    """The names a call the ``rules`` ask about spells: its callee's last name, or a
+    declared keyword (None: any call)."""
+    names: set[str] = set()
+    for rule in rules:
+        if rule.called_names is None or _overrides(rule, "candidate_lines"):
+            return None  # any call, or questions this module cannot see
+        names.update(_last(name) for name in (*rule.calls, *rule.called_names))
+        names.update(rule.methods, rule.keywords)
+        names.update(_last(name) for needs in rule.needs.values() for name in needs)
+    return names
+
+
 def candidate_rules(
     source: bytes, rules: list[Rule], facts: AstFacts
 ) -> tuple[list[Rule], set[int] | None]:
@@ -265,9 +260,11 @@ def candidate_rules(
     kept: list[Rule] = []
     needed: set[int] | None = set()
     seen: dict[bytes, bool] = {}
-    for rule in rules:
-        if not passes_tokens(rule, source, seen):
-            continue
+    left = [rule for rule in rules if passes_tokens(rule, source, seen)]
+    callees = _callee_names(left)
+    if callees is not None:
+        facts.restrict_calls(callees)
+    for rule in left:
         if _overrides(rule, "candidate_lines"):
             lines = rule.candidate_lines(facts)
         else:
