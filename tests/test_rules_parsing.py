@@ -219,3 +219,29 @@ def test_large_module_level_data_is_not_parsed_by_libcst() -> None:
     assert [(f.rule, f.line, f.column, f.source) for f in found] == [
         ("GG004", exit_line, 9, "sys.exit(TABLE)")
     ]
+
+
+def test_a_declared_definition_is_seen_whole_in_a_large_file() -> None:
+    """GG007 declares the functions it checks and reads their whole body. In a file large
+    enough for a skeleton, a long call in the ``finally:`` (a value the skeleton would
+    otherwise replace by ``0``) must still be seen, or the rule reports a missing call."""
+    from pytest_gridgate.config import RequiredFinally
+
+    settings = ScanSettings(
+        required_finally=(
+            RequiredFinally(function="ToolRunner.run", call="update_execution_metrics", path="**"),
+        )
+    )
+    arguments = ", ".join(f"value_{i}" for i in range(40))
+    filler = "".join(f"    total = total + {i}\n" for i in range(400))
+    source = (
+        "class ToolRunner:\n"
+        "    def run(self, job):\n"
+        "        try:\n            return job()\n"
+        f"        finally:\n            self.update_execution_metrics({arguments})\n"
+        f"def other(total):\n{filler}    return total\n"
+    ).encode()
+    assert check_python("app/tool_runner.py", source, settings, everything) == []
+    broken = source.replace(b"self.update_execution_metrics(", b"self.log(")
+    found = check_python("app/tool_runner.py", broken, settings, everything)
+    assert [(f.rule, f.line) for f in found] == [("GG007", 2)]

@@ -36,7 +36,7 @@ _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _INDENT = re.compile(rb"[ \t\f]*")
 # Statements whose value may be replaced, and the smallest value worth replacing.
 _VALUED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Return)
-MIN_VALUE_BYTES = 256
+MIN_VALUE_BYTES = 64
 _KEPT_IN_VALUES = re.compile(rb"\byield\b|\bawait\b|:=")
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 

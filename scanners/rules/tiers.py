@@ -234,8 +234,8 @@ def derived_lines(rule: Rule, facts: AstFacts) -> set[int] | None:
         names = set(rule.definitions)
         for node in facts.node_list(ast.FunctionDef):
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            if node.name in names:
-                lines.add(node.lineno)
+            if node.name in names:  # seen whole: the check reads its body
+                lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
     return lines
 
 
