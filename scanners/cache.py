@@ -8,9 +8,10 @@ and the size and mtime of the scanner's own modules (so an edited rule in a deve
 checkout invalidates the cache). Inside it, each file's entry is keyed by its path and the
 hash of its content.
 
-A warm run reads that one file, hashes every source file and is done: no libcst import,
-no worker process. A cache that cannot be read or written is silently ignored; it is an
-accelerator, never a source of errors.
+A warm run reads that one file and is done: no libcst import, no worker process. A file
+whose ``os.stat`` is the one stored with its entry is not even read (as ``git status``
+does); any other file is read and hashed. A cache that cannot be read or written is
+silently ignored; it is an accelerator, never a source of errors.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 from scanners.result import FileResult
 
 DIRECTORY = ".gridgate_cache"
+# A file's size, mtime, ctime and inode (see scanners.engine.signature).
+Signature = tuple[int, int, int, int]
 _FORMAT = 1
 KEEP_RUN_FILES = 8  # cache files of other configurations kept (most recently used first)
 
@@ -112,8 +115,26 @@ class Cache:
         except (TypeError, ValueError):
             return None
 
-    def put(self, path: str, digest: str, result: FileResult) -> None:
-        self._entries[path] = [digest, result.to_json()]
+    def get_unchanged(self, path: str, signature: Signature, package: bool) -> FileResult | None:
+        """The result of a file whose ``os.stat`` signature is the one stored with it (see
+        :func:`scanners.engine.signature`): answered without reading the file."""
+        entry = self._entries.get(path)
+        if entry is None or len(entry) < 3 or entry[2] != list(signature):
+            return None
+        if str(entry[0]).endswith(":package") != package:
+            return None
+        try:
+            return FileResult.from_json(entry[1])
+        except (TypeError, ValueError):
+            return None
+
+    def put(
+        self, path: str, digest: str, result: FileResult, signature: Signature | None = None
+    ) -> None:
+        entry: list[Any] = [digest, result.to_json()]
+        if signature is not None:
+            entry.append(list(signature))
+        self._entries[path] = entry
         self._dirty = True
 
     def get_note(self, name: str, digest: str) -> Any:
