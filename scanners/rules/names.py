@@ -199,3 +199,21 @@ def raised_class(node: cst.Raise | ast.Raise) -> cst.BaseExpression | ast.expr |
     if isinstance(exc, (ast.Call, cst.Call)):
         return exc.func
     return exc
+
+
+def _is_word_byte(byte: int) -> bool:
+    return byte == 95 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte > 127
+
+
+def whole_word_offsets(source: bytes, word: bytes) -> Iterator[int]:
+    """Where ``word`` occurs as a whole name, not as part of a longer one (``exit`` in
+    ``__exit__``). ``find`` is several times faster than a regex with ``\\b``."""
+    size = len(word)
+    at = source.find(word)
+    while at != -1:
+        end = at + size
+        if (at == 0 or not _is_word_byte(source[at - 1])) and (
+            end == len(source) or not _is_word_byte(source[end])
+        ):
+            yield at
+        at = source.find(word, at + 1)

@@ -22,9 +22,15 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection, Iterator
 
-from scanners.rules.ast_facts import AstFacts, CallFact, whole_word_offsets
+from scanners.rules.ast_facts import AstFacts, CallFact
 from scanners.rules.declaration import module_among, passes_keyword
-from scanners.rules.names import dotted_name, imported_modules, module_name_for, raised_class
+from scanners.rules.names import (
+    dotted_name,
+    imported_modules,
+    module_name_for,
+    raised_class,
+    whole_word_offsets,
+)
 from scanners.rules.rule import Rule
 
 Words = tuple[bytes, ...]  # at least one of them
