@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from scanners.workflow.document import Step, Workflow, position
-from scanners.workflow.rules.rule import (
+from scanners.workflow.rules.workflow_rule import (
     WorkflowRule,
     WorkflowViolation,
     commands,
