@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from scanners.workflow.document import Step, Workflow, mapping, position, scalar_text
-from scanners.workflow.rules.rule import (
+from scanners.workflow.rules.workflow_rule import (
     WorkflowRule,
     WorkflowViolation,
     commands,
