@@ -1,18 +1,31 @@
 """Shared test setup.
 
-The suite itself runs under xdist and maybe inside GitHub Actions; none of that may leak
-into the pytest runs that the tests start (pytester, subprocesses), or gridgate inside them
-would believe it is an xdist worker or write step summaries.
+The suite itself runs under xdist and under its own gate, maybe inside GitHub Actions; none
+of that may leak into the pytest runs that the tests start (pytester, subprocesses), or
+gridgate inside them would believe it is an xdist worker, take the outer run's settings or
+write step summaries.
+
+``gated`` is the one way to run a gated pytest: a real pytest subprocess in pytester's
+directory with the JSON gate report, checked for what every report must hold.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import textwrap
+from typing import Any, NamedTuple
 
 import pytest
 
 _SCRUBBED_PREFIXES = ("PYTEST_XDIST_", "GRIDGATE_", "_GRIDGATE_", "GITHUB_")
 _SCRUBBED_NAMES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "CI")
+
+# Keys of a ``leaks`` entry (design.md, docs/leaks.md documents no extra ones) and of a
+# ``memory`` entry (docs/memory.md: at least these).
+LEAK_KEYS = {"nodeid", "kind", "detail", "action", "cleaned", "fixture", "origin"}
+MEMORY_KEYS = {"nodeid", "kind", "bytes", "limit"}
+MEMORY_KINDS = ("peak", "retained", "process")
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +33,85 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_SCRUBBED_PREFIXES) or name in _SCRUBBED_NAMES:
             monkeypatch.delenv(name)
+
+
+class GatedRun(NamedTuple):
+    """What a gated run gave: pytest's result and the parsed JSON gate report."""
+
+    result: pytest.RunResult
+    report: dict[str, Any]
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout.str() + self.result.stderr.str()
+
+    def gate(self, name: str) -> dict[str, Any]:
+        """The verdict of gate ``name`` (``gates`` entry)."""
+        [gate] = [gate for gate in self.report["gates"] if gate["gate"] == name]
+        assert isinstance(gate, dict)
+        return gate
+
+
+def check_report(report: dict[str, Any], ret: int | pytest.ExitCode, output: str) -> None:
+    """What every gate report must hold, however the run ended."""
+    if ret < 0:
+        # Killed by a signal (the watcher's hard kill): the report, written before the kill,
+        # says the run failed.
+        assert (report["outcome"], report["exit_code"] != 0) == ("failed", True), output
+    else:
+        # The report's verdict is the process's.
+        assert (report["exit_code"], report["outcome"]) == (
+            ret,
+            "passed" if ret == 0 else "failed",
+        ), output
+    for entry in report.get("leaks", []):
+        assert set(entry) == LEAK_KEYS, entry
+    for entry in report.get("memory", []):
+        assert set(entry) >= MEMORY_KEYS, entry
+        assert entry["kind"] in MEMORY_KINDS, entry
+
+
+class Gated:
+    """Runs pytest with gridgate on the project in ``pytester.path``."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+
+    def project(self, pyproject: str = "", **modules: str) -> None:
+        """Write ``pyproject.toml`` (dedented) and test modules (dedented, by name)."""
+        self.pytester.makepyprojecttoml(textwrap.dedent(pyproject))
+        if modules:
+            self.pytester.makepyfile(
+                **{name: textwrap.dedent(body) for name, body in modules.items()}
+            )
+
+    def run(
+        self,
+        *args: str,
+        report: str = "r.json",
+        timeout: float = 240,
+        clean: bool = False,
+    ) -> GatedRun:
+        """One inner run in a subprocess (no cache provider), with the report ``report``.
+
+        A run that hangs is killed after ``timeout`` seconds, before the outer run's own
+        per-test timeout. The gate never ends in an INTERNALERROR; with ``clean`` nothing
+        prints a traceback.
+        """
+        result = self.pytester.runpytest_subprocess(
+            *args, "-p", "no:cacheprovider", "--gridgate-report", report, timeout=timeout
+        )
+        path = self.pytester.path / report
+        output = result.stdout.str() + result.stderr.str()
+        assert "INTERNALERROR" not in output, output
+        if clean:
+            assert "Traceback" not in output, output
+        assert path.exists(), output
+        data: dict[str, Any] = json.loads(path.read_text())
+        check_report(data, result.ret, output)
+        return GatedRun(result, data)
+
+
+@pytest.fixture
+def gated(pytester: pytest.Pytester) -> Gated:
+    return Gated(pytester)
