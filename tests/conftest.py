@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import textwrap
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
@@ -26,6 +28,8 @@ _SCRUBBED_NAMES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AU
 LEAK_KEYS = {"nodeid", "kind", "detail", "action", "cleaned", "fixture", "origin"}
 MEMORY_KEYS = {"nodeid", "kind", "bytes", "limit"}
 MEMORY_KINDS = ("peak", "retained", "process")
+#: Modules that inner runs import or use as their conftest (``Gated.inner``).
+INNER = Path(__file__).parent / "inner"
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +88,10 @@ class Gated:
             self.pytester.makepyfile(
                 **{name: textwrap.dedent(body) for name, body in modules.items()}
             )
+
+    def inner(self, name: str, as_name: str = "") -> None:
+        """Copy ``tests/inner/NAME`` into the project (as ``as_name``, else as ``name``)."""
+        shutil.copyfile(INNER / name, self.pytester.path / (as_name or name))
 
     def run(
         self,

@@ -299,21 +299,10 @@ def test_inner_gated_sessions_release_everything(pytester: pytest.Pytester, gate
         action = "fail"
         """,
         test_inner="""
-        import os
         import pytest
+        from watchers import watchers
 
         pytest_plugins = ["pytester"]
-
-        def watchers():
-            found = []
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
-                except OSError:
-                    continue
-                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-                    found.append(pid)
-            return found
 
         @pytest.mark.parametrize("n", range(3))
         def test_inner_run(pytester, n):
@@ -324,6 +313,7 @@ def test_inner_gated_sessions_release_everything(pytester: pytest.Pytester, gate
             assert len(watchers()) == 1
         """,
     )
+    gated.inner("watchers.py")
     result, report = gated.run(timeout=280)
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
@@ -459,17 +449,7 @@ def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester, gated: Gat
         test_pid_killer=r"""
         import os, signal, time
         import pytest
-
-        def watchers():
-            found = []
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-                except OSError:
-                    continue
-                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-                    found.append(int(pid))
-            return found
+        from watchers import watchers
 
         @pytest.mark.timeout(120)
         def test_kills_the_watcher():
@@ -482,6 +462,7 @@ def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester, gated: Gat
             sum(range(10**12))
         """,
     )
+    gated.inner("watchers.py")
     result, report = gated.run(timeout=280)
 
     assert result.ret == -9

@@ -399,31 +399,8 @@ CASE_TESTS = """
             pass
 """
 
-# A third-party check that cannot say where its resource was made: its findings are
-# grouped by what their tests have in common.
-ATEXIT_CHECK = """
-    import atexit
-
-    from pytest_gridgate.leaks.base import Leak
-
-
-    class AtexitCheck:
-        name = "atexit"
-
-        def snapshot(self):
-            return atexit._ncallbacks()
-
-        def compare(self, before):
-            added = atexit._ncallbacks() - before
-            if added <= 0:
-                return []
-            return [Leak("atexit", ("atexit", before), f"{added} atexit handler(s) registered")]
-
-
-    def pytest_gridgate_leak_checks(config):
-        return [AtexitCheck()]
-"""
-
+# With a third-party check that cannot say where its resource was made
+# (tests/inner/atexit_check.py): its findings are grouped by what their tests have in common.
 ATEXIT_TESTS = """
     import atexit
 
@@ -442,7 +419,7 @@ def test_one_cause_is_one_group_with_where_to_fix_it(
     pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     # Issue 14, item 17: a shared setUp setting two variables made 2 findings per test.
-    pytester.makeconftest(ATEXIT_CHECK)
+    gated.inner("atexit_check.py", "conftest.py")
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
     pytester.makepyfile(base_case=BASE_CASE)
     pytester.makepyfile(

@@ -536,29 +536,6 @@ WARN_TESTS = """
         atexit.register(print)
 """
 
-ATEXIT_CHECK = """
-    import atexit
-
-    from pytest_gridgate.leaks.base import Leak
-
-
-    class AtexitCheck:
-        name = "atexit"
-
-        def snapshot(self):
-            return atexit._ncallbacks()
-
-        def compare(self, before):
-            added = atexit._ncallbacks() - before
-            if added <= 0:
-                return []
-            return [Leak("atexit", ("atexit", before), f"{added} atexit handler(s) registered")]
-
-
-    def pytest_gridgate_leak_checks(config):
-        return [AtexitCheck()]
-"""
-
 
 def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
     pytester: pytest.Pytester, gated: Gated, monkeypatch: pytest.MonkeyPatch
@@ -578,7 +555,7 @@ def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
             """
         )
     )
-    pytester.makeconftest(ATEXIT_CHECK)
+    gated.inner("atexit_check.py", "conftest.py")
     pytester.makepyfile(test_warn=WARN_TESTS)
     result, report = gated.run()
 

@@ -489,30 +489,20 @@ def test_the_watcher_is_no_leak_and_ends_with_the_run(
         action = "fail"
         """,
         test_watched="""
-        import os, subprocess, sys, time
+        import subprocess, sys, time
         import pytest
-
-        def watchers():
-            # Not a child of the run (see watchdog.WATCHER): its argv names the run's pid.
-            found = []
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
-                except OSError:
-                    continue
-                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-                    found.append(pid)
-            return found
+        from watchers import watchers
 
         @pytest.mark.parametrize("n", range(2))
         def test_watched(n):
             [watcher] = watchers()
             with open("watchers.txt", "a") as fh:
-                fh.write(watcher + "\\n")
+                fh.write(f"{watcher}\\n")
             subprocess.run([sys.executable, "-c", "pass"], check=True)  # a deep leak scan
             time.sleep(1.5)  # the watcher starts a `sleep` meanwhile
         """,
     )
+    gated.inner("watchers.py")
     result, report = gated.run(*(["-n", "2"] if xdist else []))
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()

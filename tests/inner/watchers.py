@@ -1,0 +1,23 @@
+"""For inner runs (copied into a pytester project by ``gated.inner``): gridgate's watchers.
+
+The watcher is no child of the run (see ``watchdog.WATCHER``): it is found by its argv,
+which names the run's pid.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def watchers() -> list[int]:
+    """Pids of the gridgate watchers of this process."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
+            found.append(int(pid))
+    return found
