@@ -363,21 +363,24 @@ def test_c_level_import_hang_is_ended_by_the_supervisor(
     assert 'test_c_import.py", line 1 in <module>' in result.stderr.str()
 
 
-def test_session_budget_stops_starting_tests(pytester: pytest.Pytester, gated: Gated) -> None:
+def _budget_project(pytester: pytest.Pytester, tests: int) -> None:
+    """A session budget of 1 s, and ``tests`` tests of 0.4 s each."""
     _project(
         pytester,
-        """
-        session = 1
-        """,
-        test_budget="""
+        "session = 1",
+        test_budget=f"""
         import time
         import pytest
 
-        @pytest.mark.parametrize("n", range(6))
+        @pytest.mark.parametrize("n", range({tests}))
         def test_slowish(n):
             time.sleep(0.4)
         """,
     )
+
+
+def test_session_budget_stops_starting_tests(pytester: pytest.Pytester, gated: Gated) -> None:
+    _budget_project(pytester, tests=6)
     result, report = gated.run()
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -600,20 +603,7 @@ def test_under_xdist_an_import_hang_is_a_collection_failure(
 def test_under_xdist_the_session_budget_stops_every_worker(
     pytester: pytest.Pytester, gated: Gated
 ) -> None:
-    _project(
-        pytester,
-        """
-        session = 1
-        """,
-        test_budget="""
-        import time
-        import pytest
-
-        @pytest.mark.parametrize("n", range(12))
-        def test_slowish(n):
-            time.sleep(0.4)
-        """,
-    )
+    _budget_project(pytester, tests=12)
     result, report = gated.run("-n", "2")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
