@@ -517,7 +517,9 @@ def test_the_watcher_is_no_leak_and_ends_with_the_run(
     assert [pid for pid in watchers if _is_watcher(pid)] == []
 
 
-def test_a_run_killed_from_outside_leaves_no_watcher_behind(pytester: pytest.Pytester) -> None:
+def test_a_run_killed_from_outside_leaves_no_watcher_behind(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     # Whoever runs pytest may read its output to the end before reaping it: a watcher that
     # waited for the dead run to be reaped would hold that output open forever.
     _project(
@@ -528,21 +530,17 @@ def test_a_run_killed_from_outside_leaves_no_watcher_behind(pytester: pytest.Pyt
         """,
         test_killed="""
         import os, time
+        from watchers import watcher_argvs
 
         def test_killed():
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                        argv = fh.read().split(b"\\0")
-                except OSError:
-                    continue
-                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-                    with open("watcher.tmp", "wb") as out:
-                        out.write(pid.encode() + b" " + argv[4])  # and its state
+            for pid, argv in watcher_argvs():
+                with open("watcher.tmp", "wb") as out:
+                    out.write(str(pid).encode() + b" " + argv[4])  # and its state
             os.replace("watcher.tmp", "watcher.txt")
             time.sleep(600)
         """,
     )
+    gated.inner("watchers.py")
     run = subprocess.Popen(
         [sys.executable, "-m", "pytest"],
         cwd=pytester.path,

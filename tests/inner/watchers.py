@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 
 
-def watchers() -> list[int]:
-    """Pids of the gridgate watchers of this process."""
+def watcher_argvs() -> list[tuple[int, list[bytes]]]:
+    """Pid and argv of each gridgate watcher of this process."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -19,5 +19,10 @@ def watchers() -> list[int]:
         except OSError:
             continue
         if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-            found.append(int(pid))
+            found.append((int(pid), argv))
     return found
+
+
+def watchers() -> list[int]:
+    """Pids of the gridgate watchers of this process."""
+    return [pid for pid, _ in watcher_argvs()]
