@@ -27,20 +27,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from overhead_harness import BenchmarkError, paired_rounds, write_suite
+from overhead_harness import (
+    LEAKS_OFF,
+    TIMEOUTS_OFF,
+    BenchmarkError,
+    paired_rounds,
+    write_suite,
+)
 
-OTHER_GATES_OFF = """
-    [tool.gridgate.timeouts]
-    default = 0
-    session = 0
-    collection = 0
-    kill_after = 0
-    [tool.gridgate.leaks]
-    action = "off"
+OTHER_GATES_OFF = (
+    TIMEOUTS_OFF
+    + LEAKS_OFF
+    + """
     [tool.gridgate.memory]
     action = "fail"
     limit = "100MB"
 """
+)
 # Every test gets pytest-memray's limit, as memory.limit gives every test gridgate's.
 MEMRAY_CONFTEST = """
 import pytest

@@ -20,6 +20,24 @@ import sys
 import textwrap
 from pathlib import Path
 
+#: ``[tool.gridgate]`` tables that switch a gate off completely (no per-test timer, no
+#: supervisor process; no leak checks; no memory meter), for the cases that measure another.
+TIMEOUTS_OFF = """
+    [tool.gridgate.timeouts]
+    default = 0
+    session = 0
+    collection = 0
+    kill_after = 0
+"""
+LEAKS_OFF = """
+    [tool.gridgate.leaks]
+    action = "off"
+"""
+MEMORY_OFF = """
+    [tool.gridgate.memory]
+    action = "off"
+"""
+
 
 class BenchmarkError(Exception):
     """A measured run failed: its numbers would mean nothing."""

@@ -24,7 +24,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from overhead_harness import BenchmarkError, paired_rounds, write_suite
+from overhead_harness import (
+    LEAKS_OFF,
+    MEMORY_OFF,
+    TIMEOUTS_OFF,
+    BenchmarkError,
+    paired_rounds,
+    write_suite,
+)
 
 
 @dataclass(frozen=True)
@@ -45,16 +52,10 @@ CASES = (
         gridgate_config="""
             [tool.gridgate.env]
             DATABASE_URL = "sqlite:///:memory:"
-            [tool.gridgate.timeouts]
-            default = 0
-            session = 0
-            collection = 0
-            kill_after = 0
-            [tool.gridgate.leaks]
-            action = "off"
-            [tool.gridgate.memory]
-            action = "off"
-        """,
+        """
+        + TIMEOUTS_OFF
+        + LEAKS_OFF
+        + MEMORY_OFF,
         # The whole plugin: a gate switched off by configuration costs next to nothing.
         gridgate_args=("--gridgate-report", "report.json"),
         baseline_args=("-p", "no:gridgate"),
@@ -63,12 +64,8 @@ CASES = (
         name="leaks",
         description="every default leak check, action = fail, and the memory gate (default on)",
         target=1.10,
-        gridgate_config="""
-            [tool.gridgate.timeouts]
-            default = 0
-            session = 0
-            collection = 0
-            kill_after = 0
+        gridgate_config=TIMEOUTS_OFF
+        + """
             [tool.gridgate.leaks]
             action = "fail"
         """,
@@ -82,11 +79,9 @@ CASES = (
         gridgate_config="""
             [tool.gridgate.timeouts]
             default = 30
-            [tool.gridgate.leaks]
-            action = "off"
-            [tool.gridgate.memory]
-            action = "off"
-        """,
+        """
+        + LEAKS_OFF
+        + MEMORY_OFF,
         gridgate_args=(),
         baseline_args=("-p", "no:gridgate", "--timeout=30"),
     ),
