@@ -70,16 +70,7 @@ def ended(directory: str) -> None:
         return
     if spec.get("record") or not (spec.get("report") or spec.get("summary")):
         return  # an xdist worker: its controller reports the lost worker; or no files
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if root not in sys.path:
-        sys.path.append(root)
-    from pytest_gridgate import report_format
-
-    try:
-        with open(spec["snapshot"], encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        data = {"version": 1, "counts": {}, "gates": []}
+    report_format, data = _last_snapshot(spec, {"version": 1, "counts": {}, "gates": []})
     armed = read_state(os.path.join(directory, "state"))
     nodeids = []
     try:
@@ -224,9 +215,8 @@ def collection_failed(data: dict[str, Any], entry: dict[str, Any]) -> None:
         gates.insert(0, verdict)
 
 
-def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
-    """The gate report of a process that was killed: its last snapshot plus this verdict,
-    rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
+def _last_snapshot(spec: dict[str, Any], empty: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The report format module and the run's last snapshot (``empty`` if it has none)."""
     import json
 
     # Run as a script (``python -I supervisor.py``), the package's parent is not on sys.path.
@@ -237,9 +227,16 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
 
     try:
         with open(spec["snapshot"], encoding="utf-8") as fh:
-            data = json.load(fh)
+            data: dict[str, Any] = json.load(fh)
     except (OSError, ValueError):
-        data = {"version": 1, "timeouts": [], "gates": []}
+        data = empty
+    return report_format, data
+
+
+def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
+    """The gate report of a process that was killed: its last snapshot plus this verdict,
+    rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
+    report_format, data = _last_snapshot(spec, {"version": 1, "timeouts": [], "gates": []})
     if entry["phase"] == "collection":
         collection_failed(data, entry)
     report_format.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
