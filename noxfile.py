@@ -6,7 +6,7 @@
     nox -l                 # the list
 
 Each session installs gridgate (editable) and one plugin, and runs the gated-behaviour tests
-(``tests/compat/test_compat_gates.py``) with ``GRIDGATE_COMPAT_ENV`` naming the environment;
+(``tests/compat/test_compat_gates.py``) with ``COMPAT_ENVIRONMENT`` naming the environment;
 the environments are defined in ``tests/compat/compat_environments.py``. Results (junit XML
 and the installed versions) go to ``compat-results/``, from which ``compat-docs`` writes
 ``docs/compatibility.md``. Virtual environments are kept in ``.nox/`` and reused.
