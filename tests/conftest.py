@@ -45,16 +45,6 @@ class GatedRun(NamedTuple):
     result: pytest.RunResult
     report: dict[str, Any]
 
-    @property
-    def output(self) -> str:
-        return self.result.stdout.str() + self.result.stderr.str()
-
-    def gate(self, name: str) -> dict[str, Any]:
-        """The verdict of gate ``name`` (``gates`` entry)."""
-        [gate] = [gate for gate in self.report["gates"] if gate["gate"] == name]
-        assert isinstance(gate, dict)
-        return gate
-
 
 def check_report(report: dict[str, Any], ret: int | pytest.ExitCode, output: str) -> None:
     """What every gate report must hold, however the run ended."""
