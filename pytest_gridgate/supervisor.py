@@ -223,7 +223,7 @@ def _last_snapshot(spec: dict[str, Any], empty: dict[str, Any]) -> tuple[Any, di
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if root not in sys.path:
         sys.path.append(root)
-    from pytest_gridgate import report_format, timeout_report
+    from pytest_gridgate import report_format
 
     try:
         with open(spec["snapshot"], encoding="utf-8") as fh:
@@ -237,6 +237,8 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
     """The gate report of a process that was killed: its last snapshot plus this verdict,
     rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
     report_format, data = _last_snapshot(spec, {"version": 1, "timeouts": [], "gates": []})
+    from pytest_gridgate import timeout_report  # (on sys.path since _last_snapshot)
+
     if entry["phase"] == "collection":
         collection_failed(data, entry)
     timeout_report.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
