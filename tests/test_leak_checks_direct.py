@@ -51,6 +51,9 @@ def sleeping() -> Iterator[Any]:
 
     def start(seconds: str) -> subprocess.Popen[bytes]:
         children.append(subprocess.Popen(["sleep", seconds]))
+        # Popen returns once the exec began; the kernel shows the new command line a moment
+        # later (until then /proc reads it empty, and the check knows the name only).
+        _until(lambda: psutil.Process(children[-1].pid).cmdline(), "the command line shows")
         return children[-1]
 
     yield start
