@@ -1,7 +1,7 @@
 """For inner runs (copied into a pytester project by ``gated.inner``): gridgate's watchers.
 
-The watcher is no child of the run (see ``watchdog.WATCHER``): it is found by its argv,
-which names the run's pid.
+The watcher is no child of the run (see ``pytest_gridgate/timeouts/watcher.sh``): it is
+found by its argv, which names the run's pid (argv[5]; its state is argv[4]).
 """
 
 from __future__ import annotations
