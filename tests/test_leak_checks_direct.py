@@ -77,6 +77,13 @@ def _until(condition: Any, what: str) -> None:
         time.sleep(0.01)
 
 
+def _ended(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_every_builtin_check_is_a_leak_check() -> None:
     checks = [
         ThreadCheck(),
@@ -179,9 +186,10 @@ def test_processes_a_running_child_is_named_and_killed_with_its_tree() -> None:
         )
         assert leak.cleanup is not None
         assert leak.cleanup()
-        # Killed and reaped, with its descendants (subprocess finds it reaped already).
+        # Killed and reaped, with its descendants (subprocess finds it reaped already; the
+        # descendants are init's to reap).
         assert not psutil.pid_exists(child.pid)
-        assert not any(proc.is_running() for proc in grandchildren)
+        _until(lambda: all(map(_ended, grandchildren)), "the descendants ended")
     finally:
         child.kill()
         child.wait(timeout=60)
