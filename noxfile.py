@@ -6,7 +6,7 @@
     nox -l                 # the list
 
 Each session installs gridgate (editable) and one plugin, and runs the gated-behaviour tests
-(``tests/compat/test_compat_gates.py``) with ``GRIDGATE_COMPAT_ENV`` naming the environment;
+(``tests/compat/test_compat_gates.py``) with ``COMPAT_ENVIRONMENT`` naming the environment;
 the environments are defined in ``tests/compat/compat_environments.py``. Results (junit XML
 and the installed versions) go to ``compat-results/``, from which ``compat-docs`` writes
 ``docs/compatibility.md``. Virtual environments are kept in ``.nox/`` and reused.
@@ -34,7 +34,8 @@ nox.options.tags = ["compat"]  # plain `nox` is the whole matrix
 
 def _compat(session: nox.Session, name: str) -> None:
     environment = ENVIRONMENTS[name]
-    # jsonschema: tests/conftest.py checks every gate report against docs/report.schema.json.
+    # jsonschema: tests/conftest.py checks every gate report a test writes against
+    # docs/report.schema.json (no pytest plugin of its own: it changes nothing it measures).
     session.install("-e", ".", "jsonschema", *environment.packages)
     RESULTS.mkdir(exist_ok=True)
     packages = session.run("python", "-m", "pip", "list", "--format=json", silent=True)

@@ -2,10 +2,10 @@
 pytest-memray's ``limit_memory`` on the same tests against pytest without it.
 
 Same method as ``plugin_overhead.py`` (alternating rounds, the median of each round's
-ratio of the child processes' CPU time; see there). Timeouts and leak checks are off in
-every run, so the only difference within a pair is the measured tool. Then one test that
-allocates 300 MB in a function-scoped fixture and one that does so in its body, each under
-a 100 MB limit, show what each tool sees.
+ratio of the child processes' CPU time; see ``overhead_harness.py``). Timeouts and leak
+checks are off in every run, so the only difference within a pair is the measured tool.
+Then one test that allocates 300 MB in a function-scoped fixture and one that does so in
+its body, each under a 100 MB limit, show what each tool sees.
 
     python benchmarks/memory_overhead.py                  # 2,000 tests, 7 rounds
     python benchmarks/memory_overhead.py --tests 500 --rounds 3
@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -34,20 +33,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from plugin_overhead import BenchmarkError, write_suite
+from overhead_harness import (
+    LEAKS_OFF,
+    TIMEOUTS_OFF,
+    BenchmarkError,
+    paired_rounds,
+    write_suite,
+)
 
-OTHER_GATES_OFF = """
-    [tool.gridgate.timeouts]
-    default = 0
-    session = 0
-    collection = 0
-    kill_after = 0
-    [tool.gridgate.leaks]
-    action = "off"
+OTHER_GATES_OFF = (
+    TIMEOUTS_OFF
+    + LEAKS_OFF
+    + """
     [tool.gridgate.memory]
     action = "fail"
     limit = "100MB"
 """
+)
 # Every test gets pytest-memray's limit, as memory.limit gives every test gridgate's.
 MEMRAY_CONFTEST = """
 import pytest
@@ -76,21 +78,6 @@ def test_in_body():
 """
 
 
-def cpu_of_run(directory: Path, args: tuple[str, ...], python: str = sys.executable) -> float:
-    """CPU seconds (user + system) of one pytest run with ``python``, children included."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    result = subprocess.run(
-        [python, "-m", "pytest", *args], cwd=directory, env=env, capture_output=True,
-        text=True, timeout=3600,
-    )  # fmt: skip
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise BenchmarkError(f"pytest {' '.join(args)} failed:\n{result.stdout[-2000:]}")
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def pairs(
     directory: Path,
     on: tuple[str, ...],
@@ -98,18 +85,13 @@ def pairs(
     rounds: int,
     python: str = sys.executable,
 ) -> str:
-    """The median of the rounds' ratios, then (as plugin_overhead.py) the ratio of the two
-    fastest runs: load from the rest of the machine only ever adds CPU time."""
-    cpu_of_run(directory, off, python)  # warm the caches
-    times: dict[tuple[str, ...], list[float]] = {on: [], off: []}
-    for round_ in range(rounds):
-        for args in [on, off] if round_ % 2 == 0 else [off, on]:
-            times[args].append(cpu_of_run(directory, args, python))
-    ratios = [a / b for a, b in zip(times[on], times[off], strict=True)]
+    """The median of the rounds' ratios, then the ratio of the two fastest runs."""
+    times_on, times_off, ratio = paired_rounds(directory, on, off, rounds, python, timeout=3600)
+    ratios = [a / b for a, b in zip(times_on, times_off, strict=True)]
     return (
-        f"{statistics.median(ratios):6.3f}  min/min {min(times[on]) / min(times[off]):6.3f}"
+        f"{ratio:6.3f}  min/min {min(times_on) / min(times_off):6.3f}"
         f"  (rounds {', '.join(f'{r:.3f}' for r in ratios)}; "
-        f"CPU s median {statistics.median(times[on]):.2f} / {statistics.median(times[off]):.2f})"
+        f"CPU s median {statistics.median(times_on):.2f} / {statistics.median(times_off):.2f})"
     )
 
 

@@ -1,13 +1,9 @@
 """Plugin overhead: CPU time of pytest with gridgate on, as a ratio to a baseline run.
 
 Each case runs the same generated suite of trivial tests twice per round, alternating the
-order (gridgate first, then baseline; then the other way round). The figure is the median
-over the rounds of each round's ratio of the child processes' CPU time (user + system):
-on a shared virtual machine the same run's CPU time drifts by 20 % within minutes, and
-the two runs of one round, back to back, share most of that drift. The ratio of the two
-medians is printed next to it, and the ratio of the two fastest runs: interference from
-the rest of the machine only ever adds CPU time, so the fastest run is the one least
-disturbed (as ``timeit`` reports its best time).
+order; the figure is the median over the rounds of each round's CPU time ratio, with the
+ratio of the two medians and of the two fastest runs beside it (the method, and why, in
+``overhead_harness.py``).
 
     python benchmarks/plugin_overhead.py                 # every case, 3,000 tests, 7 rounds
     python benchmarks/plugin_overhead.py --case core --tests 500 --rounds 3
@@ -22,15 +18,20 @@ leaks <= 1.10, timeouts <= 1.02.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+
+from overhead_harness import (
+    LEAKS_OFF,
+    MEMORY_OFF,
+    TIMEOUTS_OFF,
+    BenchmarkError,
+    paired_rounds,
+    write_suite,
+)
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,10 @@ CASES = (
         gridgate_config="""
             [tool.gridgate.env]
             DATABASE_URL = "sqlite:///:memory:"
-            [tool.gridgate.timeouts]
-            default = 0
-            session = 0
-            collection = 0
-            kill_after = 0
-            [tool.gridgate.leaks]
-            action = "off"
-            [tool.gridgate.memory]
-            action = "off"
-        """,
+        """
+        + TIMEOUTS_OFF
+        + LEAKS_OFF
+        + MEMORY_OFF,
         # The whole plugin: a gate switched off by configuration costs next to nothing.
         gridgate_args=("--gridgate-report", "report.json"),
         baseline_args=("-p", "no:gridgate"),
@@ -69,12 +64,8 @@ CASES = (
         name="leaks",
         description="every default leak check, action = fail, and the memory gate (default on)",
         target=1.10,
-        gridgate_config="""
-            [tool.gridgate.timeouts]
-            default = 0
-            session = 0
-            collection = 0
-            kill_after = 0
+        gridgate_config=TIMEOUTS_OFF
+        + """
             [tool.gridgate.leaks]
             action = "fail"
         """,
@@ -88,69 +79,20 @@ CASES = (
         gridgate_config="""
             [tool.gridgate.timeouts]
             default = 30
-            [tool.gridgate.leaks]
-            action = "off"
-            [tool.gridgate.memory]
-            action = "off"
-        """,
+        """
+        + LEAKS_OFF
+        + MEMORY_OFF,
         gridgate_args=(),
         baseline_args=("-p", "no:gridgate", "--timeout=30"),
     ),
 )
 
 
-class BenchmarkError(Exception):
-    """A measured run failed: its numbers would mean nothing."""
-
-
-def write_suite(directory: Path, tests: int, config: str) -> None:
-    per_module = 100
-    for module in range((tests + per_module - 1) // per_module):
-        count = min(per_module, tests - module * per_module)
-        body = "".join(f"def test_{i}():\n    assert True\n\n" for i in range(count))
-        (directory / f"test_m{module:03d}.py").write_text(body)
-    (directory / "pyproject.toml").write_text(
-        "[tool.pytest.ini_options]\naddopts = '-q -p no:cacheprovider'\n\n"
-        "[tool.gridgate]\n" + textwrap.dedent(config)
-    )
-
-
-def cpu_of_run(directory: Path, args: tuple[str, ...]) -> float:
-    """CPU seconds (user + system) that one pytest run took, children included."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
-    # Let the warm-up run write bytecode, as an installed wheel has it: otherwise every
-    # measured run recompiles the plugin's sources (PYTHONDONTWRITEBYTECODE=1 shells).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        cwd=directory,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise BenchmarkError(
-            f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}"
-        )
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def measure(case: Case, tests: int, rounds: int) -> tuple[list[float], list[float], float]:
     with tempfile.TemporaryDirectory(prefix=f"gridgate-bench-{case.name}-") as tmp:
         directory = Path(tmp)
         write_suite(directory, tests, case.gridgate_config)
-        cpu_of_run(directory, case.baseline_args)  # warm the file system and bytecode caches
-        on: list[float] = []
-        off: list[float] = []
-        for round_ in range(rounds):
-            pair = [(on, case.gridgate_args), (off, case.baseline_args)]
-            for samples, args in pair if round_ % 2 == 0 else reversed(pair):
-                samples.append(cpu_of_run(directory, args))
-        paired = statistics.median(a / b for a, b in zip(on, off, strict=True))
-        return on, off, paired
+        return paired_rounds(directory, case.gridgate_args, case.baseline_args, rounds)
 
 
 def main() -> int:

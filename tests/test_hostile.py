@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import textwrap
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Gated
 
 pytest_plugins = ["pytester"]
 
@@ -26,13 +29,6 @@ def _project(pytester: pytest.Pytester, config: str, **modules: str) -> None:
         "[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n" + textwrap.dedent(config)
     )
     pytester.makepyfile(**{name: textwrap.dedent(body) for name, body in modules.items()})
-
-
-def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    result = pytester.runpytest_subprocess("--gridgate-report", "report.json", *args, timeout=280)
-    path = pytester.path / "report.json"
-    assert path.exists(), result.stdout.str() + result.stderr.str()
-    return result, json.loads(path.read_text())
 
 
 def _gate(report: dict[str, Any], name: str) -> dict[str, Any]:
@@ -64,7 +60,7 @@ def _no_orphaned_watchers() -> None:
 
 @XDIST
 def test_a_module_hanging_collection_in_c_code_is_named_once(
-    pytester: pytest.Pytester, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     _project(
         pytester,
@@ -91,7 +87,7 @@ def test_a_module_hanging_collection_in_c_code_is_named_once(
             pass
         """,
     )
-    result, report = _run(pytester, *(["-n", "2"] if xdist else []))
+    result, report = gated.run(*(["-n", "2"] if xdist else []), timeout=280)
 
     # Without xdist the supervisor kills the run (there is no other way out of C code
     # holding the GIL); with it, the controller goes on without the module.
@@ -123,7 +119,7 @@ def test_a_module_hanging_collection_in_c_code_is_named_once(
 
 @XDIST
 def test_killing_every_child_does_not_unguard_a_later_test(
-    pytester: pytest.Pytester, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     _project(
         pytester,
@@ -151,7 +147,7 @@ def test_killing_every_child_does_not_unguard_a_later_test(
     )
     # One worker under xdist: the killer and the test after it share a process.
     args = ["-n", "1"] if xdist else []
-    result, report = _run(pytester, *args)
+    result, report = gated.run(*args, timeout=280)
 
     timeouts = {e["nodeid"].split("::")[-1]: e for e in report["timeouts"]}
     assert timeouts["test_holds_the_gil"]["stage"] == 2
@@ -164,7 +160,7 @@ def test_killing_every_child_does_not_unguard_a_later_test(
 
 @XDIST
 def test_keyboard_interrupt_at_import_fails_collection(
-    pytester: pytest.Pytester, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     _project(
         pytester,
@@ -190,7 +186,7 @@ def test_keyboard_interrupt_at_import_fails_collection(
             pass
         """,
     )
-    result, report = _run(pytester, *(["-n", "2"] if xdist else []))
+    result, report = gated.run(*(["-n", "2"] if xdist else []), timeout=280)
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
     collection = _gate(report, "collection")
@@ -207,7 +203,9 @@ def test_keyboard_interrupt_at_import_fails_collection(
 
 
 @pytest.mark.parametrize("where", ["test", "import"])
-def test_os_exit_zero_fails_the_run_with_a_report(pytester: pytest.Pytester, where: str) -> None:
+def test_os_exit_zero_fails_the_run_with_a_report(
+    pytester: pytest.Pytester, gated: Gated, where: str
+) -> None:
     modules = {
         "test_first": """
         def test_first():
@@ -232,7 +230,7 @@ def test_os_exit_zero_fails_the_run_with_a_report(pytester: pytest.Pytester, whe
         os._exit(0)
         """
     _project(pytester, "", **modules)
-    result, report = _run(pytester)
+    result, report = gated.run(timeout=280)
 
     run = _gate(report, "run")
     assert not run["passed"]
@@ -293,7 +291,7 @@ def test_an_exit_the_guard_cannot_see_is_reported_by_the_supervisor(
 # -- item 16: pytester runs inside a gated suite -------------------------------------------------
 
 
-def test_inner_gated_sessions_release_everything(pytester: pytest.Pytester) -> None:
+def test_inner_gated_sessions_release_everything(pytester: pytest.Pytester, gated: Gated) -> None:
     _project(
         pytester,
         """
@@ -301,21 +299,10 @@ def test_inner_gated_sessions_release_everything(pytester: pytest.Pytester) -> N
         action = "fail"
         """,
         test_inner="""
-        import os
         import pytest
+        from watchers import watchers
 
         pytest_plugins = ["pytester"]
-
-        def watchers():
-            found = []
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
-                except OSError:
-                    continue
-                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-                    found.append(pid)
-            return found
 
         @pytest.mark.parametrize("n", range(3))
         def test_inner_run(pytester, n):
@@ -326,7 +313,8 @@ def test_inner_gated_sessions_release_everything(pytester: pytest.Pytester) -> N
             assert len(watchers()) == 1
         """,
     )
-    result, report = _run(pytester)
+    gated.inner("watchers.py")
+    result, report = gated.run(timeout=280)
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert report["leaks"] == []
@@ -336,7 +324,9 @@ def test_inner_gated_sessions_release_everything(pytester: pytest.Pytester) -> N
 # -- item 21: the verdict names the timeout that applies ----------------------------------------
 
 
-def test_the_verdict_names_the_timeout_that_applies(pytester: pytest.Pytester) -> None:
+def test_the_verdict_names_the_timeout_that_applies(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     _project(
         pytester,
         """
@@ -349,19 +339,21 @@ def test_the_verdict_names_the_timeout_that_applies(pytester: pytest.Pytester) -
             pass
         """,
     )
-    _, report = _run(pytester)
+    _, report = gated.run(timeout=280)
 
     summary = _gate(report, "timeouts")["summary"]
     assert "timeout 20s from the timeout ini option" in summary
     assert "120" not in summary
-    _, report = _run(pytester, "--timeout=7")
+    _, report = gated.run("--timeout=7", timeout=280)
     assert "timeout 7s from --timeout" in _gate(report, "timeouts")["summary"]
 
 
 # -- item 2, consumer side: huge or non-finite timeouts reach no timer ---------------------------
 
 
-def test_huge_and_non_finite_marker_timeouts_never_overflow(pytester: pytest.Pytester) -> None:
+def test_huge_and_non_finite_marker_timeouts_never_overflow(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     _project(
         pytester,
         """
@@ -387,7 +379,7 @@ def test_huge_and_non_finite_marker_timeouts_never_overflow(pytester: pytest.Pyt
             pass
         """,
     )
-    result, report = _run(pytester)
+    result, report = gated.run(timeout=280)
 
     out = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in out
@@ -396,7 +388,7 @@ def test_huge_and_non_finite_marker_timeouts_never_overflow(pytester: pytest.Pyt
     result.stdout.fnmatch_lines(["*bad @pytest.mark.timeout(nan)*not a number of seconds*"])
     # A --timeout over a day is refused up front (exit 4, tests/test_config.py: the config
     # branch's ranges); the largest one accepted reaches the timers without overflowing.
-    _, report = _run(pytester, "--timeout=86400", "-k", "after")
+    _, report = gated.run("--timeout=86400", "-k", "after", timeout=280)
     assert report["exit_code"] == 0
 
 
@@ -409,7 +401,9 @@ def test_the_run_leaves_no_watcher_behind_in_its_parent() -> None:
     ] == []
 
 
-def test_an_inner_session_leaves_the_outer_stage_two_intact(pytester: pytest.Pytester) -> None:
+def test_an_inner_session_leaves_the_outer_stage_two_intact(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     # The inner run's supervisor registered, then unregistered, the stack dump signal: the
     # outer run's take-over must still get its stack dump, then kill it.
     _project(
@@ -433,7 +427,7 @@ def test_an_inner_session_leaves_the_outer_stage_two_intact(pytester: pytest.Pyt
             sum(range(10**12))
         """,
     )
-    result, report = _run(pytester)
+    result, report = gated.run(timeout=280)
 
     assert result.ret == -9
     assert 'test_outer.py", line 11 in test_holds_the_gil' in result.stderr.str()
@@ -442,7 +436,7 @@ def test_an_inner_session_leaves_the_outer_stage_two_intact(pytester: pytest.Pyt
     _no_orphaned_watchers()
 
 
-def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester) -> None:
+def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester, gated: Gated) -> None:
     # Killed by its pid (no cleanup idiom finds it among the children any more): the next
     # test's arming sees it gone and starts another, which ends a test holding the GIL.
     _project(
@@ -455,17 +449,7 @@ def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester) -> None:
         test_pid_killer=r"""
         import os, signal, time
         import pytest
-
-        def watchers():
-            found = []
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-                except OSError:
-                    continue
-                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-                    found.append(int(pid))
-            return found
+        from watchers import watchers
 
         @pytest.mark.timeout(120)
         def test_kills_the_watcher():
@@ -478,7 +462,8 @@ def test_a_killed_watcher_is_started_again(pytester: pytest.Pytester) -> None:
             sum(range(10**12))
         """,
     )
-    result, report = _run(pytester)
+    gated.inner("watchers.py")
+    result, report = gated.run(timeout=280)
 
     assert result.ret == -9
     [entry] = report["timeouts"]

@@ -8,28 +8,15 @@ the place to fix it; a thread judged leaked never keeps the interpreter from exi
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-# Keys of a ``leaks`` entry (design.md, docs/leaks.md).
-LEAK_KEYS = {"nodeid", "kind", "detail", "action", "cleaned", "fixture", "origin"}
+if TYPE_CHECKING:
+    from conftest import Gated
+
 XDIST = ["-p", "xdist", "-n", "2"]
-
-
-def _run(
-    pytester: pytest.Pytester, *args: str, timeout: float | None = None
-) -> tuple[pytest.RunResult, dict[str, Any]]:
-    result = pytester.runpytest_subprocess(
-        *args, "-p", "no:cacheprovider", "--gridgate-report", "r.json", timeout=timeout
-    )
-    report: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
-    assert report["exit_code"] == result.ret, result.stdout.str()
-    for entry in report["leaks"]:
-        assert set(entry) == LEAK_KEYS, entry
-    return result, report
 
 
 def _collected(pytester: pytest.Pytester) -> set[str]:
@@ -112,7 +99,7 @@ FIXTURE_TESTS = """
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 def test_every_entry_names_a_test_and_fixtures_are_their_own_field(
-    pytester: pytest.Pytester, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     # Issue 14, items 1 and 14: the last test's leaked log file was blamed on the session
     # fixture finalized in its teardown (a socket closed, a file opened: same count).
@@ -121,7 +108,7 @@ def test_every_entry_names_a_test_and_fixtures_are_their_own_field(
     pytester.makepyfile(test_blame=FIXTURE_TESTS)
     collected = _collected(pytester)
     assert len(collected) == 5
-    result, report = _run(pytester, *(XDIST if xdist else ["-p", "no:randomly"]))
+    result, report = gated.run(*(XDIST if xdist else ["-p", "no:randomly"]))
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     entries = report["leaks"]
@@ -168,14 +155,14 @@ LAST_TEST_LEAKS = """
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 def test_the_last_tests_leak_is_not_the_autouse_session_fixtures(
-    pytester: pytest.Pytester, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     # Issue 14, item 14: the session fixture closes its file in the last test's teardown,
     # the test keeps one: same count, and the file was reported under ``own_file``.
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
     pytester.makeconftest(AUTOUSE_CONFTEST)
     pytester.makepyfile(test_last=LAST_TEST_LEAKS)
-    result, report = _run(pytester, *(XDIST if xdist else ["-p", "no:randomly"]))
+    result, report = gated.run(*(XDIST if xdist else ["-p", "no:randomly"]))
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     [entry] = report["leaks"]
@@ -210,7 +197,7 @@ IMPORT_FD_TESTS = """
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 def test_a_balanced_fd_change_does_not_move_blame_to_the_next_test(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, monkeypatch: pytest.MonkeyPatch, xdist: bool
 ) -> None:
     # Issue 14, item 15: the cheap tier kept a stale listing; test B was blamed for A's
     # descriptor, and B's own (which reused the freed number) went unreported.
@@ -218,7 +205,7 @@ def test_a_balanced_fd_change_does_not_move_blame_to_the_next_test(
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
     pytester.makepyfile(test_fds=IMPORT_FD_TESTS)
     args = [*XDIST, "--dist", "loadfile"] if xdist else ["-p", "no:randomly"]
-    result, report = _run(pytester, *args)
+    result, report = gated.run(*args)
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     found = {
@@ -302,12 +289,14 @@ THREAD_FIXTURE_TESTS = """
 
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
-def test_threads_a_fixture_starts_are_the_fixtures(pytester: pytest.Pytester, xdist: bool) -> None:
+def test_threads_a_fixture_starts_are_the_fixtures(
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
+) -> None:
     # Issue 14, item 18: a thread still starting at the end of a session fixture's setup
     # (and one its thread starts later) was blamed on the test that used the fixture.
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.2\n')
     pytester.makepyfile(test_threads=THREAD_FIXTURE_TESTS)
-    result, report = _run(pytester, *(XDIST if xdist else ["-p", "no:randomly"]))
+    result, report = gated.run(*(XDIST if xdist else ["-p", "no:randomly"]))
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert report["leaks"] == []
@@ -331,13 +320,13 @@ HANGING_THREAD_TESTS = """
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 def test_a_leaked_non_daemon_thread_does_not_hang_the_exit(
-    pytester: pytest.Pytester, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     # Issue 14, item 4: the report was written, then the interpreter waited forever at exit
     # for the thread. The bound is for the old behaviour (hang), not a measure of speed.
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
     pytester.makepyfile(test_hang=HANGING_THREAD_TESTS)
-    result, report = _run(pytester, *(XDIST if xdist else []), timeout=240)
+    result, report = gated.run(*(XDIST if xdist else []), timeout=240)
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     # Reported once, against its test: not again as a session-end leftover.
@@ -368,10 +357,12 @@ SESSION_LEFTOVER_TESTS = """
 """
 
 
-def test_a_session_leftover_names_its_test_and_the_session(pytester: pytest.Pytester) -> None:
+def test_a_session_leftover_names_its_test_and_the_session(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\ngrace = 0.1\n')
     pytester.makepyfile(test_leftover=SESSION_LEFTOVER_TESTS)
-    result, report = _run(pytester, "-p", "no:randomly", timeout=240)
+    result, report = gated.run("-p", "no:randomly", timeout=240)
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     [entry] = report["leaks"]
@@ -408,31 +399,8 @@ CASE_TESTS = """
             pass
 """
 
-# A third-party check that cannot say where its resource was made: its findings are
-# grouped by what their tests have in common.
-ATEXIT_CHECK = """
-    import atexit
-
-    from pytest_gridgate.leaks.base import Leak
-
-
-    class AtexitCheck:
-        name = "atexit"
-
-        def snapshot(self):
-            return atexit._ncallbacks()
-
-        def compare(self, before):
-            added = atexit._ncallbacks() - before
-            if added <= 0:
-                return []
-            return [Leak("atexit", ("atexit", before), f"{added} atexit handler(s) registered")]
-
-
-    def pytest_gridgate_leak_checks(config):
-        return [AtexitCheck()]
-"""
-
+# With a third-party check that cannot say where its resource was made
+# (tests/inner/atexit_check.py): its findings are grouped by what their tests have in common.
 ATEXIT_TESTS = """
     import atexit
 
@@ -448,10 +416,10 @@ ATEXIT_TESTS = """
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 def test_one_cause_is_one_group_with_where_to_fix_it(
-    pytester: pytest.Pytester, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     # Issue 14, item 17: a shared setUp setting two variables made 2 findings per test.
-    pytester.makeconftest(ATEXIT_CHECK)
+    gated.inner("atexit_check.py", "conftest.py")
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
     pytester.makepyfile(base_case=BASE_CASE)
     pytester.makepyfile(
@@ -461,7 +429,7 @@ def test_one_cause_is_one_group_with_where_to_fix_it(
     )
     pytester.syspathinsert()
     args = XDIST if xdist else ["-p", "no:randomly"]
-    result, report = _run(pytester, *args, "--gridgate-summary", "summary.md")
+    result, report = gated.run(*args, "--gridgate-summary", "summary.md")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     entries = report["leaks"]
@@ -521,10 +489,12 @@ THREAD_PER_TEST = """
 """
 
 
-def test_one_line_starting_a_thread_per_test_is_one_cause(pytester: pytest.Pytester) -> None:
+def test_one_line_starting_a_thread_per_test_is_one_cause(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\ngrace = 0.1\n')
     pytester.makepyfile(test_workers=THREAD_PER_TEST)
-    result, report = _run(pytester, "-p", "no:randomly")
+    result, report = gated.run("-p", "no:randomly")
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert len({e["detail"] for e in report["leaks"]}) == 3  # each names its own thread
@@ -577,10 +547,12 @@ RESTARTER_TESTS = """
 """
 
 
-def test_processes_a_leaked_thread_restarts_are_its_tests(pytester: pytest.Pytester) -> None:
+def test_processes_a_leaked_thread_restarts_are_its_tests(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
     pytester.makepyfile(test_restarter=RESTARTER_TESTS)
-    result, report = _run(pytester, "-p", "no:randomly", "-rA", timeout=240)
+    result, report = gated.run("-p", "no:randomly", "-rA", timeout=240)
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     # Only the test that left the thread running fails; the innocent ones pass.
@@ -614,12 +586,14 @@ SOCKET_PER_TEST = """
 """
 
 
-def test_descriptors_leaked_the_same_way_are_one_cause(pytester: pytest.Pytester) -> None:
+def test_descriptors_leaked_the_same_way_are_one_cause(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     # anyio's suite: 110 sockets left open by one fixture's error path were 110 "causes",
     # each named by its own descriptor number, inode and port.
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
     pytester.makepyfile(test_sockets=SOCKET_PER_TEST)
-    result, report = _run(pytester, "-p", "no:randomly")
+    result, report = gated.run("-p", "no:randomly")
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert len({e["detail"] for e in report["leaks"]}) == 3  # each names its own socket
@@ -676,11 +650,11 @@ WATCHER_TESTS = """
 
 
 def test_processes_an_ended_watcher_thread_restarted_are_its_tests(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, gated: Gated
 ) -> None:
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
     pytester.makepyfile(test_watcher=WATCHER_TESTS)
-    result, report = _run(pytester, "-p", "no:randomly", "-rA", timeout=240)
+    result, report = gated.run("-p", "no:randomly", "-rA", timeout=240)
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     result.assert_outcomes(passed=4, errors=1)

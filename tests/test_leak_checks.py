@@ -8,34 +8,15 @@ imitate trio's worker thread cache and libuv's signal pipe.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-
-def _run(
-    pytester: pytest.Pytester, *args: str, tmpdir: Path | None = None, clean_exit: bool = True
-) -> tuple[pytest.RunResult, dict[str, Any]]:
-    if tmpdir is not None:
-        tmpdir.mkdir(exist_ok=True)
-        os.environ["TMPDIR"] = str(tmpdir)  # (the autouse fixture restores the environment)
-    try:
-        result = pytester.runpytest_subprocess(
-            *args, "-p", "no:cacheprovider", "--gridgate-report", "r.json"
-        )
-    finally:
-        os.environ.pop("TMPDIR", None) if tmpdir is not None else None
-    output = result.stdout.str() + result.stderr.str()
-    assert "INTERNALERROR" not in output, output
-    if clean_exit:
-        assert "Traceback" not in output, output
-    report: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
-    return result, report
+if TYPE_CHECKING:
+    from conftest import Gated
 
 
 def _leaks(report: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -105,11 +86,13 @@ EXHAUSTING = """
 
 
 def test_a_test_that_exhausts_descriptors_is_reported_and_the_rest_still_checked(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, gated: Gated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile(test_exhausting=EXHAUSTING)
     tmpdir = pytester.path / "tmp"
-    result, report = _run(pytester, "--junitxml", "junit.xml", tmpdir=tmpdir)
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    result, report = gated.run("--junitxml", "junit.xml", clean=True)
     assert result.ret == 1
     leaks = _leaks(report)
     assert [(name, kind) for name, kind, _ in leaks] == [
@@ -152,15 +135,14 @@ CLOSING = """
 
 def test_a_test_that_closes_the_gates_descriptors_is_reported_and_the_rest_still_checked(
     pytester: pytest.Pytester,
+    gated: Gated,
 ) -> None:
     pytester.makepyfile(test_closing=CLOSING)
     # -s: pytest's own output capture lives on descriptors the test closes, and so does
     # its logging plugin's file handler (both break without gridgate too).
     # (The timeouts gate closes its own copies of stdout and stderr at exit, which the test
     # closed: that traceback comes after the report is written, and is not the leak gate's.)
-    result, report = _run(
-        pytester, "-s", "-p", "no:logging", "--junitxml", "junit.xml", clean_exit=False
-    )
+    result, report = gated.run("-s", "-p", "no:logging", "--junitxml", "junit.xml")
     assert result.ret == 1
     leaks = _leaks(report)
     assert [(name, kind) for name, kind, _ in leaks] == [
@@ -197,10 +179,12 @@ BROKEN_CHECK = """
 """
 
 
-def test_a_check_that_cannot_run_does_not_let_the_verdict_pass(pytester: pytest.Pytester) -> None:
+def test_a_check_that_cannot_run_does_not_let_the_verdict_pass(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     pytester.makeconftest(BROKEN_CHECK)
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
-    result, report = _run(pytester)
+    result, report = gated.run(clean=True)
     assert result.ret == 1
     gate = _gate(report, "leaks")
     assert not gate["passed"], gate
@@ -242,11 +226,12 @@ GARBAGE_SOCKET = """
 
 def test_what_the_gates_collection_frees_is_reported_on_the_test_being_checked(
     pytester: pytest.Pytester,
+    gated: Gated,
 ) -> None:
     pytester.makeconftest(NO_AUTOMATIC_GC)
     pytester.makepyfile(test_garbage=GARBAGE_SOCKET)
     pytester.makeini("[pytest]\nfilterwarnings = error\n")
-    result, report = _run(pytester, "--junitxml", "junit.xml")
+    result, report = gated.run("--junitxml", "junit.xml", clean=True)
     outcomes = _outcomes(pytester.path)
     output = result.stdout.str()
     assert outcomes == {"test_leaves_a_socket_in_a_cycle": "error", "test_innocent": "passed"}, (
@@ -291,11 +276,13 @@ SPAWN_IN_CYCLE = """
 """
 
 
-def test_every_check_judges_after_the_same_collection(pytester: pytest.Pytester) -> None:
+def test_every_check_judges_after_the_same_collection(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     pytester.makeconftest(NO_AUTOMATIC_GC)
     pytester.makepyfile(test_spawn=SPAWN_IN_CYCLE)
     pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.2\n")
-    result, report = _run(pytester)
+    result, report = gated.run(clean=True)
     kinds = {(name, kind) for name, kind, _ in _leaks(report)}
     # Garbage: the collection stops the child and closes its pipe before any check judges.
     # Kept: the child and its pipe are both the test's.
@@ -303,7 +290,9 @@ def test_every_check_judges_after_the_same_collection(pytester: pytest.Pytester)
     result.assert_outcomes(passed=2, errors=1)
 
 
-def test_a_fixtures_garbage_is_collected_before_it_is_judged(pytester: pytest.Pytester) -> None:
+def test_a_fixtures_garbage_is_collected_before_it_is_judged(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     pytester.makeconftest(NO_AUTOMATIC_GC)
     spawn_class = SPAWN_IN_CYCLE.split("def test_spawn_left_in_a_cycle")[0]
     pytester.makepyfile(
@@ -330,7 +319,7 @@ def test_a_fixtures_garbage_is_collected_before_it_is_judged(pytester: pytest.Py
         )
     )
     pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.2\n")
-    result, report = _run(pytester, "-p", "no:randomly")
+    result, report = gated.run("-p", "no:randomly", clean=True)
     assert report["leaks"] == []
     result.assert_outcomes(passed=2)
 
@@ -360,10 +349,10 @@ YOUNG_GARBAGE = """
 """
 
 
-def test_young_garbage_costs_no_full_collection(pytester: pytest.Pytester) -> None:
+def test_young_garbage_costs_no_full_collection(pytester: pytest.Pytester, gated: Gated) -> None:
     pytester.makeconftest(NO_AUTOMATIC_GC)
     pytester.makepyfile(test_young=YOUNG_GARBAGE)
-    result, report = _run(pytester, "-p", "no:randomly")
+    result, report = gated.run("-p", "no:randomly", clean=True)
     assert report["leaks"] == []
     result.assert_outcomes(passed=2)
 
@@ -420,6 +409,7 @@ LAZY_USERS = """
 
 def test_known_lazy_resources_and_configured_ones_are_nobodys_leak(
     pytester: pytest.Pytester,
+    gated: Gated,
 ) -> None:
     pytester.makepyfile(uvloop=FAKE_UVLOOP, test_lazy=LAZY_USERS)
     pytester.makepyprojecttoml(
@@ -430,7 +420,7 @@ def test_known_lazy_resources_and_configured_ones_are_nobodys_leak(
             """
         )
     )
-    result, report = _run(pytester, "-p", "no:randomly")
+    result, report = gated.run("-p", "no:randomly", clean=True)
     assert [(name, kind) for name, kind, _ in _leaks(report)] == [("test_other_file", "fd")]
     result.assert_outcomes(passed=4, errors=1)
 
@@ -482,14 +472,14 @@ LIVE_AND_OLD_HOLDERS = """
 
 
 def test_a_live_holder_costs_no_full_collection_and_old_garbage_still_gets_one(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, gated: Gated
 ) -> None:
     # anyio's suite: a socket a test left open (held by a live object) cost a walk of the
     # whole heap and a full collection, 30 % of the run's CPU in its socket tests.
     pytester.makeconftest(NO_AUTOMATIC_GC)
     pytester.makepyfile(test_holders=LIVE_AND_OLD_HOLDERS)
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
-    result, report = _run(pytester, "-p", "no:randomly")
+    result, report = gated.run("-p", "no:randomly")
     kinds = {(name, kind) for name, kind, _ in _leaks(report)}
     assert kinds == {("test_keeps_a_socket", "socket")}, report["leaks"]
     result.assert_outcomes(passed=4)
@@ -507,10 +497,10 @@ DETACHED_SOCKET = """
 """
 
 
-def test_a_socket_is_described_from_its_descriptor(pytester: pytest.Pytester) -> None:
+def test_a_socket_is_described_from_its_descriptor(pytester: pytest.Pytester, gated: Gated) -> None:
     pytester.makepyfile(test_detached=DETACHED_SOCKET)
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
-    _, report = _run(pytester)
+    _, report = gated.run()
     [(name, kind, detail)] = _leaks(report)
     assert (name, kind) == ("test_detaches_a_listening_socket", "socket")
     assert re.search(r"\(TCP socket \('127\.0\.0\.1', \d+\)\)$", detail), detail

@@ -15,34 +15,18 @@ import re
 import textwrap
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import pytest
 
-# Keys of a ``leaks`` entry (design.md); docs/leaks.md documents no extra ones.
-LEAK_KEYS = {"nodeid", "kind", "detail", "action", "cleaned", "fixture", "origin"}
+if TYPE_CHECKING:
+    from conftest import Gated
 
 
 def _owner(entry: dict[str, Any]) -> str:
     """The fixture (or ``session``) owning a leaked resource, else the leaking test."""
     return str(entry["fixture"] or entry["nodeid"])
-
-
-def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    """One inner run with the JSON gate report, checked for what every report must hold."""
-    result = pytester.runpytest_subprocess(
-        *args, "-p", "no:cacheprovider", "--gridgate-report", "r.json"
-    )
-    report: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
-    # The report's verdict is the process's, however it came about.
-    assert (report["exit_code"], report["outcome"]) == (
-        result.ret,
-        "passed" if result.ret == 0 else "failed",
-    ), result.stdout.str()
-    for entry in report["leaks"]:
-        assert set(entry) == LEAK_KEYS, entry
-    return result, report
 
 
 def _gate(report: dict[str, Any], name: str) -> dict[str, Any]:
@@ -312,7 +296,7 @@ EXPECTED_FAIL = {
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, monkeypatch: pytest.MonkeyPatch, xdist: bool
 ) -> None:
     monkeypatch.setenv("GG_PRESET", "preset-value")
     # A unique argument, so that concurrent runs cannot see each other's process.
@@ -324,7 +308,7 @@ def test_each_kind_is_reported_cleaned_up_and_clean_patterns_are_not(
         test_kinds=KINDS_TESTS, test_server=SERVER_TESTS, test_fixture_leak=FIXTURE_LEAK_TESTS
     )
     args = ["-p", "xdist", "-n", "2"] if xdist else ["-p", "no:randomly"]
-    result, report = _run(pytester, *args, "-rE")
+    result, report = gated.run(*args, "-rE")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     entries = report["leaks"]
@@ -423,7 +407,11 @@ EXIT_CODE_TESTS = {
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 @pytest.mark.parametrize("where", list(EXIT_CODE_TESTS))
 def test_report_exit_code_is_the_process_exit_code_in_fail_mode(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, where: str, xdist: bool
+    pytester: pytest.Pytester,
+    gated: Gated,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    xdist: bool,
 ) -> None:
     sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
     monkeypatch.setenv("GG_SLEEP", sleep)
@@ -431,7 +419,7 @@ def test_report_exit_code_is_the_process_exit_code_in_fail_mode(
     pytester.makepyfile(test_exit=EXIT_CODE_TESTS[where])
     args = ["-p", "xdist", "-n", "2"] if xdist else []
     # _run checks that the report's exit code and outcome are the process's.
-    result, report = _run(pytester, *args)
+    result, report = gated.run(*args)
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     assert report["outcome"] == "failed"
@@ -496,13 +484,13 @@ ENV_MARKER_TESTS = """
 
 
 def test_env_marker_with_monkeypatch_is_not_a_leak_and_is_restored(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, gated: Gated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GG_PRESET", "preset-value")
     monkeypatch.setenv("GG_GONE", "gone-value")
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\n')
     pytester.makepyfile(test_env_marker=ENV_MARKER_TESTS)
-    result, report = _run(pytester, "-p", "no:randomly")
+    result, report = gated.run("-p", "no:randomly")
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert report["leaks"] == []
@@ -548,32 +536,9 @@ WARN_TESTS = """
         atexit.register(print)
 """
 
-ATEXIT_CHECK = """
-    import atexit
-
-    from pytest_gridgate.leaks.base import Leak
-
-
-    class AtexitCheck:
-        name = "atexit"
-
-        def snapshot(self):
-            return atexit._ncallbacks()
-
-        def compare(self, before):
-            added = atexit._ncallbacks() - before
-            if added <= 0:
-                return []
-            return [Leak("atexit", ("atexit", before), f"{added} atexit handler(s) registered")]
-
-
-    def pytest_gridgate_leak_checks(config):
-        return [AtexitCheck()]
-"""
-
 
 def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, gated: Gated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sleep = f"600.{uuid.uuid4().int % 10**9:09d}"
     monkeypatch.setenv("GG_SLEEP", sleep)
@@ -590,9 +555,9 @@ def test_warn_mode_markers_ignores_third_party_checks_and_session_end(
             """
         )
     )
-    pytester.makeconftest(ATEXIT_CHECK)
+    gated.inner("atexit_check.py", "conftest.py")
     pytester.makepyfile(test_warn=WARN_TESTS)
-    result, report = _run(pytester)
+    result, report = gated.run()
 
     # Warnings only, even under filterwarnings = error: the run passes, and so does the
     # report, session-end leftover included.
@@ -634,7 +599,7 @@ def _pid_of(entries: list[dict[str, Any]], marker: str) -> str:
     return "?"
 
 
-def test_action_off_installs_nothing(pytester: pytest.Pytester) -> None:
+def test_action_off_installs_nothing(pytester: pytest.Pytester, gated: Gated) -> None:
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "off"\n')
     pytester.makepyfile(
         """
@@ -645,7 +610,7 @@ def test_action_off_installs_nothing(pytester: pytest.Pytester) -> None:
             assert not __import__("pytest_gridgate.leaks.tracking").leaks.tracking._installed[0]
         """
     )
-    result, report = _run(pytester)
+    result, report = gated.run()
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert report["leaks"] == []
     assert _gate(report, "leaks") == {
@@ -656,11 +621,11 @@ def test_action_off_installs_nothing(pytester: pytest.Pytester) -> None:
     }
 
 
-def test_demo_example_has_one_leak_of_each_kind(pytester: pytest.Pytester) -> None:
+def test_demo_example_has_one_leak_of_each_kind(pytester: pytest.Pytester, gated: Gated) -> None:
     demo = Path(__file__).parent.parent / "examples" / "tests" / "test_leaky_demo.py"
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
     pytester.makepyfile(test_leaky_demo=demo.read_text())
-    result, report = _run(pytester)
+    result, report = gated.run()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     kinds = sorted(e["kind"] for e in report["leaks"])
     assert kinds == sorted(
@@ -712,6 +677,7 @@ def test_a_module_imported_afresh_keeps_its_own_cells(pytester: pytest.Pytester)
 
 def test_a_check_that_raises_is_reported_and_the_others_still_run(
     pytester: pytest.Pytester,
+    gated: Gated,
 ) -> None:
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
     pytester.makeconftest(
@@ -741,7 +707,7 @@ def test_a_check_that_raises_is_reported_and_the_others_still_run(
             pass
         """
     )
-    result, report = _run(pytester)
+    result, report = gated.run()
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.assert_outcomes(passed=2, warnings=2)

@@ -12,33 +12,21 @@ own memory stays modest on a shared machine.
 
 from __future__ import annotations
 
-import json
 import re
-import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_gridgate.sizes import format_size, parse_size
 
+if TYPE_CHECKING:
+    from conftest import Gated
+
+# Every inner run: -rE names the tests that ended in an error (the gate's verdict).
+RUN = ("-rE",)
+
 MB = 1_000_000
-ENTRY_KEYS = {"nodeid", "kind", "bytes", "limit"}
-
-
-def _run(
-    pytester: pytest.Pytester, *args: str, config: str = ""
-) -> tuple[pytest.RunResult, dict[str, Any]]:
-    pytester.makepyprojecttoml(textwrap.dedent(config))
-    result = pytester.runpytest_subprocess(
-        *args, "-p", "no:cacheprovider", "-rE", "--gridgate-report", "r.json", timeout=600
-    )
-    report: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
-    assert report["exit_code"] == result.ret, result.stdout.str()
-    for entry in report["memory"]:
-        assert set(entry) >= ENTRY_KEYS, entry
-        assert entry["kind"] in ("peak", "retained", "process"), entry
-    return result, report
 
 
 def _gate(report: dict[str, Any], name: str = "memory") -> dict[str, Any]:
@@ -116,18 +104,17 @@ ACCEPTANCE = """
 
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["plain", "xdist"])
-def test_acceptance_real_allocations(pytester: pytest.Pytester, xdist: bool) -> None:
+def test_acceptance_real_allocations(pytester: pytest.Pytester, gated: Gated, xdist: bool) -> None:
     pytester.makepyfile(test_mem=ACCEPTANCE)
     args = ["-p", "xdist", "-n", "2"] if xdist else []
-    result, report = _run(
-        pytester,
-        *args,
-        config="""
-            [tool.gridgate.memory]
-            limit = "100MB"
-            retained = "50MB"
-        """,
+    gated.project(
+        """
+        [tool.gridgate.memory]
+        limit = "100MB"
+        retained = "50MB"
+        """
     )
+    result, report = gated.run(*args, *RUN, timeout=600)
     # Over the limit: an error in teardown; everything else ran and passed.
     assert _errors(result) == {
         "test_alloc_and_free",
@@ -163,7 +150,7 @@ def test_acceptance_real_allocations(pytester: pytest.Pytester, xdist: bool) -> 
     assert "FAIL memory" in result.stdout.str()
 
 
-def test_within_the_limit_passes(pytester: pytest.Pytester) -> None:
+def test_within_the_limit_passes(pytester: pytest.Pytester, gated: Gated) -> None:
     pytester.makepyfile(
         test_ok="""
             def test_small():
@@ -171,7 +158,8 @@ def test_within_the_limit_passes(pytester: pytest.Pytester) -> None:
                 del data
         """
     )
-    result, report = _run(pytester, config='[tool.gridgate.memory]\nlimit = "100MB"\n')
+    gated.project('[tool.gridgate.memory]\nlimit = "100MB"\n')
+    result, report = gated.run(*RUN, timeout=600)
     assert result.ret == 0, result.stdout.str()
     gate = _gate(report)
     assert gate["passed"], gate
@@ -191,12 +179,13 @@ WARN_AND_PROCESS = """
 
 
 def test_warn_mode_from_environment(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, gated: Gated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile(test_warn=WARN_AND_PROCESS)
     monkeypatch.setenv("GRIDGATE_MEMORY_ACTION", "warn")
     monkeypatch.setenv("GRIDGATE_MEMORY_LIMIT", "20MB")
-    result, report = _run(pytester)
+    gated.project()
+    result, report = gated.run(*RUN, timeout=600)
     assert result.ret == 0, result.stdout.str()
     assert "GridgateMemoryWarning" in result.stdout.str()
     entry = _entry(report, "test_over")
@@ -207,31 +196,31 @@ def test_warn_mode_from_environment(
     assert "(warn only)" in gate["summary"], gate
 
 
-def test_profile_sets_the_limit(pytester: pytest.Pytester) -> None:
+def test_profile_sets_the_limit(pytester: pytest.Pytester, gated: Gated) -> None:
     pytester.makepyfile(test_profile=WARN_AND_PROCESS)
-    result, report = _run(
-        pytester,
-        "--gridgate-profile",
-        "ci",
-        config="""
-            [tool.gridgate.profiles.ci.memory]
-            limit = "20MB"
-        """,
+    gated.project(
+        """
+        [tool.gridgate.profiles.ci.memory]
+        limit = "20MB"
+        """
     )
+    result, report = gated.run("--gridgate-profile", "ci", *RUN, timeout=600)
     assert _errors(result) == {"test_over"}, result.stdout.str()
     assert _entry(report, "test_over")["limit"] == 20 * MB
 
 
-def test_process_over_its_limit_fails_the_test_during_which(pytester: pytest.Pytester) -> None:
+def test_process_over_its_limit_fails_the_test_during_which(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     pytester.makepyfile(test_process=WARN_AND_PROCESS)
-    result, report = _run(
-        pytester,
-        config="""
-            [tool.gridgate.memory]
-            limit = 0
-            process_limit = "70MB"
-        """,
+    gated.project(
+        """
+        [tool.gridgate.memory]
+        limit = 0
+        process_limit = "70MB"
+        """
     )
+    result, report = gated.run(*RUN, timeout=600)
     # The process starts well under 70 MB; 60 MB more takes it over, during test_over.
     assert _errors(result) == {"test_over"}, result.stdout.str()
     assert result.ret == 1
@@ -241,9 +230,12 @@ def test_process_over_its_limit_fails_the_test_during_which(pytester: pytest.Pyt
     assert not _gate(report)["passed"]
 
 
-def test_off(pytester: pytest.Pytester) -> None:
+def test_off(pytester: pytest.Pytester, gated: Gated) -> None:
     pytester.makepyfile(test_off=WARN_AND_PROCESS)
-    result, report = _run(pytester, "--gridgate-memory", "off", "--gridgate-memory-limit", "1MB")
+    gated.project()
+    result, report = gated.run(
+        "--gridgate-memory", "off", "--gridgate-memory-limit", "1MB", *RUN, timeout=600
+    )
     assert result.ret == 0, result.stdout.str()
     assert report["memory"] == []
     assert _gate(report)["summary"] == "memory gate off"
@@ -332,11 +324,12 @@ def test_size_reads_back() -> None:
     assert str(parse_size(0)) == "0 (off)"
 
 
-def test_demo_example_is_over_its_budget(pytester: pytest.Pytester) -> None:
+def test_demo_example_is_over_its_budget(pytester: pytest.Pytester, gated: Gated) -> None:
     examples = Path(__file__).parent.parent / "examples"
     pytester.makepyfile(test_memory_demo=(examples / "tests" / "test_memory_demo.py").read_text())
     [limit] = re.findall(r'^limit = "(\w+)"', (examples / "pyproject.toml").read_text(), re.M)
-    result, report = _run(pytester, config=f'[tool.gridgate.memory]\nlimit = "{limit}"\n')
+    gated.project(f'[tool.gridgate.memory]\nlimit = "{limit}"\n')
+    result, report = gated.run(*RUN, timeout=600)
     assert _errors(result) == {"test_builds_the_whole_report_in_memory"}, result.stdout.str()
     entry = _entry(report, "test_builds_the_whole_report_in_memory")
     assert entry["bytes"] > entry["limit"] == parse_size(limit)
@@ -392,12 +385,15 @@ NOT_THE_NEXT_TESTS = """
 """
 
 
-def test_the_next_test_is_not_blamed_for_what_came_before(pytester: pytest.Pytester) -> None:
+def test_the_next_test_is_not_blamed_for_what_came_before(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     # Each test's measurement starts where the last one ended, except when the last one's
     # teardown never reached the gate (a finalizer raised) or left children running (the
     # leak check reaps them after the gate has measured): then the next test starts afresh.
     pytester.makepyfile(test_next=NOT_THE_NEXT_TESTS)
-    result, report = _run(pytester, config='[tool.gridgate.memory]\nlimit = "100MB"\n')
+    gated.project('[tool.gridgate.memory]\nlimit = "100MB"\n')
+    result, report = gated.run(*RUN, timeout=600)
     assert _errors(result) == {"test_teardown_raises", "test_leaves_a_big_child_running"}, (
         result.stdout.str()
     )

@@ -70,6 +70,8 @@ def started() -> Iterator[list[subprocess.Popen[str]]]:
             _kill(pid)
         _kill(proc.pid)
         proc.wait(timeout=60)
+        if proc.stdout is not None:
+            proc.stdout.close()  # the pipe _start reads from (the suite's own gate saw it kept)
 
 
 def _kill(pid: int) -> None:

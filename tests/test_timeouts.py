@@ -16,10 +16,13 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Gated
 
 pytest_plugins = ["pytester"]
 
@@ -32,13 +35,6 @@ def _project(pytester: pytest.Pytester, timeouts: str, **modules: str) -> None:
         "[tool.gridgate.timeouts]\n" + textwrap.dedent(timeouts)
     )
     pytester.makepyfile(**{name: textwrap.dedent(body) for name, body in modules.items()})
-
-
-def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    result = pytester.runpytest_subprocess("--gridgate-report", "report.json", *args, timeout=240)
-    path = pytester.path / "report.json"
-    assert path.exists(), result.stdout.str() + result.stderr.str()
-    return result, json.loads(path.read_text())
 
 
 def _timeouts(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -59,7 +55,9 @@ def _unique_sleep() -> str:
     return f"600.{uuid.uuid4().int % 10**6:06d}"
 
 
-def test_stage_one_timeouts_fail_the_test_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
+def test_stage_one_timeouts_fail_the_test_and_the_run_goes_on(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     sleep_arg = _unique_sleep()
     _project(
         pytester,
@@ -119,7 +117,7 @@ def test_stage_one_timeouts_fail_the_test_and_the_run_goes_on(pytester: pytest.P
             pass
         """,
     )
-    result, report = _run(pytester, "-v")
+    result, report = gated.run("-v")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=4, failed=3, errors=3)
@@ -162,7 +160,9 @@ def test_stage_one_timeouts_fail_the_test_and_the_run_goes_on(pytester: pytest.P
     assert not gate["passed"]
 
 
-def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) -> None:
+def test_stage_two_ends_a_test_that_blocks_the_alarm(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     # SIGALRM blocked: stage one never lands; the watchdog thread (which has the GIL here)
     # dumps the stacks, writes the report and ends the run with exit 1.
     sleep_arg = _unique_sleep()
@@ -187,7 +187,7 @@ def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) 
             pass
         """,
     )
-    result, report = _run(pytester)
+    result, report = gated.run()
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     entry = _timeouts(report)["test_blocked"]
@@ -205,7 +205,7 @@ def test_stage_two_ends_a_test_that_blocks_the_alarm(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(["FAIL tests *1 passed, 1 failed", "FAIL timeouts *1 timed out"])
 
 
-def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) -> None:
+def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester, gated: Gated) -> None:
     # sum() over a range never returns to the interpreter loop, so neither the signal
     # handler nor the watchdog thread can run: the supervisor process ends it.
     sleep_arg = _unique_sleep()
@@ -226,7 +226,7 @@ def test_stage_two_kills_c_code_that_holds_the_gil(pytester: pytest.Pytester) ->
             sum(range(10**12))
         """,
     )
-    result, report = _run(pytester, "--gridgate-summary", "summary.md")
+    result, report = gated.run("--gridgate-summary", "summary.md")
 
     assert result.ret == -9  # killed: there is no other way out of C code holding the GIL
     entry = _timeouts(report)["test_c_level"]
@@ -305,7 +305,9 @@ IMPORT_HANG = {
 }
 
 
-def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Pytester) -> None:
+def test_import_hang_fails_collection_with_the_blocking_line(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     _project(
         pytester,
         """
@@ -314,7 +316,7 @@ def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Py
         """,
         **IMPORT_HANG,
     )
-    result, report = _run(pytester)
+    result, report = gated.run()
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
     entry = _timeouts(report)["test_import_hang.py"]
@@ -330,7 +332,9 @@ def test_import_hang_fails_collection_with_the_blocking_line(pytester: pytest.Py
     )
 
 
-def test_c_level_import_hang_is_ended_by_the_supervisor(pytester: pytest.Pytester) -> None:
+def test_c_level_import_hang_is_ended_by_the_supervisor(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     _project(
         pytester,
         """
@@ -344,7 +348,7 @@ def test_c_level_import_hang_is_ended_by_the_supervisor(pytester: pytest.Pyteste
             pass
         """,
     )
-    result, report = _run(pytester)
+    result, report = gated.run()
 
     assert result.ret == -9
     assert report["timeouts"] == [
@@ -359,22 +363,25 @@ def test_c_level_import_hang_is_ended_by_the_supervisor(pytester: pytest.Pyteste
     assert 'test_c_import.py", line 1 in <module>' in result.stderr.str()
 
 
-def test_session_budget_stops_starting_tests(pytester: pytest.Pytester) -> None:
+def _budget_project(pytester: pytest.Pytester, tests: int) -> None:
+    """A session budget of 1 s, and ``tests`` tests of 0.4 s each."""
     _project(
         pytester,
-        """
-        session = 1
-        """,
-        test_budget="""
+        "session = 1",
+        test_budget=f"""
         import time
         import pytest
 
-        @pytest.mark.parametrize("n", range(6))
+        @pytest.mark.parametrize("n", range({tests}))
         def test_slowish(n):
             time.sleep(0.4)
         """,
     )
-    result, report = _run(pytester)
+
+
+def test_session_budget_stops_starting_tests(pytester: pytest.Pytester, gated: Gated) -> None:
+    _budget_project(pytester, tests=6)
+    result, report = gated.run()
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     passed = result.parseoutcomes()["passed"]
@@ -390,6 +397,7 @@ def test_session_budget_stops_starting_tests(pytester: pytest.Pytester) -> None:
 
 def test_under_xdist_the_controller_names_the_lost_worker_test(
     pytester: pytest.Pytester,
+    gated: Gated,
 ) -> None:
     sleep_arg = _unique_sleep()
     _project(
@@ -418,7 +426,7 @@ def test_under_xdist_the_controller_names_the_lost_worker_test(
             pass
         """,
     )
-    result, report = _run(pytester, "-n", "2")
+    result, report = gated.run("-n", "2")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=3, failed=2)
@@ -437,7 +445,7 @@ def test_under_xdist_the_controller_names_the_lost_worker_test(
     )
 
 
-def test_precedence_of_timeout_settings(pytester: pytest.Pytester) -> None:
+def test_precedence_of_timeout_settings(pytester: pytest.Pytester, gated: Gated) -> None:
     # --timeout wins over timeouts.default and timeouts.markers; the marker wins over both.
     _project(
         pytester,
@@ -462,7 +470,7 @@ def test_precedence_of_timeout_settings(pytester: pytest.Pytester) -> None:
             time.sleep(1.5)
         """,
     )
-    result, report = _run(pytester, "--timeout=1")
+    result, report = gated.run("--timeout=1")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1, failed=2)
@@ -471,7 +479,7 @@ def test_precedence_of_timeout_settings(pytester: pytest.Pytester) -> None:
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "xdist"])
 def test_the_watcher_is_no_leak_and_ends_with_the_run(
-    pytester: pytest.Pytester, xdist: bool
+    pytester: pytest.Pytester, gated: Gated, xdist: bool
 ) -> None:
     # Stage two's watcher is a child of every run (of every xdist worker) that starts a
     # `sleep` every second: the leaks gate reports neither, and the watcher ends with the run.
@@ -484,31 +492,21 @@ def test_the_watcher_is_no_leak_and_ends_with_the_run(
         action = "fail"
         """,
         test_watched="""
-        import os, subprocess, sys, time
+        import subprocess, sys, time
         import pytest
-
-        def watchers():
-            # Not a child of the run (see timeouts/watcher.sh): its argv names the run's pid.
-            found = []
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
-                except OSError:
-                    continue
-                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-                    found.append(pid)
-            return found
+        from watchers import watchers
 
         @pytest.mark.parametrize("n", range(2))
         def test_watched(n):
             [watcher] = watchers()
             with open("watchers.txt", "a") as fh:
-                fh.write(watcher + "\\n")
+                fh.write(f"{watcher}\\n")
             subprocess.run([sys.executable, "-c", "pass"], check=True)  # a deep leak scan
             time.sleep(1.5)  # the watcher starts a `sleep` meanwhile
         """,
     )
-    result, report = _run(pytester, *(["-n", "2"] if xdist else []))
+    gated.inner("watchers.py")
+    result, report = gated.run(*(["-n", "2"] if xdist else []))
 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert report["leaks"] == []
@@ -519,7 +517,9 @@ def test_the_watcher_is_no_leak_and_ends_with_the_run(
     assert [pid for pid in watchers if _is_watcher(pid)] == []
 
 
-def test_a_run_killed_from_outside_leaves_no_watcher_behind(pytester: pytest.Pytester) -> None:
+def test_a_run_killed_from_outside_leaves_no_watcher_behind(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     # Whoever runs pytest may read its output to the end before reaping it: a watcher that
     # waited for the dead run to be reaped would hold that output open forever.
     _project(
@@ -530,21 +530,17 @@ def test_a_run_killed_from_outside_leaves_no_watcher_behind(pytester: pytest.Pyt
         """,
         test_killed="""
         import os, time
+        from watchers import watcher_argvs
 
         def test_killed():
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                        argv = fh.read().split(b"\\0")
-                except OSError:
-                    continue
-                if argv[0] == b"gridgate-watchdog" and argv[5] == str(os.getpid()).encode():
-                    with open("watcher.tmp", "wb") as out:
-                        out.write(pid.encode() + b" " + argv[4])  # and its state
+            for pid, argv in watcher_argvs():
+                with open("watcher.tmp", "wb") as out:
+                    out.write(str(pid).encode() + b" " + argv[4])  # and its state
             os.replace("watcher.tmp", "watcher.txt")
             time.sleep(600)
         """,
     )
+    gated.inner("watchers.py")
     run = subprocess.Popen(
         [sys.executable, "-m", "pytest"],
         cwd=pytester.path,
@@ -576,7 +572,9 @@ def test_docs_and_example_exist() -> None:
     assert "sum(range(" in (root / "examples" / "tests" / "test_hangs_demo.py").read_text()
 
 
-def test_under_xdist_an_import_hang_is_a_collection_failure(pytester: pytest.Pytester) -> None:
+def test_under_xdist_an_import_hang_is_a_collection_failure(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
     _project(
         pytester,
         """
@@ -585,7 +583,7 @@ def test_under_xdist_an_import_hang_is_a_collection_failure(pytester: pytest.Pyt
         """,
         **IMPORT_HANG,
     )
-    result, report = _run(pytester, "-n", "2")
+    result, report = gated.run("-n", "2")
 
     # Every collection failure is exit 2, with or without xdist.
     assert result.ret == pytest.ExitCode.INTERRUPTED
@@ -600,22 +598,11 @@ def test_under_xdist_an_import_hang_is_a_collection_failure(pytester: pytest.Pyt
     )
 
 
-def test_under_xdist_the_session_budget_stops_every_worker(pytester: pytest.Pytester) -> None:
-    _project(
-        pytester,
-        """
-        session = 1
-        """,
-        test_budget="""
-        import time
-        import pytest
-
-        @pytest.mark.parametrize("n", range(12))
-        def test_slowish(n):
-            time.sleep(0.4)
-        """,
-    )
-    result, report = _run(pytester, "-n", "2")
+def test_under_xdist_the_session_budget_stops_every_worker(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
+    _budget_project(pytester, tests=12)
+    result, report = gated.run("-n", "2")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert report["exit_code"] == 1

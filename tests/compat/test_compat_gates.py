@@ -1,6 +1,6 @@
 """Every gate's behaviour, with one neighbour plugin installed beside gridgate.
 
-One module for the whole matrix: the environment (``GRIDGATE_COMPAT_ENV``, set by the
+One module for the whole matrix: the environment (``COMPAT_ENVIRONMENT``, set by the
 noxfile; ``alone`` in the normal suite) decides which plugin is installed, how the inner
 runs switch it on and what gridgate must say about it (``compat_environments.py``). The
 tests are the same everywhere: the collection gate, timeouts (stage one and stage two),

@@ -1,0 +1,102 @@
+"""The harness of the overhead benchmarks (``plugin_overhead.py``, ``memory_overhead.py``).
+
+A generated suite of trivial tests, the CPU time of one pytest run over it, and rounds of
+two runs back to back in alternating order (measured first, then baseline; then the other
+way round). The figure is the median over the rounds of each round's ratio of the child
+processes' CPU time (user + system): on a shared virtual machine the same run's CPU time
+drifts by 20 % within minutes, and the two runs of one round, back to back, share most of
+that drift. The ratio of the two fastest runs is printed beside it: interference from the
+rest of the machine only ever adds CPU time, so the fastest run is the one least disturbed
+(as ``timeit`` reports its best time).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+#: ``[tool.gridgate]`` tables that switch a gate off completely (no per-test timer, no
+#: supervisor process; no leak checks; no memory meter), for the cases that measure another.
+TIMEOUTS_OFF = """
+    [tool.gridgate.timeouts]
+    default = 0
+    session = 0
+    collection = 0
+    kill_after = 0
+"""
+LEAKS_OFF = """
+    [tool.gridgate.leaks]
+    action = "off"
+"""
+MEMORY_OFF = """
+    [tool.gridgate.memory]
+    action = "off"
+"""
+
+
+class BenchmarkError(Exception):
+    """A measured run failed: its numbers would mean nothing."""
+
+
+def write_suite(directory: Path, tests: int, config: str) -> None:
+    """``tests`` trivial tests, 100 a module; ``config`` is the ``[tool.gridgate]`` body."""
+    per_module = 100
+    for module in range((tests + per_module - 1) // per_module):
+        count = min(per_module, tests - module * per_module)
+        body = "".join(f"def test_{i}():\n    assert True\n\n" for i in range(count))
+        (directory / f"test_m{module:03d}.py").write_text(body)
+    (directory / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\naddopts = '-q -p no:cacheprovider'\n\n"
+        "[tool.gridgate]\n" + textwrap.dedent(config)
+    )
+
+
+def cpu_of_run(
+    directory: Path, args: tuple[str, ...], python: str = sys.executable, timeout: float = 600
+) -> float:
+    """CPU seconds (user + system) that one pytest run with ``python`` took, children
+    included."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    # Let the warm-up run write bytecode, as an installed wheel has it: otherwise every
+    # measured run recompiles the plugin's sources (PYTHONDONTWRITEBYTECODE=1 shells).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    result = subprocess.run(
+        [python, "-m", "pytest", *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise BenchmarkError(
+            f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}"
+        )
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def paired_rounds(
+    directory: Path,
+    measured: tuple[str, ...],
+    baseline: tuple[str, ...],
+    rounds: int,
+    python: str = sys.executable,
+    timeout: float = 600,
+) -> tuple[list[float], list[float], float]:
+    """CPU seconds of the measured runs, of the baseline runs, and the median of the
+    rounds' ratios; a warm-up run first (file system and bytecode caches)."""
+    cpu_of_run(directory, baseline, python, timeout)
+    on: list[float] = []
+    off: list[float] = []
+    for round_ in range(rounds):
+        pair = [(on, measured), (off, baseline)]
+        for samples, args in pair if round_ % 2 == 0 else reversed(pair):
+            samples.append(cpu_of_run(directory, args, python, timeout))
+    return on, off, statistics.median(a / b for a, b in zip(on, off, strict=True))
