@@ -37,6 +37,7 @@ __all__ = [
     "ConfigError",
     "ForbiddenCall",
     "GridgateConfig",
+    "HistorySettings",
     "LeakIgnores",
     "LeakSettings",
     "MemorySettings",
@@ -119,6 +120,11 @@ NUMBER_RANGES: Mapping[str, NumberRange] = types.MappingProxyType(
         "timeouts.collection": NumberRange(0.001, DAY, "seconds", off=True),
         "timeouts.kill_after": NumberRange(0, 3600, "seconds"),
         "leaks.grace": NumberRange(0, 60, "seconds"),
+        "history.max_vanished": NumberRange(0, 1_000_000_000),
+        "history.max_duration_increase": NumberRange(0, 1000),
+        "history.window": NumberRange(1, 10_000),
+        "history.max_flaky_increase": NumberRange(0, 1),
+        "history.max_leak_increase": NumberRange(0, 1_000_000_000),
     }
 )
 _ANY_NUMBER = NumberRange(0, sys.float_info.max)
@@ -177,6 +183,22 @@ class MemorySettings(NamedTuple):
     retained: ByteSize = ByteSize(256 * 2**20)
 
 
+# [tool.gridgate.history] (issue 19): one block, to move into the settings package as is.
+class HistorySettings(NamedTuple):
+    """The trend gate of ``gridgate history add`` (docs/history.md)."""
+
+    file: str = ".gridgate/history.jsonl"
+    # More vanished tests than this fails: a count when 1 or more, a share of the tests
+    # collected before when under 1. 2 lets a renamed test or two pass and catches a lost
+    # module of three tests or more.
+    max_vanished: float = 2
+    max_duration_increase: float = 0.25  # over the median wall time of the window
+    window: int = 10  # earlier runs of the branch the medians are taken over
+    max_flaky_increase: float = 0.01  # flaky share of the tests run, over the window's median
+    max_leak_increase: int = 0  # leaks, over the window's median
+    default_branch: str = "main"  # whose history a branch without one is compared with
+
+
 class ForbiddenCall(NamedTuple):
     call: str
     allow_in: tuple[str, ...] = ()
@@ -216,6 +238,7 @@ class GridgateConfig(NamedTuple):
     timeouts: TimeoutSettings = TimeoutSettings()
     leaks: LeakSettings = LeakSettings()
     memory: MemorySettings = MemorySettings()
+    history: HistorySettings = HistorySettings()
     scan: ScanSettings = ScanSettings()
     shard: ShardSettings = ShardSettings()
     profiles: Mapping[str, Mapping[str, Any]] = _EMPTY
