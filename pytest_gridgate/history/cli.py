@@ -14,8 +14,7 @@ from pathlib import Path
 
 from pytest_gridgate.config import ConfigError, HistorySettings, load_config
 from pytest_gridgate.history import record, trend
-from pytest_gridgate.history.store import HistoryError, locked, read_history, read_state
-from pytest_gridgate.history.store import state_path
+from pytest_gridgate.history.store import HistoryError, locked, read_history, read_state, state_path
 
 _BAD_INPUT = 2
 
@@ -89,7 +88,9 @@ def add(report_path: Path, history: Path, settings: HistorySettings, ns: argpars
 
 def show(history: Path, ns: argparse.Namespace) -> int:
     if not ns.html and not ns.markdown:
-        print("gridgate history show: error: give --html OUT and/or --markdown OUT", file=sys.stderr)
+        print(
+            "gridgate history show: error: give --html OUT and/or --markdown OUT", file=sys.stderr
+        )
         return _BAD_INPUT
     lines, warnings = read_history(history)
     for warning in warnings:

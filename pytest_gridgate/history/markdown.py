@@ -27,8 +27,8 @@ def trend_block(lines: list[dict[str, Any]]) -> str:
     branch = last["branch"]
     runs = [e for e in lines if e["branch"] == branch]
     trend = last.get("trend", {})
-    verdict = "passed" if trend.get("passed", True) else "failed: " + ", ".join(
-        trend.get("broken", [])
+    verdict = (
+        "passed" if trend.get("passed", True) else "failed: " + ", ".join(trend.get("broken", []))
     )
     out = [
         f"### gridgate history: {_cell(branch)} ({len(runs)} runs), trend {verdict}",

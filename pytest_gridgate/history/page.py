@@ -110,7 +110,8 @@ def _table(caption: str, head: list[str], rows: list[list[str]]) -> str:
         return f"<h2>{html.escape(caption)}</h2><p>None.</p>"
     cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     body = "".join(
-        "<tr>" + "".join(f"<td{' class=n' if c[:1].isdigit() else ''}>{c}</td>" for c in row)
+        "<tr>"
+        + "".join(f"<td{' class=n' if c[:1].isdigit() else ''}>{c}</td>" for c in row)
         + "</tr>"
         for row in rows
     )
@@ -146,8 +147,8 @@ def render(lines: list[dict[str, Any]], source: str) -> str:
     """The page of ``lines`` (oldest first), read from ``source``."""
     last = lines[-1]
     trend = last.get("trend", {})
-    verdict = "passed" if trend.get("passed", True) else "failed: " + ", ".join(
-        trend.get("broken", [])
+    verdict = (
+        "passed" if trend.get("passed", True) else "failed: " + ", ".join(trend.get("broken", []))
     )
     head = (
         f"{len(lines)} runs in {html.escape(source)}; latest: run {len(lines)}, "

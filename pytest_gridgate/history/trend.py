@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from pytest_gridgate.config import HistorySettings
 
 SHOWN = 20  # node ids listed per verdict before "... and N more"
+MIN_SECONDS = 0.5  # a wall time this close to the median never fails the duration check
 
 
 class Check(NamedTuple):
@@ -30,6 +31,7 @@ class Check(NamedTuple):
     passed: bool
     summary: str
     details: list[str]
+    short: str = ""  # in the one-line verdict of a passing trend
 
 
 class Trend(NamedTuple):
@@ -52,7 +54,11 @@ class Trend(NamedTuple):
     def verdict(self) -> dict[str, Any]:
         """The ``history`` verdict of a gate report."""
         failed = [c for c in self.checks if not c.passed]
-        summary = "; ".join(f"{c.name}: {c.summary}" for c in (failed or self.checks))
+        if failed:
+            summary = "; ".join(f"{c.name}: {c.summary}" for c in failed)
+        else:
+            summary = ", ".join(c.short or c.summary for c in self.checks)
+            summary = f"against {self.baseline!r}: {summary}" if self.baseline else summary
         details = [f"{c.name}: {d}" for c in self.checks for d in _capped(c.details)]
         return {"gate": "history", "passed": not failed, "summary": summary, "details": details}
 
@@ -128,7 +134,8 @@ def judge(
             f"{len(vanished)} of {len(before)} tests collected before are gone "
             f"(limit {limit}), {added} new"
         )
-        checks.append(Check("vanished", len(vanished) <= limit, summary, vanished))
+        short = f"{len(vanished)} vanished (limit {limit})"
+        checks.append(Check("vanished", len(vanished) <= limit, summary, vanished, short))
 
     if not window:
         checks.append(Check("duration", True, f"no earlier run of {of} to time against", []))
@@ -141,7 +148,10 @@ def judge(
             f"{wall:.1f} s, median of {len(window)} runs of {of} {median:.1f} s ({change}, "
             f"limit +{settings.max_duration_increase * 100:g}%)"
         )
-        checks.append(Check("duration", wall <= limit_s or wall - median < 0.5, summary, []))
+        # Under half a second of difference is noise, whatever the share.
+        duration_ok = wall <= limit_s or wall - median < MIN_SECONDS
+        short = f"{wall:.1f} s (median {median:.1f} s)"
+        checks.append(Check("duration", duration_ok, summary, [], short))
 
         rate = _share(int(line["flaky_count"]), int(line["ran"]))
         rates = [_share(int(e.get("flaky_count", 0)), int(e.get("ran", 0))) for e in window]
@@ -151,10 +161,12 @@ def judge(
             f"(limit +{settings.max_flaky_increase * 100:g} points)"
         )
         flaky_ok = rate <= usual + settings.max_flaky_increase
-        checks.append(Check("flaky", flaky_ok, summary, [] if flaky_ok else line["flaky"]))
+        short = f"{rate * 100:.2f}% flaky"
+        checks.append(Check("flaky", flaky_ok, summary, [] if flaky_ok else line["flaky"], short))
 
         leaks = int(line["leaks"])
         usual_leaks = statistics.median(int(e.get("leaks", 0)) for e in window)
         summary = f"{leaks} leaks, median {usual_leaks:g} (limit +{settings.max_leak_increase})"
-        checks.append(Check("leaks", leaks <= usual_leaks + settings.max_leak_increase, summary, []))
+        leaks_ok = leaks <= usual_leaks + settings.max_leak_increase
+        checks.append(Check("leaks", leaks_ok, summary, [], f"{leaks} leaks"))
     return Trend(checks, base, vanished, added)
