@@ -163,8 +163,11 @@ def test_page_in_chromium_one_point_per_run_no_errors_no_network(
     shot = tmp_path / "shot.png"
     if os.environ.get(UPDATE):
         shutil.copyfile(shot, PICTURE)
-    # The committed picture is this page as drawn now (same layout, so same size).
-    assert _png_size(PICTURE) == _png_size(shot), f"run with {UPDATE}=1 and commit it"
+    # The committed picture is this page as drawn now: same width, and the same height
+    # give or take what another machine's fonts change.
+    (width, height), (new_width, new_height) = _png_size(PICTURE), _png_size(shot)
+    assert width == new_width, f"run with {UPDATE}=1 and commit {PICTURE}"
+    assert abs(height - new_height) < 0.15 * new_height, f"run with {UPDATE}=1 and commit it"
 
 
 def test_many_runs_drop_the_dots_and_keep_one_vertex_per_run(tmp_path: Path) -> None:
