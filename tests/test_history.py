@@ -379,3 +379,72 @@ def test_show_refuses_an_empty_history(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 2
     assert "no runs recorded" in capsys.readouterr().err
     assert not (tmp_path / "p.html").exists()
+
+
+def test_outputs_stay_small_for_10000_tests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Long node ids, every one flaky, then every one gone: the lists in a line, the
+    # trend block and the page are capped, not the size of the suite.
+    ids = [f"tests/test_module_{i // 50}.py::TestCase::test_{i}[{'p' * 60}]" for i in range(10_000)]
+    flaky = [{"nodeid": n, "attempts": ["failed", "passed"]} for n in ids]
+    history = str(tmp_path / "h.jsonl")
+    for name, run_ids, extra in (("a", ids, {"flaky": flaky}), ("b", ids[:10], {})):
+        report = _report(tmp_path / f"{name}.json", run_ids, 1.0, **extra)
+        _add(capsys, report, "--history", history, "--branch", "main")
+    lines = Path(history).read_text().splitlines()
+    assert max(len(line) for line in lines) < 20_000
+    assert json.loads(lines[1])["vanished_count"] == 9_990
+    block, page = tmp_path / "t.md", tmp_path / "p.html"
+    assert (
+        cli.main(
+            ["history", "show", "--history", history, "--markdown", str(block), "--html", str(page)]
+        )
+        == 0
+    )
+    text = block.read_text()
+    assert len(text.encode()) < 100_000
+    assert "Vanished in the latest run (9990):" in text
+    assert "- ... and 9970 more" in text
+    assert page.stat().st_size < 2_000_000
+
+
+def test_show_html_names_the_charts_extra_when_pygal_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = str(tmp_path / "h.jsonl")
+    _add(
+        capsys,
+        _report(tmp_path / "r.json", ["t.py::test_a"], 1.0),
+        "--history",
+        history,
+        "--branch",
+        "main",
+    )
+    without_pygal = (
+        "import sys; sys.modules['pygal'] = None\n"  # import pygal raises ImportError
+        "from pytest_gridgate import cli\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    args = ["history", "show", "--history", history, "--markdown", str(tmp_path / "t.md")]
+    result = subprocess.run(
+        [sys.executable, "-c", without_pygal, *args, "--html", str(tmp_path / "p.html")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--html needs pygal" in result.stderr
+    assert "pip install 'pytest-gridgate[charts]'" in result.stderr
+    assert not (tmp_path / "p.html").exists()
+    # The trend block needs no charts library.
+    result = subprocess.run(
+        [sys.executable, "-c", without_pygal, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| run | commit | tests |" in (tmp_path / "t.md").read_text()
