@@ -74,7 +74,8 @@ def add(report_path: Path, history: Path, settings: HistorySettings, ns: argpars
         if new_state is not None and (judged.passed or ns.accept):
             state.setdefault("branches", {})[branch] = new_state
             held.write_state(state)
-    print(f"gridgate history: run {len(lines) + 1} of {branch!r} added to {history}")
+    number = sum(1 for e in lines if e["branch"] == branch) + 1
+    print(f"gridgate history: run {number} of {branch!r} added to {history}")
     for text in judged.lines():
         print(text)
     if judged.passed:
