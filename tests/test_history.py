@@ -177,7 +177,11 @@ def test_flaky_rate_and_leaks_rising_fail(
     ids = [f"t.py::test_{i}" for i in range(50)]
     for k in range(3):
         _add(capsys, _report(tmp_path / f"{k}.json", ids, 1.0), "--branch", "main")
-    flaky = [{"nodeid": ids[0], "attempts": ["failed", "passed"]}]
+    flaky = [
+        {"nodeid": ids[0], "outcome": "flaky", "attempts": ["failed", "passed"]},
+        # Failed every attempt: a failure, not a flaky test.
+        {"nodeid": ids[2], "outcome": "failed", "attempts": ["failed", "failed"]},
+    ]
     code, out, _ = _add(
         capsys, _report(tmp_path / "one.json", ids, 1.0, flaky=flaky), "--branch", "main"
     )

@@ -133,7 +133,13 @@ def make_line(
     ran = len(shard.get("ran", ())) or sum(
         counts.get(k, 0) for k in ("passed", "failed", "xfailed", "xpassed")
     )
-    flaky = [str(e.get("nodeid")) for e in report.get("flaky", [])]
+    # The flaky section also lists tests that failed every attempt (outcome "failed"):
+    # those are failures, counted by category, not flaky.
+    flaky = [
+        str(e.get("nodeid"))
+        for e in report.get("flaky", [])
+        if e.get("outcome", "flaky") == "flaky"
+    ]
     peaks = [
         int(e["bytes"])
         for e in report.get("memory", [])
