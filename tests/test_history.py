@@ -188,6 +188,7 @@ def test_flaky_rate_and_leaks_rising_fail(
     assert code == 1  # 2% of the tests flaky, over the median 0% by more than 1 point
     assert "FAIL flaky    2.00% of tests flaky, median 0.00%" in out
     assert f"    {ids[0]}" in out
+    assert ids[2] not in out
     leak = {"nodeid": ids[1], "kind": "thread", "detail": "x", "action": "fail", "cleaned": True}
     code, out, _ = _add(
         capsys, _report(tmp_path / "l.json", ids, 1.0, leaks=[leak]), "--branch", "main"
