@@ -31,8 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_gridgate.config import HistorySettings  # noqa: E402
 from pytest_gridgate.history import record, trend  # noqa: E402
+from pytest_gridgate.settings import HistorySettings  # noqa: E402
 
 SHOW_SECONDS = 2.0
 PAGE_BYTES = 2_000_000

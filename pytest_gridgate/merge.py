@@ -335,8 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _NOT_WHOLE
     merged = merge(reports)
     if args.history:
-        from pytest_gridgate.config import ConfigError, load_config
         from pytest_gridgate.history.gate import apply
+        from pytest_gridgate.settings import ConfigError, load_config
 
         try:
             apply(merged, Path(args.history), load_config().history)

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_gridgate.config import ConfigError, HistorySettings, load_config
 from pytest_gridgate.history import record, trend
 from pytest_gridgate.history.store import HistoryError, locked, read_history, read_state, state_path
+from pytest_gridgate.settings import ConfigError, HistorySettings, load_config
 
 _BAD_INPUT = 2
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytest_gridgate.config import HistorySettings
 from pytest_gridgate.history import record, trend
 from pytest_gridgate.history.store import HistoryError, read_history, read_state, state_path
+from pytest_gridgate.settings import HistorySettings
 
 
 def judge_report(

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import GateReport, get_report
-from pytest_gridgate.settings import get_config
 
 _CLOCK_KEY = pytest.StashKey["RunClock"]()
 

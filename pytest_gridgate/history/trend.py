@@ -20,7 +20,7 @@ import math
 import statistics
 from typing import Any, NamedTuple
 
-from pytest_gridgate.config import HistorySettings
+from pytest_gridgate.settings import HistorySettings
 
 SHOWN = 20  # node ids listed per verdict before "... and N more"
 MIN_SECONDS = 0.5  # a wall time this close to the median never fails the duration check
