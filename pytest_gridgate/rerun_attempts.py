@@ -28,9 +28,9 @@ class TimerPerAttempt:
         # pytest-rerunfailures counts attempts on the item: 1 for the first.
         if getattr(item, "execution_count", 1) <= 1:
             return
-        import pytest_timeout  # type: ignore[import-untyped]
+        from pytest_gridgate._compat import timeout_settings
 
-        settings = pytest_timeout._get_item_settings(item)
+        settings = timeout_settings(item)
         if not settings.timeout or settings.timeout <= 0 or settings.func_only:
             return  # no timer, or pytest-timeout arms one around each call already
         hook = item.config.hook
