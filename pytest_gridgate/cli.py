@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pytest_gridgate.merge:main",
         "check that shard reports make one whole run and merge them",
     ),
+    "history": (
+        "pytest_gridgate.history.cli:main",
+        "record a run in the suite's history, gate on its trends, draw the page",
+    ),
 }
 
 USAGE = "usage: gridgate [-h] [-V] {" + ",".join(COMMANDS) + "} ..."

@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         help="write the Markdown summary (default: append to $GITHUB_STEP_SUMMARY if set)",
     )
     parser.add_argument(
+        "--history",
+        metavar="PATH",
+        help="judge the merged run against this history (docs/history.md)",
+    )
+    parser.add_argument(
         "--durations",
         metavar="OUT",
         help="update the durations file OUT with the measured seconds",
@@ -259,6 +264,12 @@ def merge(reports: list[ShardReport]) -> dict[str, Any]:
             bucket = env.setdefault(key, [])
             bucket += [n for n in names if n not in bucket]
     merged["env"] = env or {"applied": [], "kept": []}
+    runs = [d["run"] for d in datas if isinstance(d.get("run"), dict)]
+    if runs:  # the shards ran side by side: the whole run took as long as the longest
+        merged["run"] = {
+            "started": min(str(r.get("started", "")) for r in runs),
+            "wall_seconds": max(float(r.get("wall_seconds", 0)) for r in runs),
+        }
     merged["gates"] = _merge_gates(reports, len(ran))
     report_format.set_tests_verdict(merged)
     return merged
@@ -323,6 +334,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gridgate merge: not one whole run; nothing merged (exit 2)", file=sys.stderr)
         return _NOT_WHOLE
     merged = merge(reports)
+    if args.history:
+        from pytest_gridgate.history.gate import apply
+        from pytest_gridgate.settings import ConfigError, load_config
+
+        try:
+            apply(merged, Path(args.history), load_config().history)
+        except ConfigError as exc:
+            print(f"gridgate merge: error: {exc}", file=sys.stderr)
+            return _NOT_WHOLE
     summary = args.summary or os.environ.get("GITHUB_STEP_SUMMARY") or None
     # An output that cannot be written is a failed "report" verdict in the other outputs
     # and in the terminal section, and exit 2: the gate job must not pass without it.

@@ -27,6 +27,7 @@ GATES = [
     "pytest_gridgate.leaks",
     "pytest_gridgate.memory",
     "pytest_gridgate.hard_exit",
+    "pytest_gridgate.history.plugin",
     "pytest_gridgate.report",
 ]
 

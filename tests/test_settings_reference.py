@@ -164,6 +164,7 @@ def test_schema_has_every_gate_table() -> None:
         "memory",
         "scan",
         "shard",
+        "history",
         "profiles",
     }
 

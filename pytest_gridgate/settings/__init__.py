@@ -2,7 +2,7 @@
 
 - :mod:`~pytest_gridgate.settings.declare`: how a gate declares its table (:func:`section`);
 - one module per gate's table: ``collection``, ``timeouts``, ``leaks``, ``memory``,
-  ``shard``, ``scan``; :mod:`~pytest_gridgate.settings.root` lists them;
+  ``shard``, ``scan``, ``history``; :mod:`~pytest_gridgate.settings.root` lists them;
 - :mod:`~pytest_gridgate.settings.coerce`: values against the declarations, one-line
   :class:`ConfigError`s with a did-you-mean for unknown keys;
 - :mod:`~pytest_gridgate.settings.loader`: the file, profiles and ``GRIDGATE_*``;
@@ -18,6 +18,7 @@ from __future__ import annotations
 from pytest_gridgate.settings.coerce import ConfigError, env_name_problem
 from pytest_gridgate.settings.collection import CollectionSettings
 from pytest_gridgate.settings.declare import NumberRange, number_ranges, section
+from pytest_gridgate.settings.history import HistorySettings
 from pytest_gridgate.settings.leaks import LEAK_CHECKS, LeakIgnores, LeakSettings
 from pytest_gridgate.settings.loader import env_variable_names, find_config_file, load_config
 from pytest_gridgate.settings.memory import MemorySettings
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigError",
     "ForbiddenCall",
     "GridgateConfig",
+    "HistorySettings",
     "LeakIgnores",
     "LeakSettings",
     "MemorySettings",

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from pytest_gridgate.settings.collection import CollectionSettings
 from pytest_gridgate.settings.declare import EMPTY, section
+from pytest_gridgate.settings.history import HistorySettings
 from pytest_gridgate.settings.leaks import LeakSettings
 from pytest_gridgate.settings.memory import MemorySettings
 from pytest_gridgate.settings.scan import ScanSettings
@@ -30,6 +31,7 @@ class GridgateConfig(NamedTuple):
     timeouts: TimeoutSettings = TimeoutSettings()
     leaks: LeakSettings = LeakSettings()
     memory: MemorySettings = MemorySettings()
+    history: HistorySettings = HistorySettings()
     scan: ScanSettings = ScanSettings()
     shard: ShardSettings = ShardSettings()
     profiles: Mapping[str, Mapping[str, Any]] = EMPTY
