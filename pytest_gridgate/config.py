@@ -34,7 +34,10 @@ __all__ = [
     "LEAK_CHECKS",
     "NUMBER_RANGES",
     "CollectionSettings",
+    "FAILURE_CATEGORIES",
     "ConfigError",
+    "FailureSettings",
+    "FlakySettings",
     "ForbiddenCall",
     "GridgateConfig",
     "LeakIgnores",
@@ -42,6 +45,7 @@ __all__ = [
     "MemorySettings",
     "NotImplementedSettings",
     "NumberRange",
+    "QuarantineSettings",
     "RequiredFinally",
     "ScanSettings",
     "ShardSettings",
@@ -119,6 +123,11 @@ NUMBER_RANGES: Mapping[str, NumberRange] = types.MappingProxyType(
         "timeouts.collection": NumberRange(0.001, DAY, "seconds", off=True),
         "timeouts.kill_after": NumberRange(0, 3600, "seconds"),
         "leaks.grace": NumberRange(0, 60, "seconds"),
+        # failures / flaky / quarantine (issue 18)
+        "flaky.reruns": NumberRange(0, 10),
+        "flaky.max_rate": NumberRange(0, 1),
+        "flaky.new_test_runs": NumberRange(0, 100),
+        "flaky.new_test_budget": NumberRange(0.001, DAY, "seconds", off=True),
     }
 )
 _ANY_NUMBER = NumberRange(0, sys.float_info.max)
@@ -177,6 +186,62 @@ class MemorySettings(NamedTuple):
     retained: ByteSize = ByteSize(256 * 2**20)
 
 
+# --------------------------------------------------------------------------- failures, flaky,
+# quarantine (issue 18). One self-contained block, so it moves to its gates' own settings
+# modules as it is.
+
+FailureCategory = Literal[
+    "assertion",
+    "exception",
+    "setup",
+    "teardown",
+    "timeout",
+    "leak",
+    "memory",
+    "crash",
+    "collection",
+    "infra",
+]
+FAILURE_CATEGORIES: tuple[FailureCategory, ...] = typing.get_args(FailureCategory)
+
+# Regular expressions searched in "Type: message" of a failure's exception, of each class it
+# derives from and of the exceptions it was raised from (see pytest_gridgate/failures.py).
+DEFAULT_INFRA: tuple[str, ...] = (
+    r"^(ConnectionRefusedError|ConnectionResetError|ConnectionAbortedError)\b",
+    r"Connection refused|Connection reset by peer",
+    r"^(socket\.)?gaierror\b|Name or service not known|Temporary failure in name resolution"
+    r"|nodename nor servname provided",
+    r"Address already in use|EADDRINUSE",
+    r"No space left on device|ENOSPC|Disk quota exceeded",
+)
+
+
+class FailureSettings(NamedTuple):
+    infra: tuple[str, ...] = DEFAULT_INFRA
+
+
+class FlakySettings(NamedTuple):
+    reruns: int = 0
+    # Not collection (nothing to run again), leak and memory (a rerun would hide a real
+    # defect behind a clean attempt), crash (the process is gone; see docs/failures.md).
+    rerun_categories: tuple[FailureCategory, ...] = (
+        "assertion",
+        "exception",
+        "setup",
+        "teardown",
+        "timeout",
+        "infra",
+    )
+    max_rate: float = 0.05
+    action: Literal["warn", "fail"] = "warn"
+    new_test_runs: int = 0
+    new_test_budget: float = 300.0
+
+
+class QuarantineSettings(NamedTuple):
+    file: str = ".gridgate/quarantine.toml"  # from the project root
+
+
 class ForbiddenCall(NamedTuple):
     call: str
     allow_in: tuple[str, ...] = ()
@@ -216,6 +281,9 @@ class GridgateConfig(NamedTuple):
     timeouts: TimeoutSettings = TimeoutSettings()
     leaks: LeakSettings = LeakSettings()
     memory: MemorySettings = MemorySettings()
+    failures: FailureSettings = FailureSettings()
+    flaky: FlakySettings = FlakySettings()
+    quarantine: QuarantineSettings = QuarantineSettings()
     scan: ScanSettings = ScanSettings()
     shard: ShardSettings = ShardSettings()
     profiles: Mapping[str, Mapping[str, Any]] = _EMPTY

@@ -26,6 +26,9 @@ GATES = [
     "pytest_gridgate.memray_warmup",
     "pytest_gridgate.leaks",
     "pytest_gridgate.memory",
+    "pytest_gridgate.failures",
+    "pytest_gridgate.flaky",
+    "pytest_gridgate.quarantine",
     "pytest_gridgate.hard_exit",
     "pytest_gridgate.report",
 ]
