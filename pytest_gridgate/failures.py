@@ -217,6 +217,7 @@ def plugin(config: pytest.Config) -> FailureCategories | None:
     return config.stash.get(_PLUGIN_KEY, None)
 
 
+@pytest.hookimpl(tryfirst=True)  # the flaky and quarantine gates use it in theirs
 def pytest_configure(config: pytest.Config) -> None:
     categories = FailureCategories(compile_patterns(config))
     config.stash[_PLUGIN_KEY] = categories
@@ -226,7 +227,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     categories = config.stash.get(_PLUGIN_KEY, None)
     if categories is not None:
-        config.pluginmanager.unregister(categories)
+        if config.pluginmanager.is_registered(categories):
+            config.pluginmanager.unregister(categories)
         del config.stash[_PLUGIN_KEY]
 
 

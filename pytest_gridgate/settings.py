@@ -47,6 +47,9 @@ def _overrides(config: pytest.Config) -> dict[str, Any]:
         "gridgate_leaks": "leaks.action",
         "gridgate_memory": "memory.action",
         "gridgate_memory_limit": "memory.limit",
+        "gridgate_reruns": "flaky.reruns",
+        "gridgate_new_test_runs": "flaky.new_test_runs",
+        "gridgate_flaky": "flaky.action",
     }
     return {
         key: value
