@@ -31,10 +31,10 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 __all__ = [
+    "FAILURE_CATEGORIES",
     "LEAK_CHECKS",
     "NUMBER_RANGES",
     "CollectionSettings",
-    "FAILURE_CATEGORIES",
     "ConfigError",
     "FailureSettings",
     "FlakySettings",

@@ -131,7 +131,7 @@ def entry_for(report: pytest.TestReport, found: Failure | None) -> dict[str, Any
         category = "memory"
     elif found is None and "leaks" in sections and report.when == "teardown":
         category = "leak"
-    elif found is None and report.when == "???":
+    elif found is None and str(report.when) == "???":
         # xdist's report for a test whose worker died while running it.
         category = "crash"
     elif not category:
@@ -188,7 +188,7 @@ class FailureCategories:
                 "when": "collect",
                 "category": "collection",
                 "exception": found[-1] if found else "",
-                "message": first_line(found and _last_e_line(text) or text),
+                "message": first_line(_last_e_line(text) if found else text),
             }
             attach(report, SECTION, entry)
 

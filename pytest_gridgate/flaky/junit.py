@@ -50,9 +50,7 @@ class JunitAttempts:
         kind = "Failure" if report.when == "call" else "Error"
         crash = getattr(report.longrepr, "reprcrash", None)
         message = first_line(str(crash.message) if crash else report.longreprtext)
-        self.attempts.setdefault(key, []).append(
-            (kind, message, exception, report.longreprtext)
-        )
+        self.attempts.setdefault(key, []).append((kind, message, exception, report.longreprtext))
         if report.when == "teardown":
             self.stray.setdefault(key, []).append(xml.node_reporter(report))
 

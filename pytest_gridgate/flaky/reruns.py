@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from _pytest.runner import runtestprotocol
 
-from pytest_gridgate.config import FlakySettings
 from pytest_gridgate import failures
+from pytest_gridgate.config import FlakySettings
 from pytest_gridgate.failures import FailureCategories
 from pytest_gridgate.flaky.known import KnownTests
 from pytest_gridgate.report import attach, attached
@@ -82,7 +82,9 @@ class Reruns:
         # its own: the run's wall clock grows by at most the budget).
         self.budget = settings.new_test_budget or float("inf")
 
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
         new = bool(self.settings.new_test_runs) and self.known.is_new(item.nodeid)
         if not new and not self.settings.reruns:
             return None
