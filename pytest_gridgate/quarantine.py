@@ -160,7 +160,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _load(config: pytest.Config) -> Quarantine:
-    option = config.getoption("gridgate_quarantine", None)
+    # The parsed known arguments: before the initial conftests, config.option is not yet.
+    option = getattr(config.known_args_namespace, "gridgate_quarantine", None)
     setting = get_config(config).quarantine.file
     if option:
         path, shown = config.invocation_params.dir / option, str(option)
