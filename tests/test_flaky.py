@@ -8,11 +8,18 @@ file next to it, so the outcome is the same in whichever process runs it.
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 DIST = {
     "plain": (),
@@ -324,3 +331,17 @@ def test_off_by_default(pytester: pytest.Pytester) -> None:
     assert result.ret == 1
     assert report["flaky"] == []
     assert gate(report)["summary"].startswith("reruns off")
+
+
+def test_example_project_has_a_flaky_test(pytester: pytest.Pytester) -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    pytester.makepyfile(test_flaky_demo=(examples / "tests" / "test_flaky_demo.py").read_text())
+    table = tomllib.loads((examples / "pyproject.toml").read_text())["tool"]["gridgate"]["flaky"]
+    config = "[tool.gridgate.flaky]\n" + "".join(
+        f"{k} = {json.dumps(v)}\n" for k, v in table.items()
+    )
+    result, report = run(pytester, "-n", "2", config=config)
+    assert result.ret == 1
+    [entry] = report["flaky"]
+    assert entry["outcome"] == "flaky"
+    assert not gate(report)["passed"]

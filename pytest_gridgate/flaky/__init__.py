@@ -185,6 +185,8 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
         summary += ": over the limit"
     elif flaky and settings.action == "warn":
         summary += " (warn only)"
+    elif flaky:
+        summary += ": flaky.action = fail"
     if failed:
         summary += f"; {len(failed)} failed every attempt"
     new_flaky = sum(1 for e in entries if e.get("new"))
