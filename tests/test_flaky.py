@@ -345,3 +345,12 @@ def test_example_project_has_a_flaky_test(pytester: pytest.Pytester) -> None:
     [entry] = report["flaky"]
     assert entry["outcome"] == "flaky"
     assert not gate(report)["passed"]
+
+
+def test_reruns_counted_without_the_terminal_reporter(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=FLAKY_SUITE)
+    config = "[tool.gridgate.flaky]\nreruns = 1\nmax_rate = 1.0\n"
+    result, report = run(pytester, "-p", "no:terminal", config=config)
+    assert result.ret == 0
+    # A failed attempt is a rerun, not a passed test, in gridgate's own tally too.
+    assert (report["counts"]["passed"], report["counts"]["rerun"]) == (4, 1)
