@@ -354,3 +354,32 @@ def test_reruns_counted_without_the_terminal_reporter(pytester: pytest.Pytester)
     assert result.ret == 0
     # A failed attempt is a rerun, not a passed test, in gridgate's own tally too.
     assert (report["counts"]["passed"], report["counts"]["rerun"]) == (4, 1)
+
+
+def test_every_attempt_is_checked_for_leaks(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_leak=COUNTED
+        + """
+import threading
+
+STOP = threading.Event()
+
+def test_leaks_and_fails_once():
+    threading.Thread(target=STOP.wait, args=(20,), name=f"left-{attempt('leak')}").start()
+    assert attempt("fail") > 1
+"""
+    )
+    config = """
+        [tool.gridgate.leaks]
+        action = "warn"
+        grace = 0.1
+        [tool.gridgate.flaky]
+        reruns = 1
+        max_rate = 1.0
+    """
+    result, report = run(pytester, "-n", "2", config=config)
+    assert result.ret == 0, result.stdout.str()
+    assert report["flaky"][0]["outcome"] == "flaky"
+    # The failed attempt's leak is kept (on its rerun report), next to the second one's.
+    leaked = sorted(e["detail"].split("'")[1] for e in report["leaks"])
+    assert leaked == ["left-1", "left-2"], report["leaks"]
