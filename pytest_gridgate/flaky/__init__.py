@@ -66,10 +66,28 @@ def enabled(settings: FlakySettings) -> bool:
     return bool(settings.reruns or settings.new_test_runs)
 
 
+def _rerunfailures_reruns(config: pytest.Config) -> int:
+    if not config.pluginmanager.has_plugin("rerunfailures"):
+        return 0
+    reruns = config.getoption("reruns", None)
+    if reruns is None:
+        try:
+            reruns = int(str(config.getini("reruns") or 0))
+        except (ValueError, TypeError):  # an older version without the ini option
+            reruns = 0
+    return int(reruns)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     settings = get_config(config).flaky
     if not enabled(settings):
         return
+    if _rerunfailures_reruns(config):
+        # Two reruns loops nest: every attempt of one would be run again by the other.
+        raise pytest.UsageError(
+            "gridgate: flaky.reruns / new_test_runs and pytest-rerunfailures' --reruns both "
+            "rerun failed tests; use one (see docs/failures.md)"
+        )
     from pytest_gridgate.flaky.known import KnownTests, known_tests
     from pytest_gridgate.flaky.reruns import Reruns
 
