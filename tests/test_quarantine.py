@@ -184,3 +184,22 @@ def test_file_option_and_setting(pytester: pytest.Pytester) -> None:
     result, report = run(pytester)
     assert result.ret == 1
     assert gate(report)["summary"] == "no quarantined tests (.gridgate/quarantine.toml not found)"
+
+
+def test_quarantined_test_is_not_rerun(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_suite="""
+        import pathlib
+
+        def test_known_bug():
+            counter = pathlib.Path(__file__).with_name("attempts")
+            counter.write_text(counter.read_text() + "x" if counter.exists() else "x")
+            assert False, "still broken"
+        """
+    )
+    quarantine(pytester, entry("test_suite.py::test_known_bug"))
+    pytester.makepyprojecttoml("[tool.gridgate.flaky]\nreruns = 2\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    assert result.ret == 0, result.stdout.str()
+    assert (pytester.path / "attempts").read_text() == "x"
+    result.stdout.fnmatch_lines(["*1 xfailed*"])
