@@ -383,3 +383,27 @@ def test_leaks_and_fails_once():
     # The failed attempt's leak is kept (on its rerun report), next to the second one's.
     leaked = sorted(e["detail"].split("'")[1] for e in report["leaks"])
     assert leaked == ["left-1", "left-2"], report["leaks"]
+
+
+def test_rerun_gets_a_fresh_instance_and_its_own_output(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_class=COUNTED
+        + """
+class TestCart:
+    items = ()
+
+    def test_total(self):
+        n = attempt("cart")
+        print(f"attempt {n} output")
+        assert self.items == (), "state from the failed attempt"
+        self.items = ("left over",)
+        assert n > 1
+"""
+    )
+    config = "[tool.gridgate.flaky]\nreruns = 1\nmax_rate = 1.0\n"
+    result, report = run(pytester, "-rA", config=config)
+    assert result.ret == 0, result.stdout.str()
+    assert [a["outcome"] for a in report["flaky"][0]["attempts"]] == ["failed", "passed"]
+    passes = result.stdout.str().split("PASSES", 1)[1]
+    assert "attempt 2 output" in passes
+    assert "attempt 1 output" not in passes

@@ -25,6 +25,9 @@ import time
 from typing import Any
 
 import pytest
+
+# pytest's protocol for one test without logging its reports, which is what an attempt is;
+# not exported, and the function pytest-rerunfailures runs its attempts with too.
 from _pytest.runner import runtestprotocol
 
 from pytest_gridgate import failures
@@ -98,6 +101,7 @@ class Reruns:
         stopped = ""
         while True:
             if attempts:
+                _fresh(item)
                 arm_again(item)
             started = time.monotonic()
             reports = runtestprotocol(item, nextitem=nextitem, log=False)
@@ -178,6 +182,18 @@ class Reruns:
             attach(last, NEW_SECTION, {k: record[k] for k in ("nodeid", "runs")} | _passed(stopped))
         for report in reports:
             hook.pytest_runtest_logreport(report=report)
+
+
+def _fresh(item: pytest.Item) -> None:
+    """What a new attempt must not inherit from the last (pytest has no public way):
+    the test class's instance (``self`` of a method, with whatever the failed attempt set
+    on it) and the captured output, which each attempt's reports already carry."""
+    if isinstance(item, pytest.Function) and item.__dict__.get("_instance") is not None:
+        del item.__dict__["_instance"]
+        item._obj = None  # bound to that instance; both are made again on access
+    sections = getattr(item, "_report_sections", None)
+    if isinstance(sections, list):
+        sections.clear()
 
 
 def _passed(stopped: str) -> dict[str, Any]:
