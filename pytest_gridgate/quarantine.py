@@ -231,6 +231,8 @@ class QuarantinedTests:
         entry = self.tests.get(report.nodeid)
         if entry is None or report.outcome == "rerun":  # type: ignore[comparison-overlap]
             return
+        if any(section == SECTION for section, _ in attached(report)):
+            return  # done where the test ran (this is the xdist controller)
         found: dict[str, Any] = {"nodeid": report.nodeid, "entry": entry.nodeid}
         if report.failed:
             expired = entry.expired(self.quarantine.today)
