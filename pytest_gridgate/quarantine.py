@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
-from pytest_gridgate import failures
+from pytest_gridgate import categories
 from pytest_gridgate.report import attach, attached
 from pytest_gridgate.settings import get_config
 
@@ -236,13 +236,13 @@ class QuarantinedTests:
         found: dict[str, Any] = {"nodeid": report.nodeid, "entry": entry.nodeid}
         if report.failed:
             expired = entry.expired(self.quarantine.today)
-            failure = next((e for s, e in attached(report) if s == failures.SECTION), None)
+            failure = next((e for s, e in attached(report) if s == categories.SECTION), None)
             if failure is None:
-                categories = failures.plugin(self.config)
+                categoriser = categories.plugin(self.config)
                 failure = (
-                    categories.entry(report) if categories else failures.entry_for(report, None)
+                    categoriser.entry(report) if categoriser else categories.entry_for(report, None)
                 )
-                attach(report, failures.SECTION, failure)
+                attach(report, categories.SECTION, failure)
             if not expired:
                 failure["quarantined"] = True
                 report.outcome = "skipped"
@@ -308,8 +308,8 @@ def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
     details = [f"EXPIRED {r['nodeid']}: until {r['until']}, {r['reason']}" for r in expired]
     for r in results:
         if r["status"] == "failed":
-            categories = ", ".join(sorted({f["category"] for f in r["failures"]}))
-            details.append(f"failed ({categories}): {r['nodeid']}: {r['failures'][0]['message']}")
+            kinds = ", ".join(sorted({f["category"] for f in r["failures"]}))
+            details.append(f"failed ({kinds}): {r['nodeid']}: {r['failures'][0]['message']}")
     details += [
         f"can leave quarantine (passed): {r['nodeid']}" for r in results if r["status"] == "passed"
     ]

@@ -8,13 +8,15 @@ first is armed again with the test's own settings, before its setup; pytest-time
 cancel call after the last attempt stands.
 
 Registered only when pytest-rerunfailures is loaded: other runs pay nothing per test.
-gridgate's own reruns (:mod:`pytest_gridgate.flaky.reruns`) call :func:`arm_again` before
-each attempt after the first.
+gridgate's own reruns (:mod:`pytest_gridgate.flaky.reruns`) arm each attempt the same way,
+with :func:`pytest_gridgate.attempt_timer.arm_again`.
 """
 
 from __future__ import annotations
 
 import pytest
+
+from pytest_gridgate.attempt_timer import arm_again
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,17 +33,3 @@ class TimerPerAttempt:
         if getattr(item, "execution_count", 1) <= 1:
             return
         arm_again(item)
-
-
-def arm_again(item: pytest.Item) -> None:
-    """Arm the test's own per-test timeout again, for one more attempt in one protocol."""
-    if not item.config.pluginmanager.has_plugin("timeout"):
-        return
-    import pytest_timeout  # type: ignore[import-untyped]
-
-    settings = pytest_timeout._get_item_settings(item)
-    if not settings.timeout or settings.timeout <= 0 or settings.func_only:
-        return  # no timer, or pytest-timeout arms one around each call already
-    hook = item.config.hook
-    hook.pytest_timeout_cancel_timer(item=item)
-    hook.pytest_timeout_set_timer(item=item, settings=settings)

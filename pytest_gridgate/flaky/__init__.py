@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gridgate import failures
+from pytest_gridgate import categories
 from pytest_gridgate.report import attached
 from pytest_gridgate.settings import get_config
 
@@ -91,12 +91,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_gridgate.flaky.known import KnownTests, known_tests
     from pytest_gridgate.flaky.reruns import Reruns
 
-    categories = failures.plugin(config)
-    if categories is None:  # the failures gate is blocked: reruns still need categories
-        categories = failures.FailureCategories(failures.compile_patterns(config))
-        config.pluginmanager.register(categories, "gridgate-failures")
+    categoriser = categories.plugin(config)
+    if categoriser is None:  # the failures gate is blocked: reruns still need categories
+        categoriser = categories.FailureCategories(categories.compile_patterns(config))
+        config.stash[categories.PLUGIN_KEY] = categoriser
+        config.pluginmanager.register(categoriser, "gridgate-failures")
     known = known_tests(config) if settings.new_test_runs else KnownTests(None, "")
-    reruns = Reruns(settings, known, categories)
+    reruns = Reruns(settings, known, categoriser)
     config.stash[_RERUNS_KEY] = reruns
     config.pluginmanager.register(reruns, "gridgate-reruns")
     if not hasattr(config, "workerinput"):

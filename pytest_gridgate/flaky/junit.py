@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate.failures import first_line
+from pytest_gridgate.categories import first_line
 
 
 def _xml(config: pytest.Config) -> Any:

@@ -30,12 +30,12 @@ import pytest
 # not exported, and the function pytest-rerunfailures runs its attempts with too.
 from _pytest.runner import runtestprotocol
 
-from pytest_gridgate import failures
+from pytest_gridgate import categories
+from pytest_gridgate.attempt_timer import arm_again
+from pytest_gridgate.categories import FailureCategories
 from pytest_gridgate.config import FlakySettings
-from pytest_gridgate.failures import FailureCategories
 from pytest_gridgate.flaky.known import KnownTests
 from pytest_gridgate.report import attach, attached
-from pytest_gridgate.rerun_attempts import arm_again
 
 SECTION = "flaky"
 NEW_SECTION = "new_tests"
@@ -161,7 +161,7 @@ class Reruns:
         decided = attempts[final]
         if decided.failed is not None and decided.entry is not None:
             # Its exception was taken to decide on a rerun: the entry goes on as found.
-            attach(decided.failed, failures.SECTION, decided.entry)
+            attach(decided.failed, categories.SECTION, decided.entry)
         reports = decided.reports
         last = reports[-1]
         for section, entry in carried:
