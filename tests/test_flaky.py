@@ -407,3 +407,22 @@ class TestCart:
     passes = result.stdout.str().split("PASSES", 1)[1]
     assert "attempt 2 output" in passes
     assert "attempt 1 output" not in passes
+
+
+def test_new_test_that_skips_runs_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_skip=COUNTED
+        + """
+def test_new_but_skipped():
+    attempt("skipped")
+    pytest.skip("not on this platform")
+"""
+    )
+    (pytester.path / "known.txt").write_text("")
+    config = "[tool.gridgate.flaky]\nnew_test_runs = 5\n"
+    result, report = run(pytester, "--gridgate-known", "known.txt", config=config)
+    assert result.ret == 0
+    assert (pytester.path / "skipped.count").read_text() == "1"
+    assert report["new_tests"] == [
+        {"nodeid": "test_skip.py::test_new_but_skipped", "runs": 1, "outcome": "skipped"}
+    ]

@@ -179,7 +179,8 @@ class Reruns:
         if failed_any and len(attempts) > 1:
             attach(last, SECTION, record)
         elif new:
-            attach(last, NEW_SECTION, {k: record[k] for k in ("nodeid", "runs")} | _passed(stopped))
+            outcome = "skipped" if decided.skipped else "passed"
+            attach(last, NEW_SECTION, _new_test(item.nodeid, len(attempts), outcome, stopped))
         for report in reports:
             hook.pytest_runtest_logreport(report=report)
 
@@ -196,8 +197,11 @@ def _fresh(item: pytest.Item) -> None:
         sections.clear()
 
 
-def _passed(stopped: str) -> dict[str, Any]:
-    return {"outcome": "passed", **({"stopped": stopped} if stopped else {})}
+def _new_test(nodeid: str, runs: int, outcome: str, stopped: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"nodeid": nodeid, "runs": runs, "outcome": outcome}
+    if stopped:
+        entry["stopped"] = stopped
+    return entry
 
 
 def flaky_entries(report: pytest.TestReport) -> list[dict[str, Any]]:
