@@ -13,9 +13,9 @@ import argparse
 import os
 import timeit
 
-from pytest_gridgate.config import LeakSettings
 from pytest_gridgate.leaks import tracking
 from pytest_gridgate.leaks.detector import LeakDetector
+from pytest_gridgate.settings.leaks import LeakSettings
 
 
 class _PluginManager:

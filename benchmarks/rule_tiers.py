@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.finding import ParseFailure
 from scanners.rules import analysis
 from scanners.rules.checker import candidate_rules, parse_module, passes_tokens

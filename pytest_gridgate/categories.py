@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import attach, attached
-from pytest_gridgate.settings import get_config
 
 SECTION = "failures"
 PLUGIN_KEY = pytest.StashKey["FailureCategories"]()

@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import GateReport, get_report
-from pytest_gridgate.settings import get_config
 
 # Exit statuses the gate may replace with 2: a run that "passed", failed tests, or found no
 # tests. Interrupted (2), internal errors (3) and usage errors (4) stay what they are.
@@ -42,6 +42,7 @@ _REPLACEABLE = (
 )
 # xdist worker -> controller: what the worker collected, before and after deselection.
 _WORKER_OUTPUT = "gridgate_collection"
+SECTION = "collection_errors"
 
 
 # --------------------------------------------------------------------------- every process
@@ -121,6 +122,10 @@ def short_message(report: pytest.CollectReport) -> str:
     if not lines:
         return "collection error"
     return lines[-1].removeprefix("E").strip()
+
+
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [SECTION]  # in every report, empty when nothing failed to collect
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -204,7 +209,7 @@ class CollectionGate:
         report.counts["collected"] = counts.collected
         report.counts["deselected"] = counts.collected - counts.selected
         report.add_section(
-            "collection_errors",
+            SECTION,
             [{"nodeid": nodeid, "message": message} for nodeid, message in self.errors.items()],
         )
         problems = []

@@ -23,30 +23,15 @@ from collections.abc import Generator, Mapping, MutableMapping
 
 import pytest
 
-from pytest_gridgate.config import GridgateConfig, env_name_problem
+from pytest_gridgate.applied_env import APPLIED_KEY, AppliedEnv
+from pytest_gridgate.config import get_config
 from pytest_gridgate.markers import marked_items
 from pytest_gridgate.report import GateReport, get_report
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.settings import GridgateConfig, env_name_problem
 
 # pid of the process that applied the defaults; a worker checks it against its parent.
 APPLIED_BY = "_GRIDGATE_ENV_APPLIED_BY"
 MARKER = "gridgate_env"
-
-
-class AppliedEnv:
-    """What applying the defaults did, and how to undo it.
-
-    A plain class: generating a dataclass's methods costs every run start-up time.
-    """
-
-    def __init__(self) -> None:
-        self.applied: list[str] = []
-        self.kept: list[str] = []
-        # name -> value before gridgate touched it (None: it was unset).
-        self.previous: dict[str, str | None] = {}
-
-
-_APPLIED_KEY = pytest.StashKey[AppliedEnv]()
 
 
 def apply_defaults(settings: GridgateConfig, environ: MutableMapping[str, str]) -> AppliedEnv:
@@ -93,7 +78,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     applied = apply_defaults(get_config(early_config), os.environ)
     applied.previous.setdefault(APPLIED_BY, os.environ.get(APPLIED_BY))
     os.environ[APPLIED_BY] = str(os.getpid())
-    early_config.stash[_APPLIED_KEY] = applied
+    early_config.stash[APPLIED_KEY] = applied
     report = get_report(early_config)
     report.env["applied"] = sorted(applied.applied)
     report.env["kept"] = sorted(applied.kept)
@@ -193,7 +178,7 @@ class EnvMarker:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     # Undo the defaults, so a second in-process session (pytester) starts clean.
-    applied = config.stash.get(_APPLIED_KEY, None)
+    applied = config.stash.get(APPLIED_KEY, None)
     if applied is not None:
         set_values(applied.previous, os.environ)
 

@@ -28,10 +28,8 @@ from typing import Any, NoReturn
 import pytest
 
 from pytest_gridgate import report as gate_report
+from pytest_gridgate.frames import collector_of, item_of
 
-# The real one, taken when gridgate is imported (before any session wraps it): the
-# timeouts gate's stage two ends the process with it after writing its own report.
-real_exit = os._exit
 _KEY = pytest.StashKey["ExitGuard"]()
 
 
@@ -95,20 +93,20 @@ class ExitGuard:
         raise AssertionError("os._exit returned")  # for the type checker: it never does
 
     def _report(self, code: int, frame: FrameType | None) -> int:
-        from pytest_gridgate.timeouts import TimeoutGate, _collector_of
         from pytest_gridgate.watchdog import where_stuck
 
         config = self.config
         where = where_stuck(frame, config.rootpath) or "?"
-        item = _item_of(frame)
-        gate = config.pluginmanager.get_plugin("gridgate-timeouts")
-        timeouts = gate if isinstance(gate, TimeoutGate) else None
+        item = item_of(frame)
+        # The timeouts gate by its registered name (gates do not import each other): its
+        # terminal descriptor, and its watchdog, whose watcher would report this end again.
+        timeouts = config.pluginmanager.get_plugin("gridgate-timeouts")
         collecting = item is None and self.collecting
         report = gate_report.get_report(config)
         if item is not None:
             summary = f"os._exit({code!r}) in {item.nodeid} at {where}"
         elif collecting:
-            nodeid = _collector_of(frame)
+            nodeid = collector_of(frame, "collection")
             summary = f"os._exit({code!r}) while collecting {nodeid} at {where}"
             message = f"{summary}: a module must not end the process while being collected"
             rep = pytest.CollectReport(nodeid, "failed", f"E   {message}", [])
@@ -125,9 +123,11 @@ class ExitGuard:
             ],
         )
         report.exit_code = new_code
-        fd = timeouts.stdout_fd if timeouts is not None and timeouts.stdout_fd >= 0 else 1
-        if timeouts is not None:
-            timeouts.watchdog.stop()  # its watcher would report the same end, later
+        fd = getattr(timeouts, "stdout_fd", -1)
+        fd = fd if isinstance(fd, int) and fd >= 0 else 1
+        watchdog = getattr(timeouts, "watchdog", None)
+        if watchdog is not None:
+            watchdog.stop()
         try:
             gate_report.write_emergency(config, report, fd, lost_test=item is not None)
         except Exception as exc:  # the process ends either way: say why there is no report
@@ -161,13 +161,3 @@ def _provisional_report(config: pytest.Config) -> None:
     ]
     with contextlib.suppress(OSError):  # the end of the run says what is wrong with it
         report_format.write_files(data, path, None, False)
-
-
-def _item_of(frame: FrameType | None) -> pytest.Item | None:
-    """The test being run: the ``item`` of pytest's ``runtestprotocol`` on the stack."""
-    while frame is not None:
-        candidate = frame.f_locals.get("item")
-        if isinstance(candidate, pytest.Item):
-            return candidate
-        frame = frame.f_back
-    return None

@@ -30,6 +30,18 @@ def pytest_gridgate_leak_checks(config: pytest.Config) -> list[LeakCheck]:  # ty
 
 
 @pytest.hookspec
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:  # type: ignore[empty-body]
+    """Return the names of the list sections this gate always has in the gate report.
+
+    Called once, when the run's report is made (``pytest_configure``); each name becomes
+    a section present from the start, empty until something is added, so that it is in
+    every JSON report and any ``pytest_gridgate_report`` implementation can read it. The
+    sections appear in the order the plugins were registered. A section that only exists
+    when there is something to say needs no declaration: ``add_section`` creates it.
+    """
+
+
+@pytest.hookspec
 def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
     """Add verdicts and sections to the gate report before it is rendered.
 

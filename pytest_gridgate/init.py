@@ -195,7 +195,7 @@ def check_rendered(filename: str, text: str, options: Options) -> str:
     """
     import yaml
 
-    from pytest_gridgate.config import ScanSettings
+    from pytest_gridgate.settings import ScanSettings
     from scanners.workflow import check_workflow
 
     try:

@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.config import get_config
 
 
 @pytest.hookimpl(tryfirst=True)  # before any test's baseline

@@ -29,8 +29,9 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate.applied_env import APPLIED_KEY
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import GateReport
-from pytest_gridgate.settings import get_config
 
 SECTION = "neighbours"
 _FOUND_KEY = pytest.StashKey[list[dict[str, str]]]()
@@ -81,9 +82,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None
 
 
 def _env_conflicts(config: pytest.Config, before: dict[str, str]) -> None:
-    from pytest_gridgate import env
-
-    applied = config.stash.get(env._APPLIED_KEY, None)
+    applied = config.stash.get(APPLIED_KEY, None)
     if applied is None:  # -p no:pytest_gridgate.env
         return
     settings = get_config(config)

@@ -15,7 +15,7 @@ import pytest
 # looks every ``pytest_plugins`` entry up among all installed entry points first, which
 # costs several milliseconds per entry on every run.
 GATES = [
-    "pytest_gridgate.settings",
+    "pytest_gridgate.config",
     "pytest_gridgate.neighbours",
     "pytest_gridgate.env",
     "pytest_gridgate.collection",

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pytest
 
 from pytest_gridgate import categories
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import attach, attached
-from pytest_gridgate.settings import get_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -148,6 +148,10 @@ def _date(value: object) -> datetime.date | None:
         except ValueError:
             return None
     return None
+
+
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [SECTION]  # in every report, empty without a quarantine file
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -294,9 +298,10 @@ def _results(
 
 def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
     quarantine = config.stash.get(_KEY, None)
-    ran = report.sections.pop(SECTION, [])
+    # What the tests' reports carried is replaced by one entry per line of the file.
+    ran = report.sections.get(SECTION, [])
+    report.sections[SECTION] = []
     if quarantine is None or not quarantine.entries:
-        report.add_section(SECTION, [])
         where = f" ({quarantine.shown} not found)" if quarantine and quarantine.shown else ""
         report.add_verdict(SECTION, True, f"no quarantined tests{where}")
         return

@@ -29,7 +29,6 @@ from pytest_gridgate.report_format import COUNTS, TERMINAL_DETAILS
 _ATTR = "gridgate_findings"
 _REPORT_KEY = pytest.StashKey["GateReport"]()
 
-SECTIONS = ("collection_errors", "timeouts", "leaks", "memory")
 # Terminal reporter statistics category -> ``counts`` key.
 _CATEGORIES = {
     "passed": "passed",
@@ -81,9 +80,11 @@ class GateVerdict:
 class GateReport:
     """Everything the gates found in one run (JSON report version 1)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sections: Iterable[str] = ()) -> None:
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
-        self.sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+        # The report knows no gate by name: the gates declare the sections they always
+        # have (``pytest_gridgate_report_sections``) and fill them (``attach``, ``add``).
+        self.sections: dict[str, list[dict[str, Any]]] = {name: [] for name in sections}
         # Sections that are one object rather than a list of entries (``shard``).
         self.objects: dict[str, dict[str, Any]] = {}
         self.env: dict[str, list[str]] = {"applied": [], "kept": []}
@@ -133,7 +134,11 @@ def get_report(config: pytest.Config) -> GateReport:
     try:
         return config.stash[_REPORT_KEY]
     except KeyError:
-        report = config.stash[_REPORT_KEY] = GateReport()
+        # Registration order (pluggy calls the last registered first): gridgate's own gates
+        # in the order of plugin.GATES, then conftests and other plugins.
+        declared = config.hook.pytest_gridgate_report_sections(config=config)
+        names = [name for names in reversed(declared) for name in names]
+        report = config.stash[_REPORT_KEY] = GateReport(dict.fromkeys(names))
         return report
 
 
@@ -291,7 +296,7 @@ class ReportWriter:
         """The report as it stands mid-run, for a process that may be killed (the timeouts
         gate's supervisor). Cheap enough to take once a second: counts by category,
         findings of every test that did not pass, every gate's verdict so far."""
-        copy = GateReport()
+        copy = GateReport(self.report.sections)
         copy.counts.update(self.report.counts)
         for name, entries in self.report.sections.items():
             copy.add_section(name, entries)

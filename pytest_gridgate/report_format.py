@@ -175,39 +175,6 @@ def set_tests_verdict(
     data["gates"] = gates
 
 
-def explain_timeout(entry: dict[str, Any]) -> str:
-    """One entry of the ``timeouts`` section as the terminal and Markdown show it."""
-    text = f"{entry['nodeid']} ({entry.get('phase', '?')}, over {entry['seconds']:g}s"
-    if entry.get("stage") == 2:
-        text += ", did not stop: process ended"
-    text += ")"
-    if entry.get("where"):
-        text += f" at {entry['where']}"
-    for line in entry.get("awaiting", ()):
-        text += f"\n    {line}"
-    for line in entry.get("killed", ()):
-        text += f"\n    killed {line}"
-    return text
-
-
-def killed_run(data: dict[str, Any], entry: dict[str, Any], exit_code: int) -> None:
-    """Complete the last snapshot of a run that the supervisor killed in ``entry``."""
-    timeouts = data["timeouts"] = [*data.get("timeouts", []), entry]
-    counts = data.setdefault("counts", dict.fromkeys(COUNTS, 0))
-    if entry.get("phase") != "collection":
-        counts["failed"] = counts.get("failed", 0) + 1
-    data["exit_code"] = exit_code
-    data["outcome"] = outcome(exit_code)
-    summary = f"{len(timeouts)} timed out; the run was killed in {entry['nodeid']}"
-    details = [f"TIMEOUT {explain_timeout(t)}" for t in timeouts]
-    gates = [g for g in data.get("gates", []) if g["gate"] != "timeouts"]
-    data["gates"] = [
-        *gates,
-        {"gate": "timeouts", "passed": False, "summary": summary, "details": details},
-    ]
-    set_tests_verdict(data)
-
-
 def plural(n: int, key: str) -> str:
     return f"{n} {key[:-1] if key == 'errors' and n == 1 else key}"
 

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from pytest_gridgate import partition
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import GateReport
-from pytest_gridgate.settings import get_config
 
 ENV_SHARD = "GRIDGATE_SHARD"
 # xdist worker -> controller: what the worker collected and kept.

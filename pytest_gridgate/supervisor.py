@@ -233,7 +233,7 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if root not in sys.path:
         sys.path.append(root)
-    from pytest_gridgate import report_format
+    from pytest_gridgate import report_format, timeout_report
 
     try:
         with open(spec["snapshot"], encoding="utf-8") as fh:
@@ -242,7 +242,7 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
         data = {"version": 1, "timeouts": [], "gates": []}
     if entry["phase"] == "collection":
         collection_failed(data, entry)
-    report_format.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
+    timeout_report.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
     report_format.write_files(data, spec.get("report"), spec.get("summary"), spec["append"])
     _write(stdout, "\n" + "\n".join(report_format.terminal_lines(data)) + "\n")
 

@@ -37,11 +37,11 @@ import pytest
 import pytest_timeout  # type: ignore[import-untyped]
 
 from pytest_gridgate import report as gate_report
-from pytest_gridgate.config import TimeoutSettings
-from pytest_gridgate.hard_exit import real_exit
+from pytest_gridgate.config import get_config
+from pytest_gridgate.frames import collector_of
 from pytest_gridgate.markers import any_marker, marked_items
-from pytest_gridgate.report_format import explain_timeout
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.settings.timeouts import TimeoutSettings
+from pytest_gridgate.timeout_report import explain_timeout
 from pytest_gridgate.watchdog import (
     COLLECTION_INDEX,
     LONGEST,
@@ -58,6 +58,9 @@ from pytest_gridgate.watchdog import (
 )
 
 _GATE_KEY = pytest.StashKey["TimeoutGate"]()
+# The real os._exit, taken when gridgate is imported (before the hard_exit gate wraps it
+# for each session): stage two ends the process with it after writing its own report.
+_real_exit = os._exit
 _SECTION = "timeouts"
 # Handed to xdist workers: where a worker leaves the record of the test it was killed for,
 # and when the run's session budget started.
@@ -77,6 +80,10 @@ class CollectionTimeout(Exception):
 
 def _timeout_plugin(config: pytest.Config) -> Any:
     return config.pluginmanager.get_plugin("timeout")
+
+
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [_SECTION]  # in every report, empty when nothing timed out
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -344,7 +351,7 @@ class TimeoutGate:
         frame = thread_frame(armed.thread_id)
         collecting = armed.nodeid == COLLECTION
         entry: dict[str, Any] = {
-            "nodeid": _collector_of(frame) if collecting else armed.nodeid,
+            "nodeid": collector_of(frame, COLLECTION) if collecting else armed.nodeid,
             "seconds": armed.seconds,
             "phase": COLLECTION if collecting else phase_of(frame) or "call",
             "stage": 2,
@@ -370,7 +377,7 @@ class TimeoutGate:
             if supervisor is not None:
                 supervisor.stop()
             # The main thread is stuck: no exception can reach it, only ending the process can.
-            real_exit(code)  # not os._exit: hard_exit's wrapper would report again
+            _real_exit(code)  # not os._exit: hard_exit's wrapper would report again
 
     def _leave_record(self, entry: dict[str, Any], code: int) -> None:
         """The verdict of a process that is about to end: a crash record under xdist (the
@@ -493,7 +500,7 @@ class TimeoutGate:
         __tracebackhide__ = True  # the traceback ends at the line that blocked
         seconds = self.settings.collection
         where = where_stuck(frame, self.root)
-        nodeid = _collector_of(frame)
+        nodeid = collector_of(frame, COLLECTION)
         self.collection_fired[nodeid] = {
             "nodeid": nodeid,
             "seconds": seconds,
@@ -742,12 +749,3 @@ def _dump_other_threads(config: pytest.Config) -> None:
 def _marker_args(marker: pytest.Mark) -> str:
     args = [repr(a) for a in marker.args] + [f"{k}={v!r}" for k, v in marker.kwargs.items()]
     return f"({', '.join(args)})"
-
-
-def _collector_of(frame: FrameType | None) -> str:
-    while frame is not None:
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, pytest.Collector):
-            return candidate.nodeid
-        frame = frame.f_back
-    return COLLECTION

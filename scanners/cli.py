@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pytest_gridgate.config import ConfigError, GridgateConfig, ScanSettings, load_config
+from pytest_gridgate.settings import ConfigError, GridgateConfig, ScanSettings, load_config
 from pytest_gridgate.whole_file import write_whole
 from scanners import baseline
 from scanners.cache import Cache, run_key

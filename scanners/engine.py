@@ -17,7 +17,7 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners import suppressions
 from scanners.cache import Cache
 from scanners.discovery import SourceFile

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate.config import (
-    NUMBER_RANGES,
+from pytest_gridgate.settings import (
     ConfigError,
     GridgateConfig,
     env_variable_names,
     load_config,
+    number_ranges,
 )
 
 XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["single", "xdist"])
@@ -262,7 +262,7 @@ def test_numbers_in_range_and_off_are_accepted(tmp_path: Path) -> None:
 
 def test_configuration_reference_documents_every_range() -> None:
     reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
-    for key, allowed in NUMBER_RANGES.items():
+    for key, allowed in number_ranges().items():
         assert f"| `{key}` | {allowed} |" in reference, key
 
 

@@ -275,7 +275,7 @@ def test_pytest_fail_and_skips(pytester: pytest.Pytester) -> None:
 
 
 def test_docs_name_every_category() -> None:
-    from pytest_gridgate.config import FAILURE_CATEGORIES
+    from pytest_gridgate.settings import FAILURE_CATEGORIES
 
     text = (Path(__file__).parent.parent / "docs" / "failures.md").read_text()
     for category in FAILURE_CATEGORIES:

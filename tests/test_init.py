@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from pytest_gridgate import __version__
-from pytest_gridgate.config import ScanSettings
 from pytest_gridgate.init import main
+from pytest_gridgate.settings import ScanSettings
 from scanners.workflow import check_workflow
 
 ROOT = Path(__file__).resolve().parent.parent

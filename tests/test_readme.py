@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gridgate.config import GridgateConfig
+from pytest_gridgate.settings import GridgateConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

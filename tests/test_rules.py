@@ -114,7 +114,7 @@ def test_third_party_rules_load_from_the_entry_point_group(tmp_path: Path) -> No
         "XY003 = demo_rules_missing:Rule\n"
     )
     script = (
-        "from pytest_gridgate.config import ScanSettings\n"
+        "from pytest_gridgate.settings import ScanSettings\n"
         "from scanners.rules import LOAD_ERRORS, RULES, check_python\n"
         "found = check_python('m.py', b'print(1)\\n', ScanSettings(), lambda c: True)\n"
         "print([f.rule for f in found])\n"
@@ -169,7 +169,7 @@ def test_a_third_party_rule_declares_its_calls_and_offers_a_fix(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "mod.py").read_text() == "def f(x):\n    log(x)  # keep\n    return x\n"
     script = (
-        "from pytest_gridgate.config import ScanSettings\n"
+        "from pytest_gridgate.settings import ScanSettings\n"
         "from scanners.rules import RULES\n"
         "rule = RULES['XY001'](ScanSettings(), 'm.py')\n"
         "print(rule.tokens().pattern)\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_gridgate.config import load_config
+from pytest_gridgate.settings import load_config
 from scanners.rules import check_python, fix_python
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.finding import ParseFailure
 from scanners.rules import check_python, fix_python
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.finding import ParseFailure
 from scanners.globs import glob_matches
 from scanners.rules import allow_in_matches, check_python
@@ -118,7 +118,7 @@ def test_globs() -> None:
 
 
 def test_allow_in_matches_names_the_entries_that_matched() -> None:
-    from pytest_gridgate.config import ForbiddenCall
+    from pytest_gridgate.settings import ForbiddenCall
 
     settings = ScanSettings(
         forbidden_calls=(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.finding import Finding, ParseFailure
 from scanners.rules import check_python
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.finding import ParseFailure
 from scanners.workflow import RULES, check_workflow
 

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_gridgate import categories
+from pytest_gridgate.config import get_config
 from pytest_gridgate.report import attached
-from pytest_gridgate.settings import get_config
 
 if TYPE_CHECKING:
-    from pytest_gridgate.config import FlakySettings
     from pytest_gridgate.report import GateReport
+    from pytest_gridgate.settings.flaky import FlakySettings
 
 SECTION = "flaky"
 NEW_SECTION = "new_tests"
@@ -60,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="whether any flaky test fails the gate and the run (config: flaky.action, env: "
         "GRIDGATE_FLAKY_ACTION; default: warn)",
     )
+
+
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [SECTION, NEW_SECTION]  # in every report, empty when reruns are off
 
 
 def enabled(settings: FlakySettings) -> bool:
@@ -184,8 +188,8 @@ def explain(entry: dict[str, Any]) -> str:
 
 def pytest_gridgate_report(report: GateReport, config: pytest.Config) -> None:
     settings = get_config(config).flaky
-    entries = report.sections.setdefault(SECTION, [])
-    new_tests = report.sections.setdefault(NEW_SECTION, [])
+    entries = report.sections.get(SECTION, [])
+    new_tests = report.sections.get(NEW_SECTION, [])
     tally = config.stash.get(_TALLY_KEY, None)
     if tally is None:
         report.add_verdict(SECTION, True, "reruns off (flaky.reruns = 0, new_test_runs = 0)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_gridgate import partition
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.config import get_config
 
 
 class KnownTests:

@@ -33,9 +33,9 @@ from _pytest.runner import runtestprotocol
 from pytest_gridgate import categories
 from pytest_gridgate.attempt_timer import arm_again
 from pytest_gridgate.categories import FailureCategories
-from pytest_gridgate.config import FlakySettings
 from pytest_gridgate.flaky.known import KnownTests
 from pytest_gridgate.report import attach, attached
+from pytest_gridgate.settings.flaky import FlakySettings
 
 SECTION = "flaky"
 NEW_SECTION = "new_tests"

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.config import get_config
+from pytest_gridgate.settings.leaks import LeakSettings
 
 if TYPE_CHECKING:
     from pytest_gridgate.leaks.detector import LeakDetector
@@ -37,6 +38,20 @@ GROUPS_SECTION = "leak_groups"
 CHECK_ERRORS = "leak_check_errors"
 MARKER = "gridgate_allow_leaks"
 _DETECTOR_KEY: pytest.StashKey[LeakDetector] = pytest.StashKey()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gridgate")
+    group.addoption(
+        "--gridgate-leaks",
+        choices=("off", "warn", "fail"),
+        help="what a leaked resource does: off, warn or fail (config: leaks.action, env: "
+        f"GRIDGATE_LEAKS_ACTION; default: {LeakSettings().action})",
+    )
+
+
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [SECTION]  # in every report, empty when nothing leaked
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate.config import LeakSettings
 from pytest_gridgate.leaks import CHECK_ERRORS, MARKER, SECTION, garbage, tracking
 from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
@@ -26,7 +25,9 @@ from pytest_gridgate.leaks.groups import SESSION_OWNER, describe_origin, describ
 from pytest_gridgate.leaks.processes import ProcessCheck
 from pytest_gridgate.leaks.signals import SignalCheck
 from pytest_gridgate.leaks.threads import ThreadCheck
-from pytest_gridgate.report import attach, get_report
+from pytest_gridgate.report import get_report
+from pytest_gridgate.settings.leaks import LeakSettings
+from pytest_gridgate.teardown_verdict import TeardownVerdict
 
 __all__ = ["GridgateLeakWarning", "LeakDetector", "build_checks"]
 
@@ -431,10 +432,11 @@ class LeakDetector:
         self._broken = []
         if self.settings.action != "fail":
             _warn(item, text)
-        verdict = _TeardownVerdict(
-            self.config, item, entries, text, fail=self.settings.action == "fail"
+        findings = [(SECTION, entry) for entry in entries]
+        findings += [(CHECK_ERRORS, error) for error in errors]
+        TeardownVerdict(
+            self.config, item, "leaks", findings, text, fail=self.settings.action == "fail"
         )
-        verdict.errors = errors
 
     # ------------------------------------------------------------------ end of session
 
@@ -520,42 +522,6 @@ class LeakDetector:
         entries = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY, ())
         if entries:
             self._add_session_entries(list(entries))
-
-
-class _TeardownVerdict:
-    """Puts a test's leaks on its teardown report, as soon as that report is made.
-
-    Registered only for a test that leaked, and only until its report exists: a hook that
-    looked at every report would cost every test three calls.
-    """
-
-    def __init__(
-        self, config: pytest.Config, item: pytest.Item, entries: list[Any], text: str, fail: bool
-    ) -> None:
-        self.config, self.item, self.entries = config, item, entries
-        self.text, self.fail = text, fail
-        self.errors: list[dict[str, Any]] = []  # checks that failed to run
-        config.pluginmanager.register(self, f"gridgate-leaks-verdict-{id(self)}")
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if item is self.item and call.when == "teardown":
-            self.config.pluginmanager.unregister(self)
-            # On the report, before anyone (terminal, junitxml, the xdist worker sending it
-            # to the controller, the gate report) reads it.
-            for entry in self.entries:
-                attach(report, SECTION, entry)
-            for error in self.errors:
-                attach(report, CHECK_ERRORS, error)
-            if self.fail and report.passed:
-                report.outcome = "failed"
-                report.longrepr = self.text
-            elif self.fail:
-                report.sections.append(("gridgate leaks", self.text))
-        return report
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gridgate.settings import get_config
+from pytest_gridgate.config import get_config
 from pytest_gridgate.sizes import ByteSize, format_size
 
 if TYPE_CHECKING:
@@ -44,6 +44,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="peak memory a test may add, e.g. 512MB, 2GiB, 0 = no limit (config: "
         "memory.limit, env: GRIDGATE_MEMORY_LIMIT; default: 1 GiB)",
     )
+
+
+def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
+    return [SECTION]  # in every report, empty when no test was over a limit
 
 
 def pytest_configure(config: pytest.Config) -> None:

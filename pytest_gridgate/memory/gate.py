@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate.config import MemorySettings
 from pytest_gridgate.markers import marked_items
 from pytest_gridgate.memory import MARKER, SECTION, TOP
 from pytest_gridgate.memory.meter import Meter, make_meter
-from pytest_gridgate.report import attach
+from pytest_gridgate.settings.memory import MemorySettings
 from pytest_gridgate.sizes import ByteSize, format_size, parse_size
+from pytest_gridgate.teardown_verdict import TeardownVerdict
 
 __all__ = ["GridgateMemoryWarning", "MemoryGate"]
 
@@ -141,7 +141,12 @@ class MemoryGate:
                 )
             )
         if entries:
-            _TeardownVerdict(self.config, item, entries, self.settings.action == "fail")
+            fail = self.settings.action == "fail"
+            text = _describe(entries)
+            if not fail:
+                _warn(item, text)
+            findings = [(SECTION, entry) for entry in entries]
+            TeardownVerdict(self.config, item, "memory", findings, text, fail=fail)
 
     def _entry(self, nodeid: str, kind: str, size: int, limit: int, **extra: Any) -> dict[str, Any]:
         # Plain ints: a ByteSize cannot travel through execnet to the xdist controller.
@@ -202,36 +207,6 @@ class MemoryGate:
             self._worker_top.extend(data.get("top", ()))
             if data.get("process"):
                 self._worker_processes.append(data["process"])
-
-
-class _TeardownVerdict:
-    """Puts a test's memory findings on its teardown report, as soon as that report is
-    made. Registered only for a test over a limit, and only until its report exists."""
-
-    def __init__(
-        self, config: pytest.Config, item: pytest.Item, entries: list[dict[str, Any]], fail: bool
-    ) -> None:
-        self.config, self.item, self.entries, self.fail = config, item, entries, fail
-        self.text = _describe(entries)
-        if not fail:
-            _warn(item, self.text)
-        config.pluginmanager.register(self, f"gridgate-memory-verdict-{id(self)}")
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if item is self.item and call.when == "teardown":
-            self.config.pluginmanager.unregister(self)
-            for entry in self.entries:
-                attach(report, SECTION, entry)
-            if self.fail and report.passed:
-                report.outcome = "failed"
-                report.longrepr = self.text
-            elif self.fail:
-                report.sections.append(("gridgate memory", self.text))
-        return report
 
 
 _WHAT = {

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import libcst as cst
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.finding import Finding, ParseFailure
 from scanners.globs import glob_matches
 from scanners.rules import analysis

@@ -15,7 +15,7 @@ from typing import TypeVar, cast
 
 import libcst as cst
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.finding import ParseFailure
 from scanners.rules.checker import violations
 

@@ -7,8 +7,8 @@ import re
 
 import libcst as cst
 
-from pytest_gridgate.config import ForbiddenCall as ForbiddenCallSetting
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ForbiddenCall as ForbiddenCallSetting
+from pytest_gridgate.settings import ScanSettings
 from scanners.globs import glob_matches
 from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Example, Rule

@@ -7,7 +7,7 @@ import re
 
 import libcst as cst
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.globs import covered_by_any
 from scanners.rules.rule import Context, Example, Rule
 

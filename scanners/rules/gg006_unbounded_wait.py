@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.rules.prefilter import AstFacts, without_timeout
 from scanners.rules.rule import Context, Example, Rule
 

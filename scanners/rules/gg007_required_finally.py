@@ -6,8 +6,8 @@ import re
 
 import libcst as cst
 
-from pytest_gridgate.config import RequiredFinally as RequiredFinallySetting
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import RequiredFinally as RequiredFinallySetting
+from pytest_gridgate.settings import ScanSettings
 from scanners.globs import glob_matches
 from scanners.rules.names import dotted_name
 from scanners.rules.prefilter import AstFacts

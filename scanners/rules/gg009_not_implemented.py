@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from pytest_gridgate.config import NotImplementedSettings, ScanSettings
+from pytest_gridgate.settings import NotImplementedSettings, ScanSettings
 from scanners.globs import glob_matches
 from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Example, Rule

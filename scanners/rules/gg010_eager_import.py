@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.rules.names import dotted_name, resolve_relative
 from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Example, Rule

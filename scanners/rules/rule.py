@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
-from pytest_gridgate.config import ScanSettings
+from pytest_gridgate.settings import ScanSettings
 from scanners.rules.names import Scope, ScopeTable, dotted_name, is_main_guard
 
 if TYPE_CHECKING:

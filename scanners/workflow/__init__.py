@@ -21,7 +21,7 @@ from scanners.workflow.document import read_workflow
 from scanners.workflow.rules import RULES, WorkflowRule
 
 if TYPE_CHECKING:
-    from pytest_gridgate.config import ScanSettings
+    from pytest_gridgate.settings import ScanSettings
 
 __all__ = ["RULES", "WorkflowRule", "check_workflow"]
 

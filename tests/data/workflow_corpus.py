@@ -129,7 +129,7 @@ def scan(cache: Path) -> tuple[list[CorpusFinding], int]:
     Files that are not YAML (templates such as ``ci/templates/...`` with Jinja tags) are
     left out: the scanner reports them as GG000, which says nothing about the GW rules.
     """
-    from pytest_gridgate.config import ScanSettings
+    from pytest_gridgate.settings import ScanSettings
     from scanners.finding import ParseFailure
     from scanners.workflow import check_workflow
 

@@ -1,0 +1,57 @@
+"""A test's findings on its teardown report: the way a gate fails one test after the fact.
+
+The leaks and memory gates judge a test once its teardown is over, then put what they
+found on the teardown report (so that it reaches the xdist controller and the gate report)
+and, in ``fail`` mode, turn that report into an error naming the problem. One
+:class:`TeardownVerdict` does it for one test: registered only for a test with findings,
+and only until its teardown report exists, since a hook looking at every report would
+cost every test three calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from pytest_gridgate.report import attach
+
+__all__ = ["TeardownVerdict"]
+
+
+class TeardownVerdict:
+    """``findings``: ``(section, entry)`` pairs to attach; ``text``: the error (``fail``)
+    or the report section ``gridgate <gate>`` (a teardown that failed anyway)."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        item: pytest.Item,
+        gate: str,
+        findings: list[tuple[str, dict[str, Any]]],
+        text: str,
+        *,
+        fail: bool,
+    ) -> None:
+        self.config, self.item, self.gate = config, item, gate
+        self.findings, self.text, self.fail = findings, text, fail
+        config.pluginmanager.register(self, f"gridgate-{gate}-verdict-{id(self)}")
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if item is self.item and call.when == "teardown":
+            self.config.pluginmanager.unregister(self)
+            # On the report, before anyone (terminal, junitxml, the xdist worker sending it
+            # to the controller, the gate report) reads it.
+            for section, entry in self.findings:
+                attach(report, section, entry)
+            if self.fail and report.passed:
+                report.outcome = "failed"
+                report.longrepr = self.text
+            elif self.fail:
+                report.sections.append((f"gridgate {self.gate}", self.text))
+        return report
