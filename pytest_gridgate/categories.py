@@ -25,6 +25,7 @@ import pytest
 
 from pytest_gridgate.config import get_config
 from pytest_gridgate.report import attach, attached
+from pytest_gridgate.sizes import format_size
 
 SECTION = "failures"
 PLUGIN_KEY = pytest.StashKey["FailureCategories"]()
@@ -33,6 +34,7 @@ PLUGIN_KEY = pytest.StashKey["FailureCategories"]()
 _TIMEOUT_MESSAGE = re.compile(r"^Timeout \(>[0-9.e+]+s\) from pytest-timeout")
 # The exception line of a collect report's text, for collection errors (no exception
 # object reaches pytest_collectreport).
+_WORKER_HEADER = re.compile(r"^\[gw\d+\] ")
 _COLLECT_EXCEPTION = re.compile(r"^E\s+([A-Za-z_][\w.]*)(?::|$)", re.MULTILINE)
 
 
@@ -112,22 +114,46 @@ def _longrepr_line(report: pytest.TestReport | pytest.CollectReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
         return first_line(str(crash.message))
-    return first_line(report.longreprtext)
+    # xdist's report of a dead worker starts with the worker's platform line.
+    lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+    said = [line for line in lines if not _WORKER_HEADER.match(line)]
+    return first_line((said or lines or [""])[0])
+
+
+def _finding_line(category: str, findings: dict[str, dict[str, Any]]) -> str:
+    """What another gate's own entry says, for a failure it made without an exception."""
+    entry = findings.get(category)
+    if entry is None:
+        return ""
+    if category == "leaks":
+        return first_line(f"{entry.get('kind', '')}: {entry.get('detail', '')}")
+    if category == "memory":
+        size, limit = format_size(int(entry["bytes"])), format_size(int(entry["limit"]))
+        return f"{entry['kind']} {size} over the limit {limit}"
+    if category == "timeouts":
+        stage = ", did not stop: process ended" if entry.get("stage") == 2 else ""
+        return f"Timeout (>{entry.get('seconds', 0):g}s){stage}"
+    return ""
 
 
 def entry_for(report: pytest.TestReport, found: Failure | None) -> dict[str, Any]:
     """The ``failures`` entry of a failed test report; ``found``: what its exception said,
     if it had one in this process."""
-    sections = {section for section, _ in attached(report)}
+    findings: dict[str, dict[str, Any]] = {}
+    for section, finding in attached(report):
+        findings.setdefault(section, finding)
     category = found.category if found else ""
     exception = found.exception if found else ""
-    message = found.message if found else _longrepr_line(report)
-    if "timeouts" in sections:
+    message = found.message if found else ""
+    if "timeouts" in findings:
         category = "timeout"
-    elif found is None and "memory" in sections:
+        message = message or _finding_line("timeouts", findings)
+    elif found is None and "memory" in findings:
         category = "memory"
-    elif found is None and "leaks" in sections and report.when == "teardown":
+        message = _finding_line("memory", findings)
+    elif found is None and "leaks" in findings and report.when == "teardown":
         category = "leak"
+        message = _finding_line("leaks", findings)
     elif found is None and str(report.when) == "???":
         # xdist's report for a test whose worker died while running it.
         category = "crash"
@@ -138,7 +164,7 @@ def entry_for(report: pytest.TestReport, found: Failure | None) -> dict[str, Any
         "when": report.when if report.when in ("setup", "call", "teardown") else "call",
         "category": category,
         "exception": exception,
-        "message": message,
+        "message": message or _longrepr_line(report),
     }
 
 

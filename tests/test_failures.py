@@ -46,7 +46,7 @@ def gate(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 ZOO: dict[str, tuple[str, str, str, str]] = {
-    # category: (test module, config, expected "when", expected exception)
+    # category: (test module, config, expected "when", expected exception); MESSAGES below
     "assertion": (
         """
         def test_zoo():
@@ -162,6 +162,20 @@ ZOO: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+# A fragment of each zoo test's message: what the failure says, not a worker's banner.
+MESSAGES = {
+    "assertion": "assert (1 + 1) == 3",
+    "exception": "'missing'",
+    "setup": "schema missing",
+    "teardown": "could not close",
+    "timeout": "Timeout (>0.5s)",
+    "leak": "left-behind",
+    "memory": "over the limit",
+    "crash": "crashed while running",
+    "infra": "Connection refused",
+}
+
+
 @pytest.mark.parametrize("category", sorted(ZOO))
 def test_zoo_category(pytester: pytest.Pytester, category: str) -> None:
     source, config, when, exception = ZOO[category]
@@ -173,7 +187,7 @@ def test_zoo_category(pytester: pytest.Pytester, category: str) -> None:
     [entry] = report["failures"]
     assert entry["nodeid"] == "test_zoo.py::test_zoo"
     assert (entry["category"], entry["when"], entry["exception"]) == (category, when, exception)
-    assert entry["message"]
+    assert MESSAGES[category] in entry["message"], entry
     verdict = gate(report, "failures")
     assert not verdict["passed"]
     assert verdict["summary"] == f"1 failure(s): 1 {category}"
