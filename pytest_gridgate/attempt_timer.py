@@ -16,9 +16,9 @@ def arm_again(item: pytest.Item) -> None:
     """Arm the test's own per-test timeout again, for one more attempt in one protocol."""
     if not item.config.pluginmanager.has_plugin("timeout"):
         return
-    import pytest_timeout  # type: ignore[import-untyped]
+    from pytest_gridgate._compat import timeout_settings
 
-    settings = pytest_timeout._get_item_settings(item)
+    settings = timeout_settings(item)
     if not settings.timeout or settings.timeout <= 0 or settings.func_only:
         return  # no timer, or pytest-timeout arms one around each call already
     hook = item.config.hook

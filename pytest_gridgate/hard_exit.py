@@ -12,7 +12,7 @@ if that was not 0.
 
 What the wrapper cannot see (a module that took ``os._exit`` before the session began, C
 code calling ``_exit``, a kill from outside) the timeouts supervisor notices when the
-process is gone: it writes the "ended" report (``pytest_gridgate.supervisor.ended``), but
+process is gone: it writes the "ended" report (``pytest_gridgate.timeouts.takeover.ended``), but
 the exit status stays what it was. Under xdist the controller reports a lost worker.
 """
 
@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import pytest
 
 from pytest_gridgate import report as gate_report
-from pytest_gridgate.frames import collector_of, item_of
+from pytest_gridgate.frames import collector_of, item_of, where_stuck
 
 _KEY = pytest.StashKey["ExitGuard"]()
 
@@ -93,8 +93,6 @@ class ExitGuard:
         raise AssertionError("os._exit returned")  # for the type checker: it never does
 
     def _report(self, code: int, frame: FrameType | None) -> int:
-        from pytest_gridgate.watchdog import where_stuck
-
         config = self.config
         where = where_stuck(frame, config.rootpath) or "?"
         item = item_of(frame)

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate._compat import timeout_func_only, timeout_method
 from pytest_gridgate.applied_env import APPLIED_KEY
 from pytest_gridgate.config import get_config
 from pytest_gridgate.report import GateReport
@@ -194,8 +195,7 @@ def _timeout_conflicts(config: pytest.Config) -> None:
             f"ini option timeout = {ini} replaces timeouts.default "
             f"({_seconds(settings.default)}) (set one of the two)",
         )
-    method = getattr(config, "_env_timeout_method", None)
-    if method == "thread":
+    if timeout_method(config) == "thread":
         _say(
             config,
             name,
@@ -204,7 +204,7 @@ def _timeout_conflicts(config: pytest.Config) -> None:
             "timeout_method = thread: a timed-out test ends the whole run instead of failing "
             "alone (gridgate's stage one needs the signal method)",
         )
-    if getattr(config, "_env_timeout_func_only", False):
+    if timeout_func_only(config):
         _say(
             config,
             name,

@@ -44,9 +44,9 @@ def _skip_assertion_rewriting(pluginmanager: pytest.PytestPluginManager) -> None
     site-packages, ``PYTHONDONTWRITEBYTECODE=1`` in CI images) it parses and rewrites every
     module again. There is no public way to opt a package out, hence the guarded lookup.
     """
-    marked = getattr(getattr(pluginmanager, "rewrite_hook", None), "_must_rewrite", None)
-    if isinstance(marked, set):
-        marked.discard(__name__.partition(".")[0])
+    from pytest_gridgate._compat import skip_assertion_rewriting
+
+    skip_assertion_rewriting(pluginmanager, __name__.partition(".")[0])
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -1,7 +1,7 @@
 """How the gate report (JSON version 1) reads: terminal lines, Markdown, the files.
 
 Pure functions over the report's JSON dict, standard library only and no pytest: the
-supervisor process (``python -I -S``, see :mod:`pytest_gridgate.supervisor`) renders with
+supervisor process (``python -I -S``, see :mod:`pytest_gridgate.timeouts.takeover`) renders with
 them the report of a run it had to kill, so that report reads exactly like any other.
 """
 

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from pytest_gridgate import partition
+from pytest_gridgate._compat import item_fixture_defs
 from pytest_gridgate.config import get_config
 from pytest_gridgate.report import GateReport
 
@@ -157,8 +158,7 @@ def _group_keys(items: list[pytest.Item], mode: str) -> dict[str, str]:
 def _fixture_scopes(item: pytest.Item) -> set[str]:
     """Scopes of the fixtures a test uses: a module-scoped one is set up once per module
     and process, so splitting its module over shards repeats that setup on each."""
-    info = getattr(item, "_fixtureinfo", None)
-    defs = getattr(info, "name2fixturedefs", None) or {}
+    defs = item_fixture_defs(item)
     return {str(getattr(d[-1], "scope", "function")) for d in defs.values() if d}
 
 

@@ -10,6 +10,7 @@ install stays invisible and the wheel's copy of gridgate is the one that runs.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,3 +99,30 @@ def test_installed_gates_are_not_assertion_rewritten(venv: Path, tmp_path: Path)
                env=_clean_environment())  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
+
+
+def test_the_wheel_ships_the_watcher_script_the_supervisor_runs(venv: Path, tmp_path: Path) -> None:
+    # The supervisor's loop is package data (pytest_gridgate/timeouts/watcher.sh): a run
+    # from the installed wheel starts it from there, and finds it in its argv.
+    (tmp_path / "test_watcher.py").write_text(
+        "import os\n"
+        "def test_watcher():\n"
+        "    found = []\n"
+        "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "        try:\n"
+        "            argv = open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\\0')\n"
+        "        except OSError:\n"
+        "            continue\n"
+        "        if argv[0] == b'gridgate-watchdog' and argv[5] == str(os.getpid()).encode():\n"
+        "            found.append(argv[3].decode())\n"
+        "    [script] = found\n"
+        "    print('WATCHER', script)\n"
+    )
+    (tmp_path / "pyproject.toml").write_text("[tool.gridgate.timeouts]\nkill_after = 5\n")
+    run = _run(venv / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider", "-s",
+               cwd=tmp_path, env=_clean_environment())  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    [script] = re.findall(r"WATCHER (\S+)", run.stdout)
+    assert script.startswith(str(venv)), script  # the wheel's copy, not this checkout's
+    assert script.endswith("pytest_gridgate/timeouts/watcher.sh")
+    assert Path(script).read_text().startswith("# gridgate's timeouts supervisor")

@@ -488,7 +488,7 @@ def test_the_watcher_is_no_leak_and_ends_with_the_run(
         import pytest
 
         def watchers():
-            # Not a child of the run (see watchdog.WATCHER): its argv names the run's pid.
+            # Not a child of the run (see timeouts/watcher.sh): its argv names the run's pid.
             found = []
             for pid in filter(str.isdigit, os.listdir("/proc")):
                 try:

@@ -18,15 +18,8 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate._compat import junit_writer
 from pytest_gridgate.categories import first_line
-
-
-def _xml(config: pytest.Config) -> Any:
-    try:
-        from _pytest.junitxml import xml_key  # no public way to reach pytest's writer
-    except ImportError:  # pragma: no cover - a pytest without it
-        return None
-    return config.stash.get(xml_key, None)
 
 
 def _key(report: pytest.TestReport) -> tuple[str, object]:
@@ -43,7 +36,7 @@ class JunitAttempts:
         self.stray: dict[tuple[str, object], list[Any]] = {}
 
     def rerun(self, report: pytest.TestReport, exception: str) -> None:
-        xml = _xml(self.config)
+        xml = junit_writer(self.config)
         if xml is None:
             return
         key = _key(report)
@@ -63,7 +56,7 @@ class JunitAttempts:
             self.failed.add(key)
         if report.when != "teardown":
             return
-        xml = _xml(self.config)
+        xml = junit_writer(self.config)
         attempts = self.attempts.pop(key)
         failed = key in self.failed
         self.failed.discard(key)

@@ -26,11 +26,8 @@ from typing import Any
 
 import pytest
 
-# pytest's protocol for one test without logging its reports, which is what an attempt is;
-# not exported, and the function pytest-rerunfailures runs its attempts with too.
-from _pytest.runner import runtestprotocol
-
 from pytest_gridgate import categories
+from pytest_gridgate._compat import forget_attempt, run_test_protocol
 from pytest_gridgate.attempt_timer import arm_again
 from pytest_gridgate.categories import FailureCategories
 from pytest_gridgate.flaky.known import KnownTests
@@ -101,10 +98,10 @@ class Reruns:
         stopped = ""
         while True:
             if attempts:
-                _fresh(item)
+                forget_attempt(item)
                 arm_again(item)
             started = time.monotonic()
-            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+            reports = run_test_protocol(item, nextitem)
             attempt = self._attempt(reports, time.monotonic() - started)
             attempts.append(attempt)
             if new and len(attempts) > 1:
@@ -183,18 +180,6 @@ class Reruns:
             attach(last, NEW_SECTION, _new_test(item.nodeid, len(attempts), outcome, stopped))
         for report in reports:
             hook.pytest_runtest_logreport(report=report)
-
-
-def _fresh(item: pytest.Item) -> None:
-    """What a new attempt must not inherit from the last (pytest has no public way):
-    the test class's instance (``self`` of a method, with whatever the failed attempt set
-    on it) and the captured output, which each attempt's reports already carry."""
-    if isinstance(item, pytest.Function) and item.__dict__.get("_instance") is not None:
-        del item.__dict__["_instance"]
-        item._obj = None  # bound to that instance; both are made again on access
-    sections = getattr(item, "_report_sections", None)
-    if isinstance(sections, list):
-        sections.clear()
 
 
 def _new_test(nodeid: str, runs: int, outcome: str, stopped: str) -> dict[str, Any]:

@@ -8,20 +8,10 @@ Loops that were left open without being set as current are found by the ``fds`` 
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
+from pytest_gridgate._compat import current_event_loop as current_loop
 from pytest_gridgate.leaks.base import Leak
-
-
-def current_loop() -> Any:
-    """The event loop set as current in this thread's policy, or None; creates nothing."""
-    events = sys.modules.get("asyncio.events")
-    if events is None:
-        return None
-    policy = getattr(events, "_event_loop_policy", None)
-    local = getattr(policy, "_local", None)
-    return getattr(local, "_loop", None)
 
 
 def _pending_tasks(loop: Any) -> list[str]:

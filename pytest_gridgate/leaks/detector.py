@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate._compat import fixture_defs, terminal_column
 from pytest_gridgate.leaks import CHECK_ERRORS, MARKER, SECTION, garbage, tracking
 from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
@@ -293,7 +294,7 @@ class LeakDetector:
         """
         names = self._higher_scoped_args.get(fixturedef)
         if names is None:
-            active = getattr(request, "_fixture_defs", {})
+            active = fixture_defs(request)
             names = self._higher_scoped_args[fixturedef] = tuple(
                 name
                 for name in fixturedef.argnames
@@ -301,7 +302,7 @@ class LeakDetector:
             )
         if not names:
             return []
-        active = getattr(request, "_fixture_defs", {})
+        active = fixture_defs(request)
         states = [self._fixtures.get(active.get(name)) for name in names]  # type: ignore[arg-type]
         return [state for state in states if state is not None]
 
@@ -513,7 +514,7 @@ class LeakDetector:
             # On a line of its own, also after the progress dots of ``-q``, which the
             # terminal reporter's own ensure_newline() does not know about.
             terminal.ensure_newline()
-            if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
+            if terminal_column(terminal):
                 terminal.write("\n")
             terminal.write_line(text, yellow=True)
 

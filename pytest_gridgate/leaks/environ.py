@@ -14,17 +14,13 @@ from collections.abc import MutableMapping
 from fnmatch import fnmatchcase
 from typing import Any
 
+from pytest_gridgate._compat import environ_data
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.tracking import (
     PER_PHASE_VARIABLE,
     environ_change_count,
     environ_site,
 )
-
-
-def _data(environ: Any) -> dict[Any, Any]:
-    data = getattr(environ, "_data", None)
-    return dict(data) if data is not None else dict(environ)
 
 
 def _restore(name: str, value: str | None) -> bool:
@@ -60,7 +56,7 @@ class EnvironCheck:
             self._changes, self._environ = changes, environ
             # The id first: a rebound os.environ with the same contents compares equal as
             # a mapping, and must still tell the snapshots apart.
-            self._last = id(environ), _data(environ), environ
+            self._last = id(environ), environ_data(environ), environ
         return self._last
 
     def compare(self, before: Any) -> list[Leak]:
@@ -79,7 +75,7 @@ class EnvironCheck:
                 )
             )
             return leaks  # the original mapping is untouched; restoring it is the fix
-        now = _data(current)
+        now = environ_data(current)
         decode = os.fsdecode
         for raw in sorted(data.keys() | now.keys()):
             old, new = data.get(raw), now.get(raw)

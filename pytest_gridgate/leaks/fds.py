@@ -27,6 +27,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
+from pytest_gridgate._compat import event_loop_fds
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import reserve, spare_fds, take_lost, with_headroom
 
@@ -163,7 +164,7 @@ def _holders(fds: set[int]) -> dict[int, Any]:
         try:
             if kind == "loop":
                 if not obj.is_closed():
-                    for fd in _loop_fds(obj):
+                    for fd in event_loop_fds(obj):
                         if fd in fds:
                             holders[fd] = obj  # the loop wins over its own sockets
             elif kind == "file" and obj.closed:
@@ -173,19 +174,6 @@ def _holders(fds: set[int]) -> dict[int, Any]:
         except Exception:  # an object in a half-built or odd state: not ours to judge
             continue
     return holders
-
-
-def _loop_fds(loop: Any) -> list[int]:
-    fds = []
-    selector = getattr(loop, "_selector", None)
-    if selector is not None:
-        with contextlib.suppress(Exception):
-            fds.append(selector.fileno())
-    for name in ("_ssock", "_csock"):
-        sock = getattr(loop, name, None)
-        if sock is not None and sock.fileno() != -1:
-            fds.append(sock.fileno())
-    return fds
 
 
 def _opened_at(obj: Any) -> str:

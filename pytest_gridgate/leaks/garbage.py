@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from pytest_gridgate._compat import collect_unraisable
+
 
 def _wanted(pairs: list[tuple[Any, Any]]) -> bool:
     # Every check is asked (no short cut): a check may prepare its comparison meanwhile.
@@ -73,12 +75,4 @@ def report_unraisable(config: pytest.Config) -> None:
     ``-W error``); it is not public, so where it is missing (another pytest) nothing
     changes: pytest reports it with the next phase, as it would without gridgate.
     """
-    try:
-        from _pytest import unraisableexception
-    except ImportError:  # pragma: no cover - a pytest without the module
-        return
-    collect = getattr(unraisableexception, "collect_unraisable", None)
-    key = getattr(unraisableexception, "unraisable_exceptions", None)
-    if collect is None or key is None or key not in config.stash:
-        return  # pytest < 8.4, or -p no:unraisableexception
-    collect(config)
+    collect_unraisable(config)  # pytest < 8.4, or -p no:unraisableexception: nothing

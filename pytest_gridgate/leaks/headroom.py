@@ -17,18 +17,18 @@ The fd check leaves the spares out of its listing, and reports spares a test clo
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from collections.abc import Callable
 from typing import TypeVar
+
+from pytest_gridgate.process_tree import EXHAUSTED
 
 T = TypeVar("T")
 
 #: Pipes kept open (two descriptors each): enough for a listing, a /proc read, the report
 #: file and the watchdog's cleanup, all of which close what they open before the next.
 SPARE_PIPES = 4
-EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE})
 
 # (descriptor, inode) of each spare; process-wide, like the descriptor table itself.
 _spares: list[tuple[int, int]] = []

@@ -10,14 +10,15 @@ compared with the children known before the test, by pid and start time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from pytest_gridgate import process_tree
+from pytest_gridgate._compat import multiprocessing_children
 from pytest_gridgate.leaks.base import Leak
-from pytest_gridgate.leaks.headroom import EXHAUSTED, reserve, with_headroom
+from pytest_gridgate.leaks.headroom import reserve, with_headroom
 from pytest_gridgate.leaks.tracking import spawn_count
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ KNOWN_PROCESSES = (
     "gridgate-*",
 )
 
-_HAS_PROC_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 _EMPTY: frozenset[Any] = frozenset()
 
 ProcessKey = tuple[int, float]
@@ -57,91 +57,20 @@ _modules = sys.modules
 def _mp_children() -> frozenset[Any]:
     # multiprocessing keeps its started, unjoined Process objects in a module-level set:
     # a forkserver starts them without a process start in this process, so watch it too.
-    module = _modules.get("multiprocessing.process")
-    children = getattr(module, "_children", None)
+    children = multiprocessing_children()
     return frozenset(children) if children else _EMPTY
 
 
 def direct_children() -> list[int]:
-    if _HAS_PROC_CHILDREN:
-        pids: list[int] = []
-        for tid in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{tid}/children", "rb") as f:
-                    pids.extend(int(pid) for pid in f.read().split())
-            except OSError as exc:
-                if exc.errno in EXHAUSTED:  # not gone: retried with the spares
-                    raise
-                continue  # the thread ended meanwhile
-        return pids
-    import psutil
-
-    return [child.pid for child in psutil.Process().children()]
+    return process_tree.children(os.getpid())
 
 
-def descendants(pid: int) -> int:
-    """How many processes descend from ``pid`` (without reading the whole process table)."""
-    if not _HAS_PROC_CHILDREN:
-        import psutil
-
-        try:
-            return len(psutil.Process(pid).children(recursive=True))
-        except psutil.Error:
-            return 0
-    count, pending = 0, [pid]
-    while pending:
-        parent = pending.pop()
-        try:
-            tids = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
-                    children = [int(child) for child in f.read().split()]
-            except OSError:
-                continue
-            count += len(children)
-            pending.extend(children)
-    return count
-
-
-def _start_time(pid: int) -> float | None:
-    """When ``pid`` started (it tells a reused pid apart), or None when it is gone.
-
-    Read from ``/proc`` where it exists: gridgate's own supervisor is a child of every
-    run, and importing psutil just to key it would cost every run ~10 ms at start-up.
-    """
-    if _HAS_PROC_CHILDREN:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError as exc:
-            if exc.errno in EXHAUSTED:  # not gone: retried with the spares
-                raise
-            return None
-        # Field 22, the start time in clock ticks; counted from the ")" that ends the
-        # command name (field 2), which may itself hold spaces and parentheses.
-        return float(stat[stat.rfind(b")") + 2 :].split()[19])
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
-
-
-def _proc_name(pid: int) -> str | None:
-    """The process name (``/proc/<pid>/comm``), where ``/proc`` has it, without psutil."""
-    if not _HAS_PROC_CHILDREN:
-        return None
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            return os.fsdecode(f.read().rstrip(b"\n"))
-    except OSError as exc:
-        if exc.errno in EXHAUSTED:  # not gone: retried with the spares
-            raise
-        return None
+# When a child started (it tells a reused pid apart), or None when it is gone; from /proc
+# where it exists: importing psutil just to key gridgate's own supervisor would cost every
+# run ~10 ms at start-up.
+_start_time = process_tree.start_time
+# A child's name without psutil, where /proc has it.
+_proc_name = process_tree.name
 
 
 def _scan() -> set[ProcessKey]:
@@ -164,26 +93,15 @@ def describe(proc: psutil.Process) -> str:
     return cmdline if len(cmdline) <= 120 else cmdline[:117] + "..."
 
 
-def kill_tree(proc: psutil.Process) -> bool:
-    """Kill ``proc`` and its descendants, and reap them; True when none survived."""
-    import psutil
-
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return True
-    for each in procs:
-        try:
-            each.kill()
-        except psutil.NoSuchProcess:
-            continue
-    _, alive = psutil.wait_procs(procs, timeout=5)
-    return not alive
+def _killed(pid: int, started: float | None) -> bool:
+    """Kill a leaked child (the one that started at ``started``) and everything below it,
+    and reap it; True when none survived."""
+    killed = process_tree.kill_tree(pid, include_root=True, wait=5, root_started=started)
+    return not killed.survivors
 
 
-def _reap(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):  # someone else reaped it meanwhile
-        os.waitpid(pid, os.WNOHANG)
+def _reaped(pid: int) -> bool:
+    process_tree.reap(pid)  # or someone else reaped it meanwhile
     return True
 
 
@@ -217,7 +135,7 @@ class ProcessCheck:
 
     def snapshot(self) -> ProcessBaseline:
         spawns = spawn_count()
-        # _mp_children(), inlined: this runs twice per test.
+        # _mp_children(), inlined (the private attribute: see _compat): twice per test.
         module = _modules.get("multiprocessing.process")
         children = getattr(module, "_children", None)
         mp_children = frozenset(children) if children else _EMPTY
@@ -303,16 +221,17 @@ class ProcessCheck:
                 name = "?"
             detail = f"pid {proc.pid} '{name}' exited but was never waited for"
             # Pending: a thread of the test's code may be about to wait for it.
-            return Leak("zombie", key, detail, pending=True, cleanup=lambda: _reap(proc.pid))
+            return Leak("zombie", key, detail, pending=True, cleanup=lambda: _reaped(proc.pid))
         if not self.processes:
             return None
         cmdline = describe(proc)
         if self._ignored(proc, cmdline):
             return None
-        below = descendants(proc.pid)
+        below = len(process_tree.descendants(proc.pid))
         tree = f" with {below} descendant(s)" if below else ""
         detail = f"pid {proc.pid} '{cmdline}' still running{tree}"
-        cleanup = (lambda: kill_tree(proc)) if self.kill else None
+        started = process_tree.start_time(proc.pid)
+        cleanup = (lambda: _killed(proc.pid, started)) if self.kill else None
         return Leak("process", key, detail, pending=True, cleanup=cleanup)
 
     def alive(self) -> list[Leak]:

@@ -12,11 +12,12 @@ off the list of threads the interpreter waits for.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Hashable, Set
 from fnmatch import fnmatchcase
 from typing import Any
 
+from pytest_gridgate._compat import DummyThread, let_interpreter_exit, thread_target
+from pytest_gridgate._compat import thread_has_ended as has_ended
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.tracking import (
     parent_number,
@@ -32,7 +33,7 @@ KNOWN_THREADS = ("pytest_timeout *", "gridgate-*", "execnet*", "coverage*", "Tri
 
 
 def describe_target(thread: threading.Thread) -> str:
-    target = getattr(thread, "_target", None)
+    target = thread_target(thread)
     if target is None:
         return f"{type(thread).__module__}.{type(thread).__qualname__}.run"
     code = getattr(target, "__code__", None)
@@ -40,86 +41,6 @@ def describe_target(thread: threading.Thread) -> str:
     if code is not None:
         return f"{name} ({code.co_filename}:{code.co_firstlineno})"
     return name
-
-
-def has_ended(thread: threading.Thread) -> bool:
-    """Whether ``thread`` (from ``threading.enumerate()``) has finished running.
-
-    ``is_alive()`` is False both for a thread that ended and for one still starting: the
-    latter has not set its ``_started`` event yet (a private attribute of every CPython
-    from 3.10 on; without it, the public answer stands).
-    """
-    if thread.is_alive():
-        return False
-    started = getattr(thread, "_started", None)
-    return not isinstance(started, threading.Event) or started.is_set()
-
-
-# Threads released by let_interpreter_exit() where threading's shutdown is replaced
-# (CPython 3.13+); weak: a released thread that ends is forgotten.
-_released: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
-
-
-def _shutdown_without_released(original: Any) -> Any:
-    """``threading._thread_shutdown`` that waits for every non-daemon thread but those
-    released (the original waits for all, on handles Python cannot take back)."""
-
-    def shutdown() -> None:
-        current = threading.current_thread()
-        while True:
-            waiting = [
-                thread
-                for thread in threading.enumerate()
-                if thread is not current
-                and not thread.daemon
-                and thread not in _released
-                and not isinstance(thread, threading._DummyThread)
-                and not has_ended(thread)
-            ]
-            if not waiting:
-                break
-            for thread in waiting:
-                thread.join()
-        if not any(thread.is_alive() for thread in _released):
-            original()  # nothing released still runs: the interpreter's own wait
-
-    shutdown._gridgate = True  # type: ignore[attr-defined]
-    return shutdown
-
-
-def let_interpreter_exit(thread: threading.Thread) -> bool:
-    """Stop the interpreter's exit from waiting for ``thread``; whether it could.
-
-    Python offers no public way to do this once a thread runs, so this uses the private
-    state ``threading._shutdown()`` reads, each form guarded:
-
-    * CPython 3.10 to 3.12: the thread's ``_tstate_lock`` in ``threading._shutdown_locks``
-      (under ``threading._shutdown_locks_lock``), and ``_daemonic`` (``daemon`` cannot be
-      set on a running thread);
-    * CPython 3.13+: ``threading._thread_shutdown`` (the C function that waits for the
-      handles of every non-daemon thread, looked up by ``_shutdown()`` at exit) is
-      replaced, once, by one that joins every other non-daemon thread instead.
-    """
-    if thread.daemon or has_ended(thread):
-        return True
-    try:
-        lock = getattr(thread, "_tstate_lock", None)
-        locks = getattr(threading, "_shutdown_locks", None)
-        guard = getattr(threading, "_shutdown_locks_lock", None)
-        if lock is not None and isinstance(locks, set) and guard is not None:
-            with guard:
-                locks.discard(lock)
-            thread._daemonic = True  # type: ignore[attr-defined]
-            return True
-        original = getattr(threading, "_thread_shutdown", None)
-        if callable(original):
-            if not getattr(original, "_gridgate", False):
-                threading._thread_shutdown = _shutdown_without_released(original)  # type: ignore[attr-defined]
-            _released.add(thread)
-            return True
-    except Exception:  # an interpreter whose internals differ: the thread is waited for
-        return False
-    return False
 
 
 class ThreadCheck:
@@ -144,7 +65,7 @@ class ThreadCheck:
         for thread in threads:
             if start_number(thread) <= before or has_ended(thread):
                 continue
-            if isinstance(thread, threading._DummyThread):
+            if isinstance(thread, DummyThread):
                 continue  # started outside Python's threading: not ours to judge
             if self._ignored(thread):
                 continue
@@ -177,7 +98,7 @@ class ThreadCheck:
         main = threading.main_thread()
         leaks = []
         for thread in threading.enumerate():
-            if thread is main or thread.daemon or isinstance(thread, threading._DummyThread):
+            if thread is main or thread.daemon or isinstance(thread, DummyThread):
                 continue
             if self._ignored(thread):
                 continue

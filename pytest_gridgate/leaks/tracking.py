@@ -47,6 +47,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pytest_gridgate._compat import getsignal as _compat_getsignal
+from pytest_gridgate._compat import process_starters
+from pytest_gridgate._compat import signal_module as c_signal_module
+
 _SPAWN_EVENTS = frozenset(
     {
         "subprocess.Popen",
@@ -90,7 +94,7 @@ watched_handlers = _probe(_handlers)
 alarm_handler = _probe(_alarm_handler)
 
 # The C function behind signal.getsignal, without its conversion to enums: 30 times cheaper.
-getsignal: Any = importlib.import_module("_signal").getsignal
+getsignal = _compat_getsignal
 
 
 def read_cwd() -> str:
@@ -266,15 +270,11 @@ def _refreshing(
 
 def _wrap_process_starters() -> bool:
     """Count calls of the functions that start processes; False where they do not exist."""
-    try:
-        posixsubprocess = importlib.import_module("_posixsubprocess")
-    except ImportError:
+    starters = process_starters()
+    if not starters:
         return False
-    import subprocess
-
-    setattr(posixsubprocess, "fork_exec", _counting(posixsubprocess.fork_exec))  # noqa: B010
-    if getattr(subprocess, "_fork_exec", None) is not None:  # 3.11+: imported by name
-        subprocess._fork_exec = _counting(subprocess._fork_exec)  # type: ignore[attr-defined]
+    for owner, name in starters:
+        setattr(owner, name, _counting(getattr(owner, name)))
     for name in ("posix_spawn", "posix_spawnp", "system"):
         if hasattr(os, name):
             setattr(os, name, _counting(getattr(os, name)))
@@ -325,7 +325,7 @@ def install() -> None:
     os.chdir = _refreshing(os.chdir, _refresh_cwd, _note_cwd_site)
     if hasattr(os, "fchdir"):
         os.fchdir = _refreshing(os.fchdir, _refresh_cwd, _note_cwd_site)
-    signal_module: Any = importlib.import_module("_signal")
+    signal_module = c_signal_module()
     signal_module.signal = _refreshing(signal_module.signal, _refresh_handlers, _note_signal_site)
     _refresh_handlers()
 

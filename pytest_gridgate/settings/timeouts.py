@@ -23,7 +23,7 @@ class TimeoutSettings(NamedTuple):
 section(
     "timeouts",
     TimeoutSettings,
-    doc="Per-test, per-marker, collection and session timeouts (`pytest_gridgate/timeouts.py`).",
+    doc="Per-test, per-marker, collection and session timeouts (`pytest_gridgate/timeouts/`).",
     keys={
         "default": ("", "", "seconds per test; `@pytest.mark.timeout` wins"),
         "markers": ("table: marker → seconds", "", "per-marker defaults"),

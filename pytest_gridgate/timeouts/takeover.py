@@ -2,14 +2,14 @@
 
 Neither a signal handler nor a thread of the pytest process can run while C code holds
 the GIL (``sum(range(10**12))`` never gives it up), so stage two needs another process.
-The one that waits is a shell loop (``watchdog.WATCHER``, started once per run); it starts
-this module only when a test's stage two is more than a second overdue, by
-``python -I -S -c "... import main ..."`` (standard library only, imported from cached
-bytecode with only the package's empty ``__init__`` before it). It reads the shared state
-again (see :class:`pytest_gridgate.watchdog.Supervisor`) and, if the same test is still
-armed, makes faulthandler dump every thread's stack (a C-level signal handler that needs
-no GIL), kills the process tree, and leaves the verdict: a crash record for the xdist
-controller, or the gate report itself (from the latest snapshot the pytest process left).
+The one that waits is a shell loop (``watcher.sh``, started once per run); it starts this
+module only when a test's stage two is more than a second overdue, in ``python -I -S``
+(standard library only, imported from cached bytecode, see
+``supervisor.take_over_command``). It reads the shared state again (see
+:mod:`pytest_gridgate.timeouts.state`) and, if the same test is still armed, makes
+faulthandler dump every thread's stack (a C-level signal handler that needs no GIL),
+kills the process tree, and leaves the verdict: a crash record for the xdist controller,
+or the gate report itself (from the latest snapshot the pytest process left).
 """
 
 from __future__ import annotations
@@ -17,24 +17,28 @@ from __future__ import annotations
 # Only built-in modules at start; the rest (json, the report format) once it acts.
 import _signal  # type: ignore[import-not-found]  # signal without its enum wrappers (ms)
 import os
-import sys
 import time
+
+from pytest_gridgate import process_tree
+from pytest_gridgate.timeouts.state import (
+    COLLECTION_INDEX,
+    NAME,
+    read_collecting,
+    read_state,
+)
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
 if TYPE_CHECKING:
     from typing import Any
 
-NAME = "gridgate-watchdog"
-COLLECTION_INDEX = -2  # watchdog.COLLECTION_INDEX
-
 
 def main(argv: list[str]) -> int:
-    """``supervisor.py DIRECTORY PARENT_PID GENERATION``: take over if GENERATION is armed;
+    """``takeover DIRECTORY PARENT_PID GENERATION``: take over if GENERATION is armed;
     GENERATION ``ended``: the run is gone without having stopped the watcher.
 
     DIRECTORY holds the state file (one line: generation, ticks, seconds, index; see
-    ``watchdog._LINE``), spec.json and the nodeids. Exits 0 when the run was ended or
-    is gone (the watcher stops), 1 when the state moved on: the test finished meanwhile.
+    ``state.LINE``), spec.json and the nodeids. Exits 0 when the run was ended or is gone
+    (the watcher stops), 1 when the state moved on: the test finished meanwhile.
     """
     directory, parent = argv[1], int(argv[2])
     _set_process_name(NAME)
@@ -42,15 +46,15 @@ def main(argv: list[str]) -> int:
         ended(directory)
         return 0
     generation = int(argv[3])
-    if not _running(parent):  # ended meanwhile: the watcher sees it next
+    if not process_tree.is_running(parent):  # ended meanwhile: the watcher sees it next
         return 1
     armed = read_state(os.path.join(directory, "state"))
     if armed is None or armed[0] != generation:
         return 1
-    import json
-
-    with open(os.path.join(directory, "spec.json"), encoding="utf-8") as spec_file:
-        take_over(json.load(spec_file), parent, armed[1], armed[2])
+    spec = _read_spec(directory)
+    if spec is None:
+        return 1
+    take_over(spec, parent, armed[1], armed[2])
     import shutil
 
     shutil.rmtree(directory, ignore_errors=True)  # its owner, now killed, cannot
@@ -61,32 +65,16 @@ def ended(directory: str) -> None:
     """The run's process is gone and never stopped its watcher: it did not reach the end
     of its session (``os._exit``, killed from outside, a crash in C code). Write the
     report it could not: its last snapshot, the test it was in, and a failed verdict."""
-    import json
-
-    try:
-        with open(os.path.join(directory, "spec.json"), encoding="utf-8") as spec_file:
-            spec = json.load(spec_file)
-    except (OSError, ValueError):
+    spec = _read_spec(directory)
+    if spec is None:
         return
     if spec.get("record") or not (spec.get("report") or spec.get("summary")):
         return  # an xdist worker: its controller reports the lost worker; or no files
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if root not in sys.path:
-        sys.path.append(root)
     from pytest_gridgate import report_format
 
-    try:
-        with open(spec["snapshot"], encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        data = {"version": 1, "counts": {}, "gates": []}
+    data = load_snapshot(spec, {"version": 1, "counts": {}, "gates": []})
     armed = read_state(os.path.join(directory, "state"))
-    nodeids = []
-    try:
-        with open(spec["nodeids"], encoding="utf-8") as fh:
-            nodeids = fh.read().splitlines()
-    except OSError:
-        pass
+    nodeids = _nodeids(spec)
     if not nodeids:  # still collecting
         where = read_collecting(spec.get("collecting")) or "collection"
         summary = f"the pytest process ended while collecting {where}"
@@ -119,36 +107,11 @@ def ended(directory: str) -> None:
     _write(int(spec["stdout"]), text)
 
 
-def _running(pid: int) -> bool:
-    """Whether ``pid`` is still a live process (not gone, not a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
-def read_state(path: str) -> tuple[int, int, float] | None:
-    """The armed (generation, index, seconds), or None: nothing armed, or unreadable."""
-    try:
-        with open(path, "rb") as fh:
-            generation, ticks, seconds, index = fh.readline().split()
-        if int(ticks) == 0:
-            return None
-        return int(generation), int(index), float(seconds)
-    except (OSError, ValueError):
-        return None
-
-
 def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> None:
     import json
 
     collecting = index == COLLECTION_INDEX
-    try:
-        with open(spec["nodeids"], encoding="utf-8") as fh:
-            nodeids = fh.read().splitlines()
-    except OSError:
-        nodeids = []
+    nodeids = _nodeids(spec)
     nodeid = nodeids[index] if 0 <= index < len(nodeids) else "<unknown test>"
     if collecting:
         nodeid = read_collecting(spec.get("collecting")) or "collection"
@@ -160,12 +123,8 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
     )
     _send(parent, int(spec["dump_signal"]))
     time.sleep(0.3)  # faulthandler writes the dump from the signal handler
-    killed = []
     # Not the watcher (our parent), nor this process: the work is not done yet.
-    for pid in descendants(parent, spare=os.getppid()):
-        described = f"pid {pid} {_cmdline(pid)!r}"
-        if _send(pid, _signal.SIGKILL):
-            killed.append(described)
+    killed = process_tree.kill_tree(parent, spare=os.getppid(), wait=0).killed
     entry: dict[str, Any] = {
         "nodeid": nodeid,
         "seconds": seconds,
@@ -186,17 +145,6 @@ def take_over(spec: dict[str, Any], parent: int, index: int, seconds: float) -> 
         # the meantime: it is stuck in C code holding the GIL.
         write_report(spec, entry, stdout)
         _send(parent, _signal.SIGKILL)
-
-
-def read_collecting(path: str | None) -> str:
-    """The collector the run was collecting (its nodeid), or "" if unknown."""
-    if not path:
-        return ""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read().split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
 
 
 def collection_failed(data: dict[str, Any], entry: dict[str, Any]) -> None:
@@ -227,19 +175,9 @@ def collection_failed(data: dict[str, Any], entry: dict[str, Any]) -> None:
 def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> None:
     """The gate report of a process that was killed: its last snapshot plus this verdict,
     rendered as every gate report is (:mod:`pytest_gridgate.report_format`)."""
-    import json
-
-    # Run as a script (``python -I supervisor.py``), the package's parent is not on sys.path.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if root not in sys.path:
-        sys.path.append(root)
     from pytest_gridgate import report_format, timeout_report
 
-    try:
-        with open(spec["snapshot"], encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        data = {"version": 1, "timeouts": [], "gates": []}
+    data = load_snapshot(spec, {"version": 1, "timeouts": [], "gates": []})
     if entry["phase"] == "collection":
         collection_failed(data, entry)
     timeout_report.killed_run(data, entry, 128 + _signal.SIGKILL)  # what the shell sees
@@ -247,41 +185,37 @@ def write_report(spec: dict[str, Any], entry: dict[str, Any], stdout: int) -> No
     _write(stdout, "\n" + "\n".join(report_format.terminal_lines(data)) + "\n")
 
 
-def descendants(root: int, spare: int) -> list[int]:
-    """Every process below ``root``, children first, read from /proc; not ``spare`` nor
-    anything below it."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            ppid = _parent_of(int(entry))
-            if ppid is not None:
-                children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child != spare:
-                found.append(child)
-                todo.append(child)
-    return found
+def load_snapshot(spec: dict[str, Any], missing: dict[str, Any]) -> dict[str, Any]:
+    """The last report snapshot the run left (``spec["snapshot"]``); ``missing`` when it
+    left none, or one that cannot be read."""
+    import json
 
-
-def _parent_of(pid: int) -> int | None:
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            stat = fh.read()
-    except OSError:
+        with open(spec["snapshot"], encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return missing
+    return data if isinstance(data, dict) else missing
+
+
+def _read_spec(directory: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        with open(os.path.join(directory, "spec.json"), encoding="utf-8") as spec_file:
+            spec = json.load(spec_file)
+    except (OSError, ValueError):
         return None
-    # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    return int(stat.rsplit(")", 1)[1].split()[1])
+    return spec if isinstance(spec, dict) else None
 
 
-def _cmdline(pid: int) -> str:
+def _nodeids(spec: dict[str, Any]) -> list[str]:
+    """The run's tests in order (empty while it collects)."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            raw = fh.read()
+        with open(spec["nodeids"], encoding="utf-8") as fh:
+            return fh.read().splitlines()
     except OSError:
-        return "?"
-    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()[:80]
+        return []
 
 
 def _send(pid: int, signum: int) -> bool:
@@ -307,7 +241,3 @@ def _set_process_name(name: str) -> None:
             fh.write(name[:15])
     except OSError:
         pass
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
