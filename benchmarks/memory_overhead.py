@@ -13,6 +13,9 @@ a 100 MB limit, show what each tool sees.
     # gridgate it would load into every pytest run of the project):
     python -m venv /tmp/memray-venv && /tmp/memray-venv/bin/pip install pytest pytest-memray
     python benchmarks/memory_overhead.py --memray-python /tmp/memray-venv/bin/python
+    # and the instructions each run executes in user space, counted by valgrind: the same
+    # figure on every run whatever the machine's load (a few minutes more):
+    python benchmarks/memory_overhead.py --instructions
 
 Target (issue 17): gate on / off <= 1.03.
 """
@@ -22,7 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -108,6 +113,38 @@ def pairs(
     )
 
 
+def instructions(directory: Path, on: tuple[str, ...], off: tuple[str, ...]) -> str:
+    """The ratio of the instructions the two runs execute in user space, counted by
+    valgrind (callgrind), both runs at once. The CPU time ratio moves by several per cent
+    with the load of a shared machine; this one does not, though it leaves out the time
+    spent in the kernel (the gate's system calls) and what cache misses cost."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise BenchmarkError("--instructions: valgrind is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+    runs = [
+        subprocess.Popen(
+            [*command, "-m", "pytest", *args],
+            cwd=directory,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in (on, off)
+    ]
+    counts = []
+    for run, args in zip(runs, (on, off), strict=True):
+        _, err = run.communicate(timeout=3600)
+        found = re.search(r"Collected : (\d+)", err)
+        if run.returncode != 0 or found is None:
+            raise BenchmarkError(f"valgrind pytest {' '.join(args)} failed:\n{err[-2000:]}")
+        counts.append(int(found.group(1)))
+    return f"{counts[0] / counts[1]:6.3f}  ({counts[0] / 1e9:.2f} / {counts[1] / 1e9:.2f} G)"
+
+
 def what_each_sees(memray_python: str | None) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory(prefix="gridgate-bench-seen-") as tmp:
@@ -144,6 +181,11 @@ def main() -> int:
     parser.add_argument("--tests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--memray-python", help="an interpreter with pytest-memray installed")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions of one run each under valgrind (load-independent)",
+    )
     options = parser.parse_args()
     memray_python = options.memray_python
     print(f"{options.tests} trivial tests, {options.rounds} alternating rounds, CPU time ratio")
@@ -161,6 +203,11 @@ def main() -> int:
             failed = float(gate.split()[0]) > TARGET
             verdict = "OVER" if failed else "ok"
             print(f"memory gate on / off          {gate}  target {TARGET:.2f}: {verdict}")
+            if options.instructions:
+                counted = instructions(
+                    directory, ("-p", "no:memray"), ("-p", "no:memray", "--gridgate-memory", "off")
+                )
+                print(f"  instructions on / off       {counted}  (user space, valgrind)")
             if memray_python:
                 (directory / "conftest.py").write_text(MEMRAY_CONFTEST)
                 # One round: its cost is far above the machine's noise, and each of its

@@ -232,7 +232,9 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int, action: 
                 lines = (result.stdout or result.stderr).strip().splitlines()
                 outcome = lines[-1] if lines else f"exit {result.returncode}"
     ratio = statistics.median(on) / statistics.median(off)
-    entries = json.loads(record.read_text())["leaks"] if record.exists() else []
+    gate_report = json.loads(record.read_text()) if record.exists() else {}
+    entries = gate_report.get("leaks", [])
+    causes = len(gate_report.get("leak_groups", []))
     with_gate, without = _outcomes(junit_on), _outcomes(junit_off)
     broken = sorted(
         name
@@ -245,11 +247,14 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int, action: 
     print(f"\n== {project.name}: {project.why}")
     print(f"   last gridgate run (leaks.action = {action}): {outcome}")
     print()
-    header = "tests | pass without gridgate, fail or error with it | findings by kind | CPU on/off"
+    header = (
+        "tests | pass without gridgate, fail or error with it | findings by kind"
+        " | causes (leak groups) | CPU on/off"
+    )
     print(f"   | {header} |")
-    print("   |---|---|---|---|")
+    print("   |---|---|---|---|---|")
     by_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())) or "none"
-    print(f"   | {len(without)} | {len(broken)} | {by_kind} | {ratio:.2f} |")
+    print(f"   | {len(without)} | {len(broken)} | {by_kind} | {causes} | {ratio:.2f} |")
     print()
     print(
         f"   CPU of the pytest process: gridgate {statistics.median(on):.2f}s,"
@@ -264,6 +269,9 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int, action: 
     print(f"   {len(broken)} test(s) pass without gridgate and fail or error with it:")
     for name in broken:
         print(f"   - {name}")
+    for group in gate_report.get("leak_groups", []):
+        origin = group["origin"]
+        print(f"   cause: {group['count']} x {group['kind']}: {group['detail']} ({origin})")
     print(f"   {len(entries)} leak finding(s)")
     for entry in entries:
         print(f"   - {entry['nodeid']}: {entry['kind']}: {entry['detail']}")

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from pytest_gridgate.settings import ScanSettings
 from scanners.finding import ParseFailure
-from scanners.rules import analysis
-from scanners.rules.checker import candidate_rules, parse_module, passes_tokens
+from scanners.rules import traversal
+from scanners.rules.ast_facts import AstFacts
+from scanners.rules.checker import parse_module
 from scanners.rules.names import module_name_for
-from scanners.rules.prefilter import AstFacts
 from scanners.rules.registry import registry
 from scanners.rules.skeleton import skeleton
+from scanners.rules.tiers import candidate_rules, passes_tokens
 
 
 def stdlib_sources() -> list[tuple[str, bytes]]:
@@ -49,7 +50,8 @@ def main(argv: list[str]) -> int:
         rules = [rules_by_code[code](settings, path) for code in codes]
         t0 = time.process_time()
         facts = AstFacts(path, source)
-        left = [rule for rule in rules if passes_tokens(rule, source)]
+        seen: dict[bytes, bool] = {}
+        left = [rule for rule in rules if passes_tokens(rule, source, seen)]
         t1 = time.process_time()
         tiers["1  bytes regex"] += t1 - t0
         try:
@@ -75,7 +77,7 @@ def main(argv: list[str]) -> int:
         t5 = time.process_time()
         tiers["3b libcst parse"] += t5 - t4
         module_name, package = module_name_for(path)
-        _, found = analysis.run(module, path, module_name, package, left, positions)
+        _, found = traversal.run(module, path, module_name, package, left, positions)
         tiers["3c libcst rules and positions"] += time.process_time() - t5
         parsed_files += 1
         source_bytes += len(source)

@@ -7,6 +7,11 @@ them; the figure is the median wall time (and the children's CPU time beside it)
 
     python benchmarks/scan_speed.py                      # 3 rounds
     python benchmarks/scan_speed.py --rounds 1 --tools /tmp/bench-tools
+    python benchmarks/scan_speed.py --before /tmp/gridgate-main   # before/after, one run
+
+``--before DIR`` names another checkout of this project (``git worktree add DIR main``, or
+``git archive main | tar -x -C DIR``): its scanner runs the all-rules cases too, in the same
+rounds, so that a change is measured against what it replaces under the same load.
 
 Cases:
 
@@ -25,7 +30,7 @@ Cases:
 
 Targets (issue 3): GG001 cold faster than semgrep; all rules cold <= 10 s; warm <= 2.5 x
 ruff cold. Issue 13: the 5 MB module <= 5 x ``ast.parse`` (both include the interpreter's
-start-up).
+start-up). Issue 15: all rules cold <= 12 x ruff, warm <= 0.5 x ruff.
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ class Case:
     note: str = ""
     timeout: float = 600.0
     prime: bool = False  # run once, untimed, before measuring (the warm case)
+    env: dict[str, str] | None = None  # extra environment (--before: its PYTHONPATH)
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
     skipped: str = ""
@@ -132,6 +138,7 @@ def _measure(case: Case, cwd: Path) -> None:
             stderr=subprocess.PIPE,
             timeout=case.timeout,
             check=False,
+            env={**os.environ, **case.env} if case.env else None,
         )
     except subprocess.TimeoutExpired:
         case.skipped = f"stopped after {case.timeout:g} s"
@@ -162,6 +169,16 @@ def copy_stdlib(target: Path) -> Path:
     ignore = shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc")
     shutil.copytree(STDLIB, target, ignore=ignore, symlinks=True)
     return target
+
+
+def before_cases(gridgate: list[str], before: Path) -> list[Case]:
+    """The all-rules cases again, with the scanner of the checkout ``before``."""
+    path = os.pathsep.join(filter(None, [str(before.resolve()), os.environ.get("PYTHONPATH")]))
+    env = {"PYTHONPATH": path}
+    return [
+        Case("before: all rules, cold", [*gridgate, "--no-cache"], str(before), env=env),
+        Case("before: all rules, warm", gridgate, "cache hit", prime=True, env=env),
+    ]
 
 
 def build_cases(work: Path, tree: Path, tools: Path | None, fixit_timeout: float) -> list[Case]:
@@ -243,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", type=Path, help="a virtual environment with semgrep, fixit")
     parser.add_argument("--fixit-timeout", type=float, default=120.0)
     parser.add_argument("--skip", action="append", default=[], help="skip cases containing")
+    parser.add_argument("--before", type=Path, help="another checkout to compare with")
     args = parser.parse_args(argv)
 
     files = [p for p in STDLIB.rglob("*.py") if "site-packages" not in p.parts]
@@ -251,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         tree = copy_stdlib(work / "stdlib")
         cases = build_cases(work, tree, args.tools, args.fixit_timeout)
+        if args.before:
+            cases += before_cases(cases[1].command, args.before)
         for case in cases:
             if any(s in case.name for s in args.skip):
                 case.skipped = case.skipped or "skipped (--skip)"
@@ -259,7 +279,12 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             if case.prime and not case.skipped:
                 subprocess.run(
-                    case.command, cwd=work, capture_output=True, check=False, timeout=case.timeout
+                    case.command,
+                    cwd=work,
+                    capture_output=True,
+                    check=False,
+                    timeout=case.timeout,
+                    env={**os.environ, **case.env} if case.env else None,
                 )
         for round_ in range(args.rounds):
             order = cases[round_ % len(cases) :] + cases[: round_ % len(cases)]
@@ -301,6 +326,22 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ):
         print(f"{'met ' if ok else 'MISSED'} {label}")
+    # Issue 15, by wall time and, since a loaded machine stretches wall times unevenly, by
+    # CPU time (the command's and its workers') too.
+    cpu = {case.name: median(case.cpus) for case in cases}
+    ruff_cpu = cpu.get("ruff --select TID251, cold", float("nan"))
+    prefixes = ["before: ", ""] if args.before else [""]
+    for prefix in prefixes:
+        names = (
+            (f"{prefix}all rules, cold", f"{prefix}all rules, warm")
+            if prefix
+            else (cases[0].name, cases[1].name)
+        )
+        for kind, name, limit in (("cold", names[0], 12.0), ("warm", names[1], 0.5)):
+            for unit, figures, base in (("wall", wall, ruff), ("cpu", cpu, ruff_cpu)):
+                ratio = figures[name] / base
+                label = f"{prefix}{kind} {ratio:.2f} x ruff ({unit}) <= {limit:g} x"
+                print(f"{'met ' if ratio <= limit else 'MISSED'} {label}")
     return 0
 
 

@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "run the whole gate (scanners and pytest) on a project",
     ),
     "scan": (
-        "scanners.cli:main",
+        "scanners.command:main",
         "scan Python sources and workflow YAML for gate-breaking patterns",
     ),
     "init": ("pytest_gridgate.init:main", "write the GitHub Actions workflow templates"),

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from scanners.cli import main
+from scanners.command import main
 
 sys.exit(main())

@@ -18,9 +18,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_gridgate.whole_file import write_whole
 from scanners.finding import Finding
+
+if TYPE_CHECKING:
+    from scanners.output import ScanReport
 
 VERSION = 1
 
@@ -87,3 +91,23 @@ def dump(findings: Iterable[Finding]) -> str:
 
 def write(path: Path, findings: Iterable[Finding]) -> None:
     write_whole(path, dump(findings))
+
+
+def apply_to_report(report: ScanReport, path: Path, *, update: bool) -> None:
+    """``--baseline``: move the known findings out of the report (``--update-baseline``:
+    rewrite the file to the current findings first)."""
+    if update:
+        previous = load(path)
+        write(path, report.findings)
+        now = load(path)
+        added, removed = sum((now - previous).values()), sum((previous - now).values())
+        report.notes.append(
+            f"Baseline {path}: {sum(now.values())} finding(s) ({added} added, {removed} removed)."
+        )
+        report.baselined = list(report.findings)
+        report.findings.clear()
+        return
+    filtered = apply(load(path), report.findings)
+    report.findings[:] = filtered.new
+    report.baselined = filtered.known
+    report.baseline_fixed = filtered.fixed

@@ -74,11 +74,17 @@ place (one fixer for every rule: it re-parses and re-checks the result). `ctx` k
 `qualified_name(expr)` (through imports), `written_name(expr)`, `in_async`,
 `in_main_guard`, `in_type_checking`, `in_timeout`, `at_module_level`, `function`,
 `enclosing_class` and `parent`. To stay fast on large trees a rule declares what it looks
-for: `calls` (qualified names, `("time.sleep",)`), `methods` (`("run_until_complete",)`),
-`only_in_async`, `outside_main_guard`. The engine derives from that the bytes a file must
-contain and the lines libcst has to see, so files that cannot concern the rule are never
-parsed with libcst. A rule whose question does not fit the declaration overrides
-`tokens()` and `candidate_lines(facts)` instead; with neither, every file is parsed.
+for, and the engine derives from that the words a file must contain and the lines libcst
+has to see, so files that cannot concern the rule are never parsed with libcst:
+`calls` (qualified names, `("time.sleep",)`), `methods` (`("run_until_complete",)`),
+`called_names` (callees by their last name as written or imported), `keywords`
+(`{{"shell": True}}`), `raises` (`("builtins.NotImplementedError",)`), `imports` (modules),
+`definitions` (function names), `unless_given` (per target, an `Argument("timeout")` whose
+presence rules a call out), `needs` (per target, calls its check reads), `only_in_async`,
+`outside_main_guard`. `visit` then asks the same questions of libcst nodes
+(`Argument.given(call)` answers for either tree). A rule whose question does not fit the
+declaration overrides `tokens()` and `candidate_lines(facts)` instead; with neither, every
+file is parsed.
 
 ## GG000 parse-error
 

@@ -35,3 +35,16 @@ class ParseFailure(Exception):
         self.message = message
         self.line = line
         self.column = column
+
+
+def parse_failure(exc: BaseException) -> ParseFailure:
+    """The :class:`ParseFailure` for an exception raised while decoding or parsing."""
+    if isinstance(exc, SyntaxError):
+        line = exc.lineno or 1
+        column = exc.offset or 1
+        return ParseFailure(f"syntax error: {exc.msg}", line, max(column, 1))
+    if isinstance(exc, UnicodeDecodeError):
+        return ParseFailure(f"cannot decode: {exc.reason} at byte {exc.start}")
+    if isinstance(exc, (RecursionError, MemoryError)):
+        return ParseFailure("too deeply nested to parse")
+    return ParseFailure(f"cannot parse: {exc}")

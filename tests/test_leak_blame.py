@@ -533,3 +533,157 @@ def test_one_line_starting_a_thread_per_test_is_one_cause(pytester: pytest.Pytes
     assert (found["kind"], found["count"]) == ("thread", 3)
     assert found["origin"].startswith(f"{start}:")
     assert _verdict(report)["details"][0].startswith("3 x thread: ")
+
+
+# watchdog's suite (issue 14's real suites): a test leaves an auto-restart thread running;
+# the gate kills the process it watches, the thread starts it again during the next test,
+# and so on: every later test was blamed for a process that one test's thread started.
+RESTARTER_TESTS = """
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    STOP = threading.Event()
+
+
+    def keep_running():
+        while not STOP.is_set():
+            proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            while proc.poll() is None and not STOP.is_set():
+                time.sleep(0.02)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            time.sleep(0.2)  # the restart lands inside the next test
+
+
+    def test_leaves_a_restarter():
+        threading.Thread(target=keep_running, name="restarter", daemon=True).start()
+        time.sleep(0.3)
+
+
+    def test_innocent_1():
+        time.sleep(1.5)
+
+
+    def test_innocent_2():
+        time.sleep(1.5)
+
+
+    def test_innocent_3():
+        time.sleep(1.5)
+        STOP.set()
+"""
+
+
+def test_processes_a_leaked_thread_restarts_are_its_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
+    pytester.makepyfile(test_restarter=RESTARTER_TESTS)
+    result, report = _run(pytester, "-p", "no:randomly", "-rA", timeout=240)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    # Only the test that left the thread running fails; the innocent ones pass.
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(["ERROR *::test_leaves_a_restarter*"])
+    culprit = "test_restarter.py::test_leaves_a_restarter"
+    processes = [e for e in report["leaks"] if e["kind"] == "process"]
+    # The first process, then one restart during each innocent test at least.
+    assert len(processes) >= 3, report["leaks"]
+    assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
+    # One cause: the place that starts the processes, counted once.
+    [group] = [g for g in report["leak_groups"] if g["kind"] == "process"]
+    assert group["count"] == len(processes)
+    assert group["origin"].startswith(str(pytester.path / "test_restarter.py") + ":")
+
+
+SOCKET_PER_TEST = """
+    import socket
+
+    import pytest
+
+    KEPT = []
+
+
+    @pytest.mark.parametrize("n", range(3))
+    def test_listens(n):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        KEPT.append(sock)  # never closed
+"""
+
+
+def test_descriptors_leaked_the_same_way_are_one_cause(pytester: pytest.Pytester) -> None:
+    # anyio's suite: 110 sockets left open by one fixture's error path were 110 "causes",
+    # each named by its own descriptor number, inode and port.
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
+    pytester.makepyfile(test_sockets=SOCKET_PER_TEST)
+    result, report = _run(pytester, "-p", "no:randomly")
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert len({e["detail"] for e in report["leaks"]}) == 3  # each names its own socket
+    [found] = report["leak_groups"]
+    assert (found["kind"], found["count"]) == ("socket", 3)
+    assert found["origin"] == "module test_sockets.py"
+
+
+# As watchdog's AutoRestartTrick does it: a watcher thread waits for its process; when the
+# process dies, it starts a new one and a new watcher, and ends.
+WATCHER_TESTS = """
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    STOP = threading.Event()
+
+
+    def watch(proc):
+        while proc.poll() is None and not STOP.is_set():
+            time.sleep(0.02)
+        if STOP.is_set():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            return
+        time.sleep(0.2)  # the restart lands inside the next test
+        start()
+
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        threading.Thread(target=watch, args=(proc,), name="watcher", daemon=True).start()
+
+
+    def test_leaves_a_watcher():
+        start()
+        time.sleep(0.3)
+
+
+    def test_innocent_1():
+        time.sleep(1.5)
+
+
+    def test_innocent_2():
+        time.sleep(1.5)
+
+
+    def test_innocent_3():
+        time.sleep(1.5)
+        STOP.set()
+"""
+
+
+def test_processes_an_ended_watcher_thread_restarted_are_its_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
+    pytester.makepyfile(test_watcher=WATCHER_TESTS)
+    result, report = _run(pytester, "-p", "no:randomly", "-rA", timeout=240)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.assert_outcomes(passed=4, errors=1)
+    culprit = "test_watcher.py::test_leaves_a_watcher"
+    assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
+    assert len([e for e in report["leaks"] if e["kind"] == "process"]) >= 3, report["leaks"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -440,3 +441,76 @@ def test_ignore_fds_must_be_a_list_of_patterns(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == 4
     assert "leaks.ignore.fds" in result.stderr.str() + result.stdout.str()
+
+
+LIVE_AND_OLD_HOLDERS = """
+    import gc
+    import socket
+
+
+    class Cycle:
+        def __init__(self, path):
+            self.me = self
+            self.file = open(path, "w")
+
+
+    FULL = []
+    gc.callbacks.append(
+        lambda phase, info: FULL.append(1) if phase == "start" and info["generation"] == 2 else 0
+    )
+    KEPT = []
+
+
+    def test_keeps_a_socket():
+        KEPT.append(socket.socket())  # open, and held by a live object: a leak
+
+
+    def test_no_full_collection_was_needed():
+        assert FULL == []
+
+
+    def test_old_garbage(tmp_path):
+        cycle = Cycle(tmp_path / "old.txt")
+        gc.collect()  # the cycle is still reachable: it moves to the oldest generation
+        FULL.clear()
+        del cycle  # garbage now, in the oldest generation
+
+
+    def test_the_old_garbage_took_a_full_collection():
+        assert FULL
+"""
+
+
+def test_a_live_holder_costs_no_full_collection_and_old_garbage_still_gets_one(
+    pytester: pytest.Pytester,
+) -> None:
+    # anyio's suite: a socket a test left open (held by a live object) cost a walk of the
+    # whole heap and a full collection, 30 % of the run's CPU in its socket tests.
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    pytester.makepyfile(test_holders=LIVE_AND_OLD_HOLDERS)
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
+    result, report = _run(pytester, "-p", "no:randomly")
+    kinds = {(name, kind) for name, kind, _ in _leaks(report)}
+    assert kinds == {("test_keeps_a_socket", "socket")}, report["leaks"]
+    result.assert_outcomes(passed=4)
+
+
+DETACHED_SOCKET = """
+    import socket
+
+
+    def test_detaches_a_listening_socket():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sock.detach()  # the descriptor stays open, no Python object holds it
+"""
+
+
+def test_a_socket_is_described_from_its_descriptor(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_detached=DETACHED_SOCKET)
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
+    _, report = _run(pytester)
+    [(name, kind, detail)] = _leaks(report)
+    assert (name, kind) == ("test_detaches_a_listening_socket", "socket")
+    assert re.search(r"\(TCP socket \('127\.0\.0\.1', \d+\)\)$", detail), detail

@@ -353,3 +353,58 @@ def test_fallback_meter_sees_a_new_high() -> None:
     del data
     measured = meter.finish()
     assert measured.peak >= 50 * MB
+
+
+NOT_THE_NEXT_TESTS = """
+    import subprocess
+    import sys
+
+    import pytest
+
+
+    @pytest.fixture
+    def big_then_broken():
+        data = b"x" * 300_000_000
+        yield
+        del data
+        raise RuntimeError("this finalizer fails")
+
+
+    def test_teardown_raises(big_then_broken):
+        pass
+
+
+    def test_after_the_broken_teardown():
+        pass
+
+
+    def test_leaves_a_big_child_running():
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time; d = b'x' * 300_000_000; print(1, flush=True); "
+             "time.sleep(60)"],
+            stdout=subprocess.PIPE,
+        )
+        child.stdout.readline()  # the child holds its 300 MB now
+
+
+    def test_after_the_child():
+        pass
+"""
+
+
+def test_the_next_test_is_not_blamed_for_what_came_before(pytester: pytest.Pytester) -> None:
+    # Each test's measurement starts where the last one ended, except when the last one's
+    # teardown never reached the gate (a finalizer raised) or left children running (the
+    # leak check reaps them after the gate has measured): then the next test starts afresh.
+    pytester.makepyfile(test_next=NOT_THE_NEXT_TESTS)
+    result, report = _run(pytester, config='[tool.gridgate.memory]\nlimit = "100MB"\n')
+    assert _errors(result) == {"test_teardown_raises", "test_leaves_a_big_child_running"}, (
+        result.stdout.str()
+    )
+    assert _entry(report, "test_leaves_a_big_child_running")["children"] >= 270 * MB
+    peaks = [e for e in report["memory"] if e["kind"] == "peak"]
+    for test in ("test_after_the_broken_teardown", "test_after_the_child"):
+        assert all(e["bytes"] < 20 * MB for e in peaks if e["nodeid"].endswith(test)), peaks
+    # The test whose teardown raised is not measured, but the process's peak during it is.
+    process = _entry(report, "test_teardown_raises", "process")
+    assert process["bytes"] >= 300 * MB, process

@@ -171,10 +171,11 @@ def test_a_third_party_rule_declares_its_calls_and_offers_a_fix(tmp_path: Path) 
     script = (
         "from pytest_gridgate.settings import ScanSettings\n"
         "from scanners.rules import RULES\n"
+        "from scanners.rules.tiers import required_words\n"
         "rule = RULES['XY001'](ScanSettings(), 'm.py')\n"
-        "print(rule.tokens().pattern)\n"
+        "print(required_words(rule))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
     )
-    assert result.stdout.strip() == "b'print'", result.stderr
+    assert result.stdout.strip() == "(((b'print',),),)", result.stderr

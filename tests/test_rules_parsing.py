@@ -131,7 +131,7 @@ def test_allow_in_matches_names_the_entries_that_matched() -> None:
 
 
 def test_skeleton_keeps_lines_bindings_and_findings() -> None:
-    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.ast_facts import AstFacts
     from scanners.rules.skeleton import skeleton
 
     source = (
@@ -160,7 +160,7 @@ def test_skeleton_keeps_lines_bindings_and_findings() -> None:
 
 
 def test_skeleton_stubs_methods_at_their_indentation() -> None:
-    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.ast_facts import AstFacts
     from scanners.rules.skeleton import skeleton
 
     filler = "".join(f"        x{i} = {i}\n" for i in range(100))
@@ -196,7 +196,7 @@ def test_large_module_level_data_is_not_parsed_by_libcst() -> None:
     module-level statements were always parsed by libcst whole: a generated table, a class
     of thousands of methods. What libcst parses is now a small skeleton, and the findings
     are those of the full parse."""
-    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.ast_facts import AstFacts
     from scanners.rules.skeleton import skeleton
 
     table = "".join(f"    'key{i}': [{i}, 'v{i}', {{'a': {i}}}],\n" for i in range(20_000))
@@ -219,3 +219,29 @@ def test_large_module_level_data_is_not_parsed_by_libcst() -> None:
     assert [(f.rule, f.line, f.column, f.source) for f in found] == [
         ("GG004", exit_line, 9, "sys.exit(TABLE)")
     ]
+
+
+def test_a_declared_definition_is_seen_whole_in_a_large_file() -> None:
+    """GG007 declares the functions it checks and reads their whole body. In a file large
+    enough for a skeleton, a long call in the ``finally:`` (a value the skeleton would
+    otherwise replace by ``0``) must still be seen, or the rule reports a missing call."""
+    from pytest_gridgate.settings import RequiredFinally
+
+    settings = ScanSettings(
+        required_finally=(
+            RequiredFinally(function="ToolRunner.run", call="update_execution_metrics", path="**"),
+        )
+    )
+    arguments = ", ".join(f"value_{i}" for i in range(40))
+    filler = "".join(f"    total = total + {i}\n" for i in range(400))
+    source = (
+        "class ToolRunner:\n"
+        "    def run(self, job):\n"
+        "        try:\n            return job()\n"
+        f"        finally:\n            self.update_execution_metrics({arguments})\n"
+        f"def other(total):\n{filler}    return total\n"
+    ).encode()
+    assert check_python("app/tool_runner.py", source, settings, everything) == []
+    broken = source.replace(b"self.update_execution_metrics(", b"self.log(")
+    found = check_python("app/tool_runner.py", broken, settings, everything)
+    assert [(f.rule, f.line) for f in found] == [("GG007", 2)]

@@ -235,7 +235,7 @@ def test_three_commands_are_one(project: Path, cold_text: subprocess.CompletedPr
 def test_warm_run_imports_no_libcst_and_sees_edits(tmp_path: Path) -> None:
     write_project(tmp_path)
     probe = (
-        "import sys; from scanners.cli import main; code = main(sys.argv[1:]); "
+        "import sys; from scanners.command import main; code = main(sys.argv[1:]); "
         "print('libcst loaded:', 'libcst' in sys.modules); sys.exit(code)"
     )
 

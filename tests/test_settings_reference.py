@@ -178,7 +178,7 @@ def test_the_scanner_reads_its_settings_without_importing_pytest(tmp_path: Path)
         "[tool.gridgate.scan]\nlazy_imports = ['chromadb']\n[tool.gridgate.memory]\nlimit = '2GB'\n"
     )
     code = (
-        "import sys, scanners.cli\n"
+        "import sys, scanners.command\n"
         "from pytest_gridgate.settings import load_config\n"
         "config = load_config()\n"
         "print(config.scan.lazy_imports, int(config.memory.limit))\n"

@@ -874,3 +874,97 @@ def test_a_workflow_that_does_not_parse_is_gw000_not_the_python_gg000(tmp_path: 
     assert sorted(found) == [("GG000", "broken.py", 1), ("GW000", ".github/workflows/ci.yml", 2)]
     assert scan("--ignore", "GG000")[1] == [("GW000", ".github/workflows/ci.yml", 2)]
     assert scan("--ignore", "GW")[1] == [("GG000", "broken.py", 1)]
+
+
+# Found in the workflow corpus (tests/data/workflow_corpus.csv): a `case` pattern list
+# (`feat|fix|build|ci) ;;`) is not a pipeline, and listing a runner's sessions runs no gate.
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(
+            """|
+          case "$type" in
+            feat|fix|perf|docs|test|build|ci|revert) ;;
+            (pytest|tox) echo "a runner" ;;
+            *) type='' ;;
+          esac""",
+            id="case-patterns",
+        ),
+        pytest.param(
+            """|
+          echo >>$GITHUB_OUTPUT noxenvs=$(
+            uvx nox --list-sessions --json | jq '[.[].session]'
+          )""",
+            id="nox-list-sessions",
+        ),
+        pytest.param("nox -l | grep tests", id="nox-l"),
+        pytest.param("tox -l | sort", id="tox-l"),
+        pytest.param("tox --listenvs-all | sort", id="tox-listenvs-all"),
+        pytest.param("tox list | sort", id="tox-list-subcommand"),
+    ],
+)
+def test_pipes_that_run_no_gate_are_not_flagged(script: str) -> None:
+    yaml_text = "jobs:\n  t:\n    steps:\n      - run: " + script + "\n"
+    assert [f for f in found_with(yaml_text) if f[0] in ("GW001", "GW006")] == []
+
+
+def test_commands_in_a_case_branch_are_still_judged() -> None:
+    yaml_text = """\
+jobs:
+  t:
+    steps:
+      - run: |
+          case "$kind" in
+            unit) pytest -q tests/unit | tee unit.log ;;
+            lint|style)
+              ruff check . || true
+              ;;
+          esac
+          tox -e py | tee tox.log
+"""
+    found = [(rule, line) for rule, line, _, _ in found_with(yaml_text)]
+    assert sorted(found) == [("GW001", 8), ("GW006", 6), ("GW006", 11)]
+
+
+def test_a_job_of_api_actions_on_the_event_alone_needs_no_timeout() -> None:
+    # From the corpus: a pull request's title, target branch or dependencies checked
+    # through the GitHub API by an action the rule does not know, with the job's token
+    # and without the repository checked out: no project code runs, nothing can hang.
+    found = findings(
+        """
+        jobs:
+          title:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: amannn/action-semantic-pull-request@v6
+                env:
+                  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+          target:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: Vankka/pr-target-branch-action@v3
+                with:
+                  github-token: ${{ github.token }}
+                  target: main
+          checked-out:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/checkout@v4
+              - uses: some/linter-action@v1
+                env:
+                  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+          no-token:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: some/builder-action@v1
+          with-a-script:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: some/api-action@v1
+                env:
+                  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+              - run: ./make-release.sh
+        """,
+        timeouts=True,
+    )
+    assert found == {("GW003", 15), ("GW003", 22), ("GW003", 26)}

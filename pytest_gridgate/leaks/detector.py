@@ -148,6 +148,9 @@ class LeakDetector:
         # What a test was allowed to leave behind, by the test: still running when the
         # session ends, it is reported against that test.
         self._allowed_in: dict[Hashable, str] = {}
+        # Who each reported resource was blamed on (test id, fixture): what it makes later
+        # (a leaked thread restarting a process the gate killed) is blamed on them too.
+        self._owners: dict[Hashable, tuple[str, str | None]] = {}
         self._last_nodeid = SESSION_OWNER  # the last test that ran (none: the session)
         self.session_failed = False
         self._broken: list[str] = []  # errors of checks, reported with the next test
@@ -347,6 +350,7 @@ class LeakDetector:
             if before is not _NO_SNAPSHOT
         )
         if leaks := self._settled(baseline, self._excused):
+            leaks = self._without_inherited(leaks)
             allowed = _allowed_checks(item)
             for leak in leaks:
                 test_keys.add(leak.key)
@@ -361,6 +365,30 @@ class LeakDetector:
             self._report(found, item)
         if collected:
             garbage.report_unraisable(self.config)
+
+    def _without_inherited(self, leaks: list[Leak]) -> list[Leak]:
+        """``leaks`` without those made by a resource already blamed on an earlier test or
+        allowed to it: reported on that test (without failing the one being checked), or
+        allowed with it.
+
+        A thread a test left running goes on working during later tests: an auto-restart
+        thread starts the process again each time the gate kills it (watchdog's suite).
+        Blaming each later test would make one cause a cascade of innocent failures.
+        """
+        kept, inherited = [], []
+        for leak in leaks:
+            parent = leak.parent
+            if parent is not None and parent in self._owners:
+                nodeid, fixture = self._owners[parent]
+                inherited.append(_Found(nodeid, leak, fixture))
+            elif parent is not None and parent in self._allowed_in:
+                self._allowed_in[leak.key] = self._allowed_in[parent]
+                self._accounted.add(leak.key)
+            else:
+                kept.append(leak)
+        if inherited:
+            self._add_session_entries(self._entries(inherited), announce=False)
+        return kept
 
     def _made_by_fixtures(self, leaks: list[Leak]) -> list[Leak]:
         """``leaks`` without those made by a resource a higher-scoped fixture owns.
@@ -407,6 +435,7 @@ class LeakDetector:
             leak = each.leak
             self._accounted.add(leak.key)
             self._reported.add(leak.key)
+            self._owners[leak.key] = (each.nodeid, each.fixture)
             entry = {
                 "nodeid": each.nodeid,
                 "kind": leak.kind,
@@ -482,8 +511,7 @@ class LeakDetector:
                 time.sleep(0.01)
                 leftovers = self._leftovers()
             found.extend(
-                _Found(self._allowed_in.get(leak.key, self._last_nodeid), leak, SESSION_OWNER)
-                for leak in leftovers
+                _Found(self._leftover_owner(leak), leak, SESSION_OWNER) for leak in leftovers
             )
             entries = self._entries(found)
             if entries:
@@ -496,7 +524,18 @@ class LeakDetector:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         yield
 
-    def _add_session_entries(self, entries: list[dict[str, Any]]) -> None:
+    def _leftover_owner(self, leak: Leak) -> str:
+        """The test a resource still running at the end of the session is named with: the
+        one allowed to leave it, the one blamed for what made it, else the last test."""
+        if leak.key in self._allowed_in:
+            return self._allowed_in[leak.key]
+        if leak.parent is not None and leak.parent in self._owners:
+            return self._owners[leak.parent][0]
+        return self._last_nodeid
+
+    def _add_session_entries(self, entries: list[dict[str, Any]], announce: bool = True) -> None:
+        """Entries on no test's report: in the gate report (the xdist controller's, through
+        the worker's output); ``announce``: and in the terminal."""
         self.session_failed = True
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
@@ -505,7 +544,7 @@ class LeakDetector:
             report = get_report(self.config)
             for entry in entries:
                 report.add(SECTION, entry)
-        if workeroutput is None:
+        if workeroutput is None and announce:
             self._warn_session(_describe(entries, None))
 
     def _warn_session(self, text: str) -> None:

@@ -17,19 +17,17 @@ opens them again.
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import os
 import socket
 import sys
-import weakref
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pytest_gridgate._compat import event_loop_fds
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import reserve, spare_fds, take_lost, with_headroom
+from pytest_gridgate.leaks.holders import YOUNG, holders_of, weakly
 
 _FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
 
@@ -128,54 +126,6 @@ def _target(fd: int) -> str | None:
     return "?"  # pragma: no cover - no readlink outside Linux
 
 
-def _heap() -> Any:
-    """Every object the collector tracks, youngest generations first: what a test made
-    and still holds is usually young, and the walk stops once every descriptor has its
-    holder (the oldest generation holds most of a big suite's heap)."""
-    for generation in range(3):
-        yield from gc.get_objects(generation)
-
-
-def _holders(fds: set[int]) -> dict[int, Any]:
-    """Python objects (files, sockets, event loops) still holding any of ``fds``."""
-    holders: dict[int, Any] = {}
-    asyncio = sys.modules.get("asyncio")
-    loop_type = asyncio.BaseEventLoop if asyncio is not None else None
-    # A walk over the heap: decide per type, not per object.
-    kinds: dict[type, str] = {}
-    wanted = len(fds)
-    for obj in _heap():
-        if len(holders) == wanted:
-            break
-        cls = type(obj)
-        kind = kinds.get(cls)
-        if kind is None:
-            kind = kinds[cls] = (
-                "file"
-                if issubclass(cls, io.FileIO)
-                else "socket"
-                if issubclass(cls, socket.socket)
-                else "loop"
-                if loop_type is not None and issubclass(cls, loop_type)
-                else ""
-            )
-        if not kind:
-            continue
-        try:
-            if kind == "loop":
-                if not obj.is_closed():
-                    for fd in event_loop_fds(obj):
-                        if fd in fds:
-                            holders[fd] = obj  # the loop wins over its own sockets
-            elif kind == "file" and obj.closed:
-                continue
-            elif (fd := obj.fileno()) in fds:
-                holders.setdefault(fd, obj)
-        except Exception:  # an object in a half-built or odd state: not ours to judge
-            continue
-    return holders
-
-
 def _opened_at(obj: Any) -> str:
     import tracemalloc
 
@@ -195,6 +145,32 @@ def _describe_socket(sock: socket.socket) -> str:
     except OSError:
         local = "?"
     return f"{kind} socket {local!r}"
+
+
+def _socket_at(fd: int) -> str | None:
+    """A socket's description from its descriptor alone (a duplicate, closed at once)."""
+    try:
+        dup = os.dup(fd)
+    except OSError:  # out of descriptors, or closed meanwhile
+        return None
+    try:
+        sock = socket.socket(fileno=dup)  # family and type read from the descriptor
+    except OSError:
+        os.close(dup)
+        return None
+    with sock:
+        return _describe_socket(sock)
+
+
+def _only_sockets(fds: set[int]) -> bool:
+    """Whether every one of ``fds`` is a socket (then no event loop's epoll is among them,
+    and the sockets' Python objects are not needed to describe them)."""
+    return all((_target(fd) or "").startswith("socket:") for fd in fds)
+
+
+def _tracing() -> bool:
+    tracemalloc = sys.modules.get("tracemalloc")
+    return tracemalloc is not None and bool(tracemalloc.is_tracing())
 
 
 def _close_loop(loop: Any) -> bool:
@@ -269,7 +245,9 @@ class FdCheck:
         self._lazy = list(KNOWN_LAZY_FDS)
         # The gate's own descriptors that somebody closed, in the order noticed.
         self._lost: list[int] = []
-        # The candidates and their holders (weakly) of the deep check under way.
+        # The candidates and their holders (weakly) of the deep check under way: the young
+        # holders found before the young collection, then every holder after it.
+        self._young_holders: dict[int, Any] = {}
         self._found_holders: tuple[frozenset[int], dict[int, Any]] | None = None
 
     def _warm_up(self) -> None:
@@ -342,24 +320,47 @@ class FdCheck:
         The detector collects garbage once, before any check judges, when a check says so
         (so that every check sees what the collection released, and what it frees is
         reported on the test being checked). Asked only in the deep tier, first for the
-        young generations' collection (cheap), then :meth:`wants_full_collection`.
+        young generations' collection (cheap), then :meth:`wants_full_collection`. The
+        holders among the young objects are noted now, before that collection moves the
+        survivors to the oldest generation.
         """
         self._found_holders = None  # a new check: what an earlier one found is stale
-        return bool(with_headroom(self._candidates, before))
+        candidates = with_headroom(self._candidates, before)
+        young = holders_of(candidates, YOUNG) if 0 < len(candidates) <= _GROUP_OVER else {}
+        self._young_holders = weakly(young)
+        return bool(candidates)
 
     def wants_full_collection(self, before: Any) -> bool:
-        """Whether a Python object (a file, a socket, a loop) holds a descriptor still open.
+        """Whether an old Python object (a file, a socket, a loop) holds a descriptor still
+        open: only such an object can be garbage that the young collection left.
 
-        Only such an object can be garbage that a full collection closes: a descriptor no
-        Python object holds stays open however much is collected. The walk that finds
-        the holders is remembered (weakly) for :meth:`compare`, so that it runs once.
+        A young holder that survived the young collection is reachable (from a root, or
+        from an older object that is itself alive: the usual case, though an old object
+        that became garbage during the test would keep it until the next full collection)
+        and its descriptor open: the test left it so, and no full collection (tens of
+        milliseconds on a big suite's heap) is needed to tell. A descriptor no Python object
+        holds stays open however much is collected. The holders found are remembered
+        (weakly) for :meth:`compare`, so that the walk runs once.
         """
         candidates = with_headroom(self._candidates, before)
         if len(candidates) > _GROUP_OVER:
             return True  # a heap of descriptors: collect, then describe them in groups
-        holders = _holders(candidates) if candidates else {}
-        self._found_holders = (frozenset(candidates), _weakly(holders))
-        return bool(holders)
+        young, self._young_holders = self._young_holders, {}
+        live = {
+            fd: holder
+            for fd, ref in young.items()
+            if fd in candidates and (holder := ref()) is not None
+        }
+        rest = candidates - live.keys()
+        if rest and _only_sockets(rest) and not _tracing():
+            # Sockets only (no loop's epoll descriptor among them): whether garbage holds
+            # them takes a walk of the old generation or a full collection, and the
+            # collection alone also settles it; they are described from the descriptor.
+            self._found_holders = (frozenset(candidates), weakly(live))
+            return True
+        old = holders_of(rest) if rest else {}
+        self._found_holders = (frozenset(candidates), weakly({**old, **live}))
+        return bool(old)
 
     def _holders_of(self, candidates: set[int]) -> dict[int, Any]:
         # Taken once: a later comparison (a fixture's setup, with no collection before it)
@@ -368,7 +369,9 @@ class FdCheck:
         if found is not None and candidates <= found[0]:
             # Found before the collection: a holder it freed is gone (and its fd closed).
             return {fd: holder for fd, ref in found[1].items() if (holder := ref()) is not None}
-        return _holders(candidates) if candidates else {}
+        if not candidates or (_only_sockets(candidates) and not _tracing()):
+            return {}  # sockets are described from their descriptors
+        return holders_of(candidates)
 
     def baseline(self) -> tuple[tuple[int, int] | list[str], frozenset[int], int]:
         """The snapshot before a test: the last snapshot's, when the count has not moved
@@ -422,7 +425,10 @@ class FdCheck:
                 )
                 continue
             kind = "socket" if target.startswith("socket:") else "fd"
-            leaks.append(Leak(kind, ("fd", fd, target), f"fd {fd} -> {target} ({_what(holder)})"))
+            what = _what(holder)
+            if holder is None and kind == "socket":
+                what = _socket_at(fd) or what
+            leaks.append(Leak(kind, ("fd", fd, target), f"fd {fd} -> {target} ({what})"))
         return leaks
 
     def _closed_under_us(self, before: Any) -> list[Leak]:
@@ -460,17 +466,6 @@ class FdCheck:
                 )
             )
         return leaks, candidates - grouped
-
-
-def _weakly(holders: dict[int, Any]) -> dict[int, Any]:
-    """``holders`` as weak references: kept strongly, garbage would never be collected."""
-    refs: dict[int, Any] = {}
-    for fd, holder in holders.items():
-        try:
-            refs[fd] = weakref.ref(holder)
-        except TypeError:  # pragma: no cover - every holder type takes weak references
-            continue
-    return refs
 
 
 def _what(holder: Any) -> str:

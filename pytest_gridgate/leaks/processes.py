@@ -19,7 +19,7 @@ from pytest_gridgate import process_tree
 from pytest_gridgate._compat import multiprocessing_children
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import reserve, with_headroom
-from pytest_gridgate.leaks.tracking import spawn_count
+from pytest_gridgate.leaks.tracking import spawn_count, spawning_thread, thread_started
 
 if TYPE_CHECKING:
     import psutil
@@ -98,6 +98,14 @@ def _killed(pid: int, started: float | None) -> bool:
     and reap it; True when none survived."""
     killed = process_tree.kill_tree(pid, include_root=True, wait=5, root_started=started)
     return not killed.survivors
+
+
+def _starter(pid: int) -> tuple[tuple[str, int] | None, str | None]:
+    """The key of the thread that started child ``pid`` (running or ended), and where that
+    thread was started: a thread that a test left running and that starts (or restarts)
+    processes later makes them for that test (and one cause of them all)."""
+    started = thread_started(spawning_thread(pid))
+    return started if started is not None else (None, None)
 
 
 def _reaped(pid: int) -> bool:
@@ -232,7 +240,10 @@ class ProcessCheck:
         detail = f"pid {proc.pid} '{cmdline}' still running{tree}"
         started = process_tree.start_time(proc.pid)
         cleanup = (lambda: _killed(proc.pid, started)) if self.kill else None
-        return Leak("process", key, detail, pending=True, cleanup=cleanup)
+        parent, origin = _starter(key[0])
+        return Leak(
+            "process", key, detail, pending=True, cleanup=cleanup, origin=origin, parent=parent
+        )
 
     def alive(self) -> list[Leak]:
         """Every running child that is not a known neighbour (for the end of the session)."""

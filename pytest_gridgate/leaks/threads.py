@@ -24,6 +24,7 @@ from pytest_gridgate.leaks.tracking import (
     start_number,
     started_at,
     thread_start_count,
+    thread_started,
 )
 
 #: Known neighbours: pytest-timeout's timer, gridgate's own watchdogs, execnet's I/O
@@ -61,7 +62,6 @@ class ThreadCheck:
             return []
         leaks = []
         threads = threading.enumerate()
-        by_number = {start_number(thread): thread for thread in threads}
         for thread in threads:
             if start_number(thread) <= before or has_ended(thread):
                 continue
@@ -79,8 +79,9 @@ class ThreadCheck:
                 + starting
                 + ")"
             )
-            number = parent_number(thread)
-            parent = by_number.get(number) if number else None
+            # The starting thread's key, also when it has ended since (a watcher thread that
+            # starts its successor and returns).
+            started = thread_started(parent_number(thread))
             leaks.append(
                 Leak(
                     "thread",
@@ -88,7 +89,7 @@ class ThreadCheck:
                     detail,
                     pending=True,
                     origin=where,
-                    parent=("thread", id(parent)) if parent is not None else None,
+                    parent=started[0] if started is not None else None,
                 )
             )
         return leaks

@@ -14,6 +14,9 @@ frame, twice per test.
   ``os.posix_spawn[p]``, ``os.system``). Where those functions do not exist (Windows) an
   audit hook counts the matching audit events instead. The wrappers are preferred because
   an audit hook runs for every audit event of the process: some 50 per test inside pytest.
+  A child started from a thread other than the main one is noted with that thread's
+  number (:func:`spawning_thread`): a process that a leaked thread restarts is that
+  thread's test's, not the test during which it restarted.
 * **Thread starts**, a counter. ``threading.Thread.start`` stamps each thread with its
   number, the number of the thread that started it, and where it was started, so a leaked
   thread is reported with its origin and a fixture's thread's threads are the fixture's.
@@ -143,13 +146,37 @@ def _marked(wrapper: Any) -> Any:
     return wrapper
 
 
-def _counting(function: Any) -> Any:
+#: Each thread started since install(), by its number: its leak key's id and where it was
+#: started, still known after it ended (a watcher thread that restarts a process and ends).
+_threads: dict[int, tuple[int, str]] = {}
+#: The start number of the thread that started each child, by pid, for children started
+#: from a thread other than the main one (those started before install(): number 0).
+_spawned_by: dict[int, int] = {}
+_current_thread = threading.current_thread
+
+
+def _note_child(result: Any) -> None:
+    """Note which thread started the child whose pid is ``result`` (or ``result[0]``)."""
+    number = getattr(_current_thread(), "_gridgate_start", 0)
+    if number:
+        pid = result[0] if type(result) is tuple else result
+        if type(pid) is int and pid > 0:
+            _spawned_by[pid] = number
+
+
+def _counting(function: Any, count: bool = True, returns_pid: bool = True) -> Any:
+    """``function``, which starts a process, counting the start (unless ``register_at_fork``
+    does) and noting which thread started the child whose pid it returns."""
     function = _original(function)
 
     @functools.wraps(function)
     def counting(*args: Any, **kwargs: Any) -> Any:
-        _spawns[0] += 1
-        return function(*args, **kwargs)
+        if count:
+            _spawns[0] += 1
+        result = function(*args, **kwargs)
+        if returns_pid:
+            _note_child(result)
+        return result
 
     return _marked(counting)
 
@@ -277,7 +304,11 @@ def _wrap_process_starters() -> bool:
         setattr(owner, name, _counting(getattr(owner, name)))
     for name in ("posix_spawn", "posix_spawnp", "system"):
         if hasattr(os, name):
-            setattr(os, name, _counting(getattr(os, name)))
+            setattr(os, name, _counting(getattr(os, name), returns_pid=name != "system"))
+    # Counted by register_at_fork; wrapped for the child's pid.
+    for name in ("fork", "forkpty"):
+        if hasattr(os, name):
+            setattr(os, name, _counting(getattr(os, name), count=False))
     return True
 
 
@@ -303,6 +334,8 @@ def _record_start(start: Any) -> Any:
             # The starting thread's number: a thread started by a fixture's thread is the
             # fixture's, even when it starts after the fixture's setup returned.
             self._gridgate_parent = start_number(threading.current_thread())  # type: ignore[attr-defined]
+            # Kept past the thread's end: what it started is known by its number.
+            _threads[_thread_starts[0]] = (id(self), self._gridgate_started_at)  # type: ignore[attr-defined]
         start(self)
 
     return _marked(start_and_record)
@@ -355,3 +388,16 @@ def site_of(key: Any) -> str | None:
 def environ_site(key: Any) -> str | None:
     """Where the variable of raw key ``key`` was last set or removed (``file:line``)."""
     return _environ_sites.get(key)
+
+
+def spawning_thread(pid: int) -> int:
+    """The start number of the thread that started child ``pid`` (0: the main thread, a
+    thread started before install(), or not known)."""
+    return _spawned_by.get(pid, 0)
+
+
+def thread_started(number: int) -> tuple[tuple[str, int], str] | None:
+    """The leak key (``("thread", id)``) of the thread of start number ``number``, and where
+    it was started; whether it still runs or not (None: not started since install())."""
+    known = _threads.get(number)
+    return (("thread", known[0]), known[1]) if known is not None else None

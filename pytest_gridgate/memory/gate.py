@@ -16,7 +16,7 @@ import pytest
 
 from pytest_gridgate.markers import marked_items
 from pytest_gridgate.memory import MARKER, SECTION, TOP
-from pytest_gridgate.memory.meter import Meter, make_meter
+from pytest_gridgate.memory.meter import Measurement, Meter, make_meter
 from pytest_gridgate.settings.memory import MemorySettings
 from pytest_gridgate.sizes import ByteSize, format_size, parse_size
 from pytest_gridgate.teardown_verdict import TeardownVerdict
@@ -52,6 +52,12 @@ class MemoryGate:
         self._process_peak_at = "collection"
         self._process_failed = False
         self._first = True
+        # The per-test path reads these, not settings: one attribute each.
+        # Plain ints: the interpreter compares exact ints faster than a subclass (ByteSize).
+        self._limit = int(settings.limit)
+        self._retained = int(settings.retained)
+        self._process_limit = int(settings.process_limit)
+        self._top_floor = -1  # a peak above it enters the top (-1: the top is not full)
         # Merged from the workers on the xdist controller.
         self._worker_top: list[dict[str, Any]] = []
         self._worker_processes: list[dict[str, Any]] = []
@@ -70,7 +76,7 @@ class MemoryGate:
                 continue
             value = mark.args[0] if mark.args else mark.kwargs.get("limit")
             try:
-                self.limits[item] = parse_size(value)
+                self.limits[item] = int(parse_size(value))
             except ValueError as exc:
                 self.bad_markers[item] = f"gridgate: @pytest.mark.{MARKER}: {exc}"
 
@@ -82,8 +88,15 @@ class MemoryGate:
             # Collection and start-up: the peak before the first reset.
             self._first = False
             self._process_peak = self.meter.peak_since_start()
+        elif self._item is not None:
+            # The last test's teardown never reached the gate (a finalizer raised): that
+            # test goes unmeasured, but not the process's peak during it.
+            peak = self.meter.peak_since_start()
+            if peak > self._process_peak:
+                self._process_peak, self._process_peak_at = peak, self._item.nodeid
         self._item = item
-        self.meter.start()
+        # Nothing to do here, as a rule: the last test's lap() started this one.
+        self.meter.begin()
         if self.bad_markers and item in self.bad_markers:
             pytest.fail(self.bad_markers[item], pytrace=False)
 
@@ -92,31 +105,39 @@ class MemoryGate:
     # run and that test (failed in its teardown already) goes unmeasured.
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
-        if item is self._item:  # else its setup hook never ran: no start
-            self._item = None
-            self._measured(item)
-
-    def _measured(self, item: pytest.Item) -> None:
-        settings = self.settings
-        m = self.meter.finish(settings.retained)
-        limit = self.limits.get(item, settings.limit)
+        if item is not self._item:  # its setup hook never ran: no start
+            return
+        self._item = None
+        m = self.meter.lap()
+        # (A pytest node hashes in Python: no lookup at all when no test is marked.)
+        limit = self.limits.get(item, self._limit) if self.limits else self._limit
         peak = m.peak
-        top = self._top
-        if len(top) < TOP:
-            self._seq += 1
-            heapq.heappush(top, (peak, self._seq, item.nodeid, limit))
-        elif peak > top[0][0]:
-            self._seq += 1
-            heapq.heapreplace(top, (peak, self._seq, item.nodeid, limit))
+        if peak > self._top_floor:
+            self._rank(item.nodeid, peak, limit)
         if m.process_peak > self._process_peak:
             self._process_peak, self._process_peak_at = m.process_peak, item.nodeid
-        # Nearly every test ends here.
+        # Nearly every test ends here. What a test keeps is never more than its peak.
         if not (
             (limit and peak > limit)
-            or (settings.retained and m.kept > settings.retained)
-            or (settings.process_limit and m.process_peak > settings.process_limit)
+            or (self._retained and peak > self._retained)
+            or (self._process_limit and m.process_peak > self._process_limit)
         ):
             return
+        self._over(item, m, limit)
+
+    def _rank(self, nodeid: str, peak: int, limit: int) -> None:
+        top = self._top
+        self._seq += 1
+        if len(top) < TOP:
+            heapq.heappush(top, (peak, self._seq, nodeid, limit))
+        else:
+            heapq.heapreplace(top, (peak, self._seq, nodeid, limit))
+        if len(top) == TOP:
+            self._top_floor = top[0][0]
+
+    def _over(self, item: pytest.Item, m: Measurement, limit: int) -> None:
+        settings = self.settings
+        peak = m.peak
         entries = []
         if limit and peak > limit:
             entries.append(self._entry(item.nodeid, "peak", peak, limit, children=m.children))
@@ -124,7 +145,8 @@ class MemoryGate:
             # Only now, and only for this test: what the garbage collector can still free
             # is not kept (a reference cycle waiting for the next collection).
             gc.collect()
-            kept = self.meter.kept()
+            kept = self.meter.resident() - m.start
+            self.meter.start()  # what the collection freed is not the next test's
             if kept > settings.retained:
                 entries.append(self._entry(item.nodeid, "retained", kept, settings.retained))
         over_process = settings.process_limit and m.process_peak > settings.process_limit

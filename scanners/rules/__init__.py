@@ -57,6 +57,7 @@ from __future__ import annotations
 from typing import Any
 
 from scanners.rules.checker import allow_in_matches, check_python
+from scanners.rules.declaration import Argument
 from scanners.rules.fixer import fix_python
 from scanners.rules.registry import registry
 from scanners.rules.rule import Context, Example, Rule, Violation
@@ -77,6 +78,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "LOAD_ERRORS",
     "RULES",
+    "Argument",
     "Context",
     "Example",
     "Rule",

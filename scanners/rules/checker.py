@@ -1,30 +1,29 @@
 """``check_python``, ``violations`` (for the fixer) and ``allow_in_matches``: the engine's
 entry points into the Python rules.
 
-The tiers of :mod:`scanners.rules.rule` in order: drop rules whose settings do not apply,
-then rules whose tokens are not in the bytes, then rules the ``ast`` facts rule out; only
+The tiers in order (:mod:`scanners.rules.tiers`): drop rules whose settings do not apply,
+then rules whose words are not in the bytes, then rules the ``ast`` facts rule out; only
 if a rule is left is the file parsed with libcst, once, for all of them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
-import re
 from collections.abc import Callable, Iterator
 
 import libcst as cst
 
 from pytest_gridgate.settings import ScanSettings
-from scanners.finding import Finding, ParseFailure
+from scanners.finding import Finding, ParseFailure, parse_failure
 from scanners.globs import glob_matches
-from scanners.rules import analysis
+from scanners.rules import traversal
+from scanners.rules.ast_facts import AstFacts
 from scanners.rules.names import module_name_for
-from scanners.rules.prefilter import AstFacts, parse_failure
 from scanners.rules.registry import registry
-from scanners.rules.rule import Rule, Violation
+from scanners.rules.rule import Violation
 from scanners.rules.skeleton import skeleton
+from scanners.rules.tiers import candidate_rules, passes_tokens
 
 
 def parse_module(source: bytes) -> cst.Module:
@@ -39,53 +38,6 @@ def parse_module(source: bytes) -> cst.Module:
         raise parse_failure(exc) from None
     except Exception as exc:  # the native parser's other errors: still one clear finding
         raise ParseFailure(f"cannot parse: {type(exc).__name__}: {exc}") from None
-
-
-_METACHARACTERS = re.compile(rb"[\\.^$*+?{}\[\]()]")
-
-
-@functools.lru_cache(maxsize=256)
-def _literals(pattern: re.Pattern[bytes]) -> tuple[bytes, ...] | None:
-    """The words of a pattern that is only ``word|word|...``, else None."""
-    words = tuple(pattern.pattern.split(b"|"))
-    if pattern.flags & ~re.ASCII or any(not w or _METACHARACTERS.search(w) for w in words):
-        return None
-    return words
-
-
-def passes_tokens(rule: Rule, source: bytes) -> bool:
-    """Tier 1: the rule applies to the file and its tokens occur in the bytes."""
-    if not rule.applies():
-        return False
-    pattern = rule.tokens()
-    if pattern is None:
-        return True
-    # `in` is several times faster than the regex engine on an alternation of words.
-    words = _literals(pattern)
-    if words is None:
-        return pattern.search(source) is not None
-    return any(word in source for word in words)
-
-
-def candidate_rules(
-    source: bytes, rules: list[Rule], facts: AstFacts
-) -> tuple[list[Rule], set[int] | None]:
-    """The rules that survive the byte and ``ast`` tiers, and the lines they need to see
-    (None: the whole file)."""
-    left = [rule for rule in rules if passes_tokens(rule, source)]
-    kept: list[Rule] = []
-    needed: set[int] | None = set()
-    for rule in left:
-        lines = rule.candidate_lines(facts)
-        if lines is None:
-            if rule.is_candidate(facts):
-                kept.append(rule)
-                needed = None
-        elif lines:
-            kept.append(rule)
-            if needed is not None:
-                needed |= lines
-    return kept, needed
 
 
 @contextlib.contextmanager
@@ -125,7 +77,7 @@ def _check(
     module = parse_module(parsed)
     module_name, package = module_name_for(path)
     try:
-        _, findings = analysis.run(module, path, module_name, package, left, positions)
+        _, findings = traversal.run(module, path, module_name, package, left, positions)
     except RecursionError:  # a rule recursing over a pathologically deep tree
         raise ParseFailure("too deeply nested to analyse") from None
     return sorted(findings)
@@ -158,7 +110,7 @@ def violations(
     with _no_cyclic_gc():
         module = parse_module(source)
         module_name, package = module_name_for(path)
-        ctx, _ = analysis.run(module, path, module_name, package, left, facts, locate=False)
+        ctx, _ = traversal.run(module, path, module_name, package, left, facts, locate=False)
     return module, ctx.reports
 
 

@@ -10,7 +10,6 @@ import libcst as cst
 from pytest_gridgate.settings import ForbiddenCall as ForbiddenCallSetting
 from pytest_gridgate.settings import ScanSettings
 from scanners.globs import glob_matches
-from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Example, Rule
 
 _WILDCARD = re.compile(r"[*?\[]")
@@ -97,22 +96,13 @@ class ForbiddenCall(Rule):
             if not any(glob_matches(glob, path) for glob in entry.allow_in)
         ]
 
+        # A wildcard in the last name could be any call.
+        last_names = [entry.call.rpartition(".")[2] for entry in self.active]
+        wildcard = any(_WILDCARD.search(name) for name in last_names)
+        self.called_names = None if wildcard else last_names
+
     def applies(self) -> bool:
         return bool(self.active)
-
-    def _last_names(self) -> list[str] | None:
-        names = [entry.call.rpartition(".")[2] for entry in self.active]
-        return None if any(_WILDCARD.search(name) for name in names) else names
-
-    def tokens(self) -> re.Pattern[bytes] | None:
-        names = self._last_names()
-        if names is None:
-            return None
-        return re.compile("|".join(re.escape(name) for name in names).encode())
-
-    def candidate_lines(self, facts: AstFacts) -> set[int] | None:
-        names = self._last_names()
-        return None if names is None else facts.named_call_lines(names)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)

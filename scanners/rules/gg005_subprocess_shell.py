@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.declaration import passes_keyword
 from scanners.rules.rule import Context, Example, Rule
 
 SHELL_CALLS = {
@@ -18,12 +16,6 @@ SHELL_CALLS = {
     "subprocess.getoutput": "subprocess.getoutput()",
     "subprocess.getstatusoutput": "subprocess.getstatusoutput()",
 }
-LAST_NAMES = sorted({name.rpartition(".")[2] for name in SHELL_CALLS})
-SHELL_TRUE = re.compile(rb"shell\s*=\s*True")
-
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"shell\s*=\s*True|" + "|".join(LAST_NAMES).encode())
 
 
 class SubprocessShell(Rule):
@@ -54,6 +46,8 @@ class SubprocessShell(Rule):
     code = "GG005"
     name = "subprocess-shell"
     node_types = (cst.Call,)
+    calls = SHELL_CALLS
+    keywords = {"shell": True}  # noqa: RUF012 - read only
     VALID = (
         "import subprocess\nsubprocess.run(['ls', '-l'], timeout=5)\n",
         "import subprocess\nsubprocess.run(['ls'], shell=False, timeout=5)\n",
@@ -74,23 +68,11 @@ class SubprocessShell(Rule):
         Example("import subprocess\nout = subprocess.getoutput('ls')\n", at=((2, 7),)),
     )
 
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.regex_lines(SHELL_TRUE) | facts.call_lines(SHELL_CALLS)
-
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Call)
-        for arg in node.args:
-            if (
-                arg.keyword is not None
-                and arg.keyword.value == "shell"
-                and isinstance(arg.value, cst.Name)
-                and arg.value.value == "True"
-            ):
-                ctx.report(self, node, "shell=True: pass an argument list without a shell")
-                return
+        if passes_keyword(node, "shell", True):
+            ctx.report(self, node, "shell=True: pass an argument list without a shell")
+            return
         what = SHELL_CALLS.get(ctx.qualified_name(node.func) or "")
         if what is not None:
             ctx.report(self, node, f"{what} runs a shell: use subprocess with an argument list")

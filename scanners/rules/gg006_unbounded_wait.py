@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from pytest_gridgate.settings import ScanSettings
-from scanners.rules.prefilter import AstFacts, without_timeout
+from scanners.rules.declaration import Argument
 from scanners.rules.rule import Context, Example, Rule
 
 RUN_CALLS = frozenset(
@@ -25,26 +23,7 @@ PROCESS_FACTORIES = frozenset(
 WAIT_FOR = frozenset({"asyncio.wait_for", "asyncio.tasks.wait_for"})
 
 
-def _has_star_kwargs(call: cst.Call) -> bool:
-    return any(arg.star in ("*", "**") for arg in call.args)
-
-
-def _timeout_given(call: cst.Call, positional_index: int | None) -> bool:
-    """A ``timeout=`` that is not ``None``, or a positional argument in its place."""
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == "timeout":
-            return not (isinstance(arg.value, cst.Name) and arg.value.value == "None")
-    if positional_index is None:
-        return False
-    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
-    if len(positional) <= positional_index:
-        return False
-    value = positional[positional_index].value
-    return not (isinstance(value, cst.Name) and value.value == "None")
-
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"subprocess|Popen|communicate")
+TIMEOUT = Argument("timeout")
 
 
 class UnboundedWait(Rule):
@@ -87,6 +66,15 @@ class UnboundedWait(Rule):
     code = "GG006"
     name = "unbounded-wait"
     node_types = (cst.Call, cst.Assign, cst.AnnAssign, cst.WithItem)
+    calls = RUN_CALLS
+    methods = ("communicate", "wait")
+    unless_given = {  # noqa: RUF012 - read only
+        **dict.fromkeys(RUN_CALLS, TIMEOUT),
+        "communicate": Argument("timeout", 1),
+        "wait": Argument("timeout", 0),
+    }
+    # A `.wait()` is only flagged on a process made in the same file.
+    needs = {"wait": PROCESS_FACTORIES}  # noqa: RUF012 - read only
     VALID = (
         "import subprocess\nsubprocess.run(['ls'], timeout=10)\n",
         "import subprocess\ndef f(**options):\n    subprocess.run(['ls'], **options)\n",
@@ -136,25 +124,6 @@ class UnboundedWait(Rule):
         self.processes: set[str] = set()  # written names assigned a process
         self.waits: list[tuple[str, cst.Call, bool]] = []  # (receiver, call, in async def)
 
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        lines = facts.call_lines(RUN_CALLS, where=without_timeout)
-        lines |= {
-            fact.node.lineno
-            for fact in facts.method_calls("communicate")
-            if without_timeout(fact.node, 1)
-        }
-        waits = {
-            fact.node.lineno for fact in facts.method_calls("wait") if without_timeout(fact.node, 0)
-        }
-        if waits:
-            factories = facts.call_lines(PROCESS_FACTORIES)
-            if factories:  # the wait needs to see where its process was assigned
-                lines |= waits | factories
-        return lines
-
     # -- which names hold processes -------------------------------------------------------
 
     def _is_factory(self, value: cst.BaseExpression | None, ctx: Context) -> bool:
@@ -193,23 +162,23 @@ class UnboundedWait(Rule):
         return False
 
     def _call(self, node: cst.Call, ctx: Context) -> None:
-        if _has_star_kwargs(node):
-            return
         func = node.func
         resolved = ctx.qualified_name(func)
         if resolved in RUN_CALLS:
-            if not _timeout_given(node, None):
+            if not self.unless_given[resolved].given(node):
                 short = resolved.partition(".")[2]
                 ctx.report(self, node, f"subprocess.{short}() without timeout: pass timeout=")
             return
         if not isinstance(func, cst.Attribute):
             return
         method = func.attr.value
+        if method not in self.methods or self.unless_given[method].given(node):
+            return
         if method == "communicate":
-            if not _timeout_given(node, 1) and not self._bounded_by_context(node, ctx):
+            if not self._bounded_by_context(node, ctx):
                 ctx.report(self, node, self._message("communicate", ctx.in_async))
-        elif method == "wait":
-            if _timeout_given(node, 0) or self._bounded_by_context(node, ctx):
+        else:
+            if self._bounded_by_context(node, ctx):
                 return
             if self._is_factory(func.value, ctx):
                 ctx.report(self, node, self._message("wait", ctx.in_async))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from pytest_gridgate.settings import RequiredFinally as RequiredFinallySetting
 from pytest_gridgate.settings import ScanSettings
 from scanners.globs import glob_matches
 from scanners.rules.names import dotted_name
-from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Example, Rule
 
 
@@ -139,17 +136,10 @@ class RequiredFinally(Rule):
     def __init__(self, settings: ScanSettings, path: str) -> None:
         super().__init__(settings, path)
         self.entries = [e for e in settings.required_finally if glob_matches(e.path, path)]
+        self.definitions = sorted({e.function.rpartition(".")[2] for e in self.entries})
 
     def applies(self) -> bool:
         return bool(self.entries)
-
-    def tokens(self) -> re.Pattern[bytes]:
-        names = sorted({e.function.rpartition(".")[2] for e in self.entries})
-        return re.compile(rb"def\s+(?:" + "|".join(map(re.escape, names)).encode() + rb")\b")
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        tokens = self.tokens()
-        return facts.regex_lines(tokens)
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.FunctionDef)

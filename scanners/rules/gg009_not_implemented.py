@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from pytest_gridgate.settings import NotImplementedSettings, ScanSettings
 from scanners.globs import glob_matches
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.names import raised_class
 from scanners.rules.rule import Context, Example, Rule
 
 ABSTRACT_DECORATORS = frozenset(
@@ -21,10 +19,6 @@ ABSTRACT_DECORATORS = frozenset(
 )
 PROTOCOLS = frozenset({"typing.Protocol", "typing_extensions.Protocol"})
 NOT_IMPLEMENTED = "builtins.NotImplementedError"
-
-
-# Tier 1: a finding needs this in the file's bytes.
-TOKENS = re.compile(rb"NotImplementedError")
 
 
 class NotImplementedInRuntime(Rule):
@@ -56,6 +50,7 @@ class NotImplementedInRuntime(Rule):
     code = "GG009"
     name = "not-implemented"
     node_types = (cst.Raise,)
+    raises = (NOT_IMPLEMENTED,)
     EXAMPLE_SETTINGS = ScanSettings(not_implemented=NotImplementedSettings(paths=("runtime/**",)))
     VALID = (
         Example(
@@ -103,18 +98,10 @@ class NotImplementedInRuntime(Rule):
     def applies(self) -> bool:
         return any(glob_matches(glob, self.path) for glob in self.settings.not_implemented.paths)
 
-    def tokens(self) -> re.Pattern[bytes]:
-        return TOKENS
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.regex_lines(self.tokens())
-
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         assert isinstance(node, cst.Raise)
-        exc = node.exc
-        if isinstance(exc, cst.Call):
-            exc = exc.func
-        if exc is None or ctx.qualified_name(exc) != NOT_IMPLEMENTED:
+        exc = raised_class(node)
+        if not isinstance(exc, cst.BaseExpression) or ctx.qualified_name(exc) != NOT_IMPLEMENTED:
             return
         function = ctx.function
         if function is not None and self._is_abstract(function, ctx):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from pytest_gridgate.settings import ScanSettings
-from scanners.rules.names import dotted_name, resolve_relative
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.declaration import module_among
+from scanners.rules.names import imported_modules, module_name_for
 from scanners.rules.rule import Context, Example, Rule
 
 
@@ -69,47 +67,19 @@ class EagerImport(Rule):
 
     def __init__(self, settings: ScanSettings, path: str) -> None:
         super().__init__(settings, path)
-        self.modules = tuple(settings.lazy_imports)
+        self.imports = tuple(settings.lazy_imports)
 
     def applies(self) -> bool:
-        return bool(self.modules)
-
-    def tokens(self) -> re.Pattern[bytes]:
-        # Every part of each name, since `from . import heavy` names only the last one.
-        parts = sorted({part for module in self.modules for part in module.split(".")})
-        return re.compile(rb"\b(?:" + "|".join(map(re.escape, parts)).encode() + rb")\b")
-
-    def candidate_lines(self, facts: AstFacts) -> set[int]:
-        return facts.regex_lines(self.tokens())
-
-    def _lazy(self, imported: str) -> str | None:
-        for module in self.modules:
-            if imported == module or imported.startswith(module + "."):
-                return module
-        return None
+        # The lazy package's own modules import each other freely.
+        own = module_among(module_name_for(self.path)[0], self.imports)
+        return bool(self.imports) and own is None
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
+        assert isinstance(node, (cst.Import, cst.ImportFrom))
         if not ctx.at_module_level or ctx.in_type_checking:
             return
-        if self._lazy(ctx.scopes.module_name):
-            return  # inside the lazy package itself
-        names: list[str] = []
-        if isinstance(node, cst.Import):
-            names = [n for alias in node.names if (n := dotted_name(alias.name))]
-        elif isinstance(node, cst.ImportFrom):
-            written = dotted_name(node.module) if node.module is not None else None
-            base = resolve_relative(ctx.scopes.package, len(node.relative), written)
-            if base is None:
-                return
-            names = [base]
-            if not isinstance(node.names, cst.ImportStar):
-                names += [
-                    f"{base}.{alias.name.value}"
-                    for alias in node.names
-                    if isinstance(alias.name, cst.Name)
-                ]
-        for name in names:
-            module = self._lazy(name)
+        for name in imported_modules(node, ctx.scopes.package):
+            module = module_among(name, self.imports)
             if module is not None:
                 ctx.report(
                     self,

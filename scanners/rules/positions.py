@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.ast_facts import AstFacts
 
 Span = tuple[int, int, int, int]  # line, column, end line, end column (1-based columns)
 

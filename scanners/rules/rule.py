@@ -1,15 +1,18 @@
-"""The rule interface: :class:`Rule`, the :class:`Context` it asks while visiting, and the
-:class:`Violation` it reports. Every GG rule (and every third-party rule) needs only this
-module; it imports nothing else of the engine, so there is no cycle.
+"""The rule interface: :class:`Rule` with its declaration, the :class:`Context` it asks while
+visiting, and the :class:`Violation` it reports. Every GG rule (and every third-party rule)
+needs only this module (and :class:`~scanners.rules.declaration.Argument` to declare one);
+nothing here imports the engine, so there is no cycle.
 
 A rule is checked in three tiers, cheapest first, and each tier may only drop a file when the
-rule provably cannot fire in it:
+rule provably cannot fire in it. The first two are derived from what the rule declares it
+looks for (``calls``, ``methods``, ``called_names``, ``keywords``, ``raises``, ``imports``,
+``definitions``; see :mod:`scanners.rules.tiers`):
 
-1. :meth:`Rule.tokens`: a bytes regex that must occur in the file's text (a call that
-   resolves to ``asyncio.get_event_loop`` needs the token ``get_event_loop`` somewhere);
-2. :meth:`Rule.candidate_lines` (or the plain yes/no :meth:`Rule.is_candidate`): a
-   question about the file's ``ast`` (on which lines is there a call that may resolve to
-   ``sys.exit``?), answered from :class:`~scanners.rules.prefilter.AstFacts`;
+1. words that must occur in the file's bytes (a call that resolves to
+   ``asyncio.get_event_loop`` needs the word ``get_event_loop`` somewhere);
+2. the lines of the file's ``ast`` that may hold what the rule looks for (calls that may
+   resolve to ``sys.exit`` outside a main guard), from which the part of the file that
+   libcst parses is cut;
 3. :meth:`Rule.visit`: the precise check on the libcst tree, called for each node of a type
    in :attr:`Rule.node_types`, with a :class:`Context` that knows
    scopes, imports and the enclosing ``async def``/main guard/``TYPE_CHECKING`` block.
@@ -17,19 +20,20 @@ rule provably cannot fire in it:
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
 from pytest_gridgate.settings import ScanSettings
-from scanners.rules.names import Scope, ScopeTable, dotted_name, is_main_guard
+from scanners.rules.declaration import Argument
+from scanners.rules.names import dotted_name, is_main_guard
+from scanners.rules.scopes import Scope, ScopeTable
 
 if TYPE_CHECKING:
-    from scanners.rules.prefilter import AstFacts
+    from scanners.rules.ast_facts import AstFacts
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,30 @@ class Rule:
     #: Settings the VALID/INVALID examples are checked with (and shown in the docs).
     EXAMPLE_SETTINGS: ClassVar[ScanSettings] = ScanSettings()
 
-    # What the rule looks for. The cheap tiers (:meth:`tokens`, :meth:`candidate_lines`)
-    # are derived from this declaration; a rule that declares it writes only :meth:`visit`.
+    # What the rule looks for: the cheap tiers are derived from it (see
+    # :mod:`scanners.rules.tiers`), so a rule that declares it writes only :meth:`visit`.
+    # Settings-dependent entries (``called_names``, ``imports``, ``definitions``) may be
+    # set per instance in ``__init__``.
     #: Qualified names of the calls it flags (``"sys.exit"``), resolved through imports.
     calls: ClassVar[Collection[str]] = ()
     #: Method names it flags on any receiver (``"run_until_complete"``).
     methods: ClassVar[Collection[str]] = ()
+    #: Callees it flags by their last name as written or imported (``plugin.run()``,
+    #: ``self.plugin.run()``, ``from app import run as go; go()``); None: any call.
+    called_names: Collection[str] | None = ()
+    #: Calls passing a keyword with a literal value (``{"shell": True}``).
+    keywords: ClassVar[Mapping[str, bool | None]] = {}
+    #: Qualified names of the exceptions whose ``raise`` it flags.
+    raises: ClassVar[Collection[str]] = ()
+    #: Modules whose import (or a submodule's) it flags.
+    imports: Collection[str] = ()
+    #: Names of the functions it checks; each such definition is seen whole.
+    definitions: Collection[str] = ()
+    #: Per call target or method: the argument whose presence rules the call out.
+    unless_given: ClassVar[Mapping[str, Argument]] = {}
+    #: Per call target or method: the calls its check reads too (GG006: ``.wait()`` is on
+    #: a process when ``Popen`` made it). Without one in the file it cannot be flagged.
+    needs: ClassVar[Mapping[str, Collection[str]]] = {}
     #: Only calls directly inside ``async def`` can be flagged.
     only_in_async: ClassVar[bool] = False
     #: Calls under a top-level ``if __name__ == "__main__":`` are never flagged.
@@ -80,67 +102,27 @@ class Rule:
         """Whether the rule can fire in this file at all (e.g. its setting is configured)."""
         return True
 
-    def tokens(self) -> re.Pattern[bytes] | None:
-        """A regex that must match somewhere in the file's bytes, or None to skip tier 1.
+    # Escape hatches for a rule whose question does not fit the declaration: the engine
+    # uses them instead of the derived tiers when a rule overrides them.
 
-        Derived from the declaration: ``async`` for :attr:`only_in_async`, else the last
-        name of every call and method (an import of ``sys.exit`` under any alias still
-        spells ``exit``)."""
-        if self.only_in_async:
-            return _ASYNC
-        return _words(frozenset(name.rpartition(".")[2] for name in self.calls) | set(self.methods))
+    def tokens(self) -> re.Pattern[bytes] | None:
+        """A regex that must match somewhere in the file's bytes (None: no such tier)."""
+        return None
 
     def is_candidate(self, facts: AstFacts) -> bool:
-        """Whether the file's ``ast`` holds anything the rule could flag (conservative).
-
-        Only asked when :meth:`candidate_lines` returns None.
-        """
+        """Whether the file's ``ast`` holds anything the rule could flag (conservative)."""
         return True
 
     def candidate_lines(self, facts: AstFacts) -> set[int] | None:
-        """The lines where the rule could report something, or None when it needs the
-        whole file. An empty set drops the rule for this file. Top-level functions and
-        classes that hold no candidate line of any rule are not parsed by libcst (see
-        :mod:`scanners.rules.skeleton`), so a rule must include every line it needs to
-        *see*: the flagged code and whatever context outside it the check reads.
-
-        Derived from the declaration: the calls that may resolve to :attr:`calls` and the
-        calls of :attr:`methods`, with :attr:`only_in_async` and :attr:`outside_main_guard`
-        applied; None when the rule declares neither."""
-        if not (self.calls or self.methods):
-            return None
-        lines = (
-            facts.call_lines(
-                self.calls, in_async=self.only_in_async, outside_main=self.outside_main_guard
-            )
-            if self.calls
-            else set()
-        )
-        for method in self.methods:
-            lines.update(
-                fact.node.lineno
-                for fact in facts.method_calls(method)
-                if (fact.in_async or not self.only_in_async)
-                and not (self.outside_main_guard and facts.in_main_guard(fact.node.lineno))
-            )
-        return lines
+        """The lines the rule needs to see (the flagged code and whatever context outside
+        it the check reads), or None for the whole file; an empty set drops the file."""
+        return None
 
     def visit(self, node: cst.CSTNode, ctx: Context) -> None:
         """Check one node of a type in :attr:`node_types`; report through ``ctx.report``."""
 
     def finish(self, ctx: Context) -> None:
         """Called once after the traversal, for rules that decide at the end of the file."""
-
-
-_ASYNC = re.compile(rb"async")
-
-
-@functools.lru_cache(maxsize=64)
-def _words(words: frozenset[str]) -> re.Pattern[bytes] | None:
-    """``word|word|...`` (the engine tests such a pattern with ``in``, not the regex)."""
-    if not words:
-        return None
-    return re.compile("|".join(map(re.escape, sorted(words))).encode())
 
 
 def examples(items: Sequence[str | Example]) -> list[Example]:

@@ -25,7 +25,7 @@ import bisect
 import codecs
 import re
 
-from scanners.rules.prefilter import AstFacts
+from scanners.rules.ast_facts import AstFacts, statement_bodies
 
 _LINE_BREAKS = re.compile(rb"\r\n|\r|\n")
 # Below this share of removed bytes the second ``ast.parse`` (for positions) is not worth it.
@@ -36,26 +36,9 @@ _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _INDENT = re.compile(rb"[ \t\f]*")
 # Statements whose value may be replaced, and the smallest value worth replacing.
 _VALUED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Return)
-MIN_VALUE_BYTES = 256
+MIN_VALUE_BYTES = 64
 _KEPT_IN_VALUES = re.compile(rb"\byield\b|\bawait\b|:=")
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _bodies(statement: ast.stmt) -> list[list[ast.stmt]]:
-    """The statement lists directly inside ``statement``, in source order."""
-    bodies: list[list[ast.stmt]] = []
-    if isinstance(statement, ast.Try) or type(statement).__name__ == "TryStar":
-        bodies.append(statement.body)  # type: ignore[attr-defined]
-        bodies += [handler.body for handler in statement.handlers]  # type: ignore[attr-defined]
-        bodies += [statement.orelse, statement.finalbody]  # type: ignore[attr-defined]
-    elif isinstance(statement, ast.Match):
-        bodies += [case.body for case in statement.cases]
-    else:
-        for name in ("body", "orelse"):
-            value = getattr(statement, name, None)
-            if isinstance(value, list):
-                bodies.append(value)
-    return bodies
 
 
 def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
@@ -103,7 +86,7 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
                 _stub_value(statement)
             # A compound statement's own lines bind names (``for x in``, ``with as``,
             # ``except E as e``) and stay; its body is stubbed like any other.
-            for inner in _bodies(statement):
+            for inner in statement_bodies(statement):
                 visit(inner)
         if run:
             _stub(run)

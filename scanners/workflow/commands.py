@@ -41,6 +41,13 @@ _NOT_GATES = {
     "twine": frozenset({"upload", "register"}),
     "mkdocs": frozenset({"serve", "gh-deploy", "new", "get-deps"}),
 }  # fmt: skip
+# Options and subcommands with which a runner only lists what it would run: `nox -l | jq`
+# in a matrix-building step runs no session.
+_LISTING = {
+    "nox": frozenset({"-l", "--list", "--list-sessions"}),
+    "tox": frozenset({"-l", "--listenvs", "-a", "--listenvs-all"}),
+}
+_LISTING_SUBCOMMANDS = {"tox": frozenset({"list", "l"})}
 _MAKE_GATE_TARGET = re.compile(r"test|check|lint|cov|type|mypy|doc|html|build|all|ci|verify")
 _MAKE_TEST_TARGET = re.compile(r"test|check|cov|ci|all")
 # A script named for a verdict: ./ci/run_tests.sh, python scripts/check_links.py.
@@ -157,6 +164,12 @@ def gate_name(argv: list[str]) -> str | None:
     if name in GATE_COMMANDS:
         sub = _subcommand(args)
         if sub in _NOT_GATES.get(name, ()):
+            return None
+        if sub in _LISTING_SUBCOMMANDS.get(name, ()):
+            return None
+        if name in _LISTING and not _LISTING[name].isdisjoint(
+            args[: args.index("--")] if "--" in args else args
+        ):
             return None
         # A coverage report is a verdict only with a threshold; one set in the project's
         # configuration is not visible here (pass --fail-under in CI to make it so).

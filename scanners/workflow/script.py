@@ -246,6 +246,57 @@ class _Lexer:
         self.heredocs.clear()
 
 
+_COMMAND_START = frozenset({";", "\n", "&&", "||", "|", "|&", "&", ";;", "(", ")"})
+
+
+def _at_command_start(kept: list[_Token]) -> bool:
+    """Whether the next word starts a command (the first word, or one after a separator
+    or a reserved word such as ``then``)."""
+    if not kept:
+        return True
+    last = kept[-1]
+    return last.text in _COMMAND_START if last.kind == "op" else last.text in RESERVED
+
+
+def _without_case_patterns(tokens: list[_Token]) -> list[_Token]:
+    """``tokens`` with the ``case WORD in`` heads and the pattern lists of ``case`` blocks
+    removed: ``feat|fix|build) ...;;`` is a list of patterns, not a pipeline of commands.
+
+    Each branch's commands stay, after a separator; ``case`` blocks may nest.
+    """
+    kept: list[_Token] = []
+    states: list[str] = []  # per open case: "pattern" or "body"
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        is_word = token.kind == "word"
+        if is_word and token.text == "case" and _at_command_start(kept):
+            while index < len(tokens) and not (
+                tokens[index].kind == "word" and tokens[index].text == "in"
+            ):
+                index += 1  # the word matched: an argument, not a command
+            index += 1
+            kept.append(_Token("op", ";", token.start, token.end))
+            states.append("pattern")
+            continue
+        if states and states[-1] == "pattern":
+            if is_word and token.text == "esac":
+                states.pop()
+                kept.append(_Token("op", ";", token.start, token.end))
+            elif token.kind == "op" and token.text == ")":
+                states[-1] = "body"
+                kept.append(_Token("op", ";", token.start, token.end))
+            continue  # a pattern, its `|` and `(`, or a newline between branches
+        if states and token.kind == "op" and token.text == ";;":
+            states[-1] = "pattern"
+        elif states and is_word and token.text == "esac" and _at_command_start(kept):
+            states.pop()  # the last branch may end without `;;`
+            token = _Token("op", ";", token.start, token.end)
+        kept.append(token)
+    return kept
+
+
 def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
     """Yield (operator before, command) pairs; operators are ``&&``, ``||``, ``|`` or ``;``."""
     words: list[Word] = []
@@ -298,7 +349,7 @@ def _is_assignment(word: str) -> bool:
 def parse_script(script: str, base: int = 0) -> list[Statement]:
     """Statements of ``script`` in order, then those inside ``$( )``; offsets from ``base``."""
     nested: list[Statement] = []
-    tokens = _Lexer(blank_expressions(script), base, nested).run()
+    tokens = _without_case_patterns(_Lexer(blank_expressions(script), base, nested).run())
     statements: list[Statement] = []
     current: Statement | None = None
     for operator, command in _commands(tokens):

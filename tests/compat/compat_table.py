@@ -26,6 +26,7 @@ BEHAVIOURS = {
     "test_collection_gate": "collection errors exit 2",
     "test_collection_gate_fails_on_no_tests": "no tests exit 2",
     "test_every_leak_kind": "all 9 leak kinds",
+    "test_memory_gate": "memory gate",
     "test_stage_one_timeout_fails_the_test_and_the_run_goes_on": "timeout stage one",
     "test_stage_two_ends_a_test_that_blocks_the_alarm": "timeout stage two",
     "test_env_defaults_and_what_is_said_about_the_neighbour": "env defaults",

@@ -4,9 +4,9 @@ One module for the whole matrix: the environment (``GRIDGATE_COMPAT_ENV``, set b
 noxfile; ``alone`` in the normal suite) decides which plugin is installed, how the inner
 runs switch it on and what gridgate must say about it (``compat_environments.py``). The
 tests are the same everywhere: the collection gate, timeouts (stage one and stage two),
-each leak kind, environment defaults, the gate report, and the start-up lines about the
-neighbour's settings. Each test is a real pytest run in a subprocess, read through its
-JSON gate report.
+each leak kind, the memory gate, environment defaults, the gate report, and the start-up
+lines about the neighbour's settings. Each test is a real pytest run in a subprocess, read
+through its JSON gate report.
 """
 
 from __future__ import annotations
@@ -166,6 +166,60 @@ def test_every_leak_kind(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPa
     assert report["counts"]["errors"] == len(LEAK_KINDS), result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert not _passed(report, "leaks")
+
+
+MEMORY = """
+    import pytest
+
+
+    @pytest.fixture
+    def big():
+        data = b"x" * 150_000_000
+        del data
+        yield
+
+
+    def test_over_in_its_fixture(big):
+        pass
+
+
+    @pytest.mark.gridgate_memory("1GB")
+    def test_over_but_marked():
+        data = b"x" * 150_000_000
+        del data
+
+
+    def test_small():
+        data = b"x" * 5_000_000
+        del data
+"""
+MB = 1_000_000
+
+
+def test_memory_gate(pytester: pytest.Pytester) -> None:
+    _project(pytester, '[tool.gridgate.memory]\nlimit = "50MB"\n', test_memory=MEMORY)
+    result, report = _run(pytester)
+    entries = report["memory"]
+    peaks = {e["nodeid"]: e for e in entries if e["kind"] == "peak"}
+    # A fixture's allocation counts, to within 10 %; a marker raises its test's limit.
+    over = sorted(nodeid for nodeid, e in peaks.items() if e["bytes"] > e["limit"] > 0)
+    assert over == ["test_memory.py::test_over_in_its_fixture"], result.stdout.str()
+    assert 135 * MB <= peaks[over[0]]["bytes"] <= 165 * MB, peaks[over[0]]
+    marked = peaks["test_memory.py::test_over_but_marked"]
+    assert marked["bytes"] >= 135 * MB, marked
+    assert marked["limit"] == 1000 * MB, marked
+    # An error in the teardown of the test over its limit, each attempt; the rest pass.
+    assert report["counts"]["errors"] == ATTEMPTS, result.stdout.str()
+    assert report["counts"]["failed"] == 0, result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert not _passed(report, "memory")
+    # Every pytest process has its peak: each xdist worker and the controller.
+    processes = {e["process"] for e in entries if e["kind"] == "process"}
+    if ENV.xdist:
+        assert "controller" in processes, processes
+        assert len(processes) >= 2, processes
+    else:
+        assert processes == {"main"}, processes
 
 
 def test_stage_one_timeout_fails_the_test_and_the_run_goes_on(pytester: pytest.Pytester) -> None:

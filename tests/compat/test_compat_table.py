@@ -17,6 +17,7 @@ def _results(
         "test_collection_gate",
         "test_collection_gate_fails_on_no_tests",
         "test_every_leak_kind",
+        "test_memory_gate",
         "test_stage_one_timeout_fails_the_test_and_the_run_goes_on",
         "test_stage_two_ends_a_test_that_blocks_the_alarm",
         "test_env_defaults_and_what_is_said_about_the_neighbour",

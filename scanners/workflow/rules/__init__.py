@@ -9,7 +9,7 @@ from scanners.workflow.rules.gw003_no_timeout import NoTimeout
 from scanners.workflow.rules.gw004_collection_errors_tolerated import CollectionErrorsTolerated
 from scanners.workflow.rules.gw005_gate_disabled import GateDisabled
 from scanners.workflow.rules.gw006_pipe_without_pipefail import PipeWithoutPipefail
-from scanners.workflow.rules.rule import WorkflowRule, WorkflowViolation
+from scanners.workflow.rules.workflow_rule import WorkflowRule, WorkflowViolation
 
 __all__ = ["RULES", "WorkflowRule", "WorkflowViolation"]
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from scanners.workflow.commands import gate_name
 from scanners.workflow.document import Workflow
-from scanners.workflow.rules.rule import Script, WorkflowRule, WorkflowViolation, scripts
+from scanners.workflow.rules.workflow_rule import Script, WorkflowRule, WorkflowViolation, scripts
 from scanners.workflow.script import Command, Statement
 
 _MASKING = frozenset({"true", ":", "/bin/true", "/usr/bin/true", "echo", "printf"})

@@ -10,7 +10,7 @@ from yaml.nodes import ScalarNode
 
 from scanners.workflow.document import Job, Step, Workflow, mapping, position, scalar_text
 from scanners.workflow.expressions import UNKNOWN, evaluate, matrix_entries, truthy
-from scanners.workflow.rules.rule import (
+from scanners.workflow.rules.workflow_rule import (
     WorkflowRule,
     WorkflowViolation,
     commands,

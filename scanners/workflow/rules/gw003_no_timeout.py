@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from scanners.workflow.document import Step, Workflow, position
-from scanners.workflow.rules.rule import (
+from scanners.workflow.document import Step, Workflow, mapping, position, scalar_text
+from scanners.workflow.rules.workflow_rule import (
     WorkflowRule,
     WorkflowViolation,
     commands,
@@ -58,6 +58,8 @@ _LOOP = re.compile(r"(^|[;&|\s])(while|until)\s+(?!(IFS=\S*\s+)?read\b)")
 # gh talks to the GitHub API (with its own timeouts); watching a run waits for it.
 _GH_WAITS = re.compile(r"\bgh\s+(run\s+watch|pr\s+checks\b.*--watch)")
 _FALSE = re.compile(r"^\s*(\$\{\{\s*)?false(\s*\}\})?\s*$")
+# The job's own GitHub token, handed to an action (``env: GITHUB_TOKEN``, ``with: token``).
+_JOB_TOKEN = re.compile(r"\$\{\{\s*(secrets\.GITHUB_TOKEN|github\.token)\s*\}\}")
 
 
 def disabled(condition: str | None) -> bool:
@@ -85,6 +87,30 @@ def step_can_hang(step: Step) -> bool:
     return False
 
 
+def _gets_job_token(step: Step) -> bool:
+    for key in ("env", "with"):
+        for name, (_, value) in mapping(step.items.get(key, (None, None))[1]).items():
+            text = scalar_text(value)
+            if text is not None and "token" in name.lower() and _JOB_TOKEN.search(text):
+                return True
+    return False
+
+
+def api_only(steps: list[Step]) -> bool:
+    """Whether ``steps`` only hand the job's token to actions, with nothing checked out.
+
+    Such a job works on the event through the GitHub API (a pull request's title, target
+    branch, labels or dependencies): without the repository's files it runs no project
+    code, and API clients have timeouts of their own.
+    """
+    for step in steps:
+        uses = (step.text("uses") or "").lower()
+        if not uses or uses.startswith("actions/checkout") or step.run() is not None:
+            return False
+    unbounded = [step for step in steps if step_can_hang(step)]
+    return all(_gets_job_token(step) for step in unbounded)
+
+
 class NoTimeout(WorkflowRule):
     """A job that can hang without ``timeout-minutes``.
 
@@ -92,9 +118,12 @@ class NoTimeout(WorkflowRule):
     than printing and testing values (``echo``, ``printf``, ``jq``, ``test``, ``exit``...),
     or an action other than bounded ones (checkout, setup-*, cache and artifact actions,
     paths filters, ``re-actors/alls-green``, notifications, comments), unless that step
-    carries its own ``timeout-minutes``. Jobs disabled with ``if: false``, jobs that call a
-    reusable workflow (``uses:``, which cannot set it), aggregators, echo-only,
-    paths-filter, notification and artifact-merge jobs are not flagged.
+    carries its own ``timeout-minutes``. Nor is a job whose steps are only actions given the
+    job's GitHub token, without the repository checked out (a pull request's title or
+    target branch checked through the API: no project code runs). Jobs disabled with
+    ``if: false``, jobs that call a reusable workflow (``uses:``, which cannot set it),
+    aggregators, echo-only, paths-filter, notification and artifact-merge jobs are not
+    flagged.
 
     Why: a hung test or a stuck install runs until GitHub's 6-hour limit, blocking the
     runner and the merge queue, and the gate answers hours late.
@@ -124,7 +153,7 @@ class NoTimeout(WorkflowRule):
             if job.calls_workflow or "timeout-minutes" in job.items or disabled(job.text("if")):
                 continue
             steps = [s for s in job.steps() if step_can_hang(s)]
-            if not steps:
+            if not steps or api_only(list(job.steps())):
                 continue
             # Name the step most likely to hang: a gate command, then any script.
             hanging = next(

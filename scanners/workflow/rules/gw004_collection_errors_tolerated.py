@@ -6,7 +6,12 @@ from collections.abc import Iterator
 
 from scanners.workflow.document import Workflow
 from scanners.workflow.rules.gw005_gate_disabled import addopts
-from scanners.workflow.rules.rule import WorkflowRule, WorkflowViolation, gate_commands, scripts
+from scanners.workflow.rules.workflow_rule import (
+    WorkflowRule,
+    WorkflowViolation,
+    gate_commands,
+    scripts,
+)
 
 
 class CollectionErrorsTolerated(WorkflowRule):

@@ -8,7 +8,7 @@ from yaml.nodes import Node, ScalarNode
 
 from scanners.workflow.commands import runs_tests
 from scanners.workflow.document import Scalar, Step, Workflow, mapping, position
-from scanners.workflow.rules.rule import (
+from scanners.workflow.rules.workflow_rule import (
     WorkflowRule,
     WorkflowViolation,
     commands,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from scanners.workflow.commands import command_name, gate_name
 from scanners.workflow.document import Workflow
-from scanners.workflow.rules.rule import WorkflowRule, WorkflowViolation, scripts
+from scanners.workflow.rules.workflow_rule import WorkflowRule, WorkflowViolation, scripts
 
 
 def _shell_has_pipefail(shell: str | None) -> bool | None:

@@ -16,10 +16,11 @@ from typing import Any
 import libcst as cst
 
 from scanners.finding import Finding
-from scanners.rules.names import ScopeTable, is_main_guard, is_type_checking
+from scanners.rules.ast_facts import AstFacts
+from scanners.rules.names import is_main_guard, is_type_checking
 from scanners.rules.positions import locate as find_spans
-from scanners.rules.prefilter import AstFacts
 from scanners.rules.rule import Context, Frame, Rule
+from scanners.rules.scopes import ScopeTable
 
 # Context managers that bound everything awaited inside them (GG006).
 TIMEOUT_CONTEXTS = frozenset(

@@ -1,0 +1,97 @@
+"""Which Python objects hold given file descriptors: files, sockets, event loops.
+
+The fd check asks this for the descriptors a test left open, to describe them (a socket's
+address, a file's name) and to tell whether garbage may hold them (a full collection
+would then close them). The answer takes a walk over the garbage collector's objects;
+young generations first, since what a test made and still holds is usually young.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import socket
+import sys
+import weakref
+from itertools import compress
+from typing import Any
+
+from pytest_gridgate._compat import event_loop_fds
+
+#: The collector's generations: the young ones, made since the last collections of theirs.
+YOUNG = (0, 1)
+ALL = (0, 1, 2)
+
+
+def _holder_types() -> set[type]:
+    """Every class whose objects may hold a descriptor: files, sockets, event loops, with
+    their subclasses (an exact-type test is then all the walk needs per object)."""
+    roots: list[type] = [io.FileIO, socket.socket]
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        roots.append(asyncio.BaseEventLoop)
+    found: set[type] = set()
+    while roots:
+        cls = roots.pop()
+        if cls not in found:
+            found.add(cls)
+            roots.extend(cls.__subclasses__())
+    return found
+
+
+def holders_of(fds: set[int], generations: tuple[int, ...] = ALL) -> dict[int, Any]:
+    """Python objects (files, sockets, event loops) still holding any of ``fds``, among
+    the objects of the collector's ``generations``, youngest first: what a test made and
+    still holds is usually young, and the walk stops once every descriptor has its holder.
+
+    The objects are filtered by type in C (``compress``): a big suite's heap has hundreds
+    of thousands of objects and a handful of files and sockets.
+    """
+    holders: dict[int, Any] = {}
+    asyncio = sys.modules.get("asyncio")
+    loop_type = asyncio.BaseEventLoop if asyncio is not None else None
+    wanted = _holder_types().__contains__
+    for generation in generations:
+        objects = gc.get_objects(generation)
+        for obj in compress(objects, map(wanted, map(type, objects))):
+            try:
+                if loop_type is not None and isinstance(obj, loop_type):
+                    if not obj.is_closed():
+                        for fd in event_loop_fds(obj):
+                            if fd in fds:
+                                holders[fd] = obj  # the loop wins over its own sockets
+                elif isinstance(obj, io.FileIO) and obj.closed:
+                    continue
+                elif (fd := obj.fileno()) in fds:
+                    holders.setdefault(fd, obj)
+            except Exception:  # an object in a half-built or odd state: not ours to judge
+                continue
+        del objects
+        if len(holders) == len(fds):
+            break
+    return holders
+
+
+def _loop_fds(loop: Any) -> list[int]:
+    fds = []
+    selector = getattr(loop, "_selector", None)
+    if selector is not None:
+        with contextlib.suppress(Exception):
+            fds.append(selector.fileno())
+    for name in ("_ssock", "_csock"):
+        sock = getattr(loop, name, None)
+        if sock is not None and sock.fileno() != -1:
+            fds.append(sock.fileno())
+    return fds
+
+
+def weakly(holders: dict[int, Any]) -> dict[int, Any]:
+    """``holders`` as weak references: kept strongly, garbage would never be collected."""
+    refs: dict[int, Any] = {}
+    for fd, holder in holders.items():
+        try:
+            refs[fd] = weakref.ref(holder)
+        except TypeError:  # pragma: no cover - every holder type takes weak references
+            continue
+    return refs

@@ -1,0 +1,286 @@
+"""The cheap tiers, derived from what each rule declares it looks for.
+
+A rule declares call targets, methods, callee names, keywords, raised exceptions, imported
+modules and function names (see :class:`~scanners.rules.rule.Rule`); from that this module
+derives, with no line of rule-specific code:
+
+1. the words the file's bytes must hold (every name a match must spell: the last name of a
+   call target, since an import under any alias still spells it; each part of a module;
+   ``async`` too for a rule that only looks inside ``async def``);
+2. the lines of the file's ``ast`` that may hold a match (:class:`~scanners.rules.ast_facts.
+   AstFacts` resolves loosely, so "may" errs towards yes), plus the lines of what the
+   match's check reads (``needs``). Only those lines' definitions are parsed by libcst
+   (:mod:`scanners.rules.skeleton`).
+
+A rule that overrides :meth:`~scanners.rules.rule.Rule.tokens` or
+:meth:`~scanners.rules.rule.Rule.candidate_lines` gets its own answer instead; one that
+declares nothing has every file parsed.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection, Iterator
+
+from scanners.rules.ast_facts import AstFacts, CallFact
+from scanners.rules.declaration import module_among, passes_keyword
+from scanners.rules.names import (
+    dotted_name,
+    imported_modules,
+    module_name_for,
+    raised_class,
+    whole_word_offsets,
+)
+from scanners.rules.rule import Rule
+
+Words = tuple[bytes, ...]  # at least one of them
+Requirement = tuple[Words, ...]  # every group of words
+
+
+def _last(name: str) -> str:
+    return name.rpartition(".")[2]
+
+
+def required_words(rule: Rule) -> tuple[Requirement, ...] | None:
+    """What a file's bytes must hold for ``rule`` to find anything: one of the returned
+    requirements, each a list of word groups that must all occur. None: no such tier.
+
+    A call target ``a.b.c`` needs ``c`` (an import under any alias still spells it) and,
+    unless it is a builtin or the file is inside package ``a`` (where a relative import
+    can reach it without spelling it), ``a``: the import that binds it spells it.
+    """
+    if rule.called_names is None:
+        return None  # any call at all
+    key = (
+        type(rule),
+        module_name_for(rule.path)[1].partition(".")[0],
+        tuple(rule.called_names),
+        tuple(rule.imports),
+        tuple(rule.definitions),
+    )
+    if key not in _REQUIRED:
+        _REQUIRED[key] = _required_words(*key)
+    return _REQUIRED[key]
+
+
+_REQUIRED: dict[
+    tuple[type[Rule], str, tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+    tuple[Requirement, ...] | None,
+] = {}
+
+
+def _required_words(
+    rule: type[Rule],
+    top_package: str,
+    called_names: tuple[str, ...],
+    imports: tuple[str, ...],
+    definitions: tuple[str, ...],
+) -> tuple[Requirement, ...] | None:
+    # Everything else a rule declares is a class attribute: the answer is one per class,
+    # per package the file is in, and per settings-dependent part of the declaration.
+    # Within a requirement the words checked first are the ones most files hold or all
+    # requirements share (a module, ``async``), so that a missing one ends it early.
+    def qualified(name: str) -> list[str]:
+        head = name.partition(".")[0]
+        if head in ("builtins", top_package) or "." not in name:
+            return [_last(name)]
+        return [head, _last(name)]
+
+    def needed(target: str) -> list[list[str]]:
+        return [[_last(call) for call in rule.needs[target]]] if target in rule.needs else []
+
+    calls: list[list[list[str]]] = [
+        [[word] for word in qualified(target)] + needed(target) for target in rule.calls
+    ]
+    calls += [[[method], *needed(method)] for method in rule.methods]
+    calls += [[[name]] for name in called_names]
+    calls += [
+        [[repr(value)], [keyword]] if isinstance(value, bool) else [[keyword]]
+        for keyword, value in rule.keywords.items()
+    ]
+    if rule.only_in_async:
+        calls = [[["async"], *groups] for groups in calls]
+    others = [[[word] for word in qualified(name)] for name in rule.raises]
+    others += [[[_last(module)]] for module in imports]
+    others += [[[name]] for name in definitions]
+    alternatives = calls + others
+    if not alternatives:
+        return None
+    # Requirements of one word each are one group: any of those words will do.
+    single = sorted({groups[0][0] for groups in alternatives if len(groups) == 1})
+    several = {
+        tuple(tuple(sorted(word.encode() for word in group)) for group in groups)
+        for groups in alternatives
+        if len(groups) > 1
+    }
+    requirements: list[Requirement] = sorted(several)
+    if single:
+        requirements.insert(0, (tuple(word.encode() for word in single),))
+    return tuple(requirements)
+
+
+def _holds(source: bytes, words: Words, seen: dict[bytes, bool]) -> bool:
+    for word in words:
+        found = seen.get(word)
+        if found is None:
+            found = seen[word] = next(whole_word_offsets(source, word), None) is not None
+        if found:
+            return True
+    return False
+
+
+def _overrides(rule: Rule, hook: str) -> bool:
+    return getattr(type(rule), hook) is not getattr(Rule, hook)
+
+
+def passes_tokens(rule: Rule, source: bytes, seen: dict[bytes, bool] | None = None) -> bool:
+    """Tier 1: the rule applies to the file and the words it needs occur in the bytes.
+    ``seen`` remembers, for one file, which words it holds (rules share many)."""
+    if not rule.applies():
+        return False
+    if _overrides(rule, "tokens"):
+        pattern = rule.tokens()
+        return pattern is None or pattern.search(source) is not None
+    requirements = required_words(rule)
+    return requirements is None or any(
+        all(_holds(source, words, {} if seen is None else seen) for words in groups)
+        for groups in requirements
+    )
+
+
+def _flaggable(rule: Rule, facts: AstFacts, fact: CallFact) -> bool:
+    if rule.only_in_async and not fact.in_async:
+        return False
+    return not (rule.outside_main_guard and facts.in_main_guard(fact.node.lineno))
+
+
+def _call_matches(rule: Rule, facts: AstFacts) -> Iterator[tuple[CallFact, str]]:
+    """``(call, what it matched)`` for each call of a declared target, method, callee
+    name or keyword."""
+    yield from _resolving(facts, rule.calls)
+    for method in rule.methods:
+        for fact in facts.calls_named(method):
+            if isinstance(fact.node.func, ast.Attribute):
+                yield fact, method
+    if rule.called_names:
+        for spelling in facts.spellings(rule.called_names):
+            for fact in facts.calls_named(spelling):
+                yield fact, spelling
+    if rule.keywords:
+        for fact in facts.calls:
+            if not fact.node.keywords:
+                continue
+            for keyword, value in rule.keywords.items():
+                if passes_keyword(fact.node, keyword, value):
+                    yield fact, keyword
+
+
+def _call_lines(rule: Rule, facts: AstFacts) -> set[int]:
+    lines: set[int] = set()
+    waiting: set[int] = set()  # matches that need one of `rule.needs` in the file
+    needed: set[str] = set()
+    for fact, matched in _call_matches(rule, facts):
+        if not _flaggable(rule, facts, fact):
+            continue
+        argument = rule.unless_given.get(matched)
+        if argument is not None and argument.given(fact.node):
+            continue
+        needs = rule.needs.get(matched)
+        if needs:
+            waiting.add(fact.node.lineno)
+            needed.update(needs)
+        else:
+            lines.add(fact.node.lineno)
+    if waiting and (context := {fact.node.lineno for fact, _ in _resolving(facts, needed)}):
+        lines |= waiting | context
+    return lines
+
+
+def _resolving(facts: AstFacts, targets: Collection[str]) -> Iterator[tuple[CallFact, str]]:
+    """``(call, target)`` for each call that may resolve to one of ``targets``."""
+    if not targets:
+        return
+    wanted = set(targets)
+    for spelling in facts.spellings({_last(target) for target in wanted}):
+        for fact in facts.calls_named(spelling):
+            if fact.dotted is not None:
+                for target in wanted & facts.resolutions(fact.dotted):
+                    yield fact, target
+
+
+def derived_lines(rule: Rule, facts: AstFacts) -> set[int] | None:
+    """Tier 2: the lines that may hold what ``rule`` declares, and what its check reads
+    there; None when it declares nothing (or any call), so the whole file is needed."""
+    if rule.called_names is None or not (
+        rule.calls
+        or rule.methods
+        or rule.called_names
+        or rule.keywords
+        or rule.raises
+        or rule.imports
+        or rule.definitions
+    ):
+        return None
+    lines = _call_lines(rule, facts)
+    if rule.raises:
+        for node in facts.node_list(ast.Raise):
+            assert isinstance(node, ast.Raise)
+            raised = raised_class(node)
+            written = dotted_name(raised) if raised is not None else None
+            if written is not None and facts.resolutions(written) & set(rule.raises):
+                lines.add(node.lineno)
+    if rule.imports:
+        for node_type in (ast.Import, ast.ImportFrom):
+            for node in facts.node_list(node_type):
+                assert isinstance(node, (ast.Import, ast.ImportFrom))
+                modules = imported_modules(node, facts.package)
+                if any(module_among(name, rule.imports) for name in modules):
+                    lines.add(node.lineno)
+    if rule.definitions:
+        names = set(rule.definitions)
+        for node in facts.node_list(ast.FunctionDef):
+            assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if node.name in names:  # seen whole: the check reads its body
+                lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _callee_names(rules: list[Rule]) -> set[str] | None:
+    """The names a call the ``rules`` ask about spells: its callee's last name, or a
+    declared keyword (None: any call)."""
+    names: set[str] = set()
+    for rule in rules:
+        if rule.called_names is None or _overrides(rule, "candidate_lines"):
+            return None  # any call, or questions this module cannot see
+        names.update(_last(name) for name in (*rule.calls, *rule.called_names))
+        names.update(rule.methods, rule.keywords)
+        names.update(_last(name) for needs in rule.needs.values() for name in needs)
+    return names
+
+
+def candidate_rules(
+    source: bytes, rules: list[Rule], facts: AstFacts
+) -> tuple[list[Rule], set[int] | None]:
+    """The rules that survive the byte and ``ast`` tiers, and the lines they need to see
+    (None: the whole file)."""
+    kept: list[Rule] = []
+    needed: set[int] | None = set()
+    seen: dict[bytes, bool] = {}
+    left = [rule for rule in rules if passes_tokens(rule, source, seen)]
+    callees = _callee_names(left)
+    if callees is not None:
+        facts.restrict_calls(callees)
+    for rule in left:
+        if _overrides(rule, "candidate_lines"):
+            lines = rule.candidate_lines(facts)
+        else:
+            lines = derived_lines(rule, facts)
+        if lines is None:
+            if rule.is_candidate(facts):
+                kept.append(rule)
+                needed = None
+        elif lines:
+            kept.append(rule)
+            if needed is not None:
+                needed |= lines
+    return kept, needed
