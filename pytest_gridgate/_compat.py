@@ -109,6 +109,42 @@ def terminal_column(terminal: Any) -> int:
     return column if isinstance(column, int) else 0
 
 
+def run_test_protocol(item: Any, nextitem: Any) -> list[Any]:
+    """pytest's whole protocol for one test (setup, call, teardown) without logging its
+    reports: one attempt of a test that runs more than once (gridgate's reruns). Private:
+    ``_pytest.runner.runtestprotocol``, which pytest-rerunfailures runs its attempts with
+    too."""
+    from _pytest.runner import runtestprotocol
+
+    return runtestprotocol(item, nextitem=nextitem, log=False)
+
+
+def forget_attempt(item: Any) -> None:
+    """What the next attempt of a test must not inherit from the last: the test class's
+    instance (``self`` of a method, with whatever the attempt set on it; made again on
+    access) and the captured output, which each attempt's reports already carry. Private:
+    ``Function._instance`` and ``_obj``, ``Item._report_sections``."""
+    if item.__dict__.get("_instance") is not None:
+        del item.__dict__["_instance"]
+        item._obj = None
+    sections = getattr(item, "_report_sections", None)
+    if isinstance(sections, list):
+        sections.clear()
+
+
+def junit_writer(config: Any) -> Any:
+    """pytest's JUnit XML writer of this run (``LogXML``), or None without
+    ``--junitxml``; gridgate adds a test's attempts to its ``<testcase>`` through the
+    writer's ``node_reporter(report)`` (whose ``append(element)`` adds a child) and takes
+    a stray test case out of ``node_reporters_ordered``. Private: ``_pytest.junitxml``'s
+    ``xml_key``."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover - a pytest without it
+        return None
+    return config.stash.get(xml_key, None)
+
+
 # -- CPython: asyncio, subprocess, signal, os (3.10 to 3.13) ----------------------------------
 
 _signal: Any = __import__("_signal")

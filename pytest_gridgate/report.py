@@ -385,14 +385,19 @@ class ReportWriter:
             terminalreporter.write_line(line, red=failed, green=line.startswith("PASS"))
 
 
+# Gates whose failure pytest's own output already shows: the failed tests, and their
+# categories (the failures gate fails exactly when tests failed).
+_SHOWN_BY_PYTEST = (["tests"], ["failures"])
+
+
 def _failed_gates_only(lines: list[str]) -> list[str]:
-    """The terminal lines of the gates that failed, but the tests gate, with their details
-    and the closing line; none when no such gate failed."""
+    """The terminal lines of the gates that failed, but the tests and failures gates, with
+    their details and the closing line; none when no such gate failed."""
     kept: list[str] = []
     keep = False
     for line in lines[:-1]:
         if not line.startswith("    "):
-            keep = line.startswith("FAIL") and line.split()[1:2] != ["tests"]
+            keep = line.startswith("FAIL") and line.split()[1:2] not in _SHOWN_BY_PYTEST
         if keep:
             kept.append(line)
     return [*kept, lines[-1]] if kept else []
@@ -426,6 +431,9 @@ def _category(report: pytest.TestReport | pytest.CollectReport) -> str:
     """pytest's own status category, for runs without its terminal reporter."""
     if report.when == "collect":
         return "error" if report.failed else "skipped" if report.skipped else ""
+    outcome: str = report.outcome
+    if outcome not in ("passed", "failed", "skipped"):
+        return outcome  # a failed attempt that is run again: "rerun"
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else "xpassed" if report.passed else "failed"
     if report.failed:

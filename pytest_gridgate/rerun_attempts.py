@@ -8,11 +8,15 @@ first is armed again with the test's own settings, before its setup; pytest-time
 cancel call after the last attempt stands.
 
 Registered only when pytest-rerunfailures is loaded: other runs pay nothing per test.
+gridgate's own reruns (:mod:`pytest_gridgate.flaky.reruns`) arm each attempt the same way,
+with :func:`pytest_gridgate.attempt_timer.arm_again`.
 """
 
 from __future__ import annotations
 
 import pytest
+
+from pytest_gridgate.attempt_timer import arm_again
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,11 +32,4 @@ class TimerPerAttempt:
         # pytest-rerunfailures counts attempts on the item: 1 for the first.
         if getattr(item, "execution_count", 1) <= 1:
             return
-        from pytest_gridgate._compat import timeout_settings
-
-        settings = timeout_settings(item)
-        if not settings.timeout or settings.timeout <= 0 or settings.func_only:
-            return  # no timer, or pytest-timeout arms one around each call already
-        hook = item.config.hook
-        hook.pytest_timeout_cancel_timer(item=item)
-        hook.pytest_timeout_set_timer(item=item, settings=settings)
+        arm_again(item)

@@ -126,6 +126,64 @@ def test_pytest_collect_unraisable(pytester: pytest.Pytester) -> None:
     assert not _compat.collect_unraisable(config)
 
 
+def test_pytest_runtestprotocol_twice_with_a_fresh_attempt(pytester: pytest.Pytester) -> None:
+    # gridgate's reruns: pytest's protocol run twice in one pytest_runtest_protocol, the
+    # second attempt with a new class instance and only its own captured output.
+    pytester.makeconftest(
+        """
+        import json
+        from pytest_gridgate import _compat
+
+        def pytest_runtest_protocol(item, nextitem):
+            first = _compat.run_test_protocol(item, nextitem)
+            _compat.forget_attempt(item)
+            second = _compat.run_test_protocol(item, nextitem)
+            outcomes = [[r.when, r.outcome] for r in first + second]
+            output = [r.capstdout for r in second if r.when == "call"]
+            with open("attempts.json", "w") as f:
+                json.dump({"outcomes": outcomes, "output": output}, f)
+            for report in second:
+                item.ihook.pytest_runtest_logreport(report=report)
+            return True
+        """
+    )
+    pytester.makepyfile(
+        """
+        COUNT = []
+
+        class TestState:
+            seen = False
+
+            def test_fresh(self):
+                COUNT.append(1)
+                print(f"attempt {len(COUNT)}")
+                assert not self.seen, "the instance of the last attempt"
+                self.seen = True
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:gridgate", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    import json
+
+    found = json.loads((pytester.path / "attempts.json").read_text())
+    assert (
+        found["outcomes"] == [["setup", "passed"], ["call", "passed"], ["teardown", "passed"]] * 2
+    )
+    assert found["output"] == ["attempt 2\n"]
+
+
+def test_pytest_junitxml_writer(pytester: pytest.Pytester) -> None:
+    config = pytester.parseconfigure("-p", "no:gridgate", "--junitxml=out.xml")
+    writer = _compat.junit_writer(config)
+    assert writer is not None
+    assert callable(writer.node_reporter)
+    assert isinstance(writer.node_reporters_ordered, list)
+    reporter = writer.node_reporter("test_x.py::test_y")
+    assert callable(reporter.append)
+    assert reporter in writer.node_reporters_ordered
+    assert _compat.junit_writer(pytester.parseconfigure("-p", "no:gridgate")) is None
+
+
 # -- CPython ----------------------------------------------------------------------------------
 
 

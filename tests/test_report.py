@@ -437,7 +437,10 @@ def test_run_without_terminal_reporter(pytester: pytest.Pytester) -> None:
     assert [t["nodeid"] for t in report["timeouts"]] == ["test_ok.py::test_pass"]
     gates = [g["gate"] for g in report["gates"]]
     # The stand-in's "leaks" verdict, then the real timeouts, memory and leaks gates'.
-    assert gates == ["collection", "tests", "leaks", "timeouts", "memory", "leaks"]
+    assert gates == [
+        "collection", "tests", "leaks", "timeouts", "quarantine", "flaky", "failures", "memory",
+        "leaks",
+    ]  # fmt: skip
 
 
 PIPES_AND_HANGS = """

@@ -70,6 +70,7 @@ def test_every_section_of_the_gates_is_described(report: dict[str, Any]) -> None
         (("gates", 0, "details"), "one string"),
         (("env", "values"), {"GG_SCHEMA": "1"}),
         (("memory",), [{"nodeid": "t", "kind": "peak", "bytes": 1.5, "limit": 0}]),
+        (("failures", 0, "category"), "bad luck"),
     ],
 )
 def test_the_schema_refuses_a_broken_report(

@@ -13,9 +13,12 @@ from typing import Any, NamedTuple
 
 from pytest_gridgate.settings.collection import CollectionSettings
 from pytest_gridgate.settings.declare import EMPTY, section
+from pytest_gridgate.settings.failures import FailureSettings
+from pytest_gridgate.settings.flaky import FlakySettings
 from pytest_gridgate.settings.history import HistorySettings
 from pytest_gridgate.settings.leaks import LeakSettings
 from pytest_gridgate.settings.memory import MemorySettings
+from pytest_gridgate.settings.quarantine import QuarantineSettings
 from pytest_gridgate.settings.scan import ScanSettings
 from pytest_gridgate.settings.shard import ShardSettings
 from pytest_gridgate.settings.timeouts import TimeoutSettings
@@ -32,6 +35,9 @@ class GridgateConfig(NamedTuple):
     leaks: LeakSettings = LeakSettings()
     memory: MemorySettings = MemorySettings()
     history: HistorySettings = HistorySettings()
+    failures: FailureSettings = FailureSettings()
+    flaky: FlakySettings = FlakySettings()
+    quarantine: QuarantineSettings = QuarantineSettings()
     scan: ScanSettings = ScanSettings()
     shard: ShardSettings = ShardSettings()
     profiles: Mapping[str, Mapping[str, Any]] = EMPTY

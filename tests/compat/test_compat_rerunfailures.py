@@ -126,3 +126,22 @@ def test_every_attempt_has_its_own_timeout(
     assert stages == [("test_hangs.py::test_hangs", 1)] * 2, result.stdout.str()
     result.assert_outcomes(failed=1)
     assert result.parseoutcomes()["rerun"] == 1
+
+
+def test_gridgate_reruns_and_rerunfailures_reruns_are_refused_together(
+    pytester: pytest.Pytester, installed: Callable[[str, str], None]
+) -> None:
+    installed("pytest-rerunfailures>=14", "pytest_rerunfailures")
+    pytester.makepyprojecttoml("[tool.gridgate.flaky]\nreruns = 1\nmax_rate = 1.0\n")
+    pytester.makepyfile(
+        "import itertools\nATTEMPTS = itertools.count(1)\n"
+        "def test_flaky():\n    assert next(ATTEMPTS) > 1\n"
+    )
+    both = pytester.runpytest_subprocess("--reruns", "1", "-p", "no:cacheprovider")
+    assert both.ret == pytest.ExitCode.USAGE_ERROR
+    both.stderr.fnmatch_lines(["ERROR: gridgate: flaky.reruns * pytest-rerunfailures' --reruns*"])
+    # Installed but not rerunning: gridgate's reruns run, and find the test flaky.
+    alone = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gridgate-report", "r.json")
+    assert alone.ret == 0, alone.stdout.str()
+    [entry] = json.loads((pytester.path / "r.json").read_text())["flaky"]
+    assert entry["outcome"] == "flaky"
