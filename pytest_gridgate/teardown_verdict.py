@@ -10,6 +10,7 @@ cost every test three calls.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Generator
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from pytest_gridgate.report import attach
 
-__all__ = ["TeardownVerdict"]
+__all__ = ["TeardownVerdict", "warn_on_item"]
 
 
 class TeardownVerdict:
@@ -55,3 +56,24 @@ class TeardownVerdict:
             elif self.fail:
                 report.sections.append((f"gridgate {self.gate}", self.text))
         return report
+
+
+def warn_on_item(item: pytest.Item, warning: Warning) -> None:
+    """Record ``warning`` for ``item`` as pytest's summary shows it, at the test's line.
+
+    Recorded straight through the hook, so that a project's ``-W error`` cannot turn
+    gridgate's own warning into an exception inside pytest's reporting machinery.
+    """
+    path, lineno, _ = item.location
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn_explicit(warning, type(warning), path, (lineno or 0) + 1)
+    for message in caught:
+        item.ihook.pytest_warning_recorded.call_historic(
+            kwargs={
+                "warning_message": message,
+                "when": "runtest",
+                "nodeid": item.nodeid,
+                "location": None,
+            }
+        )

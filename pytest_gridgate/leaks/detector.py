@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import operator
 import time
-import warnings
 from collections.abc import Generator, Hashable, Iterable, Set
 from typing import Any
 
@@ -28,7 +27,7 @@ from pytest_gridgate.leaks.signals import SignalCheck
 from pytest_gridgate.leaks.threads import ThreadCheck
 from pytest_gridgate.report import get_report
 from pytest_gridgate.settings.leaks import LeakSettings
-from pytest_gridgate.teardown_verdict import TeardownVerdict
+from pytest_gridgate.teardown_verdict import TeardownVerdict, warn_on_item
 
 __all__ = ["GridgateLeakWarning", "LeakDetector", "build_checks"]
 
@@ -461,7 +460,7 @@ class LeakDetector:
         errors = [{"nodeid": item.nodeid, "message": message} for message in self._broken]
         self._broken = []
         if self.settings.action != "fail":
-            _warn(item, text)
+            warn_on_item(item, GridgateLeakWarning(text))
         findings = [(SECTION, entry) for entry in entries]
         findings += [(CHECK_ERRORS, error) for error in errors]
         TeardownVerdict(
@@ -580,23 +579,3 @@ def _describe(entries: list[dict[str, Any]], where: str | None) -> str:
         origin = describe_origin(entry)
         lines.append(f"  {owner}{entry['kind']}: {entry['detail']}{origin}{cleaned}")
     return "\n".join(lines)
-
-
-def _warn(item: pytest.Item, text: str) -> None:
-    # Recorded straight through the hook, so that a project's ``-W error`` cannot turn
-    # gridgate's own warning into an exception inside pytest's reporting machinery.
-    path, lineno, _ = item.location
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        warnings.warn_explicit(
-            GridgateLeakWarning(text), GridgateLeakWarning, path, (lineno or 0) + 1
-        )
-    for message in caught:
-        item.ihook.pytest_warning_recorded.call_historic(
-            kwargs={
-                "warning_message": message,
-                "when": "runtest",
-                "nodeid": item.nodeid,
-                "location": None,
-            }
-        )

@@ -8,7 +8,6 @@ young generations first, since what a test made and still holds is usually young
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import io
 import socket
@@ -71,19 +70,6 @@ def holders_of(fds: set[int], generations: tuple[int, ...] = ALL) -> dict[int, A
         if len(holders) == len(fds):
             break
     return holders
-
-
-def _loop_fds(loop: Any) -> list[int]:
-    fds = []
-    selector = getattr(loop, "_selector", None)
-    if selector is not None:
-        with contextlib.suppress(Exception):
-            fds.append(selector.fileno())
-    for name in ("_ssock", "_csock"):
-        sock = getattr(loop, name, None)
-        if sock is not None and sock.fileno() != -1:
-            fds.append(sock.fileno())
-    return fds
 
 
 def weakly(holders: dict[int, Any]) -> dict[int, Any]:

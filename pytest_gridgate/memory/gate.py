@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import heapq
-import warnings
 from collections.abc import Generator
 from typing import Any
 
@@ -19,7 +18,7 @@ from pytest_gridgate.memory import MARKER, SECTION, TOP
 from pytest_gridgate.memory.meter import Measurement, Meter, make_meter
 from pytest_gridgate.settings.memory import MemorySettings
 from pytest_gridgate.sizes import ByteSize, format_size, parse_size
-from pytest_gridgate.teardown_verdict import TeardownVerdict
+from pytest_gridgate.teardown_verdict import TeardownVerdict, warn_on_item
 
 __all__ = ["GridgateMemoryWarning", "MemoryGate"]
 
@@ -166,7 +165,7 @@ class MemoryGate:
             fail = self.settings.action == "fail"
             text = _describe(entries)
             if not fail:
-                _warn(item, text)
+                warn_on_item(item, GridgateMemoryWarning(text))
             findings = [(SECTION, entry) for entry in entries]
             TeardownVerdict(self.config, item, "memory", findings, text, fail=fail)
 
@@ -254,23 +253,3 @@ def _describe(entries: list[dict[str, Any]]) -> str:
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.get_plugin("dsession") is not None
-
-
-def _warn(item: pytest.Item, text: str) -> None:
-    # Recorded straight through the hook, so that a project's ``-W error`` cannot turn
-    # gridgate's own warning into an exception inside pytest's reporting machinery.
-    path, lineno, _ = item.location
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        warnings.warn_explicit(
-            GridgateMemoryWarning(text), GridgateMemoryWarning, path, (lineno or 0) + 1
-        )
-    for message in caught:
-        item.ihook.pytest_warning_recorded.call_historic(
-            kwargs={
-                "warning_message": message,
-                "when": "runtest",
-                "nodeid": item.nodeid,
-                "location": None,
-            }
-        )
