@@ -15,7 +15,7 @@ from pytest_gridgate.settings import GridgateConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-FIRST_SCREEN = "\n".join(README.splitlines()[:40])
+FIRST_SCREEN = "\n".join(README.splitlines()[:50])
 PICTURES = ("terminal-gate-section.svg", "step-summary.svg", "pr-annotations.svg")
 
 
@@ -45,6 +45,10 @@ def test_first_screen_shows_every_gate_default() -> None:
         "memory.action": config.memory.action,
         "memory.process_limit": config.memory.process_limit,
         "memory.retained": config.memory.retained,
+        "flaky.reruns": config.flaky.reruns,
+        "flaky.max_rate": config.flaky.max_rate,
+        "quarantine.file": config.quarantine.file,
+        "history.max_vanished": config.history.max_vanished,
         "scan.select": config.scan.select,
     }
     rows = dict(re.findall(r"^\|.*\| `([a-z_.]+)` = (.+?) \|$", FIRST_SCREEN, re.MULTILINE))
