@@ -14,6 +14,13 @@ import pytest
 
 from pytest_gridgate import cli
 
+# Imported here, before any test: a test using ``pytester`` drops at its teardown the modules
+# imported during it, but not the package's attributes naming them, so a later fresh
+# ``history.cli`` would import the dropped ``record`` (and its dropped ``HistoryError``)
+# through ``from pytest_gridgate.history import record``. Only the suite sees this: the
+# gate's history plugin imports the package in the outer run.
+from pytest_gridgate.history import cli as history_cli  # noqa: F401
+
 SUITE = {
     "test_one": "import os, time\n"
     "def test_slow():\n    time.sleep(float(os.environ.get('GG_SLEEP', '0')))\n"
