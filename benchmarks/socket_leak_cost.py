@@ -66,7 +66,7 @@ def _cpu(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
     command += ["-p", "no:randomly", "-p", "no:xdist"]
     quiet = subprocess.DEVNULL  # the kept sockets warn at the interpreter's exit
-    subprocess.run(command, cwd=cwd, env=env, stdout=quiet, stderr=quiet, check=False)
+    subprocess.run(command, cwd=cwd, env=env, stdout=quiet, stderr=quiet, check=False, timeout=900)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
