@@ -661,3 +661,99 @@ def test_processes_an_ended_watcher_thread_restarted_are_its_tests(
     culprit = "test_watcher.py::test_leaves_a_watcher"
     assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
     assert len([e for e in report["leaks"] if e["kind"] == "process"]) >= 3, report["leaks"]
+
+
+# watchdog's suite: the gate kills a leaked process in its test's teardown, and the leaked
+# watcher thread restarts it (a new process and a new watcher) *between* two tests, where no
+# test's check sees them; the new watcher's own restart, inside a later test, was blamed on
+# that test. The conftest hook places the restart between the tests deterministically: the
+# watcher waits for it, or (``hook``) the hook itself starts the pair on the main thread.
+CHAIN_CONFTEST = """
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    STOP = threading.Event()
+    BETWEEN = threading.Event()
+    RESTARTED = threading.Event()
+    BY_HOOK = {by_hook}
+
+
+    def watch(proc, first):
+        while proc.poll() is None and not STOP.is_set():
+            time.sleep(0.02)
+        if STOP.is_set():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            return
+        if first:
+            BETWEEN.wait(30)  # restart between the tests
+            start(0.5)  # ends by itself inside the next test, which restarts it
+            RESTARTED.set()
+        else:
+            time.sleep(0.2)
+            start(60)
+
+
+    def start(lifetime, first=False):
+        code = f"import time; time.sleep({{lifetime}})"
+        proc = subprocess.Popen([sys.executable, "-c", code])
+        threading.Thread(target=watch, args=(proc, first), name="watcher", daemon=True).start()
+
+
+    def pytest_runtest_logfinish(nodeid):
+        if nodeid.endswith("::test_leaves_a_watcher"):
+            if BY_HOOK:
+                start(0.5)
+            else:
+                BETWEEN.set()
+                RESTARTED.wait(30)
+"""
+
+CHAIN_TESTS = """
+    import time
+
+    from conftest import BY_HOOK, STOP, start
+
+
+    def test_leaves_a_watcher():
+        if not BY_HOOK:
+            start(60, first=True)
+            time.sleep(0.3)
+
+
+    def test_innocent_1():
+        time.sleep(1.5)
+
+
+    def test_innocent_2():
+        time.sleep(1.5)
+
+
+    def test_innocent_3():
+        time.sleep(1.5)
+        STOP.set()
+"""
+
+
+@pytest.mark.parametrize("by_hook", [False, True], ids=["by-watcher", "by-hook"])
+def test_processes_restarted_between_tests_are_one_cause_on_one_test(
+    pytester: pytest.Pytester, by_hook: bool
+) -> None:
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
+    pytester.makeconftest(CHAIN_CONFTEST.format(by_hook=by_hook))
+    pytester.makepyfile(test_chain=CHAIN_TESTS)
+    result, report = _run(pytester, "-p", "no:randomly", "-rA", timeout=240)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    culprit = "test_chain.py::test_leaves_a_watcher"
+    # Everything the chain started is the first test's (its teardown's, when the hook
+    # started the pair after it): no innocent test fails.
+    assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
+    # The session fails; the first test errors when it left the watcher itself.
+    result.assert_outcomes(passed=4, errors=0 if by_hook else 1)
+    # The restarts inside the innocent tests: each one's process and watcher.
+    processes = [e for e in report["leaks"] if e["kind"] == "process"]
+    assert len(processes) >= 2, report["leaks"]

@@ -504,3 +504,43 @@ def test_a_socket_is_described_from_its_descriptor(pytester: pytest.Pytester, ga
     [(name, kind, detail)] = _leaks(report)
     assert (name, kind) == ("test_detaches_a_listening_socket", "socket")
     assert re.search(r"\(TCP socket \('127\.0\.0\.1', \d+\)\)$", detail), detail
+
+
+OLD_SOCKETS = """
+    import gc
+    import socket
+
+    FULL = []
+    gc.callbacks.append(
+        lambda phase, info: FULL.append(1) if phase == "start" and info["generation"] == 2 else 0
+    )
+    KEPT = []
+
+
+    def test_keeps_an_old_socket():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        KEPT.append(sock)  # open, and held by a live object: a leak
+        gc.collect(1)  # as a test that allocates: the socket is in the oldest generation
+        FULL.clear()
+
+
+    def test_no_full_collection_was_needed():
+        assert FULL == []
+"""
+
+
+def test_a_socket_in_the_old_generation_costs_no_full_collection(
+    pytester: pytest.Pytester,
+) -> None:
+    # anyio's suite: each test that left a socket in an older object cost one full
+    # collection (tens of milliseconds on its heap), only to find the socket still open.
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    pytester.makepyfile(test_old=OLD_SOCKETS)
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
+    result, report = _run(pytester, "-p", "no:randomly")
+    [(name, kind, detail)] = _leaks(report)
+    assert (name, kind) == ("test_keeps_an_old_socket", "socket")
+    # Described from its descriptor, without its Python object.
+    assert re.search(r"\(TCP socket \('127\.0\.0\.1', \d+\)\)$", detail), detail
+    result.assert_outcomes(passed=2)

@@ -44,6 +44,7 @@ _call: Any = getattr(operator, "call", _call_with)
 # The snapshot of a check that failed to take one: it is not compared.
 _NO_SNAPSHOT = object()
 _NOTHING: frozenset[Hashable] = frozenset()
+_thread_start_count = tracking.thread_start_count
 
 
 class GridgateLeakWarning(pytest.PytestWarning):
@@ -151,6 +152,10 @@ class LeakDetector:
         # (a leaked thread restarting a process the gate killed) is blamed on them too.
         self._owners: dict[Hashable, tuple[str, str | None]] = {}
         self._last_nodeid = SESSION_OWNER  # the last test that ran (none: the session)
+        # Threads started between two tests (after one's check, before the next's baseline)
+        # are seen by no test: by start numbers (after, up to), the earlier test's.
+        self._threads_at_end = 0
+        self._between: list[tuple[int, int, str]] = []
         self.session_failed = False
         self._broken: list[str] = []  # errors of checks, reported with the next test
         self._partition()
@@ -249,6 +254,10 @@ class LeakDetector:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._item = item
         self._excused = _NOTHING
+        if (started := _thread_start_count()) != self._threads_at_end:
+            if self._last_nodeid != SESSION_OWNER:
+                self._between.append((self._threads_at_end, started, self._last_nodeid))
+            self._threads_at_end = started
         try:
             self._baseline = list(map(_call, self._baselines))
         except Exception:
@@ -336,6 +345,7 @@ class LeakDetector:
                 # Nearly every test ends here: nothing to attribute, report or clean up.
                 if baseline != after or self._finalized or self._broken:
                     self._check(item, baseline)
+                self._threads_at_end = _thread_start_count()
 
     def _check(self, item: pytest.Item, baseline: list[Any]) -> None:
         found: list[_Found] = []
@@ -376,18 +386,37 @@ class LeakDetector:
         """
         kept, inherited = [], []
         for leak in leaks:
-            parent = leak.parent
-            if parent is not None and parent in self._owners:
-                nodeid, fixture = self._owners[parent]
-                inherited.append(_Found(nodeid, leak, fixture))
-            elif parent is not None and parent in self._allowed_in:
-                self._allowed_in[leak.key] = self._allowed_in[parent]
+            heir = self._heir(leak.parent) if leak.parent is not None else None
+            if heir is None:
+                kept.append(leak)
+            elif heir[2]:
+                self._allowed_in[leak.key] = heir[0]
                 self._accounted.add(leak.key)
             else:
-                kept.append(leak)
+                inherited.append(_Found(heir[0], leak, heir[1]))
         if inherited:
             self._add_session_entries(self._entries(inherited), announce=False)
         return kept
+
+    def _heir(self, parent: Hashable) -> tuple[str, str | None, bool] | None:
+        """Who is blamed for what ``parent`` made, as (test id, fixture, allowed): the test
+        blamed for it or for the nearest of the threads that started it, or allowed to
+        leave it, or the test before the gap in which one of them started; else None.
+
+        A restart chain (a watcher thread starting a process and its successor, which
+        does the same, some links between two tests where no test sees them) is one
+        cause on one test: watchdog's AutoRestartTrick.
+        """
+        chain = tracking.lineage(parent) or [(parent, 0)]
+        for key, number in chain:
+            if key in self._owners:
+                return (*self._owners[key], False)
+            if key in self._allowed_in:
+                return self._allowed_in[key], None, True
+            for after, up_to, nodeid in self._between:
+                if after < number <= up_to:
+                    return nodeid, None, False
+        return None
 
     def _made_by_fixtures(self, leaks: list[Leak]) -> list[Leak]:
         """``leaks`` without those made by a resource a higher-scoped fixture owns.
@@ -528,9 +557,8 @@ class LeakDetector:
         one allowed to leave it, the one blamed for what made it, else the last test."""
         if leak.key in self._allowed_in:
             return self._allowed_in[leak.key]
-        if leak.parent is not None and leak.parent in self._owners:
-            return self._owners[leak.parent][0]
-        return self._last_nodeid
+        heir = self._heir(leak.parent) if leak.parent is not None else None
+        return heir[0] if heir is not None else self._last_nodeid
 
     def _add_session_entries(self, entries: list[dict[str, Any]], announce: bool = True) -> None:
         """Entries on no test's report: in the gate report (the xdist controller's, through

@@ -19,7 +19,9 @@ frame, twice per test.
   thread's test's, not the test during which it restarted.
 * **Thread starts**, a counter. ``threading.Thread.start`` stamps each thread with its
   number, the number of the thread that started it, and where it was started, so a leaked
-  thread is reported with its origin and a fixture's thread's threads are the fixture's.
+  thread is reported with its origin and a fixture's thread's threads are the fixture's;
+  the chain of starters is kept after the threads end (:func:`lineage`), so a restart
+  chain is followed to the thread a test left running.
 * **Environment changes**, a counter moved by ``os.putenv`` and ``os.unsetenv``, which
   ``os.environ`` calls for every change, and where each variable was last changed.
   pytest's own ``PYTEST_CURRENT_TEST``, set and removed around every test phase, does not
@@ -47,7 +49,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from pytest_gridgate._compat import getsignal as _compat_getsignal
@@ -146,9 +148,11 @@ def _marked(wrapper: Any) -> Any:
     return wrapper
 
 
-#: Each thread started since install(), by its number: its leak key's id and where it was
-#: started, still known after it ended (a watcher thread that restarts a process and ends).
-_threads: dict[int, tuple[int, str]] = {}
+#: Each thread started since install(), by its number: its leak key's id, where it was
+#: started and its starter's number, still known after it ended (a watcher thread that
+#: restarts a process and ends); and the number of the last thread started with each id.
+_threads: dict[int, tuple[int, str, int]] = {}
+_numbers: dict[int, int] = {}
 #: The start number of the thread that started each child, by pid, for children started
 #: from a thread other than the main one (those started before install(): number 0).
 _spawned_by: dict[int, int] = {}
@@ -333,9 +337,10 @@ def _record_start(start: Any) -> Any:
             self._gridgate_started_at = _start_site()  # type: ignore[attr-defined]
             # The starting thread's number: a thread started by a fixture's thread is the
             # fixture's, even when it starts after the fixture's setup returned.
-            self._gridgate_parent = start_number(threading.current_thread())  # type: ignore[attr-defined]
+            parent = self._gridgate_parent = start_number(threading.current_thread())  # type: ignore[attr-defined]
             # Kept past the thread's end: what it started is known by its number.
-            _threads[_thread_starts[0]] = (id(self), self._gridgate_started_at)  # type: ignore[attr-defined]
+            _threads[_thread_starts[0]] = (id(self), self._gridgate_started_at, parent)  # type: ignore[attr-defined]
+            _numbers[id(self)] = _thread_starts[0]
         start(self)
 
     return _marked(start_and_record)
@@ -401,3 +406,17 @@ def thread_started(number: int) -> tuple[tuple[str, int], str] | None:
     it was started; whether it still runs or not (None: not started since install())."""
     known = _threads.get(number)
     return (("thread", known[0]), known[1]) if known is not None else None
+
+
+def lineage(key: Any) -> list[tuple[Hashable, int]]:
+    """The thread of leak key ``key`` and the threads that started it, nearest first, each
+    as (leak key, start number), up to the first started by the main thread or before
+    install(): a restart chain (a watcher starting its successor) is followed to its root."""
+    if type(key) is not tuple or len(key) != 2 or key[0] != "thread":
+        return []
+    chain: list[tuple[Hashable, int]] = []
+    number = _numbers.get(key[1], 0)
+    while number and (known := _threads.get(number)) is not None:  # a starter starts earlier: ends
+        chain.append((("thread", known[0]), number))
+        number = known[2]
+    return chain
