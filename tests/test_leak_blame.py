@@ -740,12 +740,12 @@ CHAIN_TESTS = """
 
 @pytest.mark.parametrize("by_hook", [False, True], ids=["by-watcher", "by-hook"])
 def test_processes_restarted_between_tests_are_one_cause_on_one_test(
-    pytester: pytest.Pytester, by_hook: bool
+    pytester: pytest.Pytester, gated: Gated, by_hook: bool
 ) -> None:
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
     pytester.makeconftest(CHAIN_CONFTEST.format(by_hook=by_hook))
     pytester.makepyfile(test_chain=CHAIN_TESTS)
-    result, report = _run(pytester, "-p", "no:randomly", "-rA", timeout=240)
+    result, report = gated.run("-p", "no:randomly", "-rA", timeout=240)
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     culprit = "test_chain.py::test_leaves_a_watcher"

@@ -531,14 +531,14 @@ OLD_SOCKETS = """
 
 
 def test_a_socket_in_the_old_generation_costs_no_full_collection(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, gated: Gated
 ) -> None:
     # anyio's suite: each test that left a socket in an older object cost one full
     # collection (tens of milliseconds on its heap), only to find the socket still open.
     pytester.makeconftest(NO_AUTOMATIC_GC)
     pytester.makepyfile(test_old=OLD_SOCKETS)
     pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
-    result, report = _run(pytester, "-p", "no:randomly")
+    result, report = gated.run("-p", "no:randomly")
     [(name, kind, detail)] = _leaks(report)
     assert (name, kind) == ("test_keeps_an_old_socket", "socket")
     # Described from its descriptor, without its Python object.
