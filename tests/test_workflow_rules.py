@@ -968,3 +968,22 @@ def test_a_job_of_api_actions_on_the_event_alone_needs_no_timeout() -> None:
         timeouts=True,
     )
     assert found == {("GW003", 15), ("GW003", 22), ("GW003", 26)}
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        # The status read back from PIPESTATUS on the next line or the same line: kept.
+        ("pytest | tee log\nexit ${PIPESTATUS[0]}\n", set()),
+        ("pytest | tee log\n# keep pytest's status\nrc=${PIPESTATUS[0]}\nexit $rc\n", set()),
+        ("pytest | tee log; rc=${PIPESTATUS[0]}\nexit $rc\n", set()),
+        # Read too late (a later command has overwritten PIPESTATUS): still a finding.
+        ("pytest | tee log\necho done\nexit ${PIPESTATUS[0]}\n", {("GW006", 5)}),
+    ],
+)
+def test_pipe_whose_status_is_read_from_pipestatus(
+    script: str, expected: set[tuple[str, int]]
+) -> None:
+    """``pytest | tee log`` then ``exit ${PIPESTATUS[0]}`` keeps pytest's status (GW006)."""
+    body = textwrap.indent(script, " " * 10)
+    assert findings("jobs:\n  t:\n    steps:\n      - run: |\n" + body) == expected

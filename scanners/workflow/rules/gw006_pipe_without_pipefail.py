@@ -31,6 +31,17 @@ def _pipefail_change(argv: list[str]) -> bool | None:
     return None
 
 
+def _pipestatus_read(text: str, end: int) -> bool:
+    """``${PIPESTATUS[...]}`` on the rest of the pipe's line or the next command line.
+
+    ``pytest | tee log`` then ``rc=${PIPESTATUS[0]}`` (or ``exit ${PIPESTATUS[0]}``)
+    keeps pytest's status: the same reading GW001 gives ``status=$?`` after ``set +e``.
+    """
+    following = text[end:].split("\n")
+    later = [line for line in following[1:] if line.strip() and not line.strip().startswith("#")]
+    return any("PIPESTATUS" in line for line in [following[0], *later[:1]])
+
+
 class PipeWithoutPipefail(WorkflowRule):
     """A gate command piped into another (``pytest | tee log``) in a shell without pipefail.
 
@@ -41,13 +52,19 @@ class PipeWithoutPipefail(WorkflowRule):
     Example: ``pytest | tee pytest.log`` in a step without ``shell:``.
 
     Fix: set ``defaults: run: shell: bash`` for the workflow (or ``shell: bash`` on the
-    step), or ``set -o pipefail`` before the pipe.
+    step), or ``set -o pipefail`` before the pipe. A pipe followed at once by
+    ``rc=${PIPESTATUS[0]}`` (or ``exit ${PIPESTATUS[0]}``) keeps the status and is not
+    flagged.
     """
 
     code = "GW006"
     name = "pipe-without-pipefail"
     INVALID = ("jobs:\n  t:\n    steps:\n      - run: pytest | tee log.txt\n",)
-    VALID = ("jobs:\n  t:\n    steps:\n      - run: pytest | tee log.txt\n        shell: bash\n",)
+    VALID = (
+        "jobs:\n  t:\n    steps:\n      - run: pytest | tee log.txt\n        shell: bash\n",
+        "jobs:\n  t:\n    steps:\n      - run: |\n          pytest | tee log.txt\n"
+        "          exit ${PIPESTATUS[0]}\n",
+    )
 
     def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
         for script in scripts(workflow):
@@ -68,6 +85,8 @@ class PipeWithoutPipefail(WorkflowRule):
                     gates = [gate_name(c.argv) for c in pipeline.commands[:-1]]
                     gate = next((g for g in gates if g is not None), None)
                     if gate is not None and not pipefail:
+                        if _pipestatus_read(run.value, pipeline.commands[-1].end):
+                            continue  # `rc=${PIPESTATUS[0]}`: the gate's status is kept
                         line, column = run.position(pipeline.start)
                         last = command_name(pipeline.commands[-1].argv)
                         yield WorkflowViolation(
