@@ -80,6 +80,8 @@ def test_wheel_runs_gridgate_check_on_the_example(venv: Path, tmp_path: Path) ->
     assert check.returncode == 1, check.stdout + check.stderr
     assert "FAIL  collection  1 collection error" in check.stdout
     assert "SystemExit(1) at import of tests/test_optional_backend.py" in check.stdout
+    # examples/.gridgate/quarantine.toml: an entry past its date fails the quarantine gate.
+    assert "FAIL  quarantine  1 expired" in check.stdout
     assert check.stdout.rstrip().splitlines()[-1].startswith("gridgate check: FAILED")
     assert examples.is_dir()
 
