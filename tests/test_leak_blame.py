@@ -547,22 +547,29 @@ RESTARTER_TESTS = """
 """
 
 
+def _restarts_blamed_on(
+    pytester: pytest.Pytester, gated: Gated, culprit: str, **modules: str
+) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """Run a restart chain in ``fail`` mode: the run fails and every leak is ``culprit``'s."""
+    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
+    pytester.makepyfile(**modules)
+    result, report = gated.run("-p", "no:randomly", "-rA", timeout=240)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
+    return result, report
+
+
 def test_processes_a_leaked_thread_restarts_are_its_tests(
     pytester: pytest.Pytester, gated: Gated
 ) -> None:
-    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
-    pytester.makepyfile(test_restarter=RESTARTER_TESTS)
-    result, report = gated.run("-p", "no:randomly", "-rA", timeout=240)
-
-    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    culprit = "test_restarter.py::test_leaves_a_restarter"
+    result, report = _restarts_blamed_on(pytester, gated, culprit, test_restarter=RESTARTER_TESTS)
     # Only the test that left the thread running fails; the innocent ones pass.
     result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(["ERROR *::test_leaves_a_restarter*"])
-    culprit = "test_restarter.py::test_leaves_a_restarter"
     processes = [e for e in report["leaks"] if e["kind"] == "process"]
     # The first process, then one restart during each innocent test at least.
     assert len(processes) >= 3, report["leaks"]
-    assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
     # One cause: the place that starts the processes, counted once.
     [group] = [g for g in report["leak_groups"] if g["kind"] == "process"]
     assert group["count"] == len(processes)
@@ -652,14 +659,9 @@ WATCHER_TESTS = """
 def test_processes_an_ended_watcher_thread_restarted_are_its_tests(
     pytester: pytest.Pytester, gated: Gated
 ) -> None:
-    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
-    pytester.makepyfile(test_watcher=WATCHER_TESTS)
-    result, report = gated.run("-p", "no:randomly", "-rA", timeout=240)
-
-    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
-    result.assert_outcomes(passed=4, errors=1)
     culprit = "test_watcher.py::test_leaves_a_watcher"
-    assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
+    result, report = _restarts_blamed_on(pytester, gated, culprit, test_watcher=WATCHER_TESTS)
+    result.assert_outcomes(passed=4, errors=1)
     assert len([e for e in report["leaks"] if e["kind"] == "process"]) >= 3, report["leaks"]
 
 
@@ -742,16 +744,11 @@ CHAIN_TESTS = """
 def test_processes_restarted_between_tests_are_one_cause_on_one_test(
     pytester: pytest.Pytester, gated: Gated, by_hook: bool
 ) -> None:
-    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "fail"\ngrace = 0.1\n')
     pytester.makeconftest(CHAIN_CONFTEST.format(by_hook=by_hook))
-    pytester.makepyfile(test_chain=CHAIN_TESTS)
-    result, report = gated.run("-p", "no:randomly", "-rA", timeout=240)
-
-    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
-    culprit = "test_chain.py::test_leaves_a_watcher"
     # Everything the chain started is the first test's (its teardown's, when the hook
     # started the pair after it): no innocent test fails.
-    assert {e["nodeid"] for e in report["leaks"]} == {culprit}, report["leaks"]
+    culprit = "test_chain.py::test_leaves_a_watcher"
+    result, report = _restarts_blamed_on(pytester, gated, culprit, test_chain=CHAIN_TESTS)
     # The session fails; the first test errors when it left the watcher itself.
     result.assert_outcomes(passed=4, errors=0 if by_hook else 1)
     # The restarts inside the innocent tests: each one's process and watcher.

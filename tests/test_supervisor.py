@@ -25,10 +25,9 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the supervisor runs on Linux only"
 )
 
-# The pytest side, without pytest: a supervisor and the watchdog it is told about, two
-# tests of which the second is armed (index 1), a child process it started, and then C
-# code that never gives the GIL up (the watchdog thread cannot act).
-_STUCK = textwrap.dedent(
+# A process as the pytest side sets it up, without pytest: a supervisor with a snapshot of
+# the report so far, and the watchdog it is told about.
+_SUPERVISED = textwrap.dedent(
     """
     import json, os, subprocess, sys
     from pytest_gridgate.timeouts.state import COLLECTION_INDEX
@@ -43,6 +42,13 @@ _STUCK = textwrap.dedent(
     supervisor = Supervisor(spec, (os.dup(1), os.dup(2)))  # as the gate: 1, 2 of its own
     dog = Watchdog(lambda armed: None)
     dog.supervise(supervisor, COLLECTION_INDEX)
+    """
+)
+
+# Two tests of which the second is armed (index 1), a child process it started, and then
+# C code that never gives the GIL up (the watchdog thread cannot act).
+_STUCK = _SUPERVISED + textwrap.dedent(
+    """
     supervisor.set_nodeids(["test_mod.py::test_first", "test_mod.py::test_stuck"])
     supervisor.snapshot(SNAPSHOT | {"counts": {**COUNTS, "collected": 2, "passed": 1}})
     child = subprocess.Popen(["sleep", "600"])
@@ -53,21 +59,8 @@ _STUCK = textwrap.dedent(
 )
 
 # A run that ends in its first test without stopping its supervisor (os._exit).
-_ENDS = textwrap.dedent(
+_ENDS = _SUPERVISED + textwrap.dedent(
     """
-    import json, os, sys
-    from pytest_gridgate.timeouts.state import COLLECTION_INDEX
-    from pytest_gridgate.timeouts.supervisor import Supervisor
-    from pytest_gridgate.timeouts.watchdog import Watchdog
-
-    # A snapshot as the run leaves it: the report so far.
-    COUNTS = {"collected": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0}
-    SNAPSHOT = {"version": 1, "outcome": "passed", "exit_code": 0, "counts": COUNTS,
-                "env": {"applied": [], "kept": []}, "gates": [], "timeouts": []}
-    spec = json.loads(sys.argv[1])
-    supervisor = Supervisor(spec, (os.dup(1), os.dup(2)))  # as the gate: 1, 2 of its own
-    dog = Watchdog(lambda armed: None)
-    dog.supervise(supervisor, COLLECTION_INDEX)
     supervisor.set_nodeids(["test_mod.py::test_first", "test_mod.py::test_second"])
     supervisor.snapshot(SNAPSHOT | {"counts": {**COUNTS, "collected": 2, "passed": 2}})
     dog.arm("test_mod.py::test_first", 600, 600, index=0)
