@@ -987,3 +987,60 @@ def test_pipe_whose_status_is_read_from_pipestatus(
     """``pytest | tee log`` then ``exit ${PIPESTATUS[0]}`` keeps pytest's status (GW006)."""
     body = textwrap.indent(script, " " * 10)
     assert findings("jobs:\n  t:\n    steps:\n      - run: |\n" + body) == expected
+
+
+# Issue 13: pytest runs that only print information (fixtures, markers) gate nothing, so
+# masking or piping their status hides no verdict; `--collect-only` fails on a module that
+# does not import and stays a gate.
+@pytest.mark.parametrize("option", ["--fixtures", "--funcargs", "--fixtures-per-test", "--markers"])
+def test_informational_pytest_runs_gate_nothing(option: str) -> None:
+    script = f"|\n          python -m pytest {option} tests | tee info.txt\n"
+    script += f"          pytest -q {option} || true\n"
+    script += f"          uv run py.test {option} -v | grep my_fixture\n"
+    yaml_text = "jobs:\n  t:\n    steps:\n      - run: " + script
+    assert [f for f in found_with(yaml_text) if f[0] in ("GW001", "GW006")] == []
+
+
+def test_collect_only_stays_a_gate() -> None:
+    script = "|\n          python -m pytest --collect-only -q | tail -n 3\n"
+    script += "          pytest --co -q || echo 'No tests found'\n"
+    yaml_text = "jobs:\n  t:\n    steps:\n      - run: " + script
+    found = [(rule, line) for rule, line, _, _ in found_with(yaml_text)]
+    assert sorted(found) == [("GW001", 6), ("GW006", 5)]
+
+
+# Issue 13: xxHash's ci.yml runs `make check || (echo ... && $(exit 0))`; a group or
+# subshell after `||` is judged by how it ends.
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("make clean check || (echo 'no AVX512' && $(exit 0))", {("GW001", 4)}),
+        ("pytest -q || { echo '::warning::tests failed'; }", {("GW001", 4)}),
+        (
+            "|\n          ruff check . || {\n            echo lint failed\n            true\n"
+            "          }",
+            {("GW001", 5)},
+        ),
+        ("pytest || { echo failed; exit 1; }", set()),
+        ("pytest || (echo failed; exit 1)", set()),
+        ("pytest || (echo failed && $(exit 1))", set()),
+        ("pytest || (echo retrying; pytest --lf)", set()),
+        ("|\n          pytest || (echo failed && false)\n          echo next", set()),
+    ],
+)
+def test_groups_after_or_are_judged_by_how_they_end(
+    script: str, expected: set[tuple[str, int]]
+) -> None:
+    yaml_text = "jobs:\n  t:\n    steps:\n      - run: " + script + "\n"
+    found = {(rule, line) for rule, line, _, _ in found_with(yaml_text) if rule == "GW001"}
+    assert found == expected
+
+
+def test_a_subshell_after_or_is_read_as_its_right_side() -> None:
+    from scanners.workflow.script import parse_script
+
+    first, *_ = parse_script("make check || (echo skipped && $(exit 0))\necho next")
+    assert first.operators == ["||", "&&"]
+    opener = first.pipelines[1].commands[0]
+    assert (opener.argv, opener.grouped) == (["echo", "skipped"], True)
+    assert opener.group_end == len("make check || (echo skipped && $(exit 0)")

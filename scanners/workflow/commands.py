@@ -42,10 +42,15 @@ _NOT_GATES = {
     "mkdocs": frozenset({"serve", "gh-deploy", "new", "get-deps"}),
 }  # fmt: skip
 # Options and subcommands with which a runner only lists what it would run: `nox -l | jq`
-# in a matrix-building step runs no session.
+# in a matrix-building step runs no session, `pytest --fixtures | tee` prints the fixtures
+# and runs no test. `--collect-only` is not among them: it fails on a module that does not
+# import, so its status is a verdict.
+_PYTEST_INFORMATIONAL = frozenset({"--fixtures", "--funcargs", "--fixtures-per-test", "--markers"})
 _LISTING = {
     "nox": frozenset({"-l", "--list", "--list-sessions"}),
     "tox": frozenset({"-l", "--listenvs", "-a", "--listenvs-all"}),
+    "pytest": _PYTEST_INFORMATIONAL,
+    "py.test": _PYTEST_INFORMATIONAL,
 }
 _LISTING_SUBCOMMANDS = {"tox": frozenset({"list", "l"})}
 _MAKE_GATE_TARGET = re.compile(r"test|check|lint|cov|type|mypy|doc|html|build|all|ci|verify")

@@ -53,10 +53,11 @@ class Command:
 
     words: list[Word]
     start: int
-    grouped: bool = False  # the command opens a `{ ...; }` group
+    grouped: bool = False  # the command opens a `{ ...; }` group or a `( ... )` subshell
     assignments: list[Word] = field(default_factory=list)
     redirects: list[Word] = field(default_factory=list)
     condition: bool = False
+    group_end: int = -1  # for a grouped command: offset of the group's `}` or `)`
 
     @property
     def argv(self) -> list[str]:
@@ -298,11 +299,37 @@ def _without_case_patterns(tokens: list[_Token]) -> list[_Token]:
 
 
 def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
-    """Yield (operator before, command) pairs; operators are ``&&``, ``||``, ``|`` or ``;``."""
+    """Yield (operator before, command) pairs; operators are ``&&``, ``||``, ``|`` or ``;``.
+
+    A subshell after ``&&``/``||`` (``make check || (echo skipped && $(exit 0))``) is
+    that operator's right side: its first command comes with the operator, marked
+    ``grouped``, like the first command of a ``{ ...; }`` group. Both get ``group_end``,
+    the offset of their closing ``)`` or ``}``, so a rule can read what the group does.
+    """
     words: list[Word] = []
     targets: list[Word] = []
     redirect = False
     operator = ";"
+    subshell = False  # a `(` right after `&&`/`||`: the next command opens it
+    open_groups: list[tuple[str, Command | None]] = []  # (closer, grouped command)
+
+    def command() -> Command | None:
+        nonlocal subshell
+        made = _command(words, targets)
+        if words and words[0].text == "}" and "}" in [c for c, _ in open_groups]:
+            while open_groups:
+                closer, opener = open_groups.pop()
+                if closer == "}":
+                    if opener is not None:
+                        opener.group_end = words[0].start
+                    break
+        elif words and words[0].text == "{":
+            open_groups.append(("}", made))
+        if subshell and made is not None:
+            made.grouped, subshell = True, False
+            open_groups[-1] = (")", made)
+        return made
+
     for token in tokens:
         if token.kind == "word":
             (targets if redirect else words).append(Word(token.text, token.start, token.end))
@@ -318,10 +345,22 @@ def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
             continue
         if token.text == "\n" and operator in ("&&", "||", "|", "|&") and not words:
             continue  # a newline after these operators continues the list
-        yield operator, _command(words, targets)
+        if token.text == "\n" and words and all(w.text == "{" for w in words):
+            continue  # `|| {` then a newline: the group's first command is on the next line
+        if token.text == "(" and not words and operator in ("&&", "||"):
+            subshell = True
+            open_groups.append((")", None))
+            continue
+        yield operator, command()
         words, targets = [], []
+        if token.text == "(":
+            open_groups.append((")", None))  # a subshell or `f()`: keeps `)` balanced
+        elif token.text == ")" and open_groups:
+            closer, opener = open_groups.pop()
+            if closer == ")" and opener is not None:
+                opener.group_end = token.start
         operator = token.text if token.text not in _SEPARATORS else ";"
-    yield operator, _command(words, targets)
+    yield operator, command()
 
 
 _CONDITIONS = frozenset({"if", "elif", "while", "until", "!"})

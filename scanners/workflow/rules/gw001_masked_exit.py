@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from scanners.workflow.commands import gate_name
@@ -12,7 +13,18 @@ from scanners.workflow.script import Command, Statement
 _MASKING = frozenset({"true", ":", "/bin/true", "/usr/bin/true", "echo", "printf"})
 
 
+# `$(exit 0)` as a command: it expands to nothing and its status is the substitution's.
+_EXIT_SUBSTITUTION = re.compile(r"\$\(\s*exit\s+(\S+?)\s*\)")
+
+
+def _status_argv(argv: list[str]) -> list[str]:
+    """``argv``, with a lone ``$(exit N)`` read as ``exit N``."""
+    match = _EXIT_SUBSTITUTION.fullmatch(argv[0]) if len(argv) == 1 else None
+    return ["exit", match.group(1)] if match else argv
+
+
 def _masks(argv: list[str]) -> bool:
+    argv = _status_argv(argv)
     if argv[0] in _MASKING:
         return True
     return argv[0] == "exit" and len(argv) > 1 and argv[1] == "0"
@@ -20,9 +32,35 @@ def _masks(argv: list[str]) -> bool:
 
 def _fails(argv: list[str]) -> bool:
     """``false`` or ``exit N`` with N other than 0: a command that fails on purpose."""
+    argv = _status_argv(argv)
     if argv[0] in ("false", "/bin/false"):
         return True
     return argv[0] == "exit" and len(argv) > 1 and argv[1] not in ("0", "")
+
+
+def _group_masks(script: Script, opener: Command) -> bool:
+    """Whether a ``{ ...; }`` group or ``( ... )`` subshell right of ``||`` ends in
+    success whatever happened: its last command masks and none fails on purpose.
+
+    ``|| (echo "no AVX512" && $(exit 0))`` masks; ``|| { echo failed; exit 1; }`` and
+    ``|| (echo retrying; pytest --lf)`` do not.
+    """
+    if opener.group_end < 0:
+        return False
+    inside = sorted(
+        (
+            command
+            for statement in script.statements
+            if not statement.nested
+            for pipeline in statement.pipelines
+            for command in pipeline.commands
+            if opener.start <= command.start < opener.group_end
+        ),
+        key=lambda command: command.start,
+    )
+    if not inside or any(_fails(command.argv) for command in inside):
+        return False
+    return _masks(inside[-1].argv)
 
 
 def _errexit_change(argv: list[str]) -> bool | None:
@@ -45,10 +83,15 @@ def _describe(command: Command) -> str:
 class MaskedExit(WorkflowRule):
     """A gate command's failure is swallowed by ``|| true``, ``|| :``, ``|| exit 0``, ``|| echo``.
 
+    A group or subshell after ``||`` masks when it ends so (``|| (echo skipped && $(exit
+    0))``, ``|| { echo "::warning::failed"; }``) and fails nowhere (``exit 1``, ``false``).
+
     Only commands that run a gate count: tests (pytest, tox, nox, ``make test``...),
     linters and type checkers (ruff, mypy, flake8, pre-commit...), the scanner, coverage
     thresholds and builds. ``pip install x || echo "x not available"``, ``dpkg ... ||
-    true`` or ``grep ... || true`` weaken no gate and are not flagged. After ``set +e``
+    true`` or ``grep ... || true`` weaken no gate and are not flagged, nor are runs that
+    only print information (``pytest --fixtures``, ``--markers``, ``tox -l``); ``pytest
+    --collect-only`` fails on a module that does not import, so it is a gate. After ``set +e``
     a gate command is flagged only when its status is then dropped: not when the next
     line reads ``$?`` (``status=$?``), when it is an ``if``/``while`` condition or is
     followed by ``||``, or when it is the script's last command (whose status is the
@@ -71,11 +114,14 @@ class MaskedExit(WorkflowRule):
         "jobs:\n  t:\n    steps:\n      - run: mypy . || true\n",
         "jobs:\n  t:\n    steps:\n      - run: |\n          set +e\n          pytest\n"
         "          echo done\n",
+        "jobs:\n  t:\n    steps:\n      - run: make check || (echo 'no AVX' && $(exit 0))\n",
     )
     VALID = (
         "jobs:\n  t:\n    steps:\n      - run: echo 'a || true'  # || true\n",
         "jobs:\n  t:\n    steps:\n      - run: pytest || { echo failed; exit 1; }\n",
+        "jobs:\n  t:\n    steps:\n      - run: pytest || (echo failed && $(exit 1))\n",
         "jobs:\n  t:\n    steps:\n      - run: pip install uvloop || echo 'no uvloop'\n",
+        "jobs:\n  t:\n    steps:\n      - run: pytest --fixtures tests || true\n",
         "jobs:\n  t:\n    steps:\n      - run: |\n          set +e\n          pytest\n"
         "          status=$?\n          echo done\n          exit $status\n",
     )
@@ -92,8 +138,12 @@ class MaskedExit(WorkflowRule):
             right = pipelines[index + 1]
             if operator != "||" or len(right.commands) != 1:
                 continue
-            if right.commands[0].grouped or not _masks(right.commands[0].argv):
-                continue  # `|| { echo failed; exit 1; }` is judged by what the group does
+            first = right.commands[0]
+            if first.grouped:
+                if not _group_masks(script, first):
+                    continue  # `|| { echo failed; exit 1; }`: judged by what the group does
+            elif not _masks(first.argv):
+                continue
             # `cmd || echo failed && exit 1` still fails: the mask is undone.
             later = pipelines[index + 2 :]
             if any(
@@ -111,7 +161,10 @@ class MaskedExit(WorkflowRule):
             if not masked:
                 continue
             gate = masked[0]
-            mask = " ".join(right.commands[0].argv[:2])
+            mask = " ".join(first.argv[:2])
+            if first.grouped:  # `|| (echo skipped ...`: show the group's opening bracket
+                bracket = script.scalar.value[: first.start].rstrip()[-1:]
+                mask = f"{bracket}{' ' if bracket == '{' else ''}{mask} ..."
             line, column = script.scalar.position(gate.start)
             yield WorkflowViolation(
                 line,

@@ -54,16 +54,21 @@ class PipeWithoutPipefail(WorkflowRule):
     Fix: set ``defaults: run: shell: bash`` for the workflow (or ``shell: bash`` on the
     step), or ``set -o pipefail`` before the pipe. A pipe followed at once by
     ``rc=${PIPESTATUS[0]}`` (or ``exit ${PIPESTATUS[0]}``) keeps the status and is not
-    flagged.
+    flagged, nor is a run that only prints information (``pytest --markers | grep``,
+    ``nox -l | jq``); ``pytest --collect-only -q | tail`` is a gate.
     """
 
     code = "GW006"
     name = "pipe-without-pipefail"
-    INVALID = ("jobs:\n  t:\n    steps:\n      - run: pytest | tee log.txt\n",)
+    INVALID = (
+        "jobs:\n  t:\n    steps:\n      - run: pytest | tee log.txt\n",
+        "jobs:\n  t:\n    steps:\n      - run: pytest --collect-only -q | tail -n 3\n",
+    )
     VALID = (
         "jobs:\n  t:\n    steps:\n      - run: pytest | tee log.txt\n        shell: bash\n",
         "jobs:\n  t:\n    steps:\n      - run: |\n          pytest | tee log.txt\n"
         "          exit ${PIPESTATUS[0]}\n",
+        "jobs:\n  t:\n    steps:\n      - run: pytest --markers | grep slow\n",
     )
 
     def check(self, workflow: Workflow) -> Iterator[WorkflowViolation]:
