@@ -1010,7 +1010,7 @@ def test_collect_only_stays_a_gate() -> None:
 
 
 # Issue 13: xxHash's ci.yml runs `make check || (echo ... && $(exit 0))`; a group or
-# subshell after `||` is judged by how it ends.
+# subshell after `||` is judged by how it ends, and one before `||` by its last statement.
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
@@ -1021,6 +1021,9 @@ def test_collect_only_stays_a_gate() -> None:
             "          }",
             {("GW001", 5)},
         ),
+        ("(cd docs && make html) || true", {("GW001", 4)}),
+        ('"{ echo start; tox -e py; } || echo failed"', {("GW001", 4)}),
+        ("(cd docs && make html) && echo built", set()),
         ("pytest || { echo failed; exit 1; }", set()),
         ("pytest || (echo failed; exit 1)", set()),
         ("pytest || (echo failed && $(exit 1))", set()),

@@ -311,6 +311,7 @@ def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
     redirect = False
     operator = ";"
     subshell = False  # a `(` right after `&&`/`||`: the next command opens it
+    closed = False  # the last token closed a `( ... )` subshell
     open_groups: list[tuple[str, Command | None]] = []  # (closer, grouped command)
 
     def command() -> Command | None:
@@ -333,7 +334,7 @@ def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
     for token in tokens:
         if token.kind == "word":
             (targets if redirect else words).append(Word(token.text, token.start, token.end))
-            redirect = False
+            redirect = closed = False
             continue
         if token.text in _REDIRECTIONS or token.text in ("<<", "<<-"):
             # The next word is the target (or heredoc delimiter), not an argument; an
@@ -351,6 +352,14 @@ def _commands(tokens: list[_Token]) -> Iterator[tuple[str, Command | None]]:
             subshell = True
             open_groups.append((")", None))
             continue
+        if token.text in ("&&", "||") and (closed or [w.text for w in words] == ["}"]):
+            # `(cd docs && make html) || true`: the group's status is its last
+            # statement's, so that statement goes on with the operator.
+            command()
+            words, targets, closed = [], [], False
+            operator = token.text
+            continue
+        closed = token.text == ")"
         yield operator, command()
         words, targets = [], []
         if token.text == "(":
