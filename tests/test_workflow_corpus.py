@@ -1,7 +1,7 @@
 """The workflow rules on real workflows: every finding labelled, precision >= 95 % per rule.
 
 The corpus is read from pinned PyPI source distributions (``tests/data/workflow_corpus.toml``,
-about 5 MB), downloaded once into pytest's cache and checked against their sha256. Every
+about 25 MB), downloaded once into pytest's cache and checked against their sha256. Every
 finding must be in ``tests/data/workflow_corpus.csv`` with a label written by reading it,
 and every row there must still be found: a rule change that adds or removes findings
 must relabel (``python tests/data/workflow_corpus.py --write``, then read the ``?`` rows).
