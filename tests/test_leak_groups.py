@@ -168,3 +168,13 @@ def test_an_unreadable_source_merges_adjacent_lines_only(source: Path) -> None:
     entries = _entries(source, {"A": ["t.py::a"], "B": ["t.py::a"], "C": ["t.py::a"]})
     source.unlink()  # the report made where the tests' source is not
     assert _details(group(entries)) == [["A added", "B added"], ["C added"]]
+
+
+def test_a_source_too_deep_to_parse_merges_adjacent_lines_only(tmp_path: Path) -> None:
+    # Generated code: the parser gives up (RecursionError) on a chain of 3000 operators.
+    deep = tmp_path / "generated.py"
+    chain = "+".join(["1"] * 3000)
+    deep.write_text(f'import os\nx = {chain}\nos.environ["A"] = "1"\nos.environ["B"] = "1"\n')
+    entries = _entries(deep, {"A": ["t.py::a"], "B": ["t.py::a"]})
+    [found] = group(entries)
+    assert (found["details"], found["function"]) == (["A added", "B added"], None)

@@ -86,10 +86,10 @@ def group(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Each group: ``kind``, ``detail``, ``origin`` (``file:line``, ``fixture NAME``,
     ``class ...``, ``module ...`` or None), ``count`` and ``nodeids`` (every entry's test),
-    ``cleaned``; and, for the groups merged into it, ``details`` and ``origins`` (one per
-    merged group, ``detail`` joins them and ``origin`` is the first line), ``function``
-    (what holds its ``file:line`` origin, where the source says) and ``findings`` (the
-    entries of all of them: ``count`` of each).
+    ``cleaned``; ``details`` and ``origins`` (one per place merged into the group: its
+    ``detail`` joins them, its ``origin`` is the first line), ``function`` (what holds a
+    ``file:line`` origin, where the source says) and ``findings`` (the entries of all its
+    places; ``count`` is each place's).
     """
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for entry in entries:

@@ -48,22 +48,22 @@ def _read_spans(path: str) -> list[tuple[int, int, str]] | None:
     try:
         with tokenize.open(path) as source:  # honours a coding declaration
             tree = ast.parse(source.read(), path)
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+    # RecursionError: the parser's own, on a long chain of operators (generated code).
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     spans: list[tuple[int, int, str]] = []
-
-    def visit(node: ast.AST, prefix: str) -> None:
+    # A stack, not recursion: a deeply nested expression must not end the report.
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, prefix = stack.pop()
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 name = f"{prefix}{child.name}"
                 if not isinstance(child, ast.ClassDef):
-                    # From its decorators: a finding's line is never one of them, but a
-                    # lambda's or default's may be.
+                    # From its decorators: a line of one (a lambda's) is the function's too.
                     first = min([child.lineno] + [d.lineno for d in child.decorator_list])
                     spans.append((first, child.end_lineno or child.lineno, name))
-                visit(child, f"{name}.")
+                stack.append((child, f"{name}."))
             else:
-                visit(child, prefix)
-
-    visit(tree, "")
+                stack.append((child, prefix))
     return spans
