@@ -270,7 +270,8 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int, action: 
     for name in broken:
         print(f"   - {name}")
     for group in gate_report.get("leak_groups", []):
-        origin = group["origin"]
+        # A group of one place's lines (a setUp's two setters) names them all.
+        origin = ", ".join(group.get("origins") or [str(group["origin"])])
         print(f"   cause: {group['count']} x {group['kind']}: {group['detail']} ({origin})")
     print(f"   {len(entries)} leak finding(s)")
     for entry in entries:
