@@ -29,6 +29,7 @@ import pytest
 from pytest_gridgate import partition
 from pytest_gridgate._compat import item_fixture_defs
 from pytest_gridgate.config import get_config
+from pytest_gridgate.per_test import per_test
 from pytest_gridgate.report import GateReport
 
 ENV_SHARD = "GRIDGATE_SHARD"
@@ -189,7 +190,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(ShardGate(config), "gridgate-shard")
+        gate = ShardGate(config)
+        config.pluginmanager.register(gate, "gridgate-shard")
+        per_test(config).each_report(gate.on_report)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -213,7 +216,8 @@ class ShardGate:
         self.seconds: dict[str, float] = {}
         self.worker_plan: ShardPlan | None = None
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    def on_report(self, report: pytest.TestReport) -> None:
+        """Every test report (pytest_gridgate.per_test's hook)."""
         self.ran[report.nodeid] = None
         self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
 

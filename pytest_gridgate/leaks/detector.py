@@ -245,13 +245,13 @@ class LeakDetector:
             self.checks.extend(extra or ())
         self._partition()
 
-    # The baseline is taken by the first plain setup hook (after the wrappers of capture
-    # and logging, which change nothing checked here, and before any fixture runs), and
-    # the comparison made by the outermost teardown wrapper: after every teardown hook and
-    # finalizer, gridgate's own env restoration included, and before the teardown report
-    # is made. Two hook calls per test, the fewest that can bracket it.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    # The baseline is taken first in the first plain setup hook (after the wrappers of
+    # capture and logging, which change nothing checked here, and before any fixture
+    # runs), and the comparison made last by the outermost teardown wrapper: after every
+    # teardown hook and finalizer, gridgate's own env restoration included, and before the
+    # teardown report is made: pytest_gridgate.per_test's outermost bracket, two hook
+    # calls per test (shared with the other gates that work on every test).
+    def before_test(self, item: pytest.Item) -> None:
         self._item = item
         self._excused = _NOTHING
         if (started := _thread_start_count()) != self._threads_at_end:
@@ -329,23 +329,20 @@ class LeakDetector:
             self._excused = self._excused | state.made
         self._finalized.append(state)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
-        try:
-            return (yield)
-        finally:
-            if item is self._item:  # else its setup hook never ran: no baseline
-                self._item = None
-                self._last_nodeid = item.nodeid
-                baseline, self._baseline = self._baseline, []
-                try:
-                    after = list(map(_call, self._snapshots))
-                except Exception:
-                    after = self._snapshot_each()
-                # Nearly every test ends here: nothing to attribute, report or clean up.
-                if baseline != after or self._finalized or self._broken:
-                    self._check(item, baseline)
-                self._threads_at_end = _thread_start_count()
+    def after_test(self, item: pytest.Item) -> None:
+        """Once the test's whole teardown is over, even when it raised."""
+        if item is self._item:  # else its setup hook never ran: no baseline
+            self._item = None
+            self._last_nodeid = item.nodeid
+            baseline, self._baseline = self._baseline, []
+            try:
+                after = list(map(_call, self._snapshots))
+            except Exception:
+                after = self._snapshot_each()
+            # Nearly every test ends here: nothing to attribute, report or clean up.
+            if baseline != after or self._finalized or self._broken:
+                self._check(item, baseline)
+            self._threads_at_end = _thread_start_count()
 
     def _check(self, item: pytest.Item, baseline: list[Any]) -> None:
         found: list[_Found] = []
