@@ -151,7 +151,9 @@ class LeakDetector:
         # Who each reported resource was blamed on (test id, fixture): what it makes later
         # (a leaked thread restarting a process the gate killed) is blamed on them too.
         self._owners: dict[Hashable, tuple[str, str | None]] = {}
-        self._last_nodeid = SESSION_OWNER  # the last test that ran (none: the session)
+        # The last test that ran (None: the session), its id read only when needed: an
+        # item's node id is a property that builds its string in Python.
+        self._last_test: pytest.Item | None = None
         # Threads started between two tests (after one's check, before the next's baseline)
         # are seen by no test: by start numbers (after, up to), the earlier test's.
         self._threads_at_end = 0
@@ -255,8 +257,8 @@ class LeakDetector:
         self._item = item
         self._excused = _NOTHING
         if (started := _thread_start_count()) != self._threads_at_end:
-            if self._last_nodeid != SESSION_OWNER:
-                self._between.append((self._threads_at_end, started, self._last_nodeid))
+            if self._last_test is not None:
+                self._between.append((self._threads_at_end, started, self._last_test.nodeid))
             self._threads_at_end = started
         try:
             self._baseline = list(map(_call, self._baselines))
@@ -289,6 +291,11 @@ class LeakDetector:
                 # Finalizers run last in, first out: this one runs before the fixture's
                 # own teardown code, which registered itself during the setup.
                 fixturedef.addfinalizer(functools.partial(self._finalizing, state))
+
+    @property
+    def _last_nodeid(self) -> str:
+        """The id of the last test that ran (none: the session's owner)."""
+        return self._last_test.nodeid if self._last_test is not None else SESSION_OWNER
 
     def _finalizing(self, state: _FixtureState) -> None:
         state.finalizing = self._snapshot()
@@ -333,7 +340,7 @@ class LeakDetector:
         """Once the test's whole teardown is over, even when it raised."""
         if item is self._item:  # else its setup hook never ran: no baseline
             self._item = None
-            self._last_nodeid = item.nodeid
+            self._last_test = item
             baseline, self._baseline = self._baseline, []
             try:
                 after = list(map(_call, self._snapshots))
