@@ -7,8 +7,9 @@ imports another. See docs/failures.md for how each category is decided.
 
 The exception is looked at where it was raised, in the process that ran the test: a plain
 ``pytest_runtest_makereport`` implementation notes it (only when there is one: a passing
-phase costs one attribute test), and the first ``pytest_runtest_logreport`` attaches the
-entry to the failed report, so that it travels with the report to the xdist controller.
+phase costs one attribute test), and the first ``pytest_runtest_logreport`` hook
+(:mod:`pytest_gridgate.per_test`'s, which calls ``on_report``) attaches the entry to the
+failed report, so that it travels with the report to the xdist controller.
 The controller adds the one kind of failure no worker can report: a worker that died
 (``crash``). What other gates found on the same report decides first: a timeout (the
 timeouts gate's entry, or pytest-timeout's message), a memory limit, a leak that failed
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 
 from pytest_gridgate.config import get_config
+from pytest_gridgate.per_test import per_test
 from pytest_gridgate.report import attach, attached
 from pytest_gridgate.sizes import format_size
 
@@ -193,8 +195,9 @@ class FailureCategories:
     def entry(self, report: pytest.TestReport) -> dict[str, Any]:
         return entry_for(report, self.take(report))
 
-    @pytest.hookimpl(tryfirst=True)  # before xdist sends the report to the controller
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    # Called by pytest_gridgate.per_test's first pytest_runtest_logreport hook: before
+    # xdist sends the report to the controller.
+    def on_report(self, report: pytest.TestReport) -> None:
         if report.failed:
             if not has_entry(report):
                 attach(report, SECTION, self.entry(report))
@@ -233,6 +236,17 @@ def compile_patterns(config: pytest.Config) -> list[re.Pattern[str]]:
                 f"gridgate: {source}: failures.infra[{index}]: not a regular expression: {exc}"
             ) from None
     return compiled
+
+
+def register(config: pytest.Config) -> FailureCategories:
+    """Make this process's categoriser and register it (the failures gate does; the flaky
+    gate, when the failures gate is blocked): its hooks, and ``on_report`` for every test
+    report."""
+    categoriser = FailureCategories(compile_patterns(config))
+    config.stash[PLUGIN_KEY] = categoriser
+    config.pluginmanager.register(categoriser, "gridgate-failures")
+    per_test(config).each_report(categoriser.on_report)
+    return categoriser
 
 
 def plugin(config: pytest.Config) -> FailureCategories | None:

@@ -12,12 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gridgate.categories import (
-    PLUGIN_KEY,
-    SECTION,
-    FailureCategories,
-    compile_patterns,
-)
+from pytest_gridgate.categories import PLUGIN_KEY, SECTION, register
 
 if TYPE_CHECKING:
     from pytest_gridgate.report import GateReport
@@ -32,9 +27,7 @@ def pytest_gridgate_report_sections(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)  # the flaky and quarantine gates use it in theirs
 def pytest_configure(config: pytest.Config) -> None:
-    categories = FailureCategories(compile_patterns(config))
-    config.stash[PLUGIN_KEY] = categories
-    config.pluginmanager.register(categories, "gridgate-failures")
+    register(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -29,6 +29,7 @@ import pytest
 from pytest_gridgate import partition
 from pytest_gridgate._compat import item_fixture_defs
 from pytest_gridgate.config import get_config
+from pytest_gridgate.per_test import per_test
 from pytest_gridgate.report import GateReport
 
 ENV_SHARD = "GRIDGATE_SHARD"
@@ -189,7 +190,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(ShardGate(config), "gridgate-shard")
+        gate = ShardGate(config)
+        config.pluginmanager.register(gate, "gridgate-shard")
+        per_test(config).each_report(gate.on_report)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -209,13 +212,17 @@ class ShardGate:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.ran: dict[str, None] = {}  # ordered set
+        # Seconds by test, in the order the tests first reported: also what ran.
         self.seconds: dict[str, float] = {}
         self.worker_plan: ShardPlan | None = None
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.ran[report.nodeid] = None
-        self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
+    def on_report(self, report: pytest.TestReport) -> None:
+        """Every test report (pytest_gridgate.per_test's hook)."""
+        # Read once: a report's node id is a property that builds its string in Python,
+        # some 2 thousand instructions a read, three reports a test.
+        nodeid = report.nodeid
+        seconds = self.seconds
+        seconds[nodeid] = seconds.get(nodeid, 0.0) + report.duration
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -251,6 +258,9 @@ class ShardGate:
         elsewhere = len(plan.collected) - len(plan.kept)
         if elsewhere and report.counts.get("deselected", 0) >= elsewhere:
             report.counts["deselected"] -= elsewhere  # only -k/-m/--deselect
+        # list() first: the timeouts gate's watchdog thread may take a snapshot while
+        # tests still report, and copying in one C call cannot see the dict change.
+        measured = list(self.seconds.items())
         report.add_section(
             "shard",
             {
@@ -258,13 +268,10 @@ class ShardGate:
                 "total": shard.total,
                 "collected": len(plan.collected),
                 "collected_digest": partition.collected_digest(plan.collected),
-                "ran": list(self.ran),
+                "ran": [nodeid for nodeid, _ in measured],
                 "collected_ids": plan.collected,
             },
         )
-        # list() first: the timeouts gate's watchdog thread may take a snapshot while
-        # tests still report, and copying in one C call cannot see the dict change.
-        measured = list(self.seconds.items())
         report.add_section(
             "durations", [{"nodeid": n, "seconds": round(s, 6)} for n, s in measured]
         )

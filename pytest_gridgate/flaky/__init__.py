@@ -97,9 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     categoriser = categories.plugin(config)
     if categoriser is None:  # the failures gate is blocked: reruns still need categories
-        categoriser = categories.FailureCategories(categories.compile_patterns(config))
-        config.stash[categories.PLUGIN_KEY] = categoriser
-        config.pluginmanager.register(categoriser, "gridgate-failures")
+        categoriser = categories.register(config)
     known = known_tests(config) if settings.new_test_runs else KnownTests(None, "")
     reruns = Reruns(settings, known, categoriser)
     config.stash[_RERUNS_KEY] = reruns

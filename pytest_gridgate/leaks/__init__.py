@@ -1,8 +1,9 @@
 """Per-test leak and zombie detection, with cleanup.
 
-Every test is compared before setup with after teardown (the first ``pytest_runtest_setup``
-hook, and the outermost ``pytest_runtest_teardown`` wrapper, which finishes once every
-teardown hook and finalizer, gridgate's own env restoration included, has run).
+Every test is compared before setup with after teardown (first in the first
+``pytest_runtest_setup`` hook, and last in the outermost ``pytest_runtest_teardown``
+wrapper, which finishes once every teardown hook and finalizer, gridgate's own env
+restoration included, has run: :mod:`pytest_gridgate.per_test`'s outermost bracket).
 What a class-, module-, package- or session-scoped fixture creates belongs to the fixture:
 it is excused for the test that first requested it, and checked when the fixture is
 finalized, against the fixture. Findings become entries of the ``leaks`` section of the
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_gridgate.config import get_config
+from pytest_gridgate.per_test import per_test
 from pytest_gridgate.settings.leaks import LeakSettings
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     detector = LeakDetector(config, settings)
     config.stash[_DETECTOR_KEY] = detector
     config.pluginmanager.register(detector, "gridgate-leaks")
+    per_test(config).around(detector.before_test, detector.after_test, outermost=True)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

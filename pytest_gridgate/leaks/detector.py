@@ -151,7 +151,9 @@ class LeakDetector:
         # Who each reported resource was blamed on (test id, fixture): what it makes later
         # (a leaked thread restarting a process the gate killed) is blamed on them too.
         self._owners: dict[Hashable, tuple[str, str | None]] = {}
-        self._last_nodeid = SESSION_OWNER  # the last test that ran (none: the session)
+        # The last test that ran (None: the session), its id read only when needed: an
+        # item's node id is a property that builds its string in Python.
+        self._last_test: pytest.Item | None = None
         # Threads started between two tests (after one's check, before the next's baseline)
         # are seen by no test: by start numbers (after, up to), the earlier test's.
         self._threads_at_end = 0
@@ -245,18 +247,18 @@ class LeakDetector:
             self.checks.extend(extra or ())
         self._partition()
 
-    # The baseline is taken by the first plain setup hook (after the wrappers of capture
-    # and logging, which change nothing checked here, and before any fixture runs), and
-    # the comparison made by the outermost teardown wrapper: after every teardown hook and
-    # finalizer, gridgate's own env restoration included, and before the teardown report
-    # is made. Two hook calls per test, the fewest that can bracket it.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    # The baseline is taken first in the first plain setup hook (after the wrappers of
+    # capture and logging, which change nothing checked here, and before any fixture
+    # runs), and the comparison made last by the outermost teardown wrapper: after every
+    # teardown hook and finalizer, gridgate's own env restoration included, and before the
+    # teardown report is made: pytest_gridgate.per_test's outermost bracket, two hook
+    # calls per test (shared with the other gates that work on every test).
+    def before_test(self, item: pytest.Item) -> None:
         self._item = item
         self._excused = _NOTHING
         if (started := _thread_start_count()) != self._threads_at_end:
-            if self._last_nodeid != SESSION_OWNER:
-                self._between.append((self._threads_at_end, started, self._last_nodeid))
+            if self._last_test is not None:
+                self._between.append((self._threads_at_end, started, self._last_test.nodeid))
             self._threads_at_end = started
         try:
             self._baseline = list(map(_call, self._baselines))
@@ -289,6 +291,11 @@ class LeakDetector:
                 # Finalizers run last in, first out: this one runs before the fixture's
                 # own teardown code, which registered itself during the setup.
                 fixturedef.addfinalizer(functools.partial(self._finalizing, state))
+
+    @property
+    def _last_nodeid(self) -> str:
+        """The id of the last test that ran (none: the session's owner)."""
+        return self._last_test.nodeid if self._last_test is not None else SESSION_OWNER
 
     def _finalizing(self, state: _FixtureState) -> None:
         state.finalizing = self._snapshot()
@@ -329,23 +336,20 @@ class LeakDetector:
             self._excused = self._excused | state.made
         self._finalized.append(state)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
-        try:
-            return (yield)
-        finally:
-            if item is self._item:  # else its setup hook never ran: no baseline
-                self._item = None
-                self._last_nodeid = item.nodeid
-                baseline, self._baseline = self._baseline, []
-                try:
-                    after = list(map(_call, self._snapshots))
-                except Exception:
-                    after = self._snapshot_each()
-                # Nearly every test ends here: nothing to attribute, report or clean up.
-                if baseline != after or self._finalized or self._broken:
-                    self._check(item, baseline)
-                self._threads_at_end = _thread_start_count()
+    def after_test(self, item: pytest.Item) -> None:
+        """Once the test's whole teardown is over, even when it raised."""
+        if item is self._item:  # else its setup hook never ran: no baseline
+            self._item = None
+            self._last_test = item
+            baseline, self._baseline = self._baseline, []
+            try:
+                after = list(map(_call, self._snapshots))
+            except Exception:
+                after = self._snapshot_each()
+            # Nearly every test ends here: nothing to attribute, report or clean up.
+            if baseline != after or self._finalized or self._broken:
+                self._check(item, baseline)
+            self._threads_at_end = _thread_start_count()
 
     def _check(self, item: pytest.Item, baseline: list[Any]) -> None:
         found: list[_Found] = []

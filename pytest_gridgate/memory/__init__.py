@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_gridgate.config import get_config
+from pytest_gridgate.per_test import per_test
 from pytest_gridgate.sizes import ByteSize, format_size
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
     gate = MemoryGate(config, settings)
     config.stash[_GATE_KEY] = gate
     config.pluginmanager.register(gate, "gridgate-memory")
+    per_test(config).around(gate.before_test, gate.after_test)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

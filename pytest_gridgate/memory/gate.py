@@ -81,8 +81,9 @@ class MemoryGate:
 
     # ------------------------------------------------------------------ per test
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    # Both ends are pytest_gridgate.per_test's inner bracket (inside the leak check's):
+    # before the setup of each test, and as the last plain teardown hook.
+    def before_test(self, item: pytest.Item) -> None:
         if self._first:
             # Collection and start-up: the peak before the first reset.
             self._first = False
@@ -99,11 +100,10 @@ class MemoryGate:
         if self.bad_markers and item in self.bad_markers:
             pytest.fail(self.bad_markers[item], pytrace=False)
 
-    # A plain hook, last: after pytest's own teardown hook has run every finalizer, and
-    # cheaper per test than a wrapper. When a finalizer raises, the hooks after it do not
-    # run and that test (failed in its teardown already) goes unmeasured.
-    @pytest.hookimpl(trylast=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+    # After pytest's own teardown hook has run every finalizer. When a finalizer raises,
+    # the teardown hooks after it do not run, nor this, and that test (failed in its
+    # teardown already) goes unmeasured.
+    def after_test(self, item: pytest.Item) -> None:
         if item is not self._item:  # its setup hook never ran: no start
             return
         self._item = None
