@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import random
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_gridgate.settings import ScanSettings
-from scanners.finding import ParseFailure
+from scanners.finding import ParseFailure, parse_failure
 from scanners.globs import glob_matches
 from scanners.rules import allow_in_matches, check_python
 
@@ -78,6 +79,54 @@ def test_syntax_is_only_checked_when_parsing_is_needed() -> None:
     assert check_python("m.py", broken, SETTINGS, lambda code: code == "GG001") == []
     with pytest.raises(ParseFailure):
         check_python("m.py", broken, SETTINGS, lambda code: code in ("GG000", "GG001"))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"nonlocal x\n",
+        b"x = 1\nfrom __future__ import annotations\n",
+        b"from __future__ import braces\n",
+        b"def f(a, a):\n    pass\n",
+        b"def f():\n    x = 1\n    global x\n",
+    ],
+)
+def test_what_the_parser_accepts_is_no_syntax_error(source: bytes) -> None:
+    # Python's compiler rejects these after parsing; ast.parse (and so GG000) accepts them.
+    # A file no rule looks into gets a cheaper syntax check that must agree.
+    ast.parse(source)
+    assert check_python("m.py", source, SETTINGS, everything) == []
+    with_a_rule = b"import asyncio\nasyncio.get_event_loop()\n" + source
+    assert [f.rule for f in check_python("m.py", with_a_rule, SETTINGS, everything)] == ["GG001"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"def f(:\n    pass\n",
+        b"x = 1\n  y = 2\n",
+        b"if x:\n\tpass\n        pass\n",
+        b"s = 'unterminated\n",
+        b"x = '\xff\xfe'\n",
+        b"x = 1\x00\n",
+        b"# -*- coding: no-such-codec -*-\nx = 1\n",
+        b"x = " + b"(" * 3000 + b"1" + b")" * 3000 + b"\n",
+        b"x = 1" + b" + 1" * 100_000 + b"\n",
+    ],
+)
+def test_a_file_no_rule_looks_into_fails_as_ast_parse_does(source: bytes) -> None:
+    try:
+        ast.parse(source, "m.py")
+    except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError) as exc:
+        expected = parse_failure(exc)
+    with pytest.raises(ParseFailure) as failure:
+        check_python("m.py", source, SETTINGS, everything)
+    found = failure.value
+    assert (found.message, found.line, found.column) == (
+        expected.message,
+        expected.line,
+        expected.column,
+    )
 
 
 def test_large_generated_file() -> None:

@@ -23,7 +23,8 @@ from scanners.rules.names import module_name_for
 from scanners.rules.registry import registry
 from scanners.rules.rule import Violation
 from scanners.rules.skeleton import skeleton
-from scanners.rules.tiers import candidate_rules, passes_tokens
+from scanners.rules.syntax import check_syntax
+from scanners.rules.tiers import ast_candidates, candidate_rules, passes_tokens, past_tokens
 
 
 def parse_module(source: bytes) -> cst.Module:
@@ -65,10 +66,16 @@ def _check(
     path: str, source: bytes, settings: ScanSettings, selected: Callable[[str], bool]
 ) -> list[Finding]:
     rules = [cls(settings, path) for code, cls in registry()[0].items() if selected(code)]
+    left = past_tokens(source, rules)
+    if not left:
+        # Most files: nothing to look into, only GG000's check, without an ``ast`` tree.
+        if selected("GG000"):
+            check_syntax(path, source)
+        return []
     facts = AstFacts(path, source)
     if selected("GG000"):
         facts.tree  # noqa: B018 - parsing is the syntax check
-    left, needed = candidate_rules(source, rules, facts)
+    left, needed = ast_candidates(left, facts)
     if not left:
         return []
     parsed, positions = source, facts

@@ -258,15 +258,25 @@ def _callee_names(rules: list[Rule]) -> set[str] | None:
     return names
 
 
+def past_tokens(source: bytes, rules: list[Rule]) -> list[Rule]:
+    """The rules that survive the byte tier (tier 1)."""
+    seen: dict[bytes, bool] = {}
+    return [rule for rule in rules if passes_tokens(rule, source, seen)]
+
+
 def candidate_rules(
     source: bytes, rules: list[Rule], facts: AstFacts
 ) -> tuple[list[Rule], set[int] | None]:
     """The rules that survive the byte and ``ast`` tiers, and the lines they need to see
     (None: the whole file)."""
+    return ast_candidates(past_tokens(source, rules), facts)
+
+
+def ast_candidates(left: list[Rule], facts: AstFacts) -> tuple[list[Rule], set[int] | None]:
+    """Of the rules ``left`` after the byte tier, those that survive the ``ast`` tier
+    (tier 2), and the lines they need to see (None: the whole file)."""
     kept: list[Rule] = []
     needed: set[int] | None = set()
-    seen: dict[bytes, bool] = {}
-    left = [rule for rule in rules if passes_tokens(rule, source, seen)]
     callees = _callee_names(left)
     if callees is not None:
         facts.restrict_calls(callees)
