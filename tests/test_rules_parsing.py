@@ -12,7 +12,8 @@ import pytest
 from pytest_gridgate.settings import ScanSettings
 from scanners.finding import ParseFailure, parse_failure
 from scanners.globs import glob_matches
-from scanners.rules import allow_in_matches, check_python
+from scanners.rules import RULES, allow_in_matches, check_python
+from scanners.rules.tiers import past_tokens
 
 SETTINGS = ScanSettings()
 
@@ -294,3 +295,44 @@ def test_a_declared_definition_is_seen_whole_in_a_large_file() -> None:
     broken = source.replace(b"self.update_execution_metrics(", b"self.log(")
     found = check_python("app/tool_runner.py", broken, settings, everything)
     assert [(f.rule, f.line) for f in found] == [("GG007", 2)]
+
+
+@pytest.mark.parametrize(
+    ("source", "rule"),
+    [
+        (b"import sys\ndef f():\n    sys.exit(1)\n", "GG004"),
+        (b"import sys\ndef f():\n    sys.exit \\\n        (1)\n", "GG004"),
+        (b"import sys\ndef f():\n    (sys.exit)(1)\n", "GG004"),
+        (b"import sys\ndef f():\n    g(sys.exit  # why\n      (1))\n", "GG004"),
+        (b"import sys\ndef f():\n    g(sys.exit\r\n      (1))\n", "GG004"),
+        (b"import sys\ndef f():\n    sys.exit\t\f(1)\n", "GG004"),
+        (b"from sys import exit as stop\ndef f():\n    stop(1)\n", "GG004"),
+        (b"from sys import (exit\n    as stop)\ndef f():\n    stop(1)\n", "GG004"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell=True)\n", "GG005"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell\n    =True)\n", "GG005"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell  # why\n    =True)\n", "GG005"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell \\\n    =True)\n", "GG005"),
+        (b"import asyncio\ndef f(loop):\n    loop.run_until_complete\\\n(g())\n", "GG002"),
+    ],
+)
+def test_a_callee_or_keyword_spelled_any_way_a_call_allows_is_found(
+    source: bytes, rule: str
+) -> None:
+    # The byte tier counts a callee's name only where a call (or an import alias) can
+    # follow it and a keyword only where `=` can: every spelling Python allows must pass.
+    assert [f.rule for f in check_python("m.py", source, SETTINGS, everything)] == [rule]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"import sys\n# exit the loop when done\n",
+        b"import sys\ndef f():\n    '''Exit and quit are words.'''\n",
+        b"import subprocess\nRUN = 'the shell is True to its name'\n",
+    ],
+)
+def test_a_callee_or_keyword_in_prose_passes_no_byte_tier(source: bytes) -> None:
+    # Such a file needs no ast at all, only the syntax check.
+    rules = [cls(SETTINGS, "m.py") for cls in RULES.values()]
+    assert past_tokens(source, rules) == []
+    assert check_python("m.py", source, SETTINGS, everything) == []
