@@ -96,8 +96,8 @@ def main(argv: list[str]) -> int:
     total = time.process_time() - started
     print(f"{root}: {len(files)} files, {findings} findings")
     for phase, seconds in sorted(clock.totals.items(), key=lambda item: -item[1]):
-        print(f"  {phase:<46} {seconds:6.2f} s  {100 * seconds / total:5.1f} %")
-    print(f"  {'total CPU (one process)':<46} {total:6.2f} s")
+        print(f"  {phase:<52} {seconds:6.2f} s  {100 * seconds / total:5.1f} %")
+    print(f"  {'total CPU (one process)':<52} {total:6.2f} s")
     return 0
 
 
