@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -375,3 +376,41 @@ def test_a_checked_file_leaves_no_ast_to_the_cyclic_collector() -> None:
         gc.garbage.clear()
     assert [f.rule for f in found] == ["GG004"]
     assert left == []
+
+
+def test_statement_bodies_lists_every_block_in_source_order() -> None:
+    from scanners.rules.ast_facts import statement_bodies
+
+    source = (
+        "match x:\n    case 1:\n        a = 1\n    case _:\n        b = 1\n"
+        "try:\n    c = 1\nexcept E:\n    d = 1\nelse:\n    e = 1\nfinally:\n    f = 1\n"
+        "for i in x:\n    g = 1\nelse:\n    h = 1\n"
+        "while x:\n    i = 1\n"
+        "if x:\n    j = 1\nelif y:\n    k = 1\n"
+        "async def m():\n    async with a:\n        n = 1\n"
+        "class C:\n    o = 1\n"
+        "p = 1\n"
+    )
+    if sys.version_info >= (3, 11):
+        source += "try:\n    q = 1\nexcept* E:\n    r = 1\n"
+
+    def names(statement: ast.stmt) -> list[list[str]]:
+        return [
+            [ast.unparse(inner).split()[0] for inner in body]
+            for body in statement_bodies(statement)
+        ]
+
+    found = [names(statement) for statement in ast.parse(source).body]
+    expected = [
+        [["a"], ["b"]],
+        [["c"], ["d"], ["e"], ["f"]],
+        [["g"], ["h"]],
+        [["i"], []],
+        [["j"], ["if"]],
+        [["async"]],
+        [["o"]],
+        [],
+    ]
+    if sys.version_info >= (3, 11):
+        expected.append([["q"], ["r"], [], []])
+    assert found == expected
