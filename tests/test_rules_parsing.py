@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
 
 from pytest_gridgate.settings import ScanSettings
-from scanners.finding import ParseFailure
+from scanners.finding import ParseFailure, parse_failure
 from scanners.globs import glob_matches
-from scanners.rules import allow_in_matches, check_python
+from scanners.rules import RULES, allow_in_matches, check_python
+from scanners.rules.tiers import past_tokens
 
 SETTINGS = ScanSettings()
 
@@ -78,6 +81,54 @@ def test_syntax_is_only_checked_when_parsing_is_needed() -> None:
     assert check_python("m.py", broken, SETTINGS, lambda code: code == "GG001") == []
     with pytest.raises(ParseFailure):
         check_python("m.py", broken, SETTINGS, lambda code: code in ("GG000", "GG001"))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"nonlocal x\n",
+        b"x = 1\nfrom __future__ import annotations\n",
+        b"from __future__ import braces\n",
+        b"def f(a, a):\n    pass\n",
+        b"def f():\n    x = 1\n    global x\n",
+    ],
+)
+def test_what_the_parser_accepts_is_no_syntax_error(source: bytes) -> None:
+    # Python's compiler rejects these after parsing; ast.parse (and so GG000) accepts them.
+    # A file no rule looks into gets a cheaper syntax check that must agree.
+    ast.parse(source)
+    assert check_python("m.py", source, SETTINGS, everything) == []
+    with_a_rule = b"import asyncio\nasyncio.get_event_loop()\n" + source
+    assert [f.rule for f in check_python("m.py", with_a_rule, SETTINGS, everything)] == ["GG001"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"def f(:\n    pass\n",
+        b"x = 1\n  y = 2\n",
+        b"if x:\n\tpass\n        pass\n",
+        b"s = 'unterminated\n",
+        b"x = '\xff\xfe'\n",
+        b"x = 1\x00\n",
+        b"# -*- coding: no-such-codec -*-\nx = 1\n",
+        b"x = " + b"(" * 3000 + b"1" + b")" * 3000 + b"\n",
+        b"x = 1" + b" + 1" * 100_000 + b"\n",
+    ],
+)
+def test_a_file_no_rule_looks_into_fails_as_ast_parse_does(source: bytes) -> None:
+    try:
+        ast.parse(source, "m.py")
+    except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError) as exc:
+        expected = parse_failure(exc)
+    with pytest.raises(ParseFailure) as failure:
+        check_python("m.py", source, SETTINGS, everything)
+    found = failure.value
+    assert (found.message, found.line, found.column) == (
+        expected.message,
+        expected.line,
+        expected.column,
+    )
 
 
 def test_large_generated_file() -> None:
@@ -245,3 +296,121 @@ def test_a_declared_definition_is_seen_whole_in_a_large_file() -> None:
     broken = source.replace(b"self.update_execution_metrics(", b"self.log(")
     found = check_python("app/tool_runner.py", broken, settings, everything)
     assert [(f.rule, f.line) for f in found] == [("GG007", 2)]
+
+
+@pytest.mark.parametrize(
+    ("source", "rule"),
+    [
+        (b"import sys\ndef f():\n    sys.exit(1)\n", "GG004"),
+        (b"import sys\ndef f():\n    sys.exit \\\n        (1)\n", "GG004"),
+        (b"import sys\ndef f():\n    (sys.exit)(1)\n", "GG004"),
+        (b"import sys\ndef f():\n    g(sys.exit  # why\n      (1))\n", "GG004"),
+        (b"import sys\ndef f():\n    g(sys.exit\r\n      (1))\n", "GG004"),
+        (b"import sys\ndef f():\n    sys.exit\t\f(1)\n", "GG004"),
+        (b"from sys import exit as stop\ndef f():\n    stop(1)\n", "GG004"),
+        (b"from sys import (exit\n    as stop)\ndef f():\n    stop(1)\n", "GG004"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell=True)\n", "GG005"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell\n    =True)\n", "GG005"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell  # why\n    =True)\n", "GG005"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell \\\n    =True)\n", "GG005"),
+        (b"import asyncio\ndef f(loop):\n    loop.run_until_complete\\\n(g())\n", "GG002"),
+    ],
+)
+def test_a_callee_or_keyword_spelled_any_way_a_call_allows_is_found(
+    source: bytes, rule: str
+) -> None:
+    # The byte tier counts a callee's name only where a call (or an import alias) can
+    # follow it and a keyword only where `=` can: every spelling Python allows must pass.
+    assert [f.rule for f in check_python("m.py", source, SETTINGS, everything)] == [rule]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"import sys\n# exit the loop when done\n",
+        b"import sys\ndef f():\n    '''Exit and quit are words.'''\n",
+        b"import subprocess\nRUN = 'the shell is True to its name'\n",
+    ],
+)
+def test_a_callee_or_keyword_in_prose_passes_no_byte_tier(source: bytes) -> None:
+    # Such a file needs no ast at all, only the syntax check.
+    rules = [cls(SETTINGS, "m.py") for cls in RULES.values()]
+    assert past_tokens(source, rules) == []
+    assert check_python("m.py", source, SETTINGS, everything) == []
+
+
+def test_the_parse_builds_the_tree_libcst_validates_and_validation_comes_back() -> None:
+    # libcst's per-node validation is skipped while its parser builds the tree (issue 15),
+    # and only then: a node made afterwards, e.g. a rule's replacement, is validated.
+    import libcst as cst
+
+    from scanners.rules.checker import parse_module
+
+    source = Path(__file__).read_bytes()
+    assert parse_module(source).deep_equals(cst.parse_module(source))
+    assert parse_module(source).bytes == source
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("")
+    with pytest.raises(ParseFailure):
+        parse_module(b"def f(:\n")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("")
+
+
+def test_a_checked_file_leaves_no_ast_to_the_cyclic_collector() -> None:
+    # The checker keeps the cyclic collector off while it works, so a tree caught in a
+    # reference cycle (the skeleton's recursive closure held the stubbed definitions) was
+    # walked and freed by the next collection: a third of a second over the stdlib.
+    import gc
+
+    functions = "".join(f"def f{i}(x):\n    return [x * {i}]\n\n" for i in range(200))
+    source = f"import sys\n{functions}def stop():\n    sys.exit(1)\n".encode()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        found = check_python("m.py", source, SETTINGS, everything)
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, ast.AST)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert [f.rule for f in found] == ["GG004"]
+    assert left == []
+
+
+def test_statement_bodies_lists_every_block_in_source_order() -> None:
+    from scanners.rules.ast_facts import statement_bodies
+
+    source = (
+        "match x:\n    case 1:\n        a = 1\n    case _:\n        b = 1\n"
+        "try:\n    c = 1\nexcept E:\n    d = 1\nelse:\n    e = 1\nfinally:\n    f = 1\n"
+        "for i in x:\n    g = 1\nelse:\n    h = 1\n"
+        "while x:\n    i = 1\n"
+        "if x:\n    j = 1\nelif y:\n    k = 1\n"
+        "async def m():\n    async with a:\n        n = 1\n"
+        "class C:\n    o = 1\n"
+        "p = 1\n"
+    )
+    if sys.version_info >= (3, 11):
+        source += "try:\n    q = 1\nexcept* E:\n    r = 1\n"
+
+    def names(statement: ast.stmt) -> list[list[str]]:
+        return [
+            [ast.unparse(inner).split()[0] for inner in body]
+            for body in statement_bodies(statement)
+        ]
+
+    found = [names(statement) for statement in ast.parse(source).body]
+    expected = [
+        [["a"], ["b"]],
+        [["c"], ["d"], ["e"], ["f"]],
+        [["g"], ["h"]],
+        [["i"], []],
+        [["j"], ["if"]],
+        [["async"]],
+        [["o"]],
+        [],
+    ]
+    if sys.version_info >= (3, 11):
+        expected.append([["q"], ["r"], [], []])
+    assert found == expected

@@ -306,18 +306,30 @@ _KEPT: dict[type[ast.AST], type[ast.AST]] = {
 
 def statement_bodies(statement: ast.stmt) -> list[list[ast.stmt]]:
     """The statement lists directly inside ``statement``, in source order."""
-    if isinstance(statement, ast.Try) or type(statement).__name__ == "TryStar":
+    statement_type = type(statement)
+    fields = _BODY_FIELDS.get(statement_type)
+    if fields is None:
+        fields = _BODY_FIELDS[statement_type] = tuple(
+            name for name in ("body", "orelse") if name in statement_type._fields
+        )
+    if not fields:  # most statements: an expression, an assignment, a return
+        return []
+    if statement_type is ast.Try or statement_type.__name__ == "TryStar":
         bodies = [statement.body]  # type: ignore[attr-defined]
         bodies += [handler.body for handler in statement.handlers]  # type: ignore[attr-defined]
         return [*bodies, statement.orelse, statement.finalbody]  # type: ignore[attr-defined]
-    if isinstance(statement, ast.Match):
-        return [case.body for case in statement.cases]
+    if statement_type is ast.Match:
+        return [case.body for case in statement.cases]  # type: ignore[attr-defined]
     found = []
-    for name in ("body", "orelse"):
-        value = getattr(statement, name, None)
+    for name in fields:
+        value = getattr(statement, name)
         if isinstance(value, list):
             found.append(value)
     return found
+
+
+# The fields of each statement type that may hold statement lists (none for most types).
+_BODY_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {ast.Match: ("cases",)}
 
 
 _AST_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}

@@ -66,6 +66,11 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
         index = bisect.bisect_left(wanted, first)
         return index < len(wanted) and wanted[index] <= last
 
+    # Statement lists still to visit. A work list, not recursion: a recursive closure holds
+    # itself, a reference cycle that kept the stubbed definitions' whole ``ast`` subtrees
+    # alive until the cyclic collector (off while the checker works) walked them all.
+    bodies: list[list[ast.stmt]] = [facts.tree.body]
+
     def visit(body: list[ast.stmt]) -> None:
         run: list[tuple[ast.stmt, int, int]] = []  # consecutive definitions to stub
         for statement in body:
@@ -86,8 +91,7 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
                 _stub_value(statement)
             # A compound statement's own lines bind names (``for x in``, ``with as``,
             # ``except E as e``) and stay; its body is stubbed like any other.
-            for inner in statement_bodies(statement):
-                visit(inner)
+            bodies.extend(statement_bodies(statement))
         if run:
             _stub(run)
 
@@ -115,7 +119,8 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
         runs.append((begin, end, definitions))
 
     runs: list[tuple[int, int, list[ast.stmt]]] = []
-    visit(facts.tree.body)
+    while bodies:
+        visit(bodies.pop())
     ranges = sorted([(b, e) for b, e, _ in stubs] + [(b, e) for b, e, _ in runs])
     if sum(end - begin for begin, end in ranges) < MIN_SAVING * len(source):
         return None  # even empty stubs would not save enough

@@ -6,7 +6,10 @@ derives, with no line of rule-specific code:
 
 1. the words the file's bytes must hold (every name a match must spell: the last name of a
    call target, since an import under any alias still spells it; each part of a module;
-   ``async`` too for a rule that only looks inside ``async def``);
+   ``async`` too for a rule that only looks inside ``async def``). A callee's last name
+   counts only where a call or an import alias can follow it, a keyword only where ``=``
+   can, so that the word in a comment, a docstring or prose (``exit the loop``, ``shell
+   command``) does not send the file to the ``ast`` tier;
 2. the lines of the file's ``ast`` that may hold a match (:class:`~scanners.rules.ast_facts.
    AstFacts` resolves loosely, so "may" errs towards yes), plus the lines of what the
    match's check reads (``needs``). Only those lines' definitions are parsed by libcst
@@ -20,6 +23,7 @@ declares nothing has every file parsed.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Collection, Iterator
 
 from scanners.rules.ast_facts import AstFacts, CallFact
@@ -35,6 +39,17 @@ from scanners.rules.rule import Rule
 
 Words = tuple[bytes, ...]  # at least one of them
 Requirement = tuple[Words, ...]  # every group of words
+
+# A word ending in CALLEE is the last name of a callee: it counts only where what may
+# stand between a name and its call's ``(`` follows it (``(`` itself; ``)`` of a
+# parenthesised callee; a comment, line break or continuation inside brackets), or
+# ``as`` (an import that binds it under another name, which the call then spells). A word
+# ending in KEYWORD is a keyword argument's name: it counts only where ``=`` can follow.
+CALLEE, KEYWORD = b"(", b"="
+_AFTER = {
+    CALLEE: re.compile(rb"[ \t\f]*(?:[()#\\\r\n]|as\b)"),
+    KEYWORD: re.compile(rb"[ \t\f]*[=#\\\r\n]"),
+}
 
 
 def _last(name: str) -> str:
@@ -80,22 +95,28 @@ def _required_words(
     # per package the file is in, and per settings-dependent part of the declaration.
     # Within a requirement the words checked first are the ones most files hold or all
     # requirements share (a module, ``async``), so that a missing one ends it early.
-    def qualified(name: str) -> list[str]:
+    callee, keyword_name = CALLEE.decode(), KEYWORD.decode()
+
+    def qualified(name: str, last_suffix: str = "") -> list[str]:
         head = name.partition(".")[0]
         if head in ("builtins", top_package) or "." not in name:
-            return [_last(name)]
-        return [head, _last(name)]
+            return [_last(name) + last_suffix]
+        return [head, _last(name) + last_suffix]
 
     def needed(target: str) -> list[list[str]]:
-        return [[_last(call) for call in rule.needs[target]]] if target in rule.needs else []
+        if target not in rule.needs:
+            return []
+        return [[_last(call) + callee for call in rule.needs[target]]]
 
     calls: list[list[list[str]]] = [
-        [[word] for word in qualified(target)] + needed(target) for target in rule.calls
+        [[word] for word in qualified(target, callee)] + needed(target) for target in rule.calls
     ]
-    calls += [[[method], *needed(method)] for method in rule.methods]
-    calls += [[[name]] for name in called_names]
+    calls += [[[method + callee], *needed(method)] for method in rule.methods]
+    calls += [[[name + callee]] for name in called_names]
     calls += [
-        [[repr(value)], [keyword]] if isinstance(value, bool) else [[keyword]]
+        [[repr(value)], [keyword + keyword_name]]
+        if isinstance(value, bool)
+        else [[keyword + keyword_name]]
         for keyword, value in rule.keywords.items()
     ]
     if rule.only_in_async:
@@ -119,11 +140,22 @@ def _required_words(
     return tuple(requirements)
 
 
+def _spelled(source: bytes, word: bytes) -> bool:
+    """Whether ``word`` (with its CALLEE or KEYWORD suffix, if any) occurs in ``source``."""
+    after = _AFTER.get(word[-1:])
+    if after is None:
+        return next(whole_word_offsets(source, word), None) is not None
+    name = word[:-1]
+    return any(
+        after.match(source, offset + len(name)) for offset in whole_word_offsets(source, name)
+    )
+
+
 def _holds(source: bytes, words: Words, seen: dict[bytes, bool]) -> bool:
     for word in words:
         found = seen.get(word)
         if found is None:
-            found = seen[word] = next(whole_word_offsets(source, word), None) is not None
+            found = seen[word] = _spelled(source, word)
         if found:
             return True
     return False
@@ -258,15 +290,25 @@ def _callee_names(rules: list[Rule]) -> set[str] | None:
     return names
 
 
+def past_tokens(source: bytes, rules: list[Rule]) -> list[Rule]:
+    """The rules that survive the byte tier (tier 1)."""
+    seen: dict[bytes, bool] = {}
+    return [rule for rule in rules if passes_tokens(rule, source, seen)]
+
+
 def candidate_rules(
     source: bytes, rules: list[Rule], facts: AstFacts
 ) -> tuple[list[Rule], set[int] | None]:
     """The rules that survive the byte and ``ast`` tiers, and the lines they need to see
     (None: the whole file)."""
+    return ast_candidates(past_tokens(source, rules), facts)
+
+
+def ast_candidates(left: list[Rule], facts: AstFacts) -> tuple[list[Rule], set[int] | None]:
+    """Of the rules ``left`` after the byte tier, those that survive the ``ast`` tier
+    (tier 2), and the lines they need to see (None: the whole file)."""
     kept: list[Rule] = []
     needed: set[int] | None = set()
-    seen: dict[bytes, bool] = {}
-    left = [rule for rule in rules if passes_tokens(rule, source, seen)]
     callees = _callee_names(left)
     if callees is not None:
         facts.restrict_calls(callees)
