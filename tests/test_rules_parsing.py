@@ -339,24 +339,6 @@ def test_a_callee_or_keyword_in_prose_passes_no_byte_tier(source: bytes) -> None
     assert check_python("m.py", source, SETTINGS, everything) == []
 
 
-def test_the_parse_builds_the_tree_libcst_validates_and_validation_comes_back() -> None:
-    # libcst's per-node validation is skipped while its parser builds the tree (issue 15),
-    # and only then: a node made afterwards, e.g. a rule's replacement, is validated.
-    import libcst as cst
-
-    from scanners.rules.checker import parse_module
-
-    source = Path(__file__).read_bytes()
-    assert parse_module(source).deep_equals(cst.parse_module(source))
-    assert parse_module(source).bytes == source
-    with pytest.raises(cst.CSTValidationError):
-        cst.Name("")
-    with pytest.raises(ParseFailure):
-        parse_module(b"def f(:\n")
-    with pytest.raises(cst.CSTValidationError):
-        cst.Name("")
-
-
 def test_a_checked_file_leaves_no_ast_to_the_cyclic_collector() -> None:
     # The checker keeps the cyclic collector off while it works, so a tree caught in a
     # reference cycle (the skeleton's recursive closure held the stubbed definitions) was

@@ -27,32 +27,10 @@ from scanners.rules.syntax import check_syntax
 from scanners.rules.tiers import ast_candidates, candidate_rules, passes_tokens, past_tokens
 
 
-def _skip_validation(node: cst.CSTNode) -> None:
-    """In place of ``CSTNode.__post_init__`` while libcst's own parser builds a tree."""
-
-
-@contextlib.contextmanager
-def _parser_built_nodes() -> Iterator[None]:
-    """libcst validates every node it constructs (``CSTNode.__post_init__``), a check meant
-    for trees written by hand: what its parser builds from a file is valid by construction,
-    and the check is a seventh of the parse. Only the parse goes without it; a rule's
-    replacement node is validated as usual."""
-    original = cst.CSTNode.__dict__.get("__post_init__")
-    if original is None:  # pragma: no cover - a libcst that validates elsewhere
-        yield
-        return
-    cst.CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign, assignment]
-    try:
-        yield
-    finally:
-        cst.CSTNode.__post_init__ = original  # type: ignore[method-assign]
-
-
 def parse_module(source: bytes) -> cst.Module:
     """libcst's parse, with every failure turned into a :class:`ParseFailure`."""
     try:
-        with _parser_built_nodes():
-            return cst.parse_module(source)
+        return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         raise ParseFailure(
             f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1
