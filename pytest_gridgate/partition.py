@@ -18,7 +18,6 @@ import bisect
 import hashlib
 import heapq
 import json
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -153,6 +152,10 @@ def estimates(nodeids: Sequence[str], durations: Mapping[str, float]) -> dict[st
     work); the median rather than the mean, so one slow test does not make every new
     neighbour slow.
     """
+    # Imported here, not at the top: every run imports this module (the shard gate), and
+    # statistics (with fractions) is only needed by a sharded run.
+    import statistics
+
     by_module: dict[str, list[float]] = {}
     for nodeid, seconds in durations.items():
         by_module.setdefault(module_key(nodeid), []).append(seconds)

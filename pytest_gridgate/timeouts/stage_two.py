@@ -28,7 +28,6 @@ from pytest_gridgate.timeouts.defaults import timeout_plugin
 from pytest_gridgate.timeouts.reports import SECTION
 from pytest_gridgate.timeouts.run import TimeoutRun
 from pytest_gridgate.timeouts.state import COLLECTION_INDEX
-from pytest_gridgate.timeouts.supervisor import Supervisor
 from pytest_gridgate.timeouts.watchdog import Armed
 
 # The real os._exit, taken when gridgate is imported (before the hard_exit gate wraps it
@@ -54,6 +53,10 @@ class StageTwo:
             return
         if not settings.collection and timeout_plugin(config) is None:
             return
+        # Imported only here: a run without a supervisor (kill_after = 0, collect-only, the
+        # xdist controller) does not pay for the module and mmap at start-up.
+        from pytest_gridgate.timeouts.supervisor import Supervisor
+
         spec = {"record": run.worker_record, **gate_report.output_paths(config)}
         try:
             supervisor = Supervisor(spec, (run.stdout_fd, run.stderr_fd))
