@@ -260,7 +260,14 @@ class ProcessCheck:
                 name = "?"
             detail = f"pid {proc.pid} '{name}' exited but was never waited for"
             # Pending: a thread of the test's code may be about to wait for it.
-            return Leak("zombie", key, detail, pending=True, cleanup=lambda: _reaped(proc.pid))
+            return Leak(
+                "zombie",
+                key,
+                detail,
+                pending=True,
+                cleanup=lambda: _reaped(proc.pid),
+                still_there=lambda: _start_time(key[0]) == key[1],  # until it is reaped
+            )
         if not self.processes:
             return None
         cmdline = describe(proc)
@@ -273,7 +280,15 @@ class ProcessCheck:
         cleanup = (lambda: _killed(proc.pid, started)) if self.kill else None
         parent, origin = _starter(key[0])
         return Leak(
-            "process", key, detail, pending=True, cleanup=cleanup, origin=origin, parent=parent
+            "process",
+            key,
+            detail,
+            pending=True,
+            cleanup=cleanup,
+            origin=origin,
+            parent=parent,
+            # Also while it is a zombie: the grace period waits for it to be reaped.
+            still_there=lambda: _start_time(key[0]) == key[1],
         )
 
     def alive(self) -> list[Leak]:
