@@ -165,6 +165,8 @@ class LeakDetector:
         self._threads_at_end = 0
         self._between: list[tuple[int, int, str]] = []
         self.session_failed = False
+        # Entries whose cleanup waits for the end of the session (_entries), with it.
+        self._deferred: list[tuple[dict[str, Any], Any]] = []
         self._broken: list[str] = []  # errors of checks, reported with the next test
         self._partition()
 
@@ -409,7 +411,7 @@ class LeakDetector:
             else:
                 inherited.append(_Found(heir[0], leak, heir[1]))
         if inherited:
-            self._add_session_entries(self._entries(inherited), announce=False)
+            self._add_session_entries(self._entries(inherited, defer=True), announce=False)
         return kept
 
     def _heir(self, parent: Hashable) -> tuple[str, str | None, bool] | None:
@@ -479,7 +481,12 @@ class LeakDetector:
                 found.append(_Found(nodeid, leak, state.name))
         return found
 
-    def _entries(self, found: Iterable[_Found]) -> list[dict[str, Any]]:
+    def _entries(self, found: Iterable[_Found], defer: bool = False) -> list[dict[str, Any]]:
+        """The report entries of ``found``, cleaned up now, or (``defer``) at the end of
+        the session: what a thread blamed on an earlier test made would only be made again
+        (watchdog's leaked restart chain started its process again after every kill, once
+        per later test: a fork of the pytest process each time, and its output in the
+        next test's captured output)."""
         entries = []
         for each in found:
             leak = each.leak
@@ -496,7 +503,9 @@ class LeakDetector:
                 "origin": leak.origin,
             }
             # Cleanup comes after the finding is recorded, so it is reported as it was.
-            if leak.cleanup is not None:
+            if leak.cleanup is not None and defer:
+                self._deferred.append((entry, leak.cleanup))
+            elif leak.cleanup is not None:
                 try:
                     entry["cleaned"] = bool(leak.cleanup())
                 except Exception:  # cleanup is best effort; the finding stands
@@ -550,6 +559,7 @@ class LeakDetector:
             # Entries name the last test that ran (or the test that was allowed to leave
             # it), with the fixture, or the session, as the owner.
             found = self._check_finalized(self._accounted, self._last_nodeid)
+            self._clean_deferred()
             leftovers = self._leftovers()
             if leftovers:
                 # As after a test: garbage that owns a child (pexpect's spawn in a cycle)
@@ -573,6 +583,15 @@ class LeakDetector:
         if self.session_failed and self.settings.action == "fail" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         yield
+
+    def _clean_deferred(self) -> None:
+        """The cleanups deferred by _entries, now: their entries say whether they could."""
+        deferred, self._deferred = self._deferred, []
+        for entry, cleanup in deferred:
+            try:
+                entry["cleaned"] = bool(cleanup())
+            except Exception:  # cleanup is best effort; the finding stands
+                entry["cleaned"] = False
 
     def _leftover_owner(self, leak: Leak) -> str:
         """The test a resource still running at the end of the session is named with: the
