@@ -573,8 +573,11 @@ def test_processes_a_leaked_thread_restarts_are_its_tests(
     result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(["ERROR *::test_leaves_a_restarter*"])
     processes = [e for e in report["leaks"] if e["kind"] == "process"]
-    # The first process, then one restart during each innocent test at least.
-    assert len(processes) >= 3, report["leaks"]
+    # The first process, killed in the test's teardown, and its restart, during the first
+    # innocent test: reported on the culprit and left running to the end of the session
+    # (killed, it would only be started again, in every later test), then killed.
+    assert len(processes) == 2, report["leaks"]
+    assert all(e["cleaned"] for e in processes), report["leaks"]
     # One cause: the place that starts the processes, counted once.
     [group] = [g for g in report["leak_groups"] if g["kind"] == "process"]
     assert group["count"] == len(processes)
@@ -667,7 +670,8 @@ def test_processes_an_ended_watcher_thread_restarted_are_its_tests(
     culprit = "test_watcher.py::test_leaves_a_watcher"
     result, report = _restarts_blamed_on(pytester, gated, culprit, test_watcher=WATCHER_TESTS)
     result.assert_outcomes(passed=4, errors=1)
-    assert len([e for e in report["leaks"] if e["kind"] == "process"]) >= 3, report["leaks"]
+    # The first process and its one restart (left running until the session ends).
+    assert len([e for e in report["leaks"] if e["kind"] == "process"]) == 2, report["leaks"]
 
 
 # watchdog's suite: the gate kills a leaked process in its test's teardown, and the leaked
@@ -756,6 +760,107 @@ def test_processes_restarted_between_tests_are_one_cause_on_one_test(
     result, report = _restarts_blamed_on(pytester, gated, culprit, test_chain=CHAIN_TESTS)
     # The session fails; the first test errors when it left the watcher itself.
     result.assert_outcomes(passed=4, errors=0 if by_hook else 1)
-    # The restarts inside the innocent tests: each one's process and watcher.
+    # The restart inside the first innocent test (its process is left running to the end
+    # of the session: not killed, it is not restarted in every later test), and the first
+    # test's own process when the test started it.
     processes = [e for e in report["leaks"] if e["kind"] == "process"]
-    assert len(processes) >= 2, report["leaks"]
+    assert len(processes) == (1 if by_hook else 2), report["leaks"]
+
+
+# watchdog's suite, the run of issue 14: a test's failed attempt left an AutoRestartTrick
+# running, its watcher restarting the process whenever it ended. Links of that chain that
+# started between two later tests, or during a session fixture's teardown in the last test,
+# were blamed on the test before the gap (named on 16 findings) and on the fixture (failing
+# the last test, test_statx). Here the conftest makes the watcher restart on request:
+# ``RESTART`` at the places the real chain happened to restart.
+LATE_LINKS_CONFTEST = """
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import pytest
+
+    STOP = threading.Event()
+    RESTART = threading.Event()
+    RESTARTED = threading.Event()
+    WHERE = {where!r}
+
+
+    def watch(proc):
+        while proc.poll() is None and not STOP.is_set() and not RESTART.is_set():
+            time.sleep(0.02)
+        if proc.poll() is None:  # stopped, or asked to restart: as if the process ended
+            proc.kill()
+            proc.wait()
+        if STOP.is_set():
+            return
+        RESTART.clear()
+        start()
+        RESTARTED.set()
+
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        threading.Thread(target=watch, args=(proc,), name="watcher", daemon=True).start()
+
+
+    def restart_now():
+        RESTARTED.clear()
+        RESTART.set()
+        assert RESTARTED.wait(30)
+
+
+    @pytest.fixture(scope="session", autouse=True)
+    def session_resource():
+        yield
+        if WHERE == "fixture-teardown":
+            restart_now()  # a link made in the fixture's teardown, in the last test
+
+
+    def pytest_runtest_logfinish(nodeid):
+        if WHERE == "between-later-tests" and nodeid.endswith("::test_innocent_1"):
+            restart_now()  # a link no test sees: after test_innocent_1, before the next
+
+
+    def pytest_unconfigure():
+        STOP.set()  # the watchers end, killing their processes
+"""
+
+LATE_LINKS_TESTS = """
+    import time
+
+    from conftest import restart_now, start
+
+
+    def test_leaves_a_watcher():
+        start()
+        time.sleep(0.3)
+
+
+    def test_innocent_1():
+        pass
+
+
+    def test_innocent_2():
+        restart_now()  # the link started between the tests restarts here
+
+
+    def test_innocent_3():
+        pass
+"""
+
+
+@pytest.mark.parametrize("where", ["between-later-tests", "fixture-teardown"])
+def test_restart_chain_links_made_after_later_tests_are_the_first_tests(
+    pytester: pytest.Pytester, gated: Gated, where: str
+) -> None:
+    pytester.makeconftest(LATE_LINKS_CONFTEST.format(where=where))
+    culprit = "test_late_links.py::test_leaves_a_watcher"
+    result, report = _restarts_blamed_on(pytester, gated, culprit, test_late_links=LATE_LINKS_TESTS)
+    # Neither the test before the gap nor the last test (whose teardown finalized the
+    # session fixture) fails: only the test that left the watcher running (in teardown).
+    result.assert_outcomes(passed=4, errors=1)
+    assert not any(entry["fixture"] == "session_resource" for entry in report["leaks"])
+    # The late link itself was found: the first process and at least the late one.
+    assert len([e for e in report["leaks"] if e["kind"] == "process"]) >= 2, report["leaks"]

@@ -8,6 +8,7 @@ imitate trio's worker thread cache and libuv's signal pipe.
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -288,6 +289,65 @@ def test_every_check_judges_after_the_same_collection(
     # Kept: the child and its pipe are both the test's.
     assert kinds == {("test_spawn_kept", "process"), ("test_spawn_kept", "fd")}, report["leaks"]
     result.assert_outcomes(passed=2, errors=1)
+
+
+# watchdog's suite: a restarted child in each of many tests, its Popen kept by a live thread
+# (and old: the suite collects garbage in every test's teardown). Each check ran a full
+# collection, which could not free it, tens of milliseconds each. The conftest counts the
+# full collections up to the end of the session (pytest's own come at unconfigure).
+FULL_COLLECTIONS_CONFTEST = """
+    import gc
+    import json
+
+    gc.disable()
+    FULL = []
+
+
+    def _count(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            FULL.append(1)
+
+
+    gc.callbacks.append(_count)
+
+
+    def pytest_sessionfinish(session):
+        with open("full-collections.json", "w") as f:
+            json.dump(len(FULL), f)
+"""
+
+CHILD_KEPT_BY_A_LIVE_OBJECT = """
+    import gc
+    import subprocess
+    import sys
+
+    KEPT = []
+
+
+    def test_keeps_a_child():
+        KEPT.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        {collect}
+"""
+
+
+@pytest.mark.parametrize("owner", ["young", "old"])
+def test_a_child_whose_popen_is_alive_costs_no_full_collection(
+    pytester: pytest.Pytester, gated: Gated, owner: str
+) -> None:
+    pytester.makeconftest(FULL_COLLECTIONS_CONFTEST)
+    # "old": the test's own full collection makes the Popen old, as watchdog's teardown does.
+    collect = "gc.collect()" if owner == "old" else "pass"
+    pytester.makepyfile(test_kept=CHILD_KEPT_BY_A_LIVE_OBJECT.format(collect=collect))
+    pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.1\n")
+    result, report = gated.run()
+    # Still the test's leak, killed by the gate.
+    assert [(name, kind) for name, kind, _ in _leaks(report)] == [
+        ("test_keeps_a_child", "process")
+    ], report["leaks"]
+    result.assert_outcomes(passed=1, errors=1)
+    # No full collection by the gate: only the test's own, if any.
+    expected = 1 if owner == "old" else 0
+    assert json.loads((pytester.path / "full-collections.json").read_text()) == expected
 
 
 def test_a_fixtures_garbage_is_collected_before_it_is_judged(

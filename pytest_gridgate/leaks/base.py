@@ -45,11 +45,23 @@ class Leak:
     variable or started the thread), when the check knows it: the place to fix, and what
     groups many tests' findings of one cause. ``parent`` is the key of the resource that
     made this one (the thread that started a thread): a resource made by something a
-    fixture owns belongs to that fixture.
+    fixture owns belongs to that fixture. ``still_there``, for a pending leak: a cheap test
+    of whether the resource is still there (a thread still running, a pid still the same
+    process); the grace period polls it rather than comparing again (listing the children
+    and describing each), and compares again only once none is still there.
     """
 
     # A plain class: a dataclass's generated methods would cost every run's start-up.
-    __slots__ = ("cleanup", "detail", "key", "kind", "origin", "parent", "pending")
+    __slots__ = (
+        "cleanup",
+        "detail",
+        "key",
+        "kind",
+        "origin",
+        "parent",
+        "pending",
+        "still_there",
+    )
 
     def __init__(
         self,
@@ -60,6 +72,7 @@ class Leak:
         cleanup: Callable[[], bool] | None = None,
         origin: str | None = None,
         parent: Hashable | None = None,
+        still_there: Callable[[], bool] | None = None,
     ) -> None:
         self.kind = kind
         self.key = key
@@ -68,6 +81,7 @@ class Leak:
         self.cleanup = cleanup
         self.origin = origin
         self.parent = parent
+        self.still_there = still_there
 
     def _identity(self) -> tuple[str, Hashable, str, bool]:
         return self.kind, self.key, self.detail, self.pending

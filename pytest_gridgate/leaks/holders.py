@@ -1,8 +1,10 @@
-"""Which Python objects hold given file descriptors: files, sockets, event loops.
+"""Which Python objects hold given file descriptors (files, sockets, event loops) or child
+processes (``subprocess.Popen``).
 
 The fd check asks this for the descriptors a test left open, to describe them (a socket's
 address, a file's name) and to tell whether garbage may hold them (a full collection
-would then close them). The answer takes a walk over the garbage collector's objects;
+would then close them); the process check asks it for the young owners of new children,
+for the same reason. The answer takes a walk over the garbage collector's objects;
 young generations first, since what a test made and still holds is usually young.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import gc
 import io
 import socket
+import subprocess
 import sys
 import weakref
 from itertools import compress
@@ -68,6 +71,31 @@ def holders_of(fds: set[int], generations: tuple[int, ...] = ALL) -> dict[int, A
                 continue
         del objects
         if len(holders) == len(fds):
+            break
+    return holders
+
+
+def popen_holders(pids: set[int]) -> dict[int, Any]:
+    """The ``subprocess.Popen`` objects (subclasses too) of child ``pids``, youngest
+    generation first (a new child's usually is young); filtered by type in C."""
+    found: set[type] = set()
+    roots: list[type] = [subprocess.Popen]
+    while roots:
+        cls = roots.pop()
+        if cls not in found:
+            found.add(cls)
+            roots.extend(cls.__subclasses__())
+    wanted = found.__contains__
+    holders: dict[int, Any] = {}
+    for generation in ALL:
+        objects = gc.get_objects(generation)
+        for obj in compress(objects, map(wanted, map(type, objects))):
+            pid = getattr(obj, "pid", None)
+            # An ended child's Popen keeps its pid, which a new child may have reused.
+            if pid in pids and getattr(obj, "returncode", 0) is None:
+                holders.setdefault(pid, obj)
+        del objects
+        if len(holders) == len(pids):
             break
     return holders
 

@@ -19,6 +19,7 @@ from pytest_gridgate import process_tree
 from pytest_gridgate._compat import multiprocessing_children
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import reserve, with_headroom
+from pytest_gridgate.leaks.holders import popen_holders, weakly
 from pytest_gridgate.leaks.tracking import spawn_count, spawning_thread, thread_started
 
 if TYPE_CHECKING:
@@ -136,6 +137,9 @@ class ProcessCheck:
         reserve()  # spare descriptors, for a test that used up the process's
         self._known: frozenset[ProcessKey] = frozenset(with_headroom(_scan))
         self._spawns_at, self._mp_at = spawn_count(), _mp_children()
+        # The Popen objects of the new children, by pid (weakly), from wants_collection()
+        # to wants_full_collection().
+        self._owners: dict[int, Any] = {}
 
     def _refresh(self, scan: set[ProcessKey] | None = None) -> None:
         self._spawns_at, self._mp_at = spawn_count(), _mp_children()
@@ -163,10 +167,37 @@ class ProcessCheck:
         ``spawn``) releases it only when collected: the detector collects garbage once,
         before any check judges, when a check asks for it.
         """
+        self._owners = {}  # a new check: an earlier one's owners are stale
+        new = self._new_children(before)
+        if new:
+            # Noted (weakly) before the young collection: after it, a dead reference is an
+            # owner that was garbage.
+            self._owners = weakly(popen_holders(new))
+        return bool(new)
+
+    def wants_full_collection(self, before: Any) -> bool:
+        """Whether a new child may still be owned by garbage after the young collection.
+
+        A new child's ``Popen`` was made since ``before``. Still there after the young
+        collection, it is reachable: young, it survived that collection; old, it survived
+        a full one that ran since it was made (watchdog's suite collects in every test's
+        teardown). Only an owner that became garbage since, from an older object, escapes
+        this (the fd check's limit too). Its child is then the test's, and no full
+        collection (tens of milliseconds on a big suite's heap: every test of watchdog's
+        restart chain paid one) is needed to tell. A child without a ``Popen`` (pexpect's
+        pty children), or whose ``Popen`` the young collection freed, still gets one.
+        """
+        owners, self._owners = self._owners, {}
+        return any(
+            (ref := owners.get(pid)) is None or ref() is None for pid in self._new_children(before)
+        )
+
+    def _new_children(self, before: Any) -> set[int]:
+        """The pids of the children started since ``before`` and still there."""
         spawns_before, mp_children_before, _, known_before = before
         if spawn_count() == spawns_before and _mp_children() == mp_children_before:
-            return False
-        return any(key not in known_before for key in with_headroom(_scan))
+            return set()
+        return {key[0] for key in with_headroom(_scan) if key not in known_before}
 
     def compare(self, before: Any) -> list[Leak]:
         # Out of descriptors (a test that opened files until EMFILE): with the spares.
@@ -229,7 +260,14 @@ class ProcessCheck:
                 name = "?"
             detail = f"pid {proc.pid} '{name}' exited but was never waited for"
             # Pending: a thread of the test's code may be about to wait for it.
-            return Leak("zombie", key, detail, pending=True, cleanup=lambda: _reaped(proc.pid))
+            return Leak(
+                "zombie",
+                key,
+                detail,
+                pending=True,
+                cleanup=lambda: _reaped(proc.pid),
+                still_there=lambda: _start_time(key[0]) == key[1],  # until it is reaped
+            )
         if not self.processes:
             return None
         cmdline = describe(proc)
@@ -242,7 +280,15 @@ class ProcessCheck:
         cleanup = (lambda: _killed(proc.pid, started)) if self.kill else None
         parent, origin = _starter(key[0])
         return Leak(
-            "process", key, detail, pending=True, cleanup=cleanup, origin=origin, parent=parent
+            "process",
+            key,
+            detail,
+            pending=True,
+            cleanup=cleanup,
+            origin=origin,
+            parent=parent,
+            # Also while it is a zombie: the grace period waits for it to be reaped.
+            still_there=lambda: _start_time(key[0]) == key[1],
         )
 
     def alive(self) -> list[Leak]:

@@ -90,6 +90,7 @@ class ThreadCheck:
                     pending=True,
                     origin=where,
                     parent=started[0] if started is not None else None,
+                    still_there=lambda thread=thread: not has_ended(thread),  # type: ignore[misc]
                 )
             )
         return leaks
