@@ -203,6 +203,60 @@ def multiprocessing_children() -> Any:
     return getattr(sys.modules.get("multiprocessing.process"), "_children", None)
 
 
+def finalized_fds() -> dict[int, Any]:
+    """Descriptors multiprocessing holds as plain numbers and closes with a finalizer when
+    their owner is collected (a started ``Process``'s ``Popen`` keeps its sentinel pipe
+    so): ``{fd: owner}``, for owners still alive; empty where multiprocessing is not
+    imported. Private: ``multiprocessing.util._finalizer_registry`` and a ``Finalize``'s
+    ``_callback``, ``_args`` and ``_weakref`` (CPython 3.9 to 3.14)."""
+    util = sys.modules.get("multiprocessing.util")
+    registry = getattr(util, "_finalizer_registry", None)
+    close_fds = getattr(util, "close_fds", None)
+    if not registry or close_fds is None:
+        return {}
+    found: dict[int, Any] = {}
+    for finalizer in list(registry.values()):
+        if getattr(finalizer, "_callback", None) is not close_fds:
+            continue
+        ref = getattr(finalizer, "_weakref", None)
+        owner = ref() if ref is not None else None
+        if owner is None:
+            continue
+        for fd in getattr(finalizer, "_args", ()):
+            if type(fd) is int:
+                found.setdefault(fd, owner)
+    return found
+
+
+def released_test_case(item: Any) -> list[Any]:
+    """The live ``unittest.TestCase`` objects of ``item``'s test that ``item`` no longer
+    holds: pytest drops its reference at the test's teardown (so that what the object
+    holds goes with it), and only another plugin (``flaky`` keeps the object in a local
+    of its ``pytest_runtest_protocol``) or the test's own module can keep it alive.
+    Private: a ``TestCase``'s ``_testMethodName``; pytest's reference is looked for among
+    the item's attributes (``_instance`` in pytest 9, ``_testcase`` before), whatever
+    its name."""
+    unittest = sys.modules.get("unittest")
+    cls = getattr(item, "cls", None)
+    if unittest is None or cls is None or not issubclass(cls, unittest.TestCase):
+        return []
+    import gc
+    from functools import partial
+    from itertools import compress
+    from operator import is_
+
+    objects = gc.get_objects()
+    is_cls = partial(is_, cls)
+    found = [
+        obj
+        for obj in compress(objects, map(is_cls, map(type, objects)))
+        if getattr(obj, "_testMethodName", None) == item.name
+    ]
+    del objects
+    held = {id(value) for value in vars(item).values()}
+    return [obj for obj in found if id(obj) not in held]
+
+
 def environ_data(environ: Any) -> dict[Any, Any]:
     """A copy of ``os.environ``'s underlying mapping (encoded keys and values, as the
     process's environment holds them), or of the mapping itself. Private:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -362,6 +363,44 @@ def test_multiprocessing_children() -> None:
         proc.join(timeout=120)
     multiprocessing.active_children()  # joins the finished ones: they leave the set
     assert proc not in (_compat.multiprocessing_children() or ())
+
+
+def test_finalized_fds() -> None:
+    """A started Process's Popen keeps its sentinel pipe as numbers in a finalizer."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn" if sys.platform != "linux" else "fork")
+    proc = ctx.Process(target=time.sleep, args=(0,))
+    proc.start()
+    proc.join(timeout=120)
+    held = _compat.finalized_fds()
+    popen = proc._popen  # type: ignore[attr-defined]
+    assert proc.sentinel in held
+    assert held[proc.sentinel] is popen
+    del proc, popen, held
+    gc.collect()
+
+
+def test_released_test_case() -> None:
+    """A unittest object the item no longer holds is found by its test's name."""
+    import unittest
+
+    class Case(unittest.TestCase):
+        def test_it(self) -> None:
+            pass
+
+    class Item:  # what the function reads of a pytest item: its class and name
+        cls = Case
+        name = "test_it"
+
+        def __init__(self) -> None:
+            self._instance: object = Case("test_it")
+
+    item = Item()
+    assert _compat.released_test_case(item) == []  # the item holds it
+    kept = item._instance
+    del item._instance
+    assert _compat.released_test_case(item) == [kept]
 
 
 def test_os_environ_data() -> None:

@@ -178,3 +178,27 @@ def test_a_source_too_deep_to_parse_merges_adjacent_lines_only(tmp_path: Path) -
     entries = _entries(deep, {"A": ["t.py::a"], "B": ["t.py::a"]})
     [found] = group(entries)
     assert (found["details"], found["function"]) == (["A added", "B added"], None)
+
+
+def test_a_test_with_two_findings_of_a_group_is_listed_once(gated: Gated) -> None:
+    """pexpect's socket tests left two pipes each: the group's line named each test twice."""
+    gated.project(
+        '[tool.gridgate.leaks]\naction = "warn"\n',
+        test_pipes="""
+            import os
+
+            KEPT = []
+
+
+            class TestPipes:
+                def test_one(self):
+                    KEPT.append(os.pipe())
+
+                def test_two(self):
+                    KEPT.append(os.pipe())
+        """,
+    )
+    run = gated.run("-p", "no:randomly")
+    [line] = [line for line in run.result.outlines if line.lstrip().startswith("4 x fd")]
+    tests = line.rsplit("(tests: ", 1)[1]
+    assert tests == "test_pipes.py::TestPipes::test_one, test_pipes.py::TestPipes::test_two)"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gridgate._compat import fixture_defs, terminal_column
+from pytest_gridgate._compat import fixture_defs, released_test_case, terminal_column
 from pytest_gridgate.leaks import CHECK_ERRORS, MARKER, SECTION, garbage, tracking
 from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
@@ -22,6 +22,7 @@ from pytest_gridgate.leaks.cwd import CwdCheck
 from pytest_gridgate.leaks.environ import EnvironCheck
 from pytest_gridgate.leaks.fds import FdCheck, pytest_cache_dir
 from pytest_gridgate.leaks.groups import SESSION_OWNER, describe_origin, describe_owner
+from pytest_gridgate.leaks.holders import fds_held_from
 from pytest_gridgate.leaks.processes import ProcessCheck
 from pytest_gridgate.leaks.signals import SignalCheck
 from pytest_gridgate.leaks.threads import ThreadCheck
@@ -379,6 +380,8 @@ class LeakDetector:
             if before is not _NO_SNAPSHOT
         )
         if leaks := self._settled(baseline, self._excused):
+            leaks, released = _without_released(item, leaks)
+            test_keys.update(leak.key for leak in released)  # nobody's: not a fixture's
             leaks = self._without_inherited(leaks)
             allowed = _allowed_checks(item)
             for leak in leaks:
@@ -634,6 +637,26 @@ class LeakDetector:
         entries = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY, ())
         if entries:
             self._add_session_entries(list(entries))
+
+
+def _without_released(item: pytest.Item, leaks: list[Leak]) -> tuple[list[Leak], list[Leak]]:
+    """``leaks`` without (and with) the descriptors that the test's ``unittest.TestCase`` object
+    holds when pytest has already let go of it: what that object holds goes when it goes,
+    as soon as whoever still keeps it (the ``flaky`` plugin, until the test's protocol
+    ends) lets go too. Not the test's leak; without that plugin it would be collected."""
+    if not any(type(leak.key) is tuple and leak.key[0] == "fd" for leak in leaks):
+        return leaks, []
+    released = released_test_case(item)
+    if not released:
+        return leaks, []
+    held = fds_held_from(released)
+    kept: list[Leak] = []
+    dropped: list[Leak] = []
+    for leak in leaks:
+        key = leak.key
+        is_held = type(key) is tuple and key[0] == "fd" and key[1] in held
+        (dropped if is_held else kept).append(leak)
+    return kept, dropped
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:

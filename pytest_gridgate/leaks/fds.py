@@ -476,4 +476,8 @@ def _what(holder: Any) -> str:
         return f"{_describe_socket(holder)}{_opened_at(holder)}"
     if isinstance(holder, io.FileIO):
         return f"file object {holder.name!r} mode {holder.mode!r}{_opened_at(holder)}"
+    if holder is not None:  # multiprocessing's numbers: closed when their owner goes
+        pid = getattr(holder, "pid", None)
+        of = f" of process {pid}" if isinstance(pid, int) else ""
+        return f"held by {type(holder).__module__}.{type(holder).__qualname__}{of}"
     return "no Python object holds it"

@@ -206,7 +206,7 @@ def verdict_line(found: dict[str, Any]) -> str:
             f"{describe_owner(entry)}: {found['kind']}: {found['detail']}"
             f"{describe_origin(entry)}{cleaned}"
         )
-    nodeids = found["nodeids"]
+    nodeids = list(dict.fromkeys(found["nodeids"]))  # a test with two findings: once
     shown = ", ".join(nodeids[:SHOWN_TESTS])
     more = len(nodeids) - SHOWN_TESTS
     tests = shown + (f" and {more} more" if more > 0 else "")

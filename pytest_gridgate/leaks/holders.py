@@ -15,11 +15,12 @@ import io
 import socket
 import subprocess
 import sys
+import types
 import weakref
 from itertools import compress
 from typing import Any
 
-from pytest_gridgate._compat import event_loop_fds
+from pytest_gridgate._compat import event_loop_fds, finalized_fds
 
 #: The collector's generations: the young ones, made since the last collections of theirs.
 YOUNG = (0, 1)
@@ -72,7 +73,50 @@ def holders_of(fds: set[int], generations: tuple[int, ...] = ALL) -> dict[int, A
         del objects
         if len(holders) == len(fds):
             break
+    if generations == ALL and len(holders) < len(fds):
+        # Numbers only multiprocessing holds, closed when their owner (a Process's Popen)
+        # is collected: the owner is their holder, and it may be garbage.
+        for fd, owner in finalized_fds().items():
+            if fd in fds:
+                holders.setdefault(fd, owner)
     return holders
+
+
+#: What a walk from an object does not follow: classes, modules and functions lead to the
+#: whole program, not to what the object holds.
+_OPAQUE = (
+    type,
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.FrameType,
+    types.CodeType,
+)
+
+
+def fds_held_from(roots: list[Any], limit: int = 100_000) -> set[int]:
+    """The descriptors that objects reachable from ``roots`` hold (files, sockets, event
+    loops, multiprocessing's numbers), following containers and instances' attributes but
+    not classes, modules or functions; at most ``limit`` objects are visited."""
+    seen = {id(root): root for root in roots}
+    stack = list(roots)
+    while stack and len(seen) < limit:
+        for ref in gc.get_referents(stack.pop()):
+            if id(ref) not in seen and not isinstance(ref, _OPAQUE):
+                seen[id(ref)] = ref
+                stack.append(ref)
+    wanted = _holder_types()
+    held: set[int] = set()
+    for obj in seen.values():
+        if type(obj) in wanted:
+            try:
+                if isinstance(obj, io.FileIO) and obj.closed:
+                    continue
+                held.update(event_loop_fds(obj) if hasattr(obj, "is_closed") else [obj.fileno()])
+            except Exception:  # an object in a half-built or odd state: it holds nothing
+                continue
+    held.update(fd for fd, owner in finalized_fds().items() if id(owner) in seen)
+    return held
 
 
 def popen_holders(pids: set[int]) -> dict[int, Any]:
