@@ -70,6 +70,34 @@ ENVIRONMENTS: dict[str, Environment] = {
         neighbours=("--reruns 1: a test that leaks or times out runs again",),
         configure="as above",
     ),
+    "flaky": Environment(
+        "flaky",
+        ("flaky",),
+        # flaky keeps the test's object past pytest's teardown (in a local of its
+        # pytest_runtest_protocol): what a unittest object holds must not be a leak.
+        plugin_test="""
+            import multiprocessing
+            import unittest
+
+            from flaky import flaky
+
+
+            class TestServed(unittest.TestCase):
+                def setUp(self):
+                    self.server = multiprocessing.get_context("fork").Process(target=self.serve)
+                    self.server.start()
+
+                def serve(self):
+                    pass
+
+                def tearDown(self):
+                    self.server.join(30)
+
+                @flaky(max_runs=2)
+                def test_plugin_flaky_decorator(self):
+                    self.log = open(__file__)
+        """,
+    ),
     "cov": Environment(
         "pytest-cov",
         ("pytest-cov",),
