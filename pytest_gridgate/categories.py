@@ -198,7 +198,9 @@ class FailureCategories:
     # Called by pytest_gridgate.per_test's first pytest_runtest_logreport hook: before
     # xdist sends the report to the controller.
     def on_report(self, report: pytest.TestReport) -> None:
-        if report.failed:
+        # ``outcome`` rather than the ``failed`` property (a Python call): three reports a
+        # test.
+        if report.outcome == "failed":
             if not has_entry(report):
                 attach(report, SECTION, self.entry(report))
         elif self.pending:

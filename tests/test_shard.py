@@ -325,6 +325,23 @@ def test_unsharded_run_writes_durations_of_every_phase(
     assert "shard" not in [g["gate"] for g in report["gates"]]  # no verdict unsharded
 
 
+def test_durations_of_one_class_collected_in_two_modules_stay_apart(
+    pytester: pytest.Pytester,
+) -> None:
+    # The class's test has the same location (file, line, name) in both modules: the
+    # durations are kept by node id, each test's reports under its own.
+    pytester.makepyfile(
+        test_base="class TestShared:\n    def test_x(self):\n        pass\n",
+        test_again="from test_base import TestShared\n",
+    )
+    result = pytester.runpytest_subprocess("--gridgate-report=r.json", "-p", "no:randomly")
+    assert result.ret == 0
+    report = _report(pytester)
+    ids = ["test_again.py::TestShared::test_x", "test_base.py::TestShared::test_x"]
+    assert sorted(d["nodeid"] for d in report["durations"]) == ids
+    assert sorted(report["shard"]["ran"]) == ids
+
+
 def test_partition_longest_first_onto_the_lightest_shard() -> None:
     ids = [f"t{i}" for i in range(7)]
     seconds = dict(zip(ids, [7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0], strict=True))
