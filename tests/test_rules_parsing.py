@@ -314,6 +314,23 @@ def test_a_declared_definition_is_seen_whole_in_a_large_file() -> None:
         (b"import subprocess\nsubprocess.run('ls', timeout=9, shell  # why\n    =True)\n", "GG005"),
         (b"import subprocess\nsubprocess.run('ls', timeout=9, shell \\\n    =True)\n", "GG005"),
         (b"import asyncio\ndef f(loop):\n    loop.run_until_complete\\\n(g())\n", "GG002"),
+        (b"import sys\ndef f():\n    g((sys.exit\n      )(1))\n", "GG004"),
+        (b"import sys\ndef f():\n    (sys).exit(1)\n", "GG004"),
+        (b"import sys\ndef f():\n    sys . exit(1)\n", "GG004"),
+        (b"import sys as system\ndef f():\n    system.exit(1)\n", "GG004"),
+        (b"from os import (path,  # why\n    _exit)\ndef f():\n    _exit(1)\n", "GG004"),
+        (b"import os.path, sys as \\\n    s\ndef f():\n    s.exit(1)\n", "GG004"),
+        (
+            b"from asyncio import (sleep,\n    subprocess as\n  # why\n    sp)\n"
+            b"sp.create_subprocess_shell('ls')\n",
+            "GG005",
+        ),
+        (b"import os\ndef f(exit):\n    os.system('ls')\n", "GG005"),
+        (b"import builtins\ndef f():\n    builtins.exit(1)\n", "GG004"),
+        (b"import asyncio as aio\nasync def f():\n    aio.get_event_loop()\n", "GG001"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell=(True))\n", "GG005"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell=\n    True)\n", "GG005"),
+        (b"import subprocess\nsubprocess.run('ls', timeout=9, shell=  # why\n  True)\n", "GG005"),
     ],
 )
 def test_a_callee_or_keyword_spelled_any_way_a_call_allows_is_found(
@@ -330,6 +347,16 @@ def test_a_callee_or_keyword_spelled_any_way_a_call_allows_is_found(
         b"import sys\n# exit the loop when done\n",
         b"import sys\ndef f():\n    '''Exit and quit are words.'''\n",
         b"import subprocess\nRUN = 'the shell is True to its name'\n",
+        # Words that are a call's only in prose, or a call that cannot resolve to a target.
+        b"import sys\ndef f():\n    '''Exit\n    and quit are words (exit) or calls.'''\n",
+        b"import os, platform\nplatform.system()\n",
+        b"import os\ndef system(command):\n    pass\nclass popen(object):\n    pass\n",
+        b"import smtplib\nwith smtplib.SMTP() as smtp:\n    smtp.quit()\n",
+        b"import sys\ntry:\n    pass\nexcept OSError as thread:\n    thread.exit()\n",
+        b"import os\nos.environ[0].system('ls')\nos.getcwd().system('ls')\n",
+        b"import asyncio\nasyncio.get_event_loop_policy().get_event_loop()\n",
+        b"import subprocess\nsubprocess.Popen(['ls'], shell=False)\nx = True\n",
+        b"import subprocess\nsubprocess.Popen(['ls'])\nshell == True\n",
     ],
 )
 def test_a_callee_or_keyword_in_prose_passes_no_byte_tier(source: bytes) -> None:
