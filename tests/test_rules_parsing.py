@@ -202,7 +202,8 @@ def test_skeleton_keeps_lines_bindings_and_findings() -> None:
     # Consecutive definitions are one stub binding the names kept code uses (`exit`, not
     # `Big`); a definition whose name nothing kept uses becomes `pass`.
     assert smaller.startswith(b"\xef\xbb\xbfexit = 0\n\n\n\n\r\n\r\n\r\n\r\nimport sys\n")
-    assert b"def uses():\n    exit(1)\n    sys.exit(2)\npass\n" in smaller
+    # Inside a kept function, a statement holding no needed line binds nothing: `pass`.
+    assert b"def uses():\n    pass\n    sys.exit(2)\npass\n" in smaller
     # Same findings as the full parse: the stub keeps `exit` a local name.
     found = check_python("m.py", source, SETTINGS, everything)
     assert [(f.rule, f.line, f.column, f.source) for f in found] == [
@@ -240,6 +241,68 @@ def test_skeleton_stubs_methods_at_their_indentation() -> None:
     assert len(lines) == len(source.decode().splitlines())
     found = check_python("m.py", source, SETTINGS, everything)
     assert [(f.rule, f.line, f.column) for f in found] == [("GG006", run_line, 9)]
+
+
+def test_skeleton_stubs_statements_inside_a_kept_function_keeping_their_bindings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: libcst parses less when the statements of a kept function that hold no
+    needed line are stubbed too; the stub binds what they bound (a local ``subprocess``
+    hides the module's import), and imports, ``global``, docstrings and a statement
+    sharing its line stay as they were."""
+    from scanners.rules import skeleton as skeleton_module
+    from scanners.rules.ast_facts import AstFacts
+    from scanners.rules.skeleton import skeleton
+
+    filler = "".join(f"        total += len(subprocess) * {i}\n" for i in range(60))
+    source = (
+        "import subprocess\nimport os\ncounter = 0\n"
+        "def run(items, log):\n"
+        "    total = 0\n"
+        f"    for subprocess in items:\n{filler}"
+        "    with open(log) as os:\n        os.write('x')\n"
+        "    try:\n        pass\n    except OSError as error:\n        raise\n"
+        "    global counter; counter += 1\n"
+        "    subprocess.run('ls')\n"
+        "    os.system('ls')\n"
+        "def other():\n"
+        '    """Docstring."""\n'
+        "    import subprocess as sp\n"
+        "    x = [i for i in range(10)]\n"
+        "    def inner(): pass\n"
+        "    sp.run('ls')\n"
+    )
+    lines = source.splitlines()
+    flagged = [number for number, line in enumerate(lines, 1) if "('ls'" in line]
+    smaller = skeleton(AstFacts("m.py", source.encode()), set(flagged))
+    assert smaller is not None
+    kept = smaller.decode().splitlines()
+    assert len(kept) == len(lines)
+    # `total` and `error` are spelled nowhere in the kept text: only what kept code may
+    # look up is bound, in one statement for the whole run.
+    assert kept[4:8] == ["    subprocess = os = 0", "", "", ""]
+    for line in (
+        "    global counter; counter += 1",
+        '    """Docstring."""',
+        "    import subprocess as sp",
+        *(lines[number - 1] for number in flagged),
+    ):
+        assert line in kept
+    assert kept[-3:-1] == ["    pass", ""]  # `x = ...` and `def inner` bind nothing read
+
+    def findings(code: str) -> list[tuple[str, int, int, str | None]]:
+        found = check_python("m.py", code.encode(), SETTINGS, everything)
+        return [(f.rule, f.line, f.column, f.source) for f in found]
+
+    # The local names hide the imports: only `sp.run` is flagged, as in the full parse.
+    with_skeleton = findings(source)
+    assert [(rule, line) for rule, line, _, _ in with_skeleton] == [("GG006", flagged[2])]
+    unhidden = source.replace("for subprocess in", "for item in").replace("as os:", "as out:")
+    with_skeleton_unhidden = findings(unhidden)
+    assert {line for _, line, _, _ in with_skeleton_unhidden} == set(flagged)
+    monkeypatch.setattr(skeleton_module, "MIN_SAVING", 2.0)  # never worth it: full parses
+    assert findings(source) == with_skeleton
+    assert findings(unhidden) == with_skeleton_unhidden
 
 
 def test_large_module_level_data_is_not_parsed_by_libcst() -> None:
