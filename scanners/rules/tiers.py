@@ -64,8 +64,13 @@ Requirement = tuple[Words, ...]  # every group of words
 #   brackets (the same constant to ``ast``).
 CALLEE, KEYWORD = b"(", b"="
 _WORD_BYTE = rb"A-Za-z0-9_\x80-\xff"
-_GAP = rb"(?:[ \t\f\r\n\\]|#[^\r\n]*)*"  # what may stand between two tokens in brackets
-_AFTER_CALLEE = re.compile(rb"(?:[ \t\f\r\n\\)]|#[^\r\n]*)*(?:\(|as(?![" + _WORD_BYTE + rb"]))")
+# A comment runs to the end of its line; the lookahead makes that the only way to match it
+# (one that could end anywhere could split ``# a # b`` in exponentially many ways).
+_COMMENT = rb"#[^\r\n]*(?![^\r\n])"
+_GAP = rb"(?:[ \t\f\r\n\\]|" + _COMMENT + rb")*"  # what may stand between two tokens in brackets
+_AFTER_CALLEE = re.compile(
+    rb"(?:[ \t\f\r\n\\)]|" + _COMMENT + rb")*(?:\(|as(?![" + _WORD_BYTE + rb"]))"
+)
 _AFTER_KEYWORD = re.compile(_GAP + rb"=(?!=)")
 _NAME = rb"[A-Za-z_\x80-\xff][" + _WORD_BYTE + rb"]*"
 _SPACE = b" \t\f"
@@ -183,7 +188,9 @@ def _passing(value: bytes) -> re.Pattern[bytes]:
     """After a keyword's name: its ``=`` and the constant ``value``, maybe in brackets."""
     return re.compile(
         _GAP
-        + rb"=(?!=)(?:[ \t\f\r\n\\(]|#[^\r\n]*)*"
+        + rb"=(?!=)(?:[ \t\f\r\n\\(]|"
+        + _COMMENT
+        + rb")*"
         + re.escape(value)
         + rb"(?!["
         + _WORD_BYTE
@@ -192,31 +199,46 @@ def _passing(value: bytes) -> re.Pattern[bytes]:
 
 
 @functools.lru_cache(maxsize=64)
-def _aliased(name: bytes) -> re.Pattern[bytes]:
-    """An import binding ``name`` with ``as``: ``as name`` after a dotted name that follows
-    ``import``, ``,`` or ``(`` (not ``with f() as name``, ``except E as name``)."""
+def _as(name: bytes) -> re.Pattern[bytes]:
+    """``as name``, or an ``as`` that the next line (or a comment) may continue."""
     return re.compile(
-        rb"(?:(?<!["
-        + _WORD_BYTE
-        + rb"])import|[,(])"
-        + _GAP
-        + _NAME
-        + rb"(?:"
-        + _GAP
-        + rb"\."
-        + _GAP
-        + _NAME
-        + rb")*"
-        + _GAP
-        + rb"(?<!["
-        + _WORD_BYTE
-        + rb"])as"
-        + _GAP
-        + re.escape(name)
-        + rb"(?!["
-        + _WORD_BYTE
-        + rb"])"
+        rb"as(?:[ \t\f]+" + re.escape(name) + rb"(?![" + _WORD_BYTE + rb"])|[ \t\f]*(?=[\\\r\n#]))"
     )
+
+
+def _aliased(source: bytes, name: bytes) -> bool:
+    """Whether an import may bind ``name`` with ``as``: ``as name`` after a dotted name that
+    follows ``import``, ``,`` or ``(`` (not ``with f() as name``, ``except E as name``),
+    read on the line of the ``as``; whatever the line does not show may be one."""
+    for match in _as(name).finditer(source):
+        at = match.start()
+        if at and is_word_byte(source[at - 1]):
+            continue  # ``has name``
+        while True:  # back over ``a . b`` (spaces allowed around the dots)
+            while at and source[at - 1] in _SPACE:
+                at -= 1
+            if not at or source[at - 1] in b"\r\n":
+                return True  # the line does not show what comes before
+            end = at
+            while at and is_word_byte(source[at - 1]):
+                at -= 1
+            if at == end:
+                break
+            while at and source[at - 1] in _SPACE:
+                at -= 1
+            if not at or source[at - 1] != 0x2E:
+                break
+            at -= 1
+        if at == end:
+            continue  # no name before ``as`` (``f() as name``)
+        if not at or source[at - 1] in b"\r\n,(":
+            return True  # an import's alias, or the line of one in brackets
+        end = at
+        while at and is_word_byte(source[at - 1]):
+            at -= 1
+        if source[at:end] == b"import":
+            return True
+    return False
 
 
 def _may_call(source: bytes, offset: int, receiver: bytes | None, seen: dict[bytes, bool]) -> bool:
@@ -249,7 +271,7 @@ def _may_call(source: bytes, offset: int, receiver: bytes | None, seen: dict[byt
             return True  # a number, or a name also spelled in other ways
         key = b"as " + written
         if key not in seen:
-            seen[key] = _aliased(written).search(source) is not None
+            seen[key] = _aliased(source, written)
         return seen[key]
     if at == offset:
         return True
