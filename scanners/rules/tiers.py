@@ -72,7 +72,6 @@ _AFTER_CALLEE = re.compile(
     rb"(?:[ \t\f\r\n\\)]|" + _COMMENT + rb")*(?:\(|as(?![" + _WORD_BYTE + rb"]))"
 )
 _AFTER_KEYWORD = re.compile(_GAP + rb"=(?!=)")
-_NAME = rb"[A-Za-z_\x80-\xff][" + _WORD_BYTE + rb"]*"
 _SPACE = b" \t\f"
 _DEFINING = (b"def", b"class")
 
