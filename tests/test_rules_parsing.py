@@ -429,6 +429,19 @@ def test_a_callee_or_keyword_in_prose_passes_no_byte_tier(source: bytes) -> None
     assert check_python("m.py", source, SETTINGS, everything) == []
 
 
+def test_comments_after_a_callee_are_read_in_linear_time() -> None:
+    # A comment pattern that could end anywhere split `# a # a ...` in 2**n ways before the
+    # byte tier gave up on the name (n = 20 took seconds, n = 60 would never end): the
+    # test finishes at once or runs into the suite's timeout.
+    comment = b" # a" * 60
+    source = b"import sys, subprocess\nsys.exit" + comment + b"\nx = 1\nshell" + comment + b"\n"
+    rules = [cls(SETTINGS, "m.py") for cls in RULES.values()]
+    assert past_tokens(source, rules) == []
+    # In brackets the next line's `(` would call it: the byte tier cannot tell, so it counts.
+    continued = source.replace(b"\nx = 1", b"\n(1)")
+    assert [r.code for r in past_tokens(continued, rules)] == ["GG004"]
+
+
 def test_a_checked_file_leaves_no_ast_to_the_cyclic_collector() -> None:
     # The checker keeps the cyclic collector off while it works, so a tree caught in a
     # reference cycle (the skeleton's recursive closure held the stubbed definitions) was
