@@ -394,6 +394,8 @@ def test_a_declared_definition_is_seen_whole_in_a_large_file() -> None:
         (b"import subprocess\nsubprocess.run('ls', timeout=9, shell=(True))\n", "GG005"),
         (b"import subprocess\nsubprocess.run('ls', timeout=9, shell=\n    True)\n", "GG005"),
         (b"import subprocess\nsubprocess.run('ls', timeout=9, shell=  # why\n  True)\n", "GG005"),
+        (b"import sys\nSEP = '#'; sys.exit(1)\n", "GG004"),
+        (b'import sys\nSEP = "#"; sys.exit(1)\n', "GG004"),
     ],
 )
 def test_a_callee_or_keyword_spelled_any_way_a_call_allows_is_found(
@@ -420,6 +422,8 @@ def test_a_callee_or_keyword_spelled_any_way_a_call_allows_is_found(
         b"import asyncio\nasyncio.get_event_loop_policy().get_event_loop()\n",
         b"import subprocess\nsubprocess.Popen(['ls'], shell=False)\nx = True\n",
         b"import subprocess\nsubprocess.Popen(['ls'])\nshell == True\n",
+        b"import sys\ndef f():\n    return 1  # sys.exit(1) was here\n",
+        b"import subprocess\n#    subprocess.Popen(command, shell=True)\n",
     ],
 )
 def test_a_callee_or_keyword_in_prose_passes_no_byte_tier(source: bytes) -> None:

@@ -170,6 +170,7 @@ def _spelled(source: bytes, word: bytes, seen: dict[bytes, bool]) -> bool:
         receiver, dot, name = word[:-1].rpartition(b".")
         return any(
             _AFTER_CALLEE.match(source, offset + len(name))
+            and not _commented(source, offset)
             and _may_call(source, offset, receiver if dot else None, seen)
             for offset in whole_word_offsets(source, name)
         )
@@ -178,7 +179,20 @@ def _spelled(source: bytes, word: bytes, seen: dict[bytes, bool]) -> bool:
         return next(whole_word_offsets(source, word), None) is not None
     after = _passing(value) if value else _AFTER_KEYWORD
     return any(
-        after.match(source, offset + len(name)) for offset in whole_word_offsets(source, name)
+        after.match(source, offset + len(name)) and not _commented(source, offset)
+        for offset in whole_word_offsets(source, name)
+    )
+
+
+def _commented(source: bytes, offset: int) -> bool:
+    """Whether a ``#`` and no quote stand before ``offset`` on its line: then that ``#``
+    starts a comment (or the line is inside a string that no quote closes before the
+    name), and the name is no code."""
+    start = max(source.rfind(b"\n", 0, offset), source.rfind(b"\r", 0, offset)) + 1
+    return (
+        source.find(b"#", start, offset) != -1
+        and source.find(b"'", start, offset) == -1
+        and source.find(b'"', start, offset) == -1
     )
 
 
