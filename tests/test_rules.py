@@ -178,4 +178,4 @@ def test_a_third_party_rule_declares_its_calls_and_offers_a_fix(tmp_path: Path) 
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
     )
-    assert result.stdout.strip() == "(((b'print(',),),)", result.stderr
+    assert result.stdout.strip() == "(((b'builtins.print(',),),)", result.stderr

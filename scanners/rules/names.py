@@ -201,7 +201,7 @@ def raised_class(node: cst.Raise | ast.Raise) -> cst.BaseExpression | ast.expr |
     return exc
 
 
-def _is_word_byte(byte: int) -> bool:
+def is_word_byte(byte: int) -> bool:
     return byte == 95 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte > 127
 
 
@@ -212,8 +212,8 @@ def whole_word_offsets(source: bytes, word: bytes) -> Iterator[int]:
     at = source.find(word)
     while at != -1:
         end = at + size
-        if (at == 0 or not _is_word_byte(source[at - 1])) and (
-            end == len(source) or not _is_word_byte(source[end])
+        if (at == 0 or not is_word_byte(source[at - 1])) and (
+            end == len(source) or not is_word_byte(source[end])
         ):
             yield at
         at = source.find(word, at + 1)

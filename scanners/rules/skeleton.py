@@ -16,6 +16,17 @@ which are the bindings, stay. Without this a 5 MB module made mostly of one dict
 was parsed whole by libcst, 20 times the cost of the ``ast`` parse. Values holding
 ``yield``, ``await`` or ``:=`` are kept (they change what the enclosing function is or
 binds), and so are docstrings.
+
+Inside a function that is kept, the same goes for its statements: a run of consecutive
+statements that holds no line of ``keep`` becomes one line binding the names the run
+binds in the function's scope (``a = b = 0``: assignment, ``for``, ``with`` and ``except``
+targets, nested definitions; only names the kept text spells), or ``pass``. The scope
+model (:mod:`scanners.rules.scopes`) reads nothing else from a statement, and the kept
+code keeps its enclosing statements, so every rule sees what it saw. A statement that
+binds differently (``import``, ``global``, ``nonlocal`` anywhere in it), a string
+statement (a docstring) and one holding ``yield``, ``await`` or ``:=`` is kept, and so is
+one that shares a line with another statement. Class and module bodies are not stubbed
+this way (a module's main guard is read by the rules).
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import ast
 import bisect
 import codecs
 import re
+from collections.abc import Iterator
 
 from scanners.rules.ast_facts import AstFacts, statement_bodies
 
@@ -39,6 +51,12 @@ _VALUED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Return)
 MIN_VALUE_BYTES = 64
 _KEPT_IN_VALUES = re.compile(rb"\byield\b|\bawait\b|:=")
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_TRY_STAR = tuple(getattr(ast, name) for name in ("TryStar",) if hasattr(ast, name))
+# Statements that bind a name otherwise than the scope model's ``local`` (or declare it).
+_BINDING_OTHERWISE = (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)
+# What may follow a statement's end on its line when no other statement does.
+_LINE_END = re.compile(rb"[ \t\f]*;?[ \t\f]*(?:#[^\r\n]*)?(?:\r\n|\r|\n|\Z)")
 
 
 def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
@@ -69,10 +87,24 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
     # Statement lists still to visit. A work list, not recursion: a recursive closure holds
     # itself, a reference cycle that kept the stubbed definitions' whole ``ast`` subtrees
     # alive until the cyclic collector (off while the checker works) walked them all.
-    bodies: list[list[ast.stmt]] = [facts.tree.body]
+    # Each with whether it is (inside blocks of) a function's body.
+    bodies: list[tuple[list[ast.stmt], bool]] = [(facts.tree.body, False)]
 
-    def visit(body: list[ast.stmt]) -> None:
-        run: list[tuple[ast.stmt, int, int]] = []  # consecutive definitions to stub
+    def alone(statement: ast.stmt) -> bool:
+        """Whether ``statement`` has its lines to itself (nothing before it on its first
+        line, no other statement after it on its last)."""
+        begin = offset(statement.lineno, statement.col_offset)
+        if source[starts[statement.lineno - 1] : begin].strip(b" \t\f"):
+            return False
+        assert statement.end_lineno is not None
+        assert statement.end_col_offset is not None
+        return (
+            _LINE_END.match(source, offset(statement.end_lineno, statement.end_col_offset))
+            is not None
+        )
+
+    def visit(body: list[ast.stmt], in_function: bool) -> None:
+        run: list[tuple[ast.stmt, int, int]] = []  # consecutive statements to stub
         for statement in body:
             last = statement.end_lineno or statement.lineno
             if isinstance(statement, _DEFINITIONS):
@@ -80,6 +112,20 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
                 if not needed(first, last):
                     run.append((statement, first, last))
                     continue
+            elif (
+                in_function
+                and byte_columns
+                and not needed(statement.lineno, last)
+                and _binds_locally(statement)
+                and alone(statement)
+                and not _KEPT_IN_VALUES.search(
+                    source,
+                    offset(statement.lineno, statement.col_offset),
+                    offset(last, statement.end_col_offset or 0),
+                )
+            ):
+                run.append((statement, statement.lineno, last))
+                continue
             if run:
                 _stub(run)
                 run = []
@@ -91,7 +137,10 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
                 _stub_value(statement)
             # A compound statement's own lines bind names (``for x in``, ``with as``,
             # ``except E as e``) and stay; its body is stubbed like any other.
-            bodies.extend(statement_bodies(statement))
+            inner = isinstance(statement, _FUNCTIONS) or (
+                in_function and not isinstance(statement, ast.ClassDef)
+            )
+            bodies.extend((block, inner) for block in statement_bodies(statement))
         if run:
             _stub(run)
 
@@ -109,7 +158,7 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
         stubs.append((begin, end, b"(0" + breaks + b")" if breaks else b"0"))
 
     def _stub(run: list[tuple[ast.stmt, int, int]]) -> None:
-        """Consecutive sibling definitions become one stub (see :func:`_definitions_stub`)."""
+        """Consecutive sibling statements become one stub (see :func:`_definitions_stub`)."""
         first, last = run[0][1], run[-1][2]
         begin = starts[first - 1]
         if first == 1 and source.startswith(codecs.BOM_UTF8):
@@ -120,7 +169,7 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
 
     runs: list[tuple[int, int, list[ast.stmt]]] = []
     while bodies:
-        visit(bodies.pop())
+        visit(*bodies.pop())
     ranges = sorted([(b, e) for b, e, _ in stubs] + [(b, e) for b, e, _ in runs])
     if sum(end - begin for begin, end in ranges) < MIN_SAVING * len(source):
         return None  # even empty stubs would not save enough
@@ -148,27 +197,75 @@ def skeleton(facts: AstFacts, keep: set[int]) -> bytes | None:
     return b"".join(pieces)
 
 
+def _binds_locally(statement: ast.stmt) -> bool:
+    """Whether ``statement`` is not a string and binds names in its scope only the way the
+    scope model records as local (no ``import``, ``global`` or ``nonlocal`` in it, outside
+    the bodies of definitions nested in it)."""
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+        return False
+    todo = [statement]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, _BINDING_OTHERWISE):
+            return False
+        if not isinstance(current, _DEFINITIONS):
+            for body in statement_bodies(current):
+                todo.extend(body)
+    return True
+
+
+def _bound_names(statement: ast.stmt) -> Iterator[str]:
+    """The names ``statement`` binds in its scope, as the scope model records them."""
+    todo = [statement]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, _DEFINITIONS):
+            yield current.name
+            continue
+        targets: list[ast.expr] = []
+        if isinstance(current, ast.Assign):
+            targets = current.targets
+        elif isinstance(current, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = [current.target]
+        elif isinstance(current, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in current.items if item.optional_vars]
+        elif isinstance(current, (ast.Try, *_TRY_STAR)):
+            yield from (h.name for h in current.handlers if h.name)  # type: ignore[attr-defined]
+        for target in targets:
+            yield from _target_names(target)
+        for body in reversed(statement_bodies(current)):
+            todo.extend(reversed(body))
+
+
+def _target_names(target: ast.expr) -> Iterator[str]:
+    """Names bound by an assignment target: names, also inside tuples, lists and ``*``."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _target_names(target.value)
+
+
 def _definitions_stub(
     definitions: list[ast.stmt], source: bytes, begin: int, words: set[bytes], encoding: str
 ) -> bytes:
-    """The first line of a stub for ``definitions`` (without the line breaks that follow).
+    """The first line of a stub for ``definitions``, a run of sibling statements (without
+    the line breaks that follow).
 
     ``def name(): pass`` (``class name: pass``) for one definition whose name is used
-    elsewhere; ``a = b = 0`` for several (the same bindings in one statement: a class of
-    20,000 methods, one of them flagged, is one statement for libcst, not 20,000); ``pass``
-    when no name is used in the kept text.
+    elsewhere; ``a = b = 0`` for several statements or what else binds names (the same
+    bindings in one statement: a class of 20,000 methods, one of them flagged, is one
+    statement for libcst, not 20,000); ``pass`` when no name is used in the kept text.
     """
     indent = _INDENT.match(source, begin)
     assert indent is not None
-    names = [
-        statement.name
-        for statement in definitions
-        if isinstance(statement, _DEFINITIONS)
-        and (not statement.name.isascii() or statement.name.encode() in words)
-    ]
+    bound = dict.fromkeys(name for statement in definitions for name in _bound_names(statement))
+    names = [name for name in bound if not name.isascii() or name.encode() in words]
     if not names:
         return indent.group() + b"pass"
-    if len(definitions) == 1:
+    if len(definitions) == 1 and isinstance(definitions[0], _DEFINITIONS):
         (statement,) = definitions
         keyword = b"class " if isinstance(statement, ast.ClassDef) else b"def "
         parens = b"" if isinstance(statement, ast.ClassDef) else b"()"

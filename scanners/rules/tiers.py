@@ -7,9 +7,12 @@ derives, with no line of rule-specific code:
 1. the words the file's bytes must hold (every name a match must spell: the last name of a
    call target, since an import under any alias still spells it; each part of a module;
    ``async`` too for a rule that only looks inside ``async def``). A callee's last name
-   counts only where a call or an import alias can follow it, a keyword only where ``=``
-   can, so that the word in a comment, a docstring or prose (``exit the loop``, ``shell
-   command``) does not send the file to the ``ast`` tier;
+   counts only where a call or an import alias follows it, and only as an attribute of
+   what may resolve to the target's module; a keyword only where its ``=`` (and value)
+   follows; so that the word in a comment, a docstring or prose (``exit the loop``,
+   ``shell command``) or a call of something else (``platform.system()``,
+   ``smtp.quit()``) does not send the file to the ``ast`` tier (see the kinds of word
+   below);
 2. the lines of the file's ``ast`` that may hold a match (:class:`~scanners.rules.ast_facts.
    AstFacts` resolves loosely, so "may" errs towards yes), plus the lines of what the
    match's check reads (``needs``). Only those lines' definitions are parsed by libcst
@@ -23,6 +26,7 @@ declares nothing has every file parsed.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Collection, Iterator
 
@@ -31,6 +35,7 @@ from scanners.rules.declaration import module_among, passes_keyword
 from scanners.rules.names import (
     dotted_name,
     imported_modules,
+    is_word_byte,
     module_name_for,
     raised_class,
     whole_word_offsets,
@@ -40,16 +45,35 @@ from scanners.rules.rule import Rule
 Words = tuple[bytes, ...]  # at least one of them
 Requirement = tuple[Words, ...]  # every group of words
 
-# A word ending in CALLEE is the last name of a callee: it counts only where what may
-# stand between a name and its call's ``(`` follows it (``(`` itself; ``)`` of a
-# parenthesised callee; a comment, line break or continuation inside brackets), or
-# ``as`` (an import that binds it under another name, which the call then spells). A word
-# ending in KEYWORD is a keyword argument's name: it counts only where ``=`` can follow.
+# The kinds of word, told apart by their spelling. Each counts only where it may be what
+# it stands for in real code: a word in a comment, a docstring or prose (``exit the loop``,
+# ``shell command``, ``platform.system()``) must not send the file to the ``ast`` tier.
+#
+# - ``name``: the name anywhere, as a whole word;
+# - ``name(``: a callee's last name, where its call's ``(`` follows it, after nothing but
+#   what may stand between them (white space, line breaks and comments inside brackets, a
+#   continuation, the ``)`` of a parenthesised callee), or where ``as`` does (an import
+#   that binds it under another name, which the call then spells); never the name of a
+#   ``def`` or ``class`` statement;
+# - ``receiver.name(``: the same, for a call target ``....receiver.name``: where the name is
+#   an attribute of something written on the same line, that must be ``receiver`` or a
+#   name an import binds with ``as`` (``platform.system()`` cannot be ``os.system``), or
+#   may be a name in brackets (``(os).system``), since nothing else resolves to the target;
+# - ``name=``: a keyword argument's name, where its ``=`` follows;
+# - ``name=value``: the same, passed the literal ``value`` (``shell=True``), maybe in
+#   brackets (the same constant to ``ast``).
 CALLEE, KEYWORD = b"(", b"="
-_AFTER = {
-    CALLEE: re.compile(rb"[ \t\f]*(?:[()#\\\r\n]|as\b)"),
-    KEYWORD: re.compile(rb"[ \t\f]*[=#\\\r\n]"),
-}
+_WORD_BYTE = rb"A-Za-z0-9_\x80-\xff"
+# A comment runs to the end of its line; the lookahead makes that the only way to match it
+# (one that could end anywhere could split ``# a # b`` in exponentially many ways).
+_COMMENT = rb"#[^\r\n]*(?![^\r\n])"
+_GAP = rb"(?:[ \t\f\r\n\\]|" + _COMMENT + rb")*"  # what may stand between two tokens in brackets
+_AFTER_CALLEE = re.compile(
+    rb"(?:[ \t\f\r\n\\)]|" + _COMMENT + rb")*(?:\(|as(?![" + _WORD_BYTE + rb"]))"
+)
+_AFTER_KEYWORD = re.compile(_GAP + rb"=(?!=)")
+_SPACE = b" \t\f"
+_DEFINING = (b"def", b"class")
 
 
 def _last(name: str) -> str:
@@ -97,28 +121,28 @@ def _required_words(
     # requirements share (a module, ``async``), so that a missing one ends it early.
     callee, keyword_name = CALLEE.decode(), KEYWORD.decode()
 
-    def qualified(name: str, last_suffix: str = "") -> list[str]:
+    def qualified(name: str) -> list[str]:
         head = name.partition(".")[0]
         if head in ("builtins", top_package) or "." not in name:
-            return [_last(name) + last_suffix]
-        return [head, _last(name) + last_suffix]
+            return [_last(name)]
+        return [head, _last(name)]
+
+    def called(target: str) -> list[str]:
+        # ``qualified``, with the last name as the callee of ``receiver.name(``.
+        receiver = target.rpartition(".")[0].rpartition(".")[2]
+        return [*qualified(target)[:-1], f"{receiver}.{_last(target)}{callee}".lstrip(".")]
 
     def needed(target: str) -> list[list[str]]:
         if target not in rule.needs:
             return []
-        return [[_last(call) + callee for call in rule.needs[target]]]
+        return [[called(call)[-1] for call in rule.needs[target]]]
 
     calls: list[list[list[str]]] = [
-        [[word] for word in qualified(target, callee)] + needed(target) for target in rule.calls
+        [[word] for word in called(target)] + needed(target) for target in rule.calls
     ]
     calls += [[[method + callee], *needed(method)] for method in rule.methods]
     calls += [[[name + callee]] for name in called_names]
-    calls += [
-        [[repr(value)], [keyword + keyword_name]]
-        if isinstance(value, bool)
-        else [[keyword + keyword_name]]
-        for keyword, value in rule.keywords.items()
-    ]
+    calls += [[[f"{keyword}{keyword_name}{value!r}"]] for keyword, value in rule.keywords.items()]
     if rule.only_in_async:
         calls = [[["async"], *groups] for groups in calls]
     others = [[[word] for word in qualified(name)] for name in rule.raises]
@@ -140,22 +164,141 @@ def _required_words(
     return tuple(requirements)
 
 
-def _spelled(source: bytes, word: bytes) -> bool:
-    """Whether ``word`` (with its CALLEE or KEYWORD suffix, if any) occurs in ``source``."""
-    after = _AFTER.get(word[-1:])
-    if after is None:
+def _spelled(source: bytes, word: bytes, seen: dict[bytes, bool]) -> bool:
+    """Whether ``word`` (of any kind above) occurs in ``source``."""
+    if word.endswith(CALLEE):
+        receiver, dot, name = word[:-1].rpartition(b".")
+        return any(
+            _AFTER_CALLEE.match(source, offset + len(name))
+            and not _commented(source, offset)
+            and _may_call(source, offset, receiver if dot else None, seen)
+            for offset in whole_word_offsets(source, name)
+        )
+    name, keyword, value = word.partition(KEYWORD)
+    if not keyword:
         return next(whole_word_offsets(source, word), None) is not None
-    name = word[:-1]
+    after = _passing(value) if value else _AFTER_KEYWORD
     return any(
-        after.match(source, offset + len(name)) for offset in whole_word_offsets(source, name)
+        after.match(source, offset + len(name)) and not _commented(source, offset)
+        for offset in whole_word_offsets(source, name)
     )
+
+
+def _commented(source: bytes, offset: int) -> bool:
+    """Whether a ``#`` and no quote stand before ``offset`` on its line: then that ``#``
+    starts a comment (or the line is inside a string that no quote closes before the
+    name), and the name is no code."""
+    start = max(source.rfind(b"\n", 0, offset), source.rfind(b"\r", 0, offset)) + 1
+    return (
+        source.find(b"#", start, offset) != -1
+        and source.find(b"'", start, offset) == -1
+        and source.find(b'"', start, offset) == -1
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _passing(value: bytes) -> re.Pattern[bytes]:
+    """After a keyword's name: its ``=`` and the constant ``value``, maybe in brackets."""
+    return re.compile(
+        _GAP
+        + rb"=(?!=)(?:[ \t\f\r\n\\(]|"
+        + _COMMENT
+        + rb")*"
+        + re.escape(value)
+        + rb"(?!["
+        + _WORD_BYTE
+        + rb"])"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _as(name: bytes) -> re.Pattern[bytes]:
+    """``as name``, or an ``as`` that the next line (or a comment) may continue."""
+    return re.compile(
+        rb"as(?:[ \t\f]+" + re.escape(name) + rb"(?![" + _WORD_BYTE + rb"])|[ \t\f]*(?=[\\\r\n#]))"
+    )
+
+
+def _aliased(source: bytes, name: bytes) -> bool:
+    """Whether an import may bind ``name`` with ``as``: ``as name`` after a dotted name that
+    follows ``import``, ``,`` or ``(`` (not ``with f() as name``, ``except E as name``),
+    read on the line of the ``as``; whatever the line does not show may be one."""
+    for match in _as(name).finditer(source):
+        at = match.start()
+        if at and is_word_byte(source[at - 1]):
+            continue  # ``has name``
+        while True:  # back over ``a . b`` (spaces allowed around the dots)
+            while at and source[at - 1] in _SPACE:
+                at -= 1
+            if not at or source[at - 1] in b"\r\n":
+                return True  # the line does not show what comes before
+            end = at
+            while at and is_word_byte(source[at - 1]):
+                at -= 1
+            if at == end:
+                break
+            while at and source[at - 1] in _SPACE:
+                at -= 1
+            if not at or source[at - 1] != 0x2E:
+                break
+            at -= 1
+        if at == end:
+            continue  # no name before ``as`` (``f() as name``)
+        if not at or source[at - 1] in b"\r\n,(":
+            return True  # an import's alias, or the line of one in brackets
+        end = at
+        while at and is_word_byte(source[at - 1]):
+            at -= 1
+        if source[at:end] == b"import":
+            return True
+    return False
+
+
+def _may_call(source: bytes, offset: int, receiver: bytes | None, seen: dict[bytes, bool]) -> bool:
+    """Whether the callee name at ``offset`` may be a call of ``receiver``'s attribute of
+    that name (None: of anything); see ``receiver.name(`` above. What the name is an
+    attribute of is read on the same line only: across a line break a comment may stand
+    between."""
+    at = offset
+    while at and source[at - 1] in _SPACE:
+        at -= 1
+    if at and source[at - 1] == 0x2E:  # ``.``: an attribute
+        if receiver is None:
+            return True
+        at -= 1
+        while at and source[at - 1] in _SPACE:
+            at -= 1
+        end = at
+        while at and is_word_byte(source[at - 1]):
+            at -= 1
+        written = source[at:end]
+        if not written:
+            before = source[end - 1 : end]
+            if before == b")":  # ``(name).name`` resolves as ``name.name``; ``f().name`` not
+                at = end - 1
+                while at and source[at - 1] in _SPACE:
+                    at -= 1
+                return source[at - 1 : at] != b"("
+            return before != b"]"  # ``x[0].name`` is no name's attribute
+        if not written.isascii() or written[:1].isdigit() or written == receiver:
+            return True  # a number, or a name also spelled in other ways
+        key = b"as " + written
+        if key not in seen:
+            seen[key] = _aliased(source, written)
+        return seen[key]
+    if at == offset:
+        return True
+    end = at
+    while at and is_word_byte(source[at - 1]):
+        at -= 1
+    return not (source[at:end] in _DEFINING and (at == 0 or not is_word_byte(source[at - 1])))
 
 
 def _holds(source: bytes, words: Words, seen: dict[bytes, bool]) -> bool:
     for word in words:
         found = seen.get(word)
         if found is None:
-            found = seen[word] = _spelled(source, word)
+            found = seen[word] = _spelled(source, word, seen)
         if found:
             return True
     return False
