@@ -350,6 +350,63 @@ def test_a_child_whose_popen_is_alive_costs_no_full_collection(
     assert json.loads((pytester.path / "full-collections.json").read_text()) == expected
 
 
+FORKED_CHILD_IN_OLD_GARBAGE = """
+    import gc
+    import os
+    import signal
+    import time
+
+
+    class Spawn:
+        # Like pexpect's spawn: a child forked without subprocess (no Popen owns it),
+        # stopped by __del__.
+        def __init__(self):
+            self.me = self
+            self.stop = os.kill, os.waitpid, signal.SIGKILL  # also at interpreter exit
+            self.pid = os.fork()
+            if self.pid == 0:
+                time.sleep(60)
+                os._exit(0)
+
+        def __del__(self):
+            kill, waitpid, sigkill = self.stop
+            try:
+                kill(self.pid, sigkill)
+                waitpid(self.pid, 0)
+            except OSError:  # the kept one: the gate stopped it already
+                pass
+
+
+    def test_forked_child_in_old_garbage():
+        spawn = Spawn()
+        gc.collect()  # still reachable: it moves to the oldest generation
+        del spawn  # garbage now, where only a full collection finds it
+
+
+    KEEP = []
+
+
+    def test_forked_child_kept():
+        spawn = Spawn()
+        del spawn.me
+        KEEP.append(spawn)
+"""
+
+
+def test_a_forked_child_in_old_garbage_is_stopped_by_the_full_collection(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
+    # pexpect's pty children are forked: no Popen owns them, so no walk of the heap looks
+    # for one, and the full collection, which frees an old owner, still runs for them.
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    pytester.makepyfile(test_forked=FORKED_CHILD_IN_OLD_GARBAGE)
+    pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.2\n")
+    result, report = gated.run("-p", "no:randomly", clean=True)
+    kinds = {(name, kind) for name, kind, _ in _leaks(report)}
+    assert kinds == {("test_forked_child_kept", "process")}, report["leaks"]
+    result.assert_outcomes(passed=2, errors=1)
+
+
 def test_a_fixtures_garbage_is_collected_before_it_is_judged(
     pytester: pytest.Pytester, gated: Gated
 ) -> None:

@@ -77,10 +77,11 @@ class EnvironCheck:
             return leaks  # the original mapping is untouched; restoring it is the fix
         now = environ_data(current)
         decode = os.fsdecode
-        for raw in sorted(data.keys() | now.keys()):
+        # The entries in one copy and not in the other, found in C: not a look-up of each of
+        # the environment's variables in both (pexpect's suite: in each of 245 tests).
+        changed = {raw for raw, _ in data.items() ^ now.items()}
+        for raw in sorted(changed):
             old, new = data.get(raw), now.get(raw)
-            if old == new:
-                continue
             name = decode(raw)
             if any(fnmatchcase(name, pattern) for pattern in self.ignore):
                 continue

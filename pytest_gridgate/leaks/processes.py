@@ -20,7 +20,7 @@ from pytest_gridgate._compat import multiprocessing_children
 from pytest_gridgate.leaks.base import Leak
 from pytest_gridgate.leaks.headroom import reserve, with_headroom
 from pytest_gridgate.leaks.holders import popen_holders, weakly
-from pytest_gridgate.leaks.tracking import spawn_count, spawning_thread, thread_started
+from pytest_gridgate.leaks.tracking import forked, spawn_count, spawning_thread, thread_started
 
 if TYPE_CHECKING:
     import psutil
@@ -169,10 +169,13 @@ class ProcessCheck:
         """
         self._owners = {}  # a new check: an earlier one's owners are stale
         new = self._new_children(before)
-        if new:
+        # A forked child (pexpect's pty children) has no Popen: no walk of the heap for it
+        # (a whole-heap walk in every pexpect test that left its child to garbage).
+        maybe_owned = {pid for pid in new if not forked(pid)}
+        if maybe_owned:
             # Noted (weakly) before the young collection: after it, a dead reference is an
             # owner that was garbage.
-            self._owners = weakly(popen_holders(new))
+            self._owners = weakly(popen_holders(maybe_owned))
         return bool(new)
 
     def wants_full_collection(self, before: Any) -> bool:

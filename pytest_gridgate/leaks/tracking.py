@@ -159,18 +159,32 @@ _spawned_by: dict[int, int] = {}
 _current_thread = threading.current_thread
 
 
-def _note_child(result: Any) -> None:
-    """Note which thread started the child whose pid is ``result`` (or ``result[0]``)."""
+#: Children started by ``os.fork`` or ``os.forkpty`` (pexpect's pty children), by pid, as
+#: long as no other start reused the pid: no ``subprocess.Popen`` owns them.
+_forked: set[int] = set()
+
+
+def _note_child(result: Any, forked: bool) -> None:
+    """Note which thread started the child whose pid is ``result`` (or ``result[0]``), and
+    whether it was forked."""
+    pid = result[0] if type(result) is tuple else result
+    if type(pid) is not int or pid <= 0:
+        return  # the child's side of a fork, or no pid
+    if forked:
+        _forked.add(pid)
+    else:
+        _forked.discard(pid)
     number = getattr(_current_thread(), "_gridgate_start", 0)
     if number:
-        pid = result[0] if type(result) is tuple else result
-        if type(pid) is int and pid > 0:
-            _spawned_by[pid] = number
+        _spawned_by[pid] = number
 
 
-def _counting(function: Any, count: bool = True, returns_pid: bool = True) -> Any:
+def _counting(
+    function: Any, count: bool = True, returns_pid: bool = True, forks: bool = False
+) -> Any:
     """``function``, which starts a process, counting the start (unless ``register_at_fork``
-    does) and noting which thread started the child whose pid it returns."""
+    does) and noting which thread started the child whose pid it returns, and whether it
+    forked the interpreter (``forks``)."""
     function = _original(function)
 
     @functools.wraps(function)
@@ -179,7 +193,7 @@ def _counting(function: Any, count: bool = True, returns_pid: bool = True) -> An
             _spawns[0] += 1
         result = function(*args, **kwargs)
         if returns_pid:
-            _note_child(result)
+            _note_child(result, forks)
         return result
 
     return _marked(counting)
@@ -312,7 +326,7 @@ def _wrap_process_starters() -> bool:
     # Counted by register_at_fork; wrapped for the child's pid.
     for name in ("fork", "forkpty"):
         if hasattr(os, name):
-            setattr(os, name, _counting(getattr(os, name), count=False))
+            setattr(os, name, _counting(getattr(os, name), count=False, forks=True))
     return True
 
 
@@ -399,6 +413,12 @@ def spawning_thread(pid: int) -> int:
     """The start number of the thread that started child ``pid`` (0: the main thread, a
     thread started before install(), or not known)."""
     return _spawned_by.get(pid, 0)
+
+
+def forked(pid: int) -> bool:
+    """Whether child ``pid`` was started by ``os.fork`` or ``os.forkpty`` (no
+    ``subprocess.Popen`` owns it); False when not known (started before install())."""
+    return pid in _forked
 
 
 def thread_started(number: int) -> tuple[tuple[str, int], str] | None:
