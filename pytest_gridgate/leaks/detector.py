@@ -644,7 +644,7 @@ def _without_released(item: pytest.Item, leaks: list[Leak]) -> tuple[list[Leak],
     holds when pytest has already let go of it: what that object holds goes when it goes,
     as soon as whoever still keeps it (the ``flaky`` plugin, until the test's protocol
     ends) lets go too. Not the test's leak; without that plugin it would be collected."""
-    if not any(type(leak.key) is tuple and leak.key[0] == "fd" for leak in leaks):
+    if all(_fd_of(leak) is None for leak in leaks):
         return leaks, []
     released = released_test_case(item)
     if not released:
@@ -653,10 +653,14 @@ def _without_released(item: pytest.Item, leaks: list[Leak]) -> tuple[list[Leak],
     kept: list[Leak] = []
     dropped: list[Leak] = []
     for leak in leaks:
-        key = leak.key
-        is_held = type(key) is tuple and key[0] == "fd" and key[1] in held
-        (dropped if is_held else kept).append(leak)
+        (dropped if _fd_of(leak) in held else kept).append(leak)
     return kept, dropped
+
+
+def _fd_of(leak: Leak) -> int | None:
+    """The descriptor of an fd check's finding (its key: ``("fd", fd, target)``)."""
+    key = leak.key
+    return key[1] if type(key) is tuple and key[0] == "fd" else None
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:

@@ -27,13 +27,9 @@ YOUNG = (0, 1)
 ALL = (0, 1, 2)
 
 
-def _holder_types() -> set[type]:
-    """Every class whose objects may hold a descriptor: files, sockets, event loops, with
-    their subclasses (an exact-type test is then all the walk needs per object)."""
-    roots: list[type] = [io.FileIO, socket.socket]
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None:
-        roots.append(asyncio.BaseEventLoop)
+def _with_subclasses(roots: list[type]) -> set[type]:
+    """``roots`` and every subclass of theirs (an exact-type test is then all a walk of
+    the heap needs per object)."""
     found: set[type] = set()
     while roots:
         cls = roots.pop()
@@ -41,6 +37,31 @@ def _holder_types() -> set[type]:
             found.add(cls)
             roots.extend(cls.__subclasses__())
     return found
+
+
+def _holder_types() -> set[type]:
+    """Every class whose objects may hold a descriptor: files, sockets, event loops, with
+    their subclasses."""
+    roots: list[type] = [io.FileIO, socket.socket]
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        roots.append(asyncio.BaseEventLoop)
+    return _with_subclasses(roots)
+
+
+def _loop_type() -> Any:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio.BaseEventLoop if asyncio is not None else None
+
+
+def _fds_of(obj: Any, loop_type: Any) -> list[int]:
+    """The descriptors ``obj`` (of a holder type) holds: an open loop's own, an open
+    file's or a socket's number. May raise for an object in a half-built or odd state."""
+    if loop_type is not None and isinstance(obj, loop_type):
+        return [] if obj.is_closed() else event_loop_fds(obj)
+    if isinstance(obj, io.FileIO) and obj.closed:
+        return []
+    return [obj.fileno()]
 
 
 def holders_of(fds: set[int], generations: tuple[int, ...] = ALL) -> dict[int, Any]:
@@ -52,24 +73,22 @@ def holders_of(fds: set[int], generations: tuple[int, ...] = ALL) -> dict[int, A
     of thousands of objects and a handful of files and sockets.
     """
     holders: dict[int, Any] = {}
-    asyncio = sys.modules.get("asyncio")
-    loop_type = asyncio.BaseEventLoop if asyncio is not None else None
+    loop_type = _loop_type()
     wanted = _holder_types().__contains__
     for generation in generations:
         objects = gc.get_objects(generation)
         for obj in compress(objects, map(wanted, map(type, objects))):
             try:
-                if loop_type is not None and isinstance(obj, loop_type):
-                    if not obj.is_closed():
-                        for fd in event_loop_fds(obj):
-                            if fd in fds:
-                                holders[fd] = obj  # the loop wins over its own sockets
-                elif isinstance(obj, io.FileIO) and obj.closed:
-                    continue
-                elif (fd := obj.fileno()) in fds:
-                    holders.setdefault(fd, obj)
+                held = _fds_of(obj, loop_type)
             except Exception:  # an object in a half-built or odd state: not ours to judge
                 continue
+            is_loop = loop_type is not None and isinstance(obj, loop_type)
+            for fd in held:
+                if fd in fds:
+                    if is_loop:
+                        holders[fd] = obj  # the loop wins over its own sockets
+                    else:
+                        holders.setdefault(fd, obj)
         del objects
         if len(holders) == len(fds):
             break
@@ -106,13 +125,12 @@ def fds_held_from(roots: list[Any], limit: int = 100_000) -> set[int]:
                 seen[id(ref)] = ref
                 stack.append(ref)
     wanted = _holder_types()
+    loop_type = _loop_type()
     held: set[int] = set()
     for obj in seen.values():
         if type(obj) in wanted:
             try:
-                if isinstance(obj, io.FileIO) and obj.closed:
-                    continue
-                held.update(event_loop_fds(obj) if hasattr(obj, "is_closed") else [obj.fileno()])
+                held.update(_fds_of(obj, loop_type))
             except Exception:  # an object in a half-built or odd state: it holds nothing
                 continue
     held.update(fd for fd, owner in finalized_fds().items() if id(owner) in seen)
@@ -122,14 +140,7 @@ def fds_held_from(roots: list[Any], limit: int = 100_000) -> set[int]:
 def popen_holders(pids: set[int]) -> dict[int, Any]:
     """The ``subprocess.Popen`` objects (subclasses too) of child ``pids``, youngest
     generation first (a new child's usually is young); filtered by type in C."""
-    found: set[type] = set()
-    roots: list[type] = [subprocess.Popen]
-    while roots:
-        cls = roots.pop()
-        if cls not in found:
-            found.add(cls)
-            roots.extend(cls.__subclasses__())
-    wanted = found.__contains__
+    wanted = _with_subclasses([subprocess.Popen]).__contains__
     holders: dict[int, Any] = {}
     for generation in ALL:
         objects = gc.get_objects(generation)
