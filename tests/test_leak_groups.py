@@ -170,6 +170,17 @@ def test_an_unreadable_source_merges_adjacent_lines_only(source: Path) -> None:
     assert _details(group(entries)) == [["A added", "B added"], ["C added"]]
 
 
+def test_a_source_changed_since_it_was_read_is_read_again(source: Path) -> None:
+    """The spans of a file are kept for the whole process (the verdict is made again for
+    each mid-run snapshot of the report), but never past a change of the file."""
+    tests = ["t.py::a", "t.py::b"]
+    entries = _entries(source, {"A": tests, "B": tests})
+    assert group(entries)[0]["function"] == "set_both"
+    # The same lines, now in a function of another name: the next verdict says so.
+    source.write_text(source.read_text().replace("def set_both", "def set_both_renamed"))
+    assert group(entries)[0]["function"] == "set_both_renamed"
+
+
 def test_a_source_too_deep_to_parse_merges_adjacent_lines_only(tmp_path: Path) -> None:
     # Generated code: the parser gives up (RecursionError) on a chain of 3000 operators.
     deep = tmp_path / "generated.py"

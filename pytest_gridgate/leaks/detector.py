@@ -257,6 +257,7 @@ class LeakDetector:
         self._snapshots = tuple(check.snapshot for check in self.checks)
         # A check may take its snapshot before a test more cheaply (LeakCheck.baseline).
         self._baselines = tuple(getattr(c, "baseline", c.snapshot) for c in self.checks)
+        self._asks_released = [c for c in self.checks if hasattr(c, "released_fds")]
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -374,11 +375,20 @@ class LeakDetector:
         # One garbage collection, before any check judges, when a check wants it: every
         # check sees what it released (leaks/garbage.py). Its finalizers' errors are
         # reported on this test, at the end: the leaks are on its report first.
-        collected = garbage.collect_for(
-            (check, before)
-            for check, before in zip(self.checks, baseline, strict=False)
-            if before is not _NO_SNAPSHOT
-        )
+        # A check that weighs a full collection may ask what the test's released unittest
+        # object holds (not the test's either way): only then is that object looked for.
+        released = self._asks_released
+        for check in released:
+            check.released_fds = functools.partial(_released_fds, item)
+        try:
+            collected = garbage.collect_for(
+                (check, before)
+                for check, before in zip(self.checks, baseline, strict=False)
+                if before is not _NO_SNAPSHOT
+            )
+        finally:
+            for check in released:
+                check.released_fds = None
         if leaks := self._settled(baseline, self._excused):
             leaks, released = _without_released(item, leaks)
             test_keys.update(leak.key for leak in released)  # nobody's: not a fixture's
@@ -646,15 +656,21 @@ def _without_released(item: pytest.Item, leaks: list[Leak]) -> tuple[list[Leak],
     ends) lets go too. Not the test's leak; without that plugin it would be collected."""
     if all(_fd_of(leak) is None for leak in leaks):
         return leaks, []
-    released = released_test_case(item)
-    if not released:
+    held = _released_fds(item)
+    if not held:
         return leaks, []
-    held = fds_held_from(released)
     kept: list[Leak] = []
     dropped: list[Leak] = []
     for leak in leaks:
         (dropped if _fd_of(leak) in held else kept).append(leak)
     return kept, dropped
+
+
+def _released_fds(item: pytest.Item) -> set[int]:
+    """The descriptors held from ``item``'s ``unittest.TestCase`` objects that pytest has
+    already let go of (see :func:`_without_released`)."""
+    released = released_test_case(item)
+    return fds_held_from(released) if released else set()
 
 
 def _fd_of(leak: Leak) -> int | None:

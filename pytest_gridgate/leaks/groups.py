@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pytest_gridgate.leaks.sites import FunctionSpans, parse_site
+from pytest_gridgate.leaks.sites import SPANS, FunctionSpans, parse_site
 
 #: The ``fixture`` of an entry for what was still running when the session ended.
 SESSION_OWNER = "session"
@@ -109,7 +109,7 @@ def group(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         found["count"] += 1
         found["nodeids"].append(entry["nodeid"])
         found["cleaned"] = found["cleaned"] or bool(entry.get("cleaned"))
-    spans = FunctionSpans()
+    spans = SPANS
     for found in groups.values():
         if found["origin"] is None:
             fixture = found["fixture"]
