@@ -294,7 +294,7 @@ class ReportWriter:
 
     def snapshot(self) -> dict[str, Any]:
         """The report as it stands mid-run, for a process that may be killed (the timeouts
-        gate's supervisor). Cheap enough to take once a second: counts by category,
+        gate's supervisor; see ``TimeoutRun.snapshot_due``): counts by category,
         findings of every test that did not pass, every gate's verdict so far."""
         copy = GateReport(self.report.sections)
         copy.counts.update(self.report.counts)

@@ -7,6 +7,7 @@ Imported (and registered) by :mod:`pytest_gridgate.leaks` only when ``leaks.acti
 from __future__ import annotations
 
 import functools
+import gc
 import operator
 import time
 from collections.abc import Generator, Hashable, Iterable, Set
@@ -171,6 +172,7 @@ class LeakDetector:
         # Entries whose cleanup waits for the end of the session (_entries), with it.
         self._deferred: list[tuple[dict[str, Any], Any]] = []
         self._broken: list[str] = []  # errors of checks, reported with the next test
+        self.waits = 0  # grace periods waited so far (what the checks see may have moved)
         self._partition()
 
     # ------------------------------------------------------------------ measuring
@@ -231,6 +233,7 @@ class LeakDetector:
         first = self._may_pend
         leaks = self._findings(baseline, excluded, first)
         if any(leak.pending for leak in leaks):
+            self.waits += 1
             deadline = time.monotonic() + self.settings.grace
             interval = 0.005
             while (remaining := deadline - time.monotonic()) > 0:
@@ -377,9 +380,9 @@ class LeakDetector:
         # reported on this test, at the end: the leaks are on its report first.
         # A check that weighs a full collection may ask what the test's released unittest
         # object holds (not the test's either way): only then is that object looked for.
-        released = self._asks_released
-        for check in released:
-            check.released_fds = functools.partial(_released_fds, item)
+        released = _Released(item, self)
+        for check in self._asks_released:
+            check.released_fds = released.fds
         try:
             collected = garbage.collect_for(
                 (check, before)
@@ -387,11 +390,11 @@ class LeakDetector:
                 if before is not _NO_SNAPSHOT
             )
         finally:
-            for check in released:
+            for check in self._asks_released:
                 check.released_fds = None
         if leaks := self._settled(baseline, self._excused):
-            leaks, released = _without_released(item, leaks)
-            test_keys.update(leak.key for leak in released)  # nobody's: not a fixture's
+            leaks, dropped = released.without(leaks)
+            test_keys.update(leak.key for leak in dropped)  # nobody's: not a fixture's
             leaks = self._without_inherited(leaks)
             allowed = _allowed_checks(item)
             for leak in leaks:
@@ -649,28 +652,40 @@ class LeakDetector:
             self._add_session_entries(list(entries))
 
 
-def _without_released(item: pytest.Item, leaks: list[Leak]) -> tuple[list[Leak], list[Leak]]:
-    """``leaks`` without (and with) the descriptors that the test's ``unittest.TestCase`` object
-    holds when pytest has already let go of it: what that object holds goes when it goes,
-    as soon as whoever still keeps it (the ``flaky`` plugin, until the test's protocol
-    ends) lets go too. Not the test's leak; without that plugin it would be collected."""
-    if all(_fd_of(leak) is None for leak in leaks):
-        return leaks, []
-    held = _released_fds(item)
-    if not held:
-        return leaks, []
-    kept: list[Leak] = []
-    dropped: list[Leak] = []
-    for leak in leaks:
-        (dropped if _fd_of(leak) in held else kept).append(leak)
-    return kept, dropped
+class _Released:
+    """The descriptors held from the test's ``unittest.TestCase`` objects that pytest has
+    already let go of: what such an object holds goes when it goes, as soon as whoever
+    still keeps it (the ``flaky`` plugin, until the test's protocol ends) lets go too. Not
+    the test's leak; without that plugin it would be collected.
 
+    Found on first use (a walk of the heap), and again only after what they hold may have
+    changed: a full collection, or a wait for pending threads and processes.
+    """
 
-def _released_fds(item: pytest.Item) -> set[int]:
-    """The descriptors held from ``item``'s ``unittest.TestCase`` objects that pytest has
-    already let go of (see :func:`_without_released`)."""
-    released = released_test_case(item)
-    return fds_held_from(released) if released else set()
+    def __init__(self, item: pytest.Item, detector: LeakDetector) -> None:
+        self.item, self.detector = item, detector
+        self._fds: set[int] | None = None
+        self._when: tuple[int, int] = (-1, -1)
+
+    def fds(self) -> set[int]:
+        when = (gc.get_stats()[2]["collections"], self.detector.waits)
+        if self._fds is None or when != self._when:
+            released = released_test_case(self.item)
+            self._fds, self._when = (fds_held_from(released) if released else set()), when
+        return self._fds
+
+    def without(self, leaks: list[Leak]) -> tuple[list[Leak], list[Leak]]:
+        """``leaks`` without (and with) the descriptors held from released objects."""
+        if all(_fd_of(leak) is None for leak in leaks):
+            return leaks, []
+        held = self.fds()
+        if not held:
+            return leaks, []
+        kept: list[Leak] = []
+        dropped: list[Leak] = []
+        for leak in leaks:
+            (dropped if _fd_of(leak) in held else kept).append(leak)
+        return kept, dropped
 
 
 def _fd_of(leak: Leak) -> int | None:

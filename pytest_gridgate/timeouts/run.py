@@ -18,6 +18,10 @@ from pytest_gridgate.timeouts.budget import SessionBudget
 from pytest_gridgate.timeouts.reports import TimedOutReports
 from pytest_gridgate.timeouts.watchdog import Armed, Watchdog
 
+#: A snapshot waits for this many times its own CPU time of the run's: its share of the
+#: run's CPU time stays under 2 %.
+SNAPSHOT_SPACING = 50
+
 
 class TimeoutRun:
     def __init__(self, config: pytest.Config, on_expire: Callable[[Armed], None]) -> None:
@@ -36,12 +40,23 @@ class TimeoutRun:
         # Where the per-test timeout of a test without a marker comes from, for the verdict.
         self.applies = "timeouts.default"
         self.snapshot_at = 0.0
+        self.snapshot_next_cpu = 0.0  # process time before which no snapshot is due
 
     def snapshot(self) -> None:
         """Leave the report as it stands for the supervisor, which writes it if it has to
-        kill this process; refreshed at most once a second, as tests start."""
+        kill this process (as tests start: see :meth:`snapshot_due`)."""
+        cpu = time.process_time()
         self.snapshot_at = time.monotonic()
         supervisor = self.watchdog.supervisor
         if supervisor is None or self.worker_record is not None:
             return
         supervisor.snapshot(gate_report.snapshot(self.config))
+        done = time.process_time()
+        self.snapshot_next_cpu = done + SNAPSHOT_SPACING * (done - cpu)
+
+    def snapshot_due(self) -> bool:
+        """Whether the run has used enough CPU time since the last snapshot for the next
+        (asked at most once a second, as a test starts). A snapshot's cost grows with the
+        findings: in pexpect's suite (490 findings, four minutes of mostly waiting) one a
+        second was 8 % of the run's CPU time; spaced so, under 2 %."""
+        return time.process_time() >= self.snapshot_next_cpu

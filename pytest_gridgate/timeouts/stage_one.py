@@ -64,7 +64,7 @@ class StageOne:
             index = self.index.get(nodeid, -1)
             deadline = self.watchdog.arm(nodeid, seconds, after, index)
             run = self.run
-            if deadline - run.snapshot_at > after + 1.0:
+            if deadline - run.snapshot_at > after + 1.0 and run.snapshot_due():
                 run.snapshot()
         elif not signal_method:
             return None  # pytest-timeout's thread method: it dumps stacks and exits

@@ -91,7 +91,7 @@ def ended(directory: str) -> None:
     details = [
         "it never finished its session: os._exit(), a kill from outside or a crash in C "
         "code; its exit status may well be 0, so this report is the verdict",
-        "counts and verdicts are those of its last snapshot (at most a second old)",
+        "counts and verdicts are those of its last snapshot (taken as a test started)",
     ]
     data["exit_code"] = code
     data["outcome"] = report_format.outcome(code)
