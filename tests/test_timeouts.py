@@ -613,3 +613,52 @@ def test_under_xdist_the_session_budget_stops_every_worker(
     assert gate["summary"].startswith(
         f"session budget of 1s (timeouts.session) spent; {12 - ran} tests not run"
     )
+
+
+def test_report_snapshots_keep_their_cost_small(gated: Gated) -> None:
+    """The report snapshot the supervisor writes if it must kill the run is refreshed as
+    tests start, at most once a second, and only as often as keeps its own CPU time under
+    2 % of the run's: in pexpect's suite (490 findings, four minutes of mostly waiting) one
+    a second was 8 % of the run's CPU time. Here each snapshot costs 50 ms of CPU and the
+    tests only sleep: after the two of the session's start, none is due."""
+    gated.project(
+        "[tool.gridgate.timeouts]\ndefault = 30\n",
+        test_waits="""
+            import time
+            import pytest
+
+            @pytest.mark.parametrize("n", range(4))
+            def test_waits(n):
+                time.sleep(1.1)
+        """,
+    )
+    gated.pytester.makeconftest(
+        """
+        import time
+
+        from pytest_gridgate.timeouts import supervisor
+
+        original = supervisor.Supervisor.snapshot
+        taken = []
+
+
+        def costly(self, data):
+            taken.append(1)
+            end = time.process_time() + 0.05
+            while time.process_time() < end:
+                pass
+            return original(self, data)
+
+
+        supervisor.Supervisor.snapshot = costly
+
+
+        def pytest_sessionfinish(session):
+            with open("snapshots.txt", "w") as file:
+                file.write(str(len(taken)))
+        """
+    )
+    run = gated.run("-p", "no:randomly", "-p", "no:xdist")
+    run.result.assert_outcomes(passed=4)
+    # At collection and at the session's start; without the rule, one more per test.
+    assert (gated.pytester.path / "snapshots.txt").read_text() == "2"
