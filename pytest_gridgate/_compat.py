@@ -228,33 +228,26 @@ def finalized_fds() -> dict[int, Any]:
     return found
 
 
-def released_test_case(item: Any) -> list[Any]:
-    """The live ``unittest.TestCase`` objects of ``item``'s test that ``item`` no longer
-    holds: pytest drops its reference at the test's teardown (so that what the object
-    holds goes with it), and only another plugin (``flaky`` keeps the object in a local
-    of its ``pytest_runtest_protocol``) or the test's own module can keep it alive.
-    Private: a ``TestCase``'s ``_testMethodName``; pytest's reference is looked for among
-    the item's attributes (``_instance`` in pytest 9, ``_testcase`` before), whatever
-    its name."""
+def is_unittest_item(item: Any) -> bool:
+    """Whether ``item`` runs a ``unittest.TestCase`` method (pytest makes its object at
+    the test's setup and drops it at its teardown)."""
     unittest = sys.modules.get("unittest")
     cls = getattr(item, "cls", None)
-    if unittest is None or cls is None or not issubclass(cls, unittest.TestCase):
-        return []
-    import gc
-    from functools import partial
-    from itertools import compress
-    from operator import is_
+    return unittest is not None and isinstance(cls, type) and issubclass(cls, unittest.TestCase)
 
-    objects = gc.get_objects()
-    is_cls = partial(is_, cls)
-    found = [
-        obj
-        for obj in compress(objects, map(is_cls, map(type, objects)))
-        if getattr(obj, "_testMethodName", None) == item.name
-    ]
-    del objects
-    held = {id(value) for value in vars(item).values()}
-    return [obj for obj in found if id(obj) not in held]
+
+def test_case_object(item: Any) -> Any:
+    """The ``unittest.TestCase`` object that ``item`` holds now, or None; creates none
+    (pytest 9's ``item.instance`` would, after the teardown). Private: pytest keeps it in
+    an attribute of the item (``_instance`` in pytest 9, ``_testcase`` before), looked for
+    among the item's attributes, whatever its name."""
+    cls = getattr(item, "cls", None)
+    if not isinstance(cls, type):
+        return None
+    for value in vars(item).values():
+        if type(value) is cls:
+            return value
+    return None
 
 
 def environ_data(environ: Any) -> dict[Any, Any]:

@@ -54,15 +54,18 @@ class _LastTeardown:
 
 
 class _AroundTeardown:
-    """The outermost ``pytest_runtest_teardown`` wrapper. ``last``: as :class:`_LastTeardown`
-    (once every teardown hook returned); ``after``: once the whole teardown is over, its
-    wrappers included, even when it raised."""
+    """The outermost ``pytest_runtest_teardown`` wrapper. ``before``: before any teardown
+    hook; ``last``: as :class:`_LastTeardown` (once every teardown hook returned);
+    ``after``: once the whole teardown is over, its wrappers included, even when it
+    raised."""
 
-    def __init__(self, last: list[ItemCall], after: list[ItemCall]) -> None:
-        self.last, self.after = last, after
+    def __init__(self, before: list[ItemCall], last: list[ItemCall], after: list[ItemCall]) -> None:
+        self.before, self.last, self.after = before, last, after
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        for call in self.before:
+            call(item)
         try:
             result = yield
             for call in self.last:
@@ -95,6 +98,8 @@ class PerTest:
     whole teardown is over, even when it raised; the others (the memory meter) start after
     them and end as the last plain teardown hook, not when a teardown hook raised.
     ``each_report(call)``: ``call(report)`` for every test report, before anyone else.
+    ``before_teardown(call)``: ``call(item)`` before any teardown hook runs (what the
+    test's setup made is all still there).
     """
 
     def __init__(self, config: pytest.Config) -> None:
@@ -104,6 +109,7 @@ class PerTest:
         self._setup: list[ItemCall] = []
         self._last: list[ItemCall] = []
         self._after: list[ItemCall] = []
+        self._before_teardown: list[ItemCall] = []
         self._reports: list[ReportCall] = []
         self._plugins: dict[str, object] = {}
 
@@ -122,20 +128,26 @@ class PerTest:
             (self._after if outermost else self._last).append(after_teardown)
         self._sync()
 
+    def before_teardown(self, call: ItemCall) -> None:
+        self._before_teardown.append(call)
+        self._sync()
+
     def each_report(self, call: ReportCall) -> None:
         self._reports.append(call)
         self._sync()
 
     def _sync(self) -> None:
         """Register the hook objects that have functions to call, and only those: a
-        teardown wrapper only when an outermost bracket needs one (a plain hook costs
-        half as much)."""
+        teardown wrapper only when an outermost bracket or a call before the teardown needs
+        one (a plain hook costs half as much)."""
         wanted: dict[str, object] = {}
         if self._setup:
             wanted["setup"] = self._plugins.get("setup") or _Setup(self._setup)
-        if self._after:
+        if self._after or self._before_teardown:
             around = self._plugins.get("around-teardown")
-            wanted["around-teardown"] = around or _AroundTeardown(self._last, self._after)
+            wanted["around-teardown"] = around or _AroundTeardown(
+                self._before_teardown, self._last, self._after
+            )
         elif self._last:
             wanted["last-teardown"] = self._plugins.get("last-teardown") or _LastTeardown(
                 self._last

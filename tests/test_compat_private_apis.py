@@ -381,15 +381,16 @@ def test_finalized_fds() -> None:
     gc.collect()
 
 
-def test_released_test_case() -> None:
-    """A unittest object the item no longer holds is found by its test's name."""
+def test_test_case_object() -> None:
+    """The unittest object an item holds is found among its attributes, and only while it
+    holds it; an item of a plain test has none."""
     import unittest
 
     class Case(unittest.TestCase):
         def test_it(self) -> None:
             pass
 
-    class Item:  # what the function reads of a pytest item: its class and name
+    class Item:  # what the functions read of a pytest item: its class and attributes
         cls = Case
         name = "test_it"
 
@@ -397,10 +398,51 @@ def test_released_test_case() -> None:
             self._instance: object = Case("test_it")
 
     item = Item()
-    assert _compat.released_test_case(item) == []  # the item holds it
-    kept = item._instance
-    del item._instance
-    assert _compat.released_test_case(item) == [kept]
+    assert _compat.is_unittest_item(item)
+    assert _compat.test_case_object(item) is item._instance
+    del item._instance  # pytest 9's teardown
+    assert _compat.test_case_object(item) is None
+
+    class Plain:
+        cls = None
+
+    assert not _compat.is_unittest_item(Plain())
+    assert _compat.test_case_object(Plain()) is None
+
+
+def test_test_case_object_of_a_real_item(pytester: pytest.Pytester) -> None:
+    """pytest's own unittest item: its object is found between setup and teardown."""
+    pytester.makepyfile(
+        """
+        import unittest
+
+        class Case(unittest.TestCase):
+            def test_it(self):
+                pass
+        """
+    )
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_gridgate import _compat
+
+        seen = []
+
+        @pytest.hookimpl(wrapper=True, tryfirst=True)
+        def pytest_runtest_teardown(item):
+            seen.append(_compat.test_case_object(item) is not None)
+            result = yield
+            seen.append(_compat.test_case_object(item) is not None)
+            return result
+
+        def pytest_sessionfinish(session):
+            with open("seen.txt", "w") as file:
+                file.write(repr(seen))
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:gridgate").assert_outcomes(passed=1)
+    # Held before the teardown hooks run, no longer after them.
+    assert (pytester.path / "seen.txt").read_text() == "[True, False]"
 
 
 def test_os_environ_data() -> None:

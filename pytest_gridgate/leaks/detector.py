@@ -10,12 +10,18 @@ import functools
 import gc
 import operator
 import time
+import weakref
 from collections.abc import Generator, Hashable, Iterable, Set
 from typing import Any
 
 import pytest
 
-from pytest_gridgate._compat import fixture_defs, released_test_case, terminal_column
+from pytest_gridgate._compat import (
+    fixture_defs,
+    is_unittest_item,
+    terminal_column,
+    test_case_object,
+)
 from pytest_gridgate.leaks import CHECK_ERRORS, MARKER, SECTION, garbage, tracking
 from pytest_gridgate.leaks.asyncio_loops import AsyncioCheck
 from pytest_gridgate.leaks.base import KIND_TO_CHECK, Leak, LeakCheck
@@ -27,6 +33,7 @@ from pytest_gridgate.leaks.holders import fds_held_from
 from pytest_gridgate.leaks.processes import ProcessCheck
 from pytest_gridgate.leaks.signals import SignalCheck
 from pytest_gridgate.leaks.threads import ThreadCheck
+from pytest_gridgate.per_test import per_test
 from pytest_gridgate.report import get_report
 from pytest_gridgate.settings.leaks import LeakSettings
 from pytest_gridgate.teardown_verdict import TeardownVerdict, warn_on_item
@@ -173,6 +180,9 @@ class LeakDetector:
         self._deferred: list[tuple[dict[str, Any], Any]] = []
         self._broken: list[str] = []  # errors of checks, reported with the next test
         self.waits = 0  # grace periods waited so far (what the checks see may have moved)
+        # The unittest object of the test being torn down (weakly), where suites have them.
+        self._notes_test_objects = False
+        self._test_object: weakref.ref[Any] | None = None
         self._partition()
 
     # ------------------------------------------------------------------ measuring
@@ -267,6 +277,19 @@ class LeakDetector:
         for extra in self.config.hook.pytest_gridgate_leak_checks(config=self.config):
             self.checks.extend(extra or ())
         self._partition()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # pytest drops a unittest test's object at its teardown, and what it holds goes
+        # with it, unless another plugin keeps the object (see _Released): noted (weakly)
+        # before the teardown, for the suites that have such tests, which then cost one
+        # call more per test. Finding it afterwards took a walk of the whole heap.
+        if not self._notes_test_objects and any(map(is_unittest_item, session.items)):
+            self._notes_test_objects = True
+            per_test(self.config).before_teardown(self._note_test_object)
+
+    def _note_test_object(self, item: pytest.Item) -> None:
+        found = test_case_object(item)
+        self._test_object = weakref.ref(found) if found is not None else None
 
     # The baseline is taken first in the first plain setup hook (after the wrappers of
     # capture and logging, which change nothing checked here, and before any fixture
@@ -370,6 +393,7 @@ class LeakDetector:
             # Nearly every test ends here: nothing to attribute, report or clean up.
             if baseline != after or self._finalized or self._broken:
                 self._check(item, baseline)
+            self._test_object = None
             self._threads_at_end = _thread_start_count()
 
     def _check(self, item: pytest.Item, baseline: list[Any]) -> None:
@@ -670,8 +694,11 @@ class _Released:
     def fds(self) -> set[int]:
         when = (gc.get_stats()[2]["collections"], self.detector.waits)
         if self._fds is None or when != self._when:
-            released = released_test_case(self.item)
-            self._fds, self._when = (fds_held_from(released) if released else set()), when
+            ref = self.detector._test_object
+            found = ref() if ref is not None else None
+            # Released: alive, and no longer the item's.
+            released = found is not None and test_case_object(self.item) is not found
+            self._fds, self._when = (fds_held_from([found]) if released else set()), when
         return self._fds
 
     def without(self, leaks: list[Leak]) -> tuple[list[Leak], list[Leak]]:
