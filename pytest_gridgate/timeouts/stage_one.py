@@ -46,6 +46,10 @@ class StageOne:
         self.index: dict[str, int] = {}  # each test's line in the supervisor's nodeids
         self._alarm: tuple[pytest.Item, Any, float] | None = None  # the test it interrupts
         self._handler = self._on_alarm  # one bound method, compared by identity
+        # One bound method for every item's cancel_timeout: a new one per item stayed on
+        # each item for the whole run (watchdog's suite: 554 more objects for each of its
+        # per-test full collections to traverse).
+        self._cancel_timer = self._cancel
         self._handler_replaced: Any = None
 
     # optionalhook: with -p no:timeout the hook has no spec (and this is not registered).
@@ -69,7 +73,7 @@ class StageOne:
         elif not signal_method:
             return None  # pytest-timeout's thread method: it dumps stacks and exits
         self._alarm = (item, settings, started)
-        item.cancel_timeout = self._cancel  # type: ignore[attr-defined]
+        item.cancel_timeout = self._cancel_timer  # type: ignore[attr-defined]
         if signal_method:
             if getsignal(signal.SIGALRM) is not self._handler:
                 self.install_alarm_handler()  # a test replaced it
