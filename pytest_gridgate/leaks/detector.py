@@ -182,7 +182,7 @@ class LeakDetector:
         self.waits = 0  # grace periods waited so far (what the checks see may have moved)
         # The unittest object of the test being torn down (weakly), where suites have them.
         self._notes_test_objects = False
-        self._test_object: weakref.ref[Any] | None = None
+        self.test_object: weakref.ref[Any] | None = None
         self._partition()
 
     # ------------------------------------------------------------------ measuring
@@ -289,7 +289,7 @@ class LeakDetector:
 
     def _note_test_object(self, item: pytest.Item) -> None:
         found = test_case_object(item)
-        self._test_object = weakref.ref(found) if found is not None else None
+        self.test_object = weakref.ref(found) if found is not None else None
 
     # The baseline is taken first in the first plain setup hook (after the wrappers of
     # capture and logging, which change nothing checked here, and before any fixture
@@ -393,7 +393,7 @@ class LeakDetector:
             # Nearly every test ends here: nothing to attribute, report or clean up.
             if baseline != after or self._finalized or self._broken:
                 self._check(item, baseline)
-            self._test_object = None
+            self.test_object = None
             self._threads_at_end = _thread_start_count()
 
     def _check(self, item: pytest.Item, baseline: list[Any]) -> None:
@@ -677,12 +677,13 @@ class LeakDetector:
 
 
 class _Released:
-    """The descriptors held from the test's ``unittest.TestCase`` objects that pytest has
-    already let go of: what such an object holds goes when it goes, as soon as whoever
+    """The descriptors held from the test's ``unittest.TestCase`` object once pytest has
+    let go of it: what such an object holds goes when it goes, as soon as whoever
     still keeps it (the ``flaky`` plugin, until the test's protocol ends) lets go too. Not
     the test's leak; without that plugin it would be collected.
 
-    Found on first use (a walk of the heap), and again only after what they hold may have
+    The object is the one the detector noted before the test's teardown; what it holds is
+    found on first use (a walk from the object), and again only after that may have
     changed: a full collection, or a wait for pending threads and processes.
     """
 
@@ -694,7 +695,7 @@ class _Released:
     def fds(self) -> set[int]:
         when = (gc.get_stats()[2]["collections"], self.detector.waits)
         if self._fds is None or when != self._when:
-            ref = self.detector._test_object
+            ref = self.detector.test_object
             found = ref() if ref is not None else None
             # Released: alive, and no longer the item's.
             released = found is not None and test_case_object(self.item) is not found
