@@ -7,11 +7,10 @@ Imported (and registered) by :mod:`pytest_gridgate.leaks` only when ``leaks.acti
 from __future__ import annotations
 
 import functools
-import gc
 import operator
 import time
 import weakref
-from collections.abc import Generator, Hashable, Iterable, Set
+from collections.abc import Callable, Generator, Hashable, Iterable, Set
 from typing import Any
 
 import pytest
@@ -179,7 +178,6 @@ class LeakDetector:
         # Entries whose cleanup waits for the end of the session (_entries), with it.
         self._deferred: list[tuple[dict[str, Any], Any]] = []
         self._broken: list[str] = []  # errors of checks, reported with the next test
-        self.waits = 0  # grace periods waited so far (what the checks see may have moved)
         # The unittest object of the test being torn down (weakly), where suites have them.
         self._notes_test_objects = False
         self.test_object: weakref.ref[Any] | None = None
@@ -243,7 +241,6 @@ class LeakDetector:
         first = self._may_pend
         leaks = self._findings(baseline, excluded, first)
         if any(leak.pending for leak in leaks):
-            self.waits += 1
             deadline = time.monotonic() + self.settings.grace
             interval = 0.005
             while (remaining := deadline - time.monotonic()) > 0:
@@ -280,7 +277,7 @@ class LeakDetector:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # pytest drops a unittest test's object at its teardown, and what it holds goes
-        # with it, unless another plugin keeps the object (see _Released): noted (weakly)
+        # with it, unless another plugin keeps the object (see _released_fds): noted (weakly)
         # before the teardown, for the suites that have such tests, which then cost one
         # call more per test. Finding it afterwards took a walk of the whole heap.
         if not self._notes_test_objects and any(map(is_unittest_item, session.items)):
@@ -404,9 +401,9 @@ class LeakDetector:
         # reported on this test, at the end: the leaks are on its report first.
         # A check that weighs a full collection may ask what the test's released unittest
         # object holds (not the test's either way): only then is that object looked for.
-        released = _Released(item, self)
+        released = functools.partial(_released_fds, item, self.test_object)
         for check in self._asks_released:
-            check.released_fds = released.fds
+            check.released_fds = released
         try:
             collected = garbage.collect_for(
                 (check, before)
@@ -417,7 +414,7 @@ class LeakDetector:
             for check in self._asks_released:
                 check.released_fds = None
         if leaks := self._settled(baseline, self._excused):
-            leaks, dropped = released.without(leaks)
+            leaks, dropped = _without_released(leaks, released)
             test_keys.update(leak.key for leak in dropped)  # nobody's: not a fixture's
             leaks = self._without_inherited(leaks)
             allowed = _allowed_checks(item)
@@ -676,44 +673,31 @@ class LeakDetector:
             self._add_session_entries(list(entries))
 
 
-class _Released:
-    """The descriptors held from the test's ``unittest.TestCase`` object once pytest has
-    let go of it: what such an object holds goes when it goes, as soon as whoever
-    still keeps it (the ``flaky`` plugin, until the test's protocol ends) lets go too. Not
-    the test's leak; without that plugin it would be collected.
+def _released_fds(item: pytest.Item, noted: weakref.ref[Any] | None) -> set[int]:
+    """The descriptors held from the test's ``unittest.TestCase`` object (``noted`` before
+    its teardown) once pytest has let go of it: what the object holds goes when it goes, as
+    soon as whoever still keeps it (the ``flaky`` plugin, until the test's protocol ends)
+    lets go too. Not the test's leak; without that plugin it would be collected."""
+    found = noted() if noted is not None else None
+    if found is None or test_case_object(item) is found:  # gone, or still the item's
+        return set()
+    return fds_held_from([found])
 
-    The object is the one the detector noted before the test's teardown; what it holds is
-    found on first use (a walk from the object), and again only after that may have
-    changed: a full collection, or a wait for pending threads and processes.
-    """
 
-    def __init__(self, item: pytest.Item, detector: LeakDetector) -> None:
-        self.item, self.detector = item, detector
-        self._fds: set[int] | None = None
-        self._when: tuple[int, int] = (-1, -1)
-
-    def fds(self) -> set[int]:
-        when = (gc.get_stats()[2]["collections"], self.detector.waits)
-        if self._fds is None or when != self._when:
-            ref = self.detector.test_object
-            found = ref() if ref is not None else None
-            # Released: alive, and no longer the item's.
-            released = found is not None and test_case_object(self.item) is not found
-            self._fds, self._when = (fds_held_from([found]) if released else set()), when
-        return self._fds
-
-    def without(self, leaks: list[Leak]) -> tuple[list[Leak], list[Leak]]:
-        """``leaks`` without (and with) the descriptors held from released objects."""
-        if all(_fd_of(leak) is None for leak in leaks):
-            return leaks, []
-        held = self.fds()
-        if not held:
-            return leaks, []
-        kept: list[Leak] = []
-        dropped: list[Leak] = []
-        for leak in leaks:
-            (dropped if _fd_of(leak) in held else kept).append(leak)
-        return kept, dropped
+def _without_released(
+    leaks: list[Leak], released: Callable[[], set[int]]
+) -> tuple[list[Leak], list[Leak]]:
+    """``leaks`` without (and with) the descriptors ``released()`` names."""
+    if all(_fd_of(leak) is None for leak in leaks):
+        return leaks, []
+    held = released()
+    if not held:
+        return leaks, []
+    kept: list[Leak] = []
+    dropped: list[Leak] = []
+    for leak in leaks:
+        (dropped if _fd_of(leak) in held else kept).append(leak)
+    return kept, dropped
 
 
 def _fd_of(leak: Leak) -> int | None:
