@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Gated
+    from conftest import Gated, GatedRun
 
 
 def _leaks(report: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -206,6 +206,28 @@ NO_AUTOMATIC_GC = """
     gc.disable()
 """
 
+
+def _run_without_automatic_gc(
+    pytester: pytest.Pytester,
+    gated: Gated,
+    leaks: str,
+    *args: str,
+    clean: bool = False,
+    **modules: str,
+) -> GatedRun:
+    """A gated run of ``modules`` with automatic garbage collection off (only the gate's
+    own collections free anything), ``leaks`` as the ``[tool.gridgate.leaks]`` body."""
+    pytester.makeconftest(NO_AUTOMATIC_GC)
+    pytester.makepyfile(**modules)
+    pytester.makepyprojecttoml(f"[tool.gridgate.leaks]\n{leaks}\n")
+    return gated.run(*args, clean=clean)
+
+
+def _kinds(report: dict[str, Any]) -> set[tuple[str, str]]:
+    """Each finding's test name and kind."""
+    return {(name, kind) for name, kind, _ in _leaks(report)}
+
+
 GARBAGE_SOCKET = """
     import socket
 
@@ -280,11 +302,10 @@ SPAWN_IN_CYCLE = """
 def test_every_check_judges_after_the_same_collection(
     pytester: pytest.Pytester, gated: Gated
 ) -> None:
-    pytester.makeconftest(NO_AUTOMATIC_GC)
-    pytester.makepyfile(test_spawn=SPAWN_IN_CYCLE)
-    pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.2\n")
-    result, report = gated.run(clean=True)
-    kinds = {(name, kind) for name, kind, _ in _leaks(report)}
+    result, report = _run_without_automatic_gc(
+        pytester, gated, "grace = 0.2", clean=True, test_spawn=SPAWN_IN_CYCLE
+    )
+    kinds = _kinds(report)
     # Garbage: the collection stops the child and closes its pipe before any check judges.
     # Kept: the child and its pipe are both the test's.
     assert kinds == {("test_spawn_kept", "process"), ("test_spawn_kept", "fd")}, report["leaks"]
@@ -398,12 +419,16 @@ def test_a_forked_child_in_old_garbage_is_stopped_by_the_full_collection(
 ) -> None:
     # pexpect's pty children are forked: no Popen owns them, so no walk of the heap looks
     # for one, and the full collection, which frees an old owner, still runs for them.
-    pytester.makeconftest(NO_AUTOMATIC_GC)
-    pytester.makepyfile(test_forked=FORKED_CHILD_IN_OLD_GARBAGE)
-    pytester.makepyprojecttoml("[tool.gridgate.leaks]\ngrace = 0.2\n")
-    result, report = gated.run("-p", "no:randomly", clean=True)
-    kinds = {(name, kind) for name, kind, _ in _leaks(report)}
-    assert kinds == {("test_forked_child_kept", "process")}, report["leaks"]
+    result, report = _run_without_automatic_gc(
+        pytester,
+        gated,
+        "grace = 0.2",
+        "-p",
+        "no:randomly",
+        clean=True,
+        test_forked=FORKED_CHILD_IN_OLD_GARBAGE,
+    )
+    assert _kinds(report) == {("test_forked_child_kept", "process")}, report["leaks"]
     result.assert_outcomes(passed=2, errors=1)
 
 
@@ -593,12 +618,10 @@ def test_a_live_holder_costs_no_full_collection_and_old_garbage_still_gets_one(
 ) -> None:
     # anyio's suite: a socket a test left open (held by a live object) cost a walk of the
     # whole heap and a full collection, 30 % of the run's CPU in its socket tests.
-    pytester.makeconftest(NO_AUTOMATIC_GC)
-    pytester.makepyfile(test_holders=LIVE_AND_OLD_HOLDERS)
-    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
-    result, report = gated.run("-p", "no:randomly")
-    kinds = {(name, kind) for name, kind, _ in _leaks(report)}
-    assert kinds == {("test_keeps_a_socket", "socket")}, report["leaks"]
+    result, report = _run_without_automatic_gc(
+        pytester, gated, 'action = "warn"', "-p", "no:randomly", test_holders=LIVE_AND_OLD_HOLDERS
+    )
+    assert _kinds(report) == {("test_keeps_a_socket", "socket")}, report["leaks"]
     result.assert_outcomes(passed=4)
 
 
@@ -652,10 +675,9 @@ def test_a_socket_in_the_old_generation_costs_no_full_collection(
 ) -> None:
     # anyio's suite: each test that left a socket in an older object cost one full
     # collection (tens of milliseconds on its heap), only to find the socket still open.
-    pytester.makeconftest(NO_AUTOMATIC_GC)
-    pytester.makepyfile(test_old=OLD_SOCKETS)
-    pytester.makepyprojecttoml('[tool.gridgate.leaks]\naction = "warn"\n')
-    result, report = gated.run("-p", "no:randomly")
+    result, report = _run_without_automatic_gc(
+        pytester, gated, 'action = "warn"', "-p", "no:randomly", test_old=OLD_SOCKETS
+    )
     [(name, kind, detail)] = _leaks(report)
     assert (name, kind) == ("test_keeps_an_old_socket", "socket")
     # Described from its descriptor, without its Python object.
