@@ -26,7 +26,7 @@ import pytest
 
 from pytest_gridgate.config import get_config
 from pytest_gridgate.per_test import per_test
-from pytest_gridgate.report import attach, attached
+from pytest_gridgate.report import attach, attached, read_test_reports
 from pytest_gridgate.sizes import format_size
 
 SECTION = "failures"
@@ -206,6 +206,13 @@ class FailureCategories:
         elif self.pending:
             self.take(report)  # an xfail, or a phase another plugin turned around
 
+    # Called for every test report by the time the gate report is made (read_test_reports):
+    # the exceptions of phases that did not end failed (an xfail, a phase another plugin
+    # turned around) stay noted, a few short strings each.
+    def on_read_report(self, report: pytest.TestReport) -> None:
+        if report.outcome == "failed" and not has_entry(report):
+            attach(report, SECTION, self.entry(report))
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and not has_entry(report):
@@ -247,7 +254,15 @@ def register(config: pytest.Config) -> FailureCategories:
     categoriser = FailureCategories(compile_patterns(config))
     config.stash[PLUGIN_KEY] = categoriser
     config.pluginmanager.register(categoriser, "gridgate-failures")
-    per_test(config).each_report(categoriser.on_report)
+    # An xdist worker attaches the entry before it sends the report to the controller.
+    # pytest-rerunfailures runs a failed test again under the same id: the exception its
+    # failed attempt left noted is dropped when that attempt is reported as a rerun, not
+    # taken by a later attempt that failed without one. Elsewhere the failed reports are
+    # read at the end, and a run pays no hook call per report for them.
+    if hasattr(config, "workerinput") or config.pluginmanager.has_plugin("rerunfailures"):
+        per_test(config).each_report(categoriser.on_report)
+    else:
+        read_test_reports(config, categoriser.on_read_report)
     return categoriser
 
 

@@ -9,14 +9,17 @@ Gates record what they find in two ways, both of which reach the xdist controlle
 
 Only the controller (or the single process without xdist) writes the report. It does no
 work per test: at the end it takes the attached findings and the counts from the terminal
-reporter's statistics, which hold every test report, so the counts are pytest's own.
+reporter's statistics, which hold every test report, so the counts are pytest's own. A gate
+that needs every test report (the shard's durations, the failures' categories) reads them
+there too, with :func:`read_test_reports`, rather than in a hook of its own per report.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,8 @@ from pytest_gridgate.report_format import COUNTS, TERMINAL_DETAILS
 # Report attribute carrying per-test findings as [section, entry] pairs (JSON-serialisable).
 _ATTR = "gridgate_findings"
 _REPORT_KEY = pytest.StashKey["GateReport"]()
+TestReportReader = Callable[[pytest.TestReport], object]
+_READERS_KEY = pytest.StashKey[list[TestReportReader]]()
 
 # Terminal reporter statistics category -> ``counts`` key.
 _CATEGORIES = {
@@ -142,6 +147,20 @@ def get_report(config: pytest.Config) -> GateReport:
         return report
 
 
+def read_test_reports(config: pytest.Config, reader: TestReportReader) -> None:
+    """``reader(report)`` once for every test report of the run (on the xdist controller,
+    every worker's), by the time the gate report is made: at the end, or when the timeouts
+    gate takes a snapshot mid-run. Read in batches from pytest's terminal reporter, which
+    keeps every report, so a run pays no hook call per report; without a terminal reporter
+    (``-p no:terminal``), as each report comes.
+
+    Neither before the report reaches anyone else nor in the order the reports came: a gate
+    that must see each report first (to attach to it before an xdist worker sends it) uses
+    ``pytest_gridgate.per_test``'s ``each_report``. Nothing is read on an xdist worker.
+    """
+    config.stash.setdefault(_READERS_KEY, []).append(reader)
+
+
 def output_paths(config: pytest.Config) -> dict[str, Any]:
     """Where this process writes the report: ``report`` (JSON), ``summary`` (Markdown) and
     whether the summary is ``append``ed to; none on an xdist worker."""
@@ -231,6 +250,13 @@ class ReportWriter:
         self.collect_findings: set[tuple[str, object]] = set()
         self.collect_errors = 0
         self.finished = False
+        # read_test_reports(): its readers, and how many of each terminal statistics
+        # category's entries they have had. Read from the main thread at the end and from
+        # the timeouts gate's watchdog thread mid-run (or when it ends the run): one at a
+        # time, and each report once.
+        self.readers = config.stash.setdefault(_READERS_KEY, [])
+        self._read: dict[str, int] = {}
+        self._reading = threading.RLock()
 
     def _path(self, value: str | None) -> Path | None:
         return self.config.invocation_params.dir / value if value else None
@@ -243,7 +269,7 @@ class ReportWriter:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
         if self._terminal_stats() is None:
-            self.own_tally = OwnTally(self.report)
+            self.own_tally = OwnTally(self.report, self.readers)
             self.config.pluginmanager.register(self.own_tally, "gridgate-report-tally")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -259,6 +285,32 @@ class ReportWriter:
             self.collect_errors += 1  # the tests verdict leaves these to the collection gate
         if self.own_tally is not None and not report.passed:
             self.own_tally.count(report)
+
+    def _read_test_reports(self) -> None:
+        """Give read_test_reports()'s readers the test reports they have not had yet."""
+        stats = self._terminal_stats() if self.own_tally is None else None
+        if not stats or not self.readers:
+            return
+        # A bounded wait: the watchdog thread writes an emergency report while the main
+        # thread may be stopped anywhere, which can never be inside this (it only runs
+        # between tests), but a report is better than a hang.
+        if not self._reading.acquire(timeout=5):
+            return
+        try:
+            readers, read, test_report = self.readers, self._read, pytest.TestReport
+            # Copies first (one C call each): the main thread may add reports meanwhile.
+            for category, reports in list(stats.items()):
+                if category in ("warnings", "deselected"):
+                    continue
+                seen = read.get(category, 0)
+                new = reports[seen:]
+                read[category] = seen + len(new)
+                for report in new:
+                    if isinstance(report, test_report):
+                        for reader in readers:
+                            reader(report)
+        finally:
+            self._reading.release()
 
     def _findings(self, categories: Iterable[str] | None = None) -> list[tuple[str, Any]]:
         """Findings attached to the test reports (of ``categories``), in the order the
@@ -301,6 +353,7 @@ class ReportWriter:
         for name, entries in self.report.sections.items():
             copy.add_section(name, entries)
         copy.env = {key: list(names) for key, names in self.report.env.items()}
+        self._read_test_reports()
         stats = self._terminal_stats() or {}
         for category, reports in stats.items():
             if category not in _NOT_COUNTED:
@@ -336,6 +389,7 @@ class ReportWriter:
         """Counts, every gate's verdict, and the tests verdict: the report as JSON."""
         report = self.report
         report.exit_code = exit_code
+        self._read_test_reports()
         for section, entry in self._findings():
             report.add(section, entry)
         tally, failed_elsewhere = self._tally()
@@ -406,11 +460,14 @@ def _failed_gates_only(lines: list[str]) -> list[str]:
 class OwnTally:
     """Findings and counts per test report, for runs without pytest's terminal reporter."""
 
-    def __init__(self, report: GateReport) -> None:
+    def __init__(self, report: GateReport, readers: list[TestReportReader]) -> None:
         self.report = report
+        self.readers = readers
         self.counts: dict[str, int] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for reader in self.readers:  # first: what a reader attaches is a finding
+            reader(report)
         _add_findings(self.report, report)
         self.count(report)
 

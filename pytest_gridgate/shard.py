@@ -29,8 +29,7 @@ import pytest
 from pytest_gridgate import partition
 from pytest_gridgate._compat import item_fixture_defs
 from pytest_gridgate.config import get_config
-from pytest_gridgate.per_test import per_test
-from pytest_gridgate.report import GateReport
+from pytest_gridgate.report import GateReport, read_test_reports
 
 ENV_SHARD = "GRIDGATE_SHARD"
 # xdist worker -> controller: what the worker collected and kept.
@@ -192,7 +191,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         gate = ShardGate(config)
         config.pluginmanager.register(gate, "gridgate-shard")
-        per_test(config).each_report(gate.on_report)
+        read_test_reports(config, gate.on_report)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -212,7 +211,7 @@ class ShardGate:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        # Seconds by test, in the order the tests first reported: also what ran.
+        # Seconds by test: also what ran.
         self.seconds: dict[str, float] = {}
         self.worker_plan: ShardPlan | None = None
         # The last report's location tuple and node id (see on_report).
@@ -220,13 +219,14 @@ class ShardGate:
         self._nodeid = ""
 
     def on_report(self, report: pytest.TestReport) -> None:
-        """Every test report (pytest_gridgate.per_test's hook)."""
+        """Every test report (read with pytest_gridgate.report's read_test_reports)."""
         # A report's node id is a property that builds its string in Python (two calls,
         # some 1,700 instructions a read, three reports a test). The reports pytest makes
         # for one item carry that item's location tuple (a cached property: one object
-        # per item), so the id is read once per test: the setup report's. Reports that
-        # arrive from elsewhere (xdist workers, through the controller) carry a new tuple
-        # each, and their id is read each time.
+        # per item), so the id is read once for a test's reports that come one after
+        # another (its passed setup and teardown are neighbours in the terminal's
+        # statistics). Reports that arrive from elsewhere (xdist workers, through the
+        # controller) carry a new tuple each, and their id is read each time.
         location = report.location
         if location is self._location:
             nodeid = self._nodeid
@@ -270,9 +270,16 @@ class ShardGate:
         elsewhere = len(plan.collected) - len(plan.kept)
         if elsewhere and report.counts.get("deselected", 0) >= elsewhere:
             report.counts["deselected"] -= elsewhere  # only -k/-m/--deselect
-        # list() first: the timeouts gate's watchdog thread may take a snapshot while
-        # tests still report, and copying in one C call cannot see the dict change.
-        measured = list(self.seconds.items())
+        # In the order the tests were run (the terminal's statistics, where the durations
+        # are read from, keep them by outcome), then any the plan does not name. A copy
+        # first (one C call): the timeouts gate's watchdog thread may read reports into
+        # it meanwhile, for a snapshot.
+        seconds = dict(self.seconds)
+        ran = [nodeid for nodeid in plan.kept if nodeid in seconds]
+        if len(ran) < len(seconds):
+            planned = set(ran)
+            ran += [nodeid for nodeid in seconds if nodeid not in planned]
+        measured = [(nodeid, seconds[nodeid]) for nodeid in ran]
         report.add_section(
             "shard",
             {

@@ -42,7 +42,8 @@ def pytest_sessionstart(session):
         ]
         for name in PER_TEST
     }
-    with open("hooks.json", "w") as file:
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
+    with open(f"hooks-{worker}.json" if worker else "hooks.json", "w") as file:
         json.dump(found, file)
 """
 
@@ -63,10 +64,11 @@ def _hooks(gated: Gated, pyproject: str) -> dict[str, list[list[str]]]:
 def test_every_gate_on_costs_one_implementation_per_phase(gated: Gated) -> None:
     hooks = _hooks(gated, '[tool.gridgate.leaks]\naction = "fail"\n')
     # Leaks and memory share one setup hook and one teardown wrapper (the leak check must
-    # see the whole teardown); failures and shard one report hook.
+    # see the whole teardown). Failures and shard read the reports from pytest's terminal
+    # reporter when the gate report is made: no report hook.
     assert hooks["pytest_runtest_setup"] == [["gridgate-per-test-setup", "plain"]]
     assert hooks["pytest_runtest_teardown"] == [["gridgate-per-test-around-teardown", "wrapper"]]
-    assert hooks["pytest_runtest_logreport"] == [["gridgate-per-test-reports", "plain"]]
+    assert hooks["pytest_runtest_logreport"] == []
     # The failures gate notes a failed phase's exception where it is raised.
     assert hooks["pytest_runtest_makereport"] == [["gridgate-failures", "plain"]]
 
@@ -97,15 +99,43 @@ def test_fails():
 
 
 @pytest.mark.parametrize("blocked", ["failures", "shard"])
-def test_a_blocked_gate_leaves_the_report_hook_to_the_other(gated: Gated, blocked: str) -> None:
+def test_a_blocked_gate_leaves_the_reports_to_the_other(gated: Gated, blocked: str) -> None:
     gated.project("", conftest=LIST_HOOKS, test_two=FAILING)
     run = gated.run("-p", f"no:pytest_gridgate.{blocked}")
     run.result.assert_outcomes(passed=1, failed=1)
-    hooks = json.loads((gated.pytester.path / "hooks.json").read_text())
-    assert hooks["pytest_runtest_logreport"] == [["gridgate-per-test-reports", "plain"]]
     # What the other gate takes from every test report is still there.
     if blocked == "failures":
         assert run.report["shard"]["ran"] == ["test_two.py::test_passes", "test_two.py::test_fails"]
     else:
         [failure] = run.report["failures"]
         assert (failure["nodeid"], failure["category"]) == ("test_two.py::test_fails", "assertion")
+
+
+@pytest.mark.parametrize(
+    ("args", "hooks_file", "hook"),
+    [
+        # No terminal reporter keeps the reports: the gate report's own tally reads each.
+        (("-p", "no:terminal"), "hooks.json", [["gridgate-report-tally", "plain"]]),
+        # Each worker attaches the categories before it sends the report to the
+        # controller, which reads them from its terminal reporter. (The controller's one
+        # report hook is the timeouts gate's: it marks the reports of timed-out tests.)
+        (("-n", "2"), "hooks-gw0.json", [["gridgate-per-test-reports", "plain"]]),
+        (("-n", "2"), "hooks.json", [["gridgate-timed-out-reports", "plain"]]),
+    ],
+    ids=["no-terminal", "xdist-worker", "xdist-controller"],
+)
+def test_the_reports_are_read_where_no_terminal_keeps_them(
+    gated: Gated, args: tuple[str, ...], hooks_file: str, hook: list[list[str]]
+) -> None:
+    gated.project("", conftest=LIST_HOOKS, test_two=FAILING)
+    run = gated.run(*args)
+    assert run.report["counts"]["failed"] == 1
+    hooks = json.loads((gated.pytester.path / hooks_file).read_text())
+    assert hooks["pytest_runtest_logreport"] == hook
+    assert sorted(run.report["shard"]["ran"]) == [
+        "test_two.py::test_fails",
+        "test_two.py::test_passes",
+    ]
+    assert {d["nodeid"] for d in run.report["durations"]} == set(run.report["shard"]["ran"])
+    [failure] = run.report["failures"]
+    assert (failure["nodeid"], failure["category"]) == ("test_two.py::test_fails", "assertion")
