@@ -5,15 +5,21 @@ and gives the verdict), the flaky gate (which decides on a rerun by category) an
 quarantine gate (which records a quarantined failure's category), so that none of them
 imports another. See docs/failures.md for how each category is decided.
 
-The exception is looked at where it was raised, in the process that ran the test: a plain
-``pytest_runtest_makereport`` implementation notes it (only when there is one: a passing
-phase costs one attribute test), and the first ``pytest_runtest_logreport`` hook
-(:mod:`pytest_gridgate.per_test`'s, which calls ``on_report``) attaches the entry to the
-failed report, so that it travels with the report to the xdist controller.
-The controller adds the one kind of failure no worker can report: a worker that died
-(``crash``). What other gates found on the same report decides first: a timeout (the
-timeouts gate's entry, or pytest-timeout's message), a memory limit, a leak that failed
-the teardown.
+The exception is looked at where it was raised, in the process that ran the test. In a
+single process and on the xdist controller, pytest hands it over with the report in
+``pytest_exception_interact`` (called only for a phase that raised unexpectedly, once the
+report is logged): a passing test costs nothing. A failed report without one (a strict
+xpass; on the controller, a worker that died: ``crash``) gets its entry when the gate
+report reads the test reports (:func:`pytest_gridgate.report.read_test_reports`).
+
+Where a report must carry its entry when it is logged (:meth:`FailureCategories.as_raised`:
+an xdist worker, which sends it to the controller then; gridgate's reruns, quarantine and
+pytest-rerunfailures, which decide on it then), a plain ``pytest_runtest_makereport``
+implementation notes each exception (a passing phase costs one attribute test) and the
+first ``pytest_runtest_logreport`` hook (:mod:`pytest_gridgate.per_test`'s, which calls
+``on_report``) attaches the entry. What other gates found on the same report decides
+first: a timeout (the timeouts gate's entry, or pytest-timeout's message), a memory limit,
+a leak that failed the teardown.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import pytest
 
 from pytest_gridgate.config import get_config
 from pytest_gridgate.per_test import per_test
-from pytest_gridgate.report import attach, attached, read_test_reports
+from pytest_gridgate.report import attach, attached, read_test_reports, terminal_stats
 from pytest_gridgate.sizes import format_size
 
 SECTION = "failures"
@@ -175,18 +181,44 @@ def has_entry(report: pytest.TestReport | pytest.CollectReport) -> bool:
 
 
 class FailureCategories:
-    """Per process: notes the exception of each failed phase, attaches the entry."""
+    """Per process: the category of each failed phase, attached to its report (at the end,
+    or as raised: see the module's docstring)."""
 
-    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+    def __init__(self, config: pytest.Config, patterns: Sequence[re.Pattern[str]]) -> None:
+        self.config = config
         self.patterns = patterns
         self.pending: dict[tuple[str, str], Failure] = {}
+        self.raised = False
 
-    # A plain implementation returning None: pytest's own makes the report. Cheaper per
-    # test than a wrapper, and the exception is here, not in the report.
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    def as_raised(self) -> None:
+        """Note each exception as it is raised and attach each failed report's entry as it
+        is logged, from now on in this process."""
+        if not self.raised:
+            self.raised = True
+            self.config.pluginmanager.register(_RaisedExceptions(self), "gridgate-failures-raised")
+            per_test(self.config).each_report(self.on_report)
+
+    def pytest_sessionstart(self) -> None:
+        # Without pytest's terminal reporter the reports are read as they are logged,
+        # before pytest_exception_interact.
+        if terminal_stats(self.config) is None:
+            self.as_raised()
+
+    def pytest_exception_interact(
+        self, node: pytest.Item | pytest.Collector, call: pytest.CallInfo[Any], report: Any
+    ) -> None:
+        # As raised, the entry is on the report already, or a gate decides on it (one that
+        # reruns a failed attempt takes the attempt's findings off its report).
         excinfo = call.excinfo
-        if excinfo is not None and not isinstance(excinfo.value, pytest.skip.Exception):
-            self.pending[item.nodeid, call.when] = describe(excinfo, call.when, self.patterns)
+        if (
+            not self.raised
+            and excinfo is not None
+            and isinstance(report, pytest.TestReport)
+            and report.outcome == "failed"
+            and not has_entry(report)
+        ):
+            failure = describe(excinfo, report.when, self.patterns)
+            attach(report, SECTION, entry_for(report, failure))
 
     def take(self, report: pytest.TestReport) -> Failure | None:
         """What the exception of the phase that made ``report`` said (once)."""
@@ -207,8 +239,8 @@ class FailureCategories:
             self.take(report)  # an xfail, or a phase another plugin turned around
 
     # Called for every test report by the time the gate report is made (read_test_reports):
-    # the exceptions of phases that did not end failed (an xfail, a phase another plugin
-    # turned around) stay noted, a few short strings each.
+    # a failed report that pytest_exception_interact did not see. (As raised, the
+    # exceptions of phases that did not end failed stay noted: a few short strings each.)
     def on_read_report(self, report: pytest.TestReport) -> None:
         if report.outcome == "failed" and not has_entry(report):
             attach(report, SECTION, self.entry(report))
@@ -226,6 +258,21 @@ class FailureCategories:
                 "message": first_line(_last_e_line(text) if found else text),
             }
             attach(report, SECTION, entry)
+
+
+class _RaisedExceptions:
+    """Notes the exception of each phase that raised, for :meth:`FailureCategories.on_report`."""
+
+    def __init__(self, categories: FailureCategories) -> None:
+        self.pending = categories.pending
+        self.patterns = categories.patterns
+
+    # A plain implementation returning None: pytest's own makes the report. Cheaper per
+    # test than a wrapper, and the exception is here, not in the report.
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        excinfo = call.excinfo
+        if excinfo is not None and not isinstance(excinfo.value, pytest.skip.Exception):
+            self.pending[item.nodeid, call.when] = describe(excinfo, call.when, self.patterns)
 
 
 def _last_e_line(text: str) -> str:
@@ -249,20 +296,15 @@ def compile_patterns(config: pytest.Config) -> list[re.Pattern[str]]:
 
 def register(config: pytest.Config) -> FailureCategories:
     """Make this process's categoriser and register it (the failures gate does; the flaky
-    gate, when the failures gate is blocked): its hooks, and ``on_report`` for every test
-    report."""
-    categoriser = FailureCategories(compile_patterns(config))
+    gate, when the failures gate is blocked): its hooks, and ``on_read_report`` for every
+    test report."""
+    categoriser = FailureCategories(config, compile_patterns(config))
     config.stash[PLUGIN_KEY] = categoriser
     config.pluginmanager.register(categoriser, "gridgate-failures")
-    # An xdist worker attaches the entry before it sends the report to the controller.
-    # pytest-rerunfailures runs a failed test again under the same id: the exception its
-    # failed attempt left noted is dropped when that attempt is reported as a rerun, not
-    # taken by a later attempt that failed without one. Elsewhere the failed reports are
-    # read at the end, and a run pays no hook call per report for them.
+    read_test_reports(config, categoriser.on_read_report)
+    # pytest-rerunfailures turns a failed attempt's report into a rerun as it logs it.
     if hasattr(config, "workerinput") or config.pluginmanager.has_plugin("rerunfailures"):
-        per_test(config).each_report(categoriser.on_report)
-    else:
-        read_test_reports(config, categoriser.on_read_report)
+        categoriser.as_raised()
     return categoriser
 
 

@@ -188,6 +188,9 @@ def pytest_configure(config: pytest.Config) -> None:
         quarantine = config.stash[_KEY] = _load(config)
     if quarantine.entries:
         config.pluginmanager.register(QuarantinedTests(config, quarantine), "gridgate-quarantine")
+        categoriser = categories.plugin(config)
+        if categoriser is not None:  # a quarantined failure's category is read as it is logged
+            categoriser.as_raised()
 
 
 def _matches(entry: str, nodeid: str) -> bool:

@@ -161,6 +161,15 @@ def read_test_reports(config: pytest.Config, reader: TestReportReader) -> None:
     config.stash.setdefault(_READERS_KEY, []).append(reader)
 
 
+def terminal_stats(config: pytest.Config) -> dict[str, list[Any]] | None:
+    """pytest's terminal reporter's statistics (every report, by category), if there is
+    one that keeps them (from the start of the session on; not with ``-p no:terminal``):
+    without it, read_test_reports() reads each report as it is logged."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    stats = getattr(terminal, "stats", None)
+    return stats if isinstance(stats, dict) else None
+
+
 def output_paths(config: pytest.Config) -> dict[str, Any]:
     """Where this process writes the report: ``report`` (JSON), ``summary`` (Markdown) and
     whether the summary is ``append``ed to; none on an xdist worker."""
@@ -262,9 +271,7 @@ class ReportWriter:
         return self.config.invocation_params.dir / value if value else None
 
     def _terminal_stats(self) -> dict[str, list[Any]] | None:
-        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        stats = getattr(terminal, "stats", None)
-        return stats if isinstance(stats, dict) else None
+        return terminal_stats(self.config)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session

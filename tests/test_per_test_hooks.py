@@ -69,8 +69,9 @@ def test_every_gate_on_costs_one_implementation_per_phase(gated: Gated) -> None:
     assert hooks["pytest_runtest_setup"] == [["gridgate-per-test-setup", "plain"]]
     assert hooks["pytest_runtest_teardown"] == [["gridgate-per-test-around-teardown", "wrapper"]]
     assert hooks["pytest_runtest_logreport"] == []
-    # The failures gate notes a failed phase's exception where it is raised.
-    assert hooks["pytest_runtest_makereport"] == [["gridgate-failures", "plain"]]
+    # The failures gate takes a failed phase's exception from pytest_exception_interact,
+    # which pytest calls for failures only.
+    assert hooks["pytest_runtest_makereport"] == []
 
 
 def test_gates_that_are_off_cost_no_hook_per_test(gated: Gated) -> None:
@@ -114,8 +115,13 @@ def test_a_blocked_gate_leaves_the_reports_to_the_other(gated: Gated, blocked: s
 @pytest.mark.parametrize(
     ("args", "hooks_file", "hook"),
     [
-        # No terminal reporter keeps the reports: the gate report's own tally reads each.
-        (("-p", "no:terminal"), "hooks.json", [["gridgate-report-tally", "plain"]]),
+        # No terminal reporter keeps the reports: the gate report's own tally reads each,
+        # after the categories are attached (the first report hook).
+        (
+            ("-p", "no:terminal"),
+            "hooks.json",
+            [["gridgate-report-tally", "plain"], ["gridgate-per-test-reports", "plain"]],
+        ),
         # Each worker attaches the categories before it sends the report to the
         # controller, which reads them from its terminal reporter. (The controller's one
         # report hook is the timeouts gate's: it marks the reports of timed-out tests.)
@@ -132,6 +138,11 @@ def test_the_reports_are_read_where_no_terminal_keeps_them(
     assert run.report["counts"]["failed"] == 1
     hooks = json.loads((gated.pytester.path / hooks_file).read_text())
     assert hooks["pytest_runtest_logreport"] == hook
+    # A worker notes each exception as it is raised, for the entry it sends; so does a
+    # run whose reports are read as they are logged (no terminal reporter).
+    as_raised = hooks_file == "hooks-gw0.json" or "no:terminal" in args
+    raised = [["gridgate-failures-raised", "plain"]] if as_raised else []
+    assert hooks["pytest_runtest_makereport"] == raised
     assert sorted(run.report["shard"]["ran"]) == [
         "test_two.py::test_fails",
         "test_two.py::test_passes",

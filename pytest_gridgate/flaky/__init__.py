@@ -98,6 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
     categoriser = categories.plugin(config)
     if categoriser is None:  # the failures gate is blocked: reruns still need categories
         categoriser = categories.register(config)
+    categoriser.as_raised()  # a failed attempt is decided on as it is reported
     known = known_tests(config) if settings.new_test_runs else KnownTests(None, "")
     reruns = Reruns(settings, known, categoriser)
     config.stash[_RERUNS_KEY] = reruns
