@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +34,7 @@ from overhead_harness import (
     LEAKS_OFF,
     TIMEOUTS_OFF,
     BenchmarkError,
+    instructions,
     paired_rounds,
     write_suite,
 )
@@ -93,38 +91,6 @@ def pairs(
         f"  (rounds {', '.join(f'{r:.3f}' for r in ratios)}; "
         f"CPU s median {statistics.median(times_on):.2f} / {statistics.median(times_off):.2f})"
     )
-
-
-def instructions(directory: Path, on: tuple[str, ...], off: tuple[str, ...]) -> str:
-    """The ratio of the instructions the two runs execute in user space, counted by
-    valgrind (callgrind), both runs at once. The CPU time ratio moves by several per cent
-    with the load of a shared machine; this one does not, though it leaves out the time
-    spent in the kernel (the gate's system calls) and what cache misses cost."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise BenchmarkError("--instructions: valgrind is not installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-    runs = [
-        subprocess.Popen(
-            [*command, "-m", "pytest", *args],
-            cwd=directory,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for args in (on, off)
-    ]
-    counts = []
-    for run, args in zip(runs, (on, off), strict=True):
-        _, err = run.communicate(timeout=3600)
-        found = re.search(r"Collected : (\d+)", err)
-        if run.returncode != 0 or found is None:
-            raise BenchmarkError(f"valgrind pytest {' '.join(args)} failed:\n{err[-2000:]}")
-        counts.append(int(found.group(1)))
-    return f"{counts[0] / counts[1]:6.3f}  ({counts[0] / 1e9:.2f} / {counts[1] / 1e9:.2f} G)"
 
 
 def what_each_sees(memray_python: str | None) -> list[str]:

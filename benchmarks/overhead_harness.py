@@ -13,7 +13,9 @@ rest of the machine only ever adds CPU time, so the fastest run is the one least
 from __future__ import annotations
 
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,3 +102,39 @@ def paired_rounds(
         for samples, args in pair if round_ % 2 == 0 else reversed(pair):
             samples.append(cpu_of_run(directory, args, python, timeout))
     return on, off, statistics.median(a / b for a, b in zip(on, off, strict=True))
+
+
+def instructions(directory: Path, on: tuple[str, ...], off: tuple[str, ...]) -> str:
+    """The ratio of the instructions the two runs execute in user space, counted by
+    valgrind (callgrind), both runs at once (after a warm-up run: bytecode caches). The CPU
+    time ratio moves by several per cent with the load of a shared machine; this one does
+    not, though it leaves out the time spent in the kernel (the gate's system calls) and
+    what cache misses cost."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise BenchmarkError("--instructions: valgrind is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # One hash seed for both: string hashing decides the order of sets, and so some of
+    # the work (a few tenths of a per cent between runs otherwise).
+    env["PYTHONHASHSEED"] = "0"
+    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+    runs = [
+        subprocess.Popen(
+            [*command, "-m", "pytest", *args],
+            cwd=directory,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in (on, off)
+    ]
+    counts = []
+    for run, args in zip(runs, (on, off), strict=True):
+        _, err = run.communicate(timeout=3600)
+        found = re.search(r"Collected : (\d+)", err)
+        if run.returncode != 0 or found is None:
+            raise BenchmarkError(f"valgrind pytest {' '.join(args)} failed:\n{err[-2000:]}")
+        counts.append(int(found.group(1)))
+    return f"{counts[0] / counts[1]:6.3f}  ({counts[0] / 1e9:.2f} / {counts[1] / 1e9:.2f} G)"

@@ -7,6 +7,9 @@ ratio of the two medians and of the two fastest runs beside it (the method, and 
 
     python benchmarks/plugin_overhead.py                 # every case, 3,000 tests, 7 rounds
     python benchmarks/plugin_overhead.py --case core --tests 500 --rounds 3
+    # and the instructions of one run each in user space, counted by valgrind: the same
+    # figure whatever the machine's load, which moves the CPU ratio by several per cent
+    python benchmarks/plugin_overhead.py --case leaks --instructions
 
 Each case measures its own issue's gates: the core and leaks cases switch the timeouts gate
 off completely (no per-test timer, no supervisor process), the timeouts case switches the
@@ -29,6 +32,7 @@ from overhead_harness import (
     MEMORY_OFF,
     TIMEOUTS_OFF,
     BenchmarkError,
+    instructions,
     paired_rounds,
     write_suite,
 )
@@ -88,11 +92,17 @@ CASES = (
 )
 
 
-def measure(case: Case, tests: int, rounds: int) -> tuple[list[float], list[float], float]:
+def measure(
+    case: Case, tests: int, rounds: int, count_instructions: bool
+) -> tuple[list[float], list[float], float, str]:
     with tempfile.TemporaryDirectory(prefix=f"gridgate-bench-{case.name}-") as tmp:
         directory = Path(tmp)
         write_suite(directory, tests, case.gridgate_config)
-        return paired_rounds(directory, case.gridgate_args, case.baseline_args, rounds)
+        on, off, ratio = paired_rounds(directory, case.gridgate_args, case.baseline_args, rounds)
+        counted = ""
+        if count_instructions:
+            counted = instructions(directory, case.gridgate_args, case.baseline_args)
+        return on, off, ratio, counted
 
 
 def main() -> int:
@@ -100,6 +110,11 @@ def main() -> int:
     parser.add_argument("--case", action="append", choices=[c.name for c in CASES])
     parser.add_argument("--tests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions of one run each under valgrind (load-independent)",
+    )
     options = parser.parse_args()
     chosen = [c for c in CASES if not options.case or c.name in options.case]
     print(f"{options.tests} trivial tests, {options.rounds} alternating rounds, CPU seconds")
@@ -111,7 +126,9 @@ def main() -> int:
     failed = False
     for case in chosen:
         try:
-            on, off, ratio = measure(case, options.tests, options.rounds)
+            on, off, ratio, counted = measure(
+                case, options.tests, options.rounds, options.instructions
+            )
         except BenchmarkError as exc:
             print(f"{case.name}: {exc}", file=sys.stderr)
             return 2
@@ -124,6 +141,8 @@ def main() -> int:
             f"{case.target:>8.2f}  "
             f"{'ok' if ok else 'OVER'}  ({case.description})"
         )
+        if counted:
+            print(f"{'':<10}instructions on / off {counted}  (user space, valgrind)")
     return 1 if failed else 0
 
 
