@@ -288,6 +288,47 @@ def test_pytest_fail_and_skips(pytester: pytest.Pytester) -> None:
     assert entry["message"] == "the order total is wrong"
 
 
+@pytest.mark.parametrize("xdist", [False, True], ids=["plain", "xdist"])
+def test_every_failed_report_has_its_entry(pytester: pytest.Pytester, xdist: bool) -> None:
+    # pytest 9's subtests fail the test that holds them when it reports the test's status,
+    # after the first report hooks have run; a strict xfail that passed raised nothing.
+    # Each counts as a failure, and each is in the section, whichever way it failed.
+    pytester.makepyfile(
+        test_kinds="""
+        import pytest
+
+        def test_subtests(request):
+            subtests = request.getfixturevalue("subtests")
+            for i in range(2):
+                with subtests.test(i=i):
+                    assert i == 0
+
+        @pytest.mark.xfail(strict=True)
+        def test_xpass():
+            pass
+
+        @pytest.fixture
+        def broken():
+            raise OSError("no such device")
+
+        def test_broken_fixture(broken):
+            pass
+        """
+    )
+    if int(pytest.__version__.split(".")[0]) < 9:
+        pytest.skip("pytest 9 has subtests built in")
+    _, report = run(pytester, *(["-n", "2"] if xdist else []), config="[tool.gridgate]\n")
+    entries = report["failures"]
+    found = sorted((e["nodeid"].split("::")[1], e["when"], e["category"]) for e in entries)
+    assert found == [
+        ("test_broken_fixture", "setup", "setup"),
+        ("test_subtests", "call", "assertion"),  # the subtest, from its exception
+        ("test_subtests", "call", "exception"),  # the test, failed by its subtest
+        ("test_xpass", "call", "exception"),
+    ]
+    assert report["counts"]["failed"] + report["counts"]["errors"] == len(found)
+
+
 def test_docs_name_every_category() -> None:
     from pytest_gridgate.settings import FAILURE_CATEGORIES
 
