@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 # -- pytest-timeout (2.3, 2.4) ----------------------------------------------------------------
@@ -228,12 +229,27 @@ def finalized_fds() -> dict[int, Any]:
     return found
 
 
-def is_unittest_item(item: Any) -> bool:
-    """Whether ``item`` runs a ``unittest.TestCase`` method (pytest makes its object at
-    the test's setup and drops it at its teardown)."""
+def has_unittest_items(items: Iterable[Any]) -> bool:
+    """Whether any of ``items`` runs a ``unittest.TestCase`` method (pytest makes its object
+    at the test's setup and drops it at its teardown).
+
+    An item's class is its parent's (``item.cls`` walks up the tree in Python, a
+    microsecond a test): one item is asked per parent, and the tests of one parent come one
+    after another.
+    """
     unittest = sys.modules.get("unittest")
-    cls = getattr(item, "cls", None)
-    return unittest is not None and isinstance(cls, type) and issubclass(cls, unittest.TestCase)
+    if unittest is None:
+        return False
+    last: object = None
+    for item in items:
+        parent = getattr(item, "parent", None)
+        if parent is last and parent is not None:
+            continue
+        last = parent
+        cls = getattr(item, "cls", None)
+        if isinstance(cls, type) and issubclass(cls, unittest.TestCase):
+            return True
+    return False
 
 
 def test_case_object(item: Any) -> Any:

@@ -398,7 +398,7 @@ def test_test_case_object() -> None:
             self._instance: object = Case("test_it")
 
     item = Item()
-    assert _compat.is_unittest_item(item)
+    assert _compat.has_unittest_items([item])
     assert _compat.test_case_object(item) is item._instance
     del item._instance  # pytest 9's teardown
     assert _compat.test_case_object(item) is None
@@ -406,7 +406,8 @@ def test_test_case_object() -> None:
     class Plain:
         cls = None
 
-    assert not _compat.is_unittest_item(Plain())
+    assert not _compat.has_unittest_items([Plain(), Plain()])
+    assert _compat.has_unittest_items([Plain(), item])
     assert _compat.test_case_object(Plain()) is None
 
 

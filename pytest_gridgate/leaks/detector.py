@@ -17,7 +17,7 @@ import pytest
 
 from pytest_gridgate._compat import (
     fixture_defs,
-    is_unittest_item,
+    has_unittest_items,
     terminal_column,
     test_case_object,
 )
@@ -280,7 +280,7 @@ class LeakDetector:
         # with it, unless another plugin keeps the object (see _released_fds): noted (weakly)
         # before the teardown, for the suites that have such tests, which then cost one
         # call more per test. Finding it afterwards took a walk of the whole heap.
-        if not self._notes_test_objects and any(map(is_unittest_item, session.items)):
+        if not self._notes_test_objects and has_unittest_items(session.items):
             self._notes_test_objects = True
             per_test(self.config).before_teardown(self._note_test_object)
 
