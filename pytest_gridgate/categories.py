@@ -37,6 +37,7 @@ from pytest_gridgate.sizes import format_size
 
 SECTION = "failures"
 PLUGIN_KEY = pytest.StashKey["FailureCategories"]()
+RAISED_PLUGIN = "gridgate-failures-raised"  # the as-raised notes' plugin name
 # pytest-timeout's failure message (its PYTEST_FAILURE_MESSAGE), which the timeouts gate's
 # stage one raises too.
 _TIMEOUT_MESSAGE = re.compile(r"^Timeout \(>[0-9.e+]+s\) from pytest-timeout")
@@ -195,7 +196,7 @@ class FailureCategories:
         is logged, from now on in this process."""
         if not self.raised:
             self.raised = True
-            self.config.pluginmanager.register(_RaisedExceptions(self), "gridgate-failures-raised")
+            self.config.pluginmanager.register(_RaisedExceptions(self), RAISED_PLUGIN)
             per_test(self.config).each_report(self.on_report)
 
     def pytest_sessionstart(self) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gridgate.categories import PLUGIN_KEY, SECTION, register
+from pytest_gridgate.categories import PLUGIN_KEY, RAISED_PLUGIN, SECTION, register
 
 if TYPE_CHECKING:
     from pytest_gridgate.report import GateReport
@@ -33,8 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     categories = config.stash.get(PLUGIN_KEY, None)
     if categories is not None:
-        if config.pluginmanager.is_registered(categories):
-            config.pluginmanager.unregister(categories)
+        for plugin in (categories, config.pluginmanager.get_plugin(RAISED_PLUGIN)):
+            if plugin is not None and config.pluginmanager.is_registered(plugin):
+                config.pluginmanager.unregister(plugin)
         del config.stash[PLUGIN_KEY]
 
 
