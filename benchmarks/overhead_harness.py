@@ -58,20 +58,27 @@ def write_suite(directory: Path, tests: int, config: str) -> None:
     )
 
 
+def run_env() -> dict[str, str]:
+    """The environment of a measured run: this one without pytest's and gridgate's own
+    variables, and with bytecode written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    # Let the warm-up run write bytecode, as an installed wheel has it: otherwise every
+    # measured run recompiles the plugin's sources and pytest every test module
+    # (PYTHONDONTWRITEBYTECODE=1 shells), the same cost on both sides of a ratio.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def cpu_of_run(
     directory: Path, args: tuple[str, ...], python: str = sys.executable, timeout: float = 600
 ) -> float:
     """CPU seconds (user + system) that one pytest run with ``python`` took, children
     included."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
-    # Let the warm-up run write bytecode, as an installed wheel has it: otherwise every
-    # measured run recompiles the plugin's sources (PYTHONDONTWRITEBYTECODE=1 shells).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     result = subprocess.run(
         [python, "-m", "pytest", *args],
         cwd=directory,
-        env=env,
+        env=run_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -106,15 +113,14 @@ def paired_rounds(
 
 def instructions(directory: Path, on: tuple[str, ...], off: tuple[str, ...]) -> str:
     """The ratio of the instructions the two runs execute in user space, counted by
-    valgrind (callgrind), both runs at once (after a warm-up run: bytecode caches). The CPU
-    time ratio moves by several per cent with the load of a shared machine; this one does
-    not, though it leaves out the time spent in the kernel (the gate's system calls) and
-    what cache misses cost."""
+    valgrind (callgrind), both runs at once; call it after a warm-up run has written the
+    bytecode caches (``paired_rounds`` does one). The CPU time ratio moves by several per
+    cent with the load of a shared machine; this one does not, though it leaves out the
+    time spent in the kernel (the gate's system calls) and what cache misses cost."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise BenchmarkError("--instructions: valgrind is not installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = run_env()
     # One hash seed for both: string hashing decides the order of sets, and so some of
     # the work (a few tenths of a per cent between runs otherwise).
     env["PYTHONHASHSEED"] = "0"
