@@ -239,12 +239,14 @@ class FailureCategories:
         elif self.pending:
             self.take(report)  # an xfail, or a phase another plugin turned around
 
-    # Called for every test report by the time the gate report is made (read_test_reports):
-    # a failed report that pytest_exception_interact did not see. (As raised, the
-    # exceptions of phases that did not end failed stay noted: a few short strings each.)
-    def on_read_report(self, report: pytest.TestReport) -> None:
-        if report.outcome == "failed" and not has_entry(report):
-            attach(report, SECTION, self.entry(report))
+    # Called with every failed test report by the time the gate report is made
+    # (read_test_reports): a failed report that pytest_exception_interact did not see.
+    # (As raised, the exceptions of phases that did not end failed stay noted: a few short
+    # strings each.)
+    def on_failed_reports(self, reports: list[pytest.TestReport]) -> None:
+        for report in reports:
+            if not has_entry(report):
+                attach(report, SECTION, self.entry(report))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -297,12 +299,12 @@ def compile_patterns(config: pytest.Config) -> list[re.Pattern[str]]:
 
 def register(config: pytest.Config) -> FailureCategories:
     """Make this process's categoriser and register it (the failures gate does; the flaky
-    gate, when the failures gate is blocked): its hooks, and ``on_read_report`` for every
-    test report."""
+    gate, when the failures gate is blocked): its hooks, and ``on_failed_reports`` for
+    every failed test report."""
     categoriser = FailureCategories(config, compile_patterns(config))
     config.stash[PLUGIN_KEY] = categoriser
     config.pluginmanager.register(categoriser, "gridgate-failures")
-    read_test_reports(config, categoriser.on_read_report)
+    read_test_reports(config, categoriser.on_failed_reports, failed_only=True)
     # pytest-rerunfailures turns a failed attempt's report into a rerun as it logs it.
     if hasattr(config, "workerinput") or config.pluginmanager.has_plugin("rerunfailures"):
         categoriser.as_raised()

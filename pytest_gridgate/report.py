@@ -31,8 +31,11 @@ from pytest_gridgate.report_format import COUNTS, TERMINAL_DETAILS
 # Report attribute carrying per-test findings as [section, entry] pairs (JSON-serialisable).
 _ATTR = "gridgate_findings"
 _REPORT_KEY = pytest.StashKey["GateReport"]()
-TestReportReader = Callable[[pytest.TestReport], object]
-_READERS_KEY = pytest.StashKey[list[TestReportReader]]()
+# A reader is given the test reports in batches (a list each call): a Python call per
+# report would be most of what reading costs a run of passing tests.
+TestReportReader = Callable[[list[pytest.TestReport]], object]
+# (reader, failed reports only)
+_READERS_KEY = pytest.StashKey[list[tuple[TestReportReader, bool]]]()
 
 # Terminal reporter statistics category -> ``counts`` key.
 _CATEGORIES = {
@@ -147,18 +150,22 @@ def get_report(config: pytest.Config) -> GateReport:
         return report
 
 
-def read_test_reports(config: pytest.Config, reader: TestReportReader) -> None:
-    """``reader(report)`` once for every test report of the run (on the xdist controller,
-    every worker's), by the time the gate report is made: at the end, or when the timeouts
-    gate takes a snapshot mid-run. Read in batches from pytest's terminal reporter, which
-    keeps every report, so a run pays no hook call per report; without a terminal reporter
-    (``-p no:terminal``), as each report comes.
+def read_test_reports(
+    config: pytest.Config, reader: TestReportReader, *, failed_only: bool = False
+) -> None:
+    """``reader(reports)`` with every test report of the run (on the xdist controller,
+    every worker's), each once, by the time the gate report is made: at the end, or when
+    the timeouts gate takes a snapshot mid-run. Read in batches (a list per call) from
+    pytest's terminal reporter, which keeps every report, so a run pays no hook call per
+    report; without a terminal reporter (``-p no:terminal``), a list of one as each report
+    comes. ``failed_only``: only the reports whose outcome is ``failed`` (a run of passing
+    tests calls such a reader with none at all).
 
     Neither before the report reaches anyone else nor in the order the reports came: a gate
     that must see each report first (to attach to it before an xdist worker sends it) uses
     ``pytest_gridgate.per_test``'s ``each_report``. Nothing is read on an xdist worker.
     """
-    config.stash.setdefault(_READERS_KEY, []).append(reader)
+    config.stash.setdefault(_READERS_KEY, []).append((reader, failed_only))
 
 
 def terminal_stats(config: pytest.Config) -> dict[str, list[Any]] | None:
@@ -304,7 +311,8 @@ class ReportWriter:
         if not self._reading.acquire(timeout=5):
             return
         try:
-            readers, read, test_report = self.readers, self._read, pytest.TestReport
+            read, test_report = self._read, pytest.TestReport
+            batch: list[pytest.TestReport] = []
             # Copies first (one C call each): the main thread may add reports meanwhile.
             for category, reports in list(stats.items()):
                 if category in ("warnings", "deselected"):
@@ -312,10 +320,9 @@ class ReportWriter:
                 seen = read.get(category, 0)
                 new = reports[seen:]
                 read[category] = seen + len(new)
-                for report in new:
-                    if isinstance(report, test_report):
-                        for reader in readers:
-                            reader(report)
+                batch += [report for report in new if isinstance(report, test_report)]
+            if batch:
+                _give(self.readers, batch)
         finally:
             self._reading.release()
 
@@ -467,20 +474,32 @@ def _failed_gates_only(lines: list[str]) -> list[str]:
 class OwnTally:
     """Findings and counts per test report, for runs without pytest's terminal reporter."""
 
-    def __init__(self, report: GateReport, readers: list[TestReportReader]) -> None:
+    def __init__(self, report: GateReport, readers: list[tuple[TestReportReader, bool]]) -> None:
         self.report = report
         self.readers = readers
         self.counts: dict[str, int] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for reader in self.readers:  # first: what a reader attaches is a finding
-            reader(report)
+        _give(self.readers, [report])  # first: what a reader attaches is a finding
         _add_findings(self.report, report)
         self.count(report)
 
     def count(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         category = _category(report)
         self.counts[category] = self.counts.get(category, 0) + 1
+
+
+def _give(readers: list[tuple[TestReportReader, bool]], batch: list[pytest.TestReport]) -> None:
+    """Each reader its reports of ``batch``: all, or the failed ones (if any)."""
+    failed = None
+    for reader, failed_only in readers:
+        if not failed_only:
+            reader(batch)
+            continue
+        if failed is None:
+            failed = [report for report in batch if report.outcome == "failed"]
+        if failed:
+            reader(failed)
 
 
 def _add_findings(

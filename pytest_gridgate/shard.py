@@ -191,7 +191,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         gate = ShardGate(config)
         config.pluginmanager.register(gate, "gridgate-shard")
-        read_test_reports(config, gate.on_report)
+        read_test_reports(config, gate.on_reports)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -214,11 +214,11 @@ class ShardGate:
         # Seconds by test: also what ran.
         self.seconds: dict[str, float] = {}
         self.worker_plan: ShardPlan | None = None
-        # The last report's location tuple and node id (see on_report).
+        # The last report's location tuple and node id (see on_reports).
         self._location: object = None
         self._nodeid = ""
 
-    def on_report(self, report: pytest.TestReport) -> None:
+    def on_reports(self, reports: list[pytest.TestReport]) -> None:
         """Every test report (read with pytest_gridgate.report's read_test_reports)."""
         # A report's node id is a property that builds its string in Python (two calls,
         # some 1,700 instructions a read, three reports a test). The reports pytest makes
@@ -227,14 +227,12 @@ class ShardGate:
         # another (its passed setup and teardown are neighbours in the terminal's
         # statistics). Reports that arrive from elsewhere (xdist workers, through the
         # controller) carry a new tuple each, and their id is read each time.
-        location = report.location
-        if location is self._location:
-            nodeid = self._nodeid
-        else:
-            nodeid = self._nodeid = report.nodeid
-            self._location = location
-        seconds = self.seconds
-        seconds[nodeid] = seconds.get(nodeid, 0.0) + report.duration
+        seconds, location, nodeid = self.seconds, self._location, self._nodeid
+        for report in reports:
+            if report.location is not location:
+                location, nodeid = report.location, report.nodeid
+            seconds[nodeid] = seconds.get(nodeid, 0.0) + report.duration
+        self._location, self._nodeid = location, nodeid
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
