@@ -404,3 +404,50 @@ def test_the_next_test_is_not_blamed_for_what_came_before(
     # The test whose teardown raised is not measured, but the process's peak during it is.
     process = _entry(report, "test_teardown_raises", "process")
     assert process["bytes"] >= 300 * MB, process
+
+
+TAKES_THE_METERS_NUMBER = """
+    import os
+
+    KEPT = []
+
+
+    def test_takes_the_number(tmp_path_factory):
+        # Close the meter's clear_refs descriptor, and open a file of its own until it
+        # gets that very number (kept open past the test, in the module).
+        [fd] = [
+            int(name)
+            for name in os.listdir("/proc/self/fd")
+            if os.path.basename(os.path.realpath(f"/proc/self/fd/{name}")) == "clear_refs"
+        ]
+        os.close(fd)
+        path = os.environ["MINE"]
+        opened = []
+        while (new := os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)) != fd:
+            opened.append(new)
+        for other in opened:
+            os.close(other)
+        KEPT.append(new)
+
+
+    def test_still_measured():
+        data = b"x" * 60_000_000
+        del data
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="the exact meter is Linux's")
+def test_a_file_that_takes_the_meters_number_is_never_written(
+    pytester: pytest.Pytester, gated: Gated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The meter resets the peak by writing "5" into its clear_refs descriptor. A test that
+    # closes it and opens a file that gets its number: the meter must know the descriptor
+    # is no longer its own, write nothing into the file, and measure on by its fallback.
+    mine = pytester.path / "mine.txt"
+    monkeypatch.setenv("MINE", str(mine))
+    pytester.makepyfile(test_number=TAKES_THE_METERS_NUMBER)
+    gated.project('[tool.gridgate.leaks]\naction = "off"\n[tool.gridgate.memory]\nlimit = "40MB"\n')
+    result, report = gated.run(*RUN, timeout=600)
+    assert mine.read_bytes() == b""
+    assert _errors(result) == {"test_still_measured"}, result.stdout.str()
+    assert _entry(report, "test_still_measured")["bytes"] >= 50 * MB

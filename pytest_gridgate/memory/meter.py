@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import psutil
 
 try:
+    import fcntl
     import resource
 except ImportError:  # pragma: no cover - Windows
     resource = None  # type: ignore[assignment]
@@ -33,7 +34,6 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = ["FallbackMeter", "Measurement", "Meter", "ProcMeter", "make_meter"]
 
 _KIB = 1024
-_fstat = os.fstat
 
 
 class Measurement:
@@ -111,7 +111,7 @@ class ProcMeter(Meter):
     name = "linux"
 
     def __init__(self) -> None:
-        self._clear = os.open("/proc/self/clear_refs", os.O_WRONLY)
+        self._clear, self._clear_flags = _open_marked("/proc/self/clear_refs")
         try:
             os.write(self._clear, b"5")
             self._status = os.open("/proc/self/status", os.O_RDONLY)
@@ -123,7 +123,6 @@ class ProcMeter(Meter):
             self._children = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         except OSError:  # CONFIG_PROC_CHILDREN off: reaped children only
             self._children = -1
-        self._clear_ino = os.fstat(self._clear).st_ino
         # Set when a test closed the kept descriptors (os.closerange): see _lose().
         self._fallback: FallbackMeter | None = None
         self._page = os.sysconf("SC_PAGE_SIZE")
@@ -144,10 +143,10 @@ class ProcMeter(Meter):
 
     def _ours(self) -> bool:
         """Whether the ``clear_refs`` descriptor is still the one this meter opened (after
-        :meth:`_lose`, it is -1: never)."""
+        :meth:`_lose`, it is -1: never): open, with the flags it was opened with."""
         try:
-            return os.fstat(self._clear).st_ino == self._clear_ino
-        except OSError:
+            return fcntl.fcntl(self._clear, fcntl.F_GETFL) == self._clear_flags
+        except (OSError, ValueError):  # closed; -1 (lost): fcntl's ValueError
             return False
 
     def resident(self) -> int:
@@ -192,8 +191,8 @@ class ProcMeter(Meter):
     def lap(self) -> Measurement:
         # Every test runs this: written out in one function, as each method call costs.
         try:  # _ours(), inlined
-            ours = _fstat(self._clear).st_ino == self._clear_ino
-        except OSError:
+            ours = fcntl.fcntl(self._clear, fcntl.F_GETFL) == self._clear_flags
+        except (OSError, ValueError):
             ours = False
         if not ours:
             return self._lose().lap()
@@ -224,6 +223,30 @@ class ProcMeter(Meter):
             if fd >= 0:
                 os.close(fd)
         self._children = -1
+
+
+# Flags no test opens a file with, all together: the clear_refs descriptor is known as
+# ours by them (fcntl's F_GETFL: a fifth of what an fstat costs, which builds a whole
+# stat result), should a test close it and the number be reused. O_DSYNC cannot be set
+# but at open(); O_NOATIME needs the file's owner (this process is its /proc files').
+_MARKS = (
+    os.O_APPEND | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_DSYNC", 0),
+    getattr(os, "O_NOATIME", 0),
+)
+
+
+def _open_marked(path: str) -> tuple[int, int]:
+    """``path`` opened for writing with the marking flags, and its F_GETFL flags."""
+    flags = os.O_WRONLY | _MARKS[0]
+    try:
+        fd = os.open(path, flags | _MARKS[1])
+    except PermissionError:  # O_NOATIME refused: the other marks stay
+        fd = os.open(path, flags)
+    try:
+        return fd, fcntl.fcntl(fd, fcntl.F_GETFL)
+    except OSError:
+        os.close(fd)
+        raise
 
 
 def _live_descendants_peak(pid: int) -> int:
