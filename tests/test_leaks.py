@@ -715,3 +715,32 @@ def test_a_check_that_raises_is_reported_and_the_others_still_run(
         ("test_leaks_a_variable", "environ", "BROKEN_NEIGHBOUR_VAR added")
     ]
     result.stdout.fnmatch_lines(["*leak check 'broken' failed: RuntimeError('no snapshot today')*"])
+
+
+BETWEEN_TESTS_CONFTEST = """
+    import os
+
+    KEPT = []
+
+
+    def pytest_runtest_logfinish(nodeid):
+        # After the first test's check, before the second's baseline: a plugin's file.
+        if nodeid.endswith("::test_first"):
+            KEPT.append(open(os.devnull))
+"""
+
+
+def test_a_descriptor_opened_between_two_tests_is_neither_tests(
+    pytester: pytest.Pytester, gated: Gated
+) -> None:
+    # The baseline before a test is the snapshot after the last one, unless the lowest free
+    # descriptor number moved in between: what a plugin opened between the tests is no
+    # test's leak.
+    gated.project(
+        '[tool.gridgate.leaks]\naction = "fail"\n',
+        conftest=BETWEEN_TESTS_CONFTEST,
+        test_between="def test_first():\n    pass\n\n\ndef test_second():\n    pass\n",
+    )
+    result, report = gated.run("-p", "no:randomly")
+    assert result.ret == 0, result.stdout.str()
+    assert report["leaks"] == []

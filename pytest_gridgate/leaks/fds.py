@@ -386,17 +386,20 @@ class FdCheck:
         return holders_of(candidates)
 
     def baseline(self) -> tuple[tuple[int, int] | list[str], frozenset[int], int]:
-        """The snapshot before a test: the last snapshot's, when the count has not moved
-        since (the last one was taken after the previous test; in between only pytest's
-        reporting runs), saving the probe of the lowest free number on every test."""
+        """The snapshot before a test: the last snapshot's (taken after the previous test;
+        in between only pytest's reporting runs) when the lowest free number has not moved
+        since. That probe (a dup and a close) costs a third of the count's fstat, which
+        builds a whole stat result: the fstat is left to the snapshot after the test. A
+        descriptor opened between two tests takes the lowest free number and is seen; one
+        put at a chosen higher number (dup2) is not, and would be the next test's."""
         last = self._fingerprint
-        if _COUNTS and (dir_fd := _dir_fd[0]) >= 0 and type(last) is tuple:
-            try:
-                st = _fstat(dir_fd)
-            except OSError:  # closed under us: snapshot() notes it and reopens
-                st = None
-            if st is not None and st.st_size == last[0] and st.st_ino == _dir_ino[0]:
-                return last, self._known, len(self._lost)
+        if (
+            _COUNTS
+            and (dir_fd := _dir_fd[0]) >= 0
+            and type(last) is tuple
+            and _lowest_free(dir_fd) == last[1]
+        ):
+            return last, self._known, len(self._lost)
         return self.snapshot()
 
     def compare(self, before: Any) -> list[Leak]:
