@@ -24,16 +24,13 @@ to 1.17: below what the shared machine resolves); one rerun 8.9 / 8.0 ms with gr
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
 from pathlib import Path
 
-from overhead_harness import BenchmarkError, write_suite
+from overhead_harness import BenchmarkError, paired_rounds, write_suite
 
 OTHER_GATES_OFF = """
     [tool.gridgate.timeouts]
@@ -50,47 +47,14 @@ TARGET = 1.01
 FAILING = 200
 
 
-def cpu_of_run(
-    directory: Path, args: tuple[str, ...], python: str, expect: tuple[int, ...] = (0,)
-) -> float:
-    """CPU seconds (user + system) of one pytest run with ``python``, children included."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    result = subprocess.run(
-        [python, "-m", "pytest", *args], cwd=directory, env=env, capture_output=True,
-        text=True, timeout=3600,
-    )  # fmt: skip
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode not in expect:
-        raise BenchmarkError(f"pytest {' '.join(args)} exited {result.returncode}:\n"
-                             f"{result.stdout[-2000:]}")  # fmt: skip
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def rounds_of(
-    directory: Path,
-    on: tuple[str, ...],
-    off: tuple[str, ...],
-    rounds: int,
-    python: str = sys.executable,
-    expect: tuple[int, ...] = (0,),
-) -> tuple[list[float], list[float]]:
-    cpu_of_run(directory, off, python, expect)  # warm the caches
-    times: dict[tuple[str, ...], list[float]] = {on: [], off: []}
-    for round_ in range(rounds):
-        for args in [on, off] if round_ % 2 == 0 else [off, on]:
-            times[args].append(cpu_of_run(directory, args, python, expect))
-    return times[on], times[off]
-
-
 def categorisation(tests: int, rounds: int) -> tuple[float, str]:
     with tempfile.TemporaryDirectory(prefix="gridgate-bench-failures-") as tmp:
         directory = Path(tmp)
         write_suite(directory, tests, OTHER_GATES_OFF)
-        on, off = rounds_of(directory, (), ("-p", "no:pytest_gridgate.failures"), rounds)
+        on, off, median = paired_rounds(
+            directory, (), ("-p", "no:pytest_gridgate.failures"), rounds
+        )
     ratios = [a / b for a, b in zip(on, off, strict=True)]
-    median = statistics.median(ratios)
     return median, (
         f"{median:6.3f}  min/min {min(on) / min(off):6.3f}"
         f"  (rounds {', '.join(f'{r:.3f}' for r in ratios)}; "
@@ -119,7 +83,7 @@ def reruns(rounds: int, rerunfailures_python: str | None) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="gridgate-bench-reruns-") as tmp:
         directory = Path(tmp)
         write_failing(directory)
-        on, off = rounds_of(
+        on, off, _ = paired_rounds(
             directory, ("--gridgate-reruns", "1"), ("--gridgate-reruns", "0"), rounds,
             expect=(1,),
         )  # fmt: skip
@@ -129,7 +93,7 @@ def reruns(rounds: int, rerunfailures_python: str | None) -> list[str]:
             f"(CPU s median {statistics.median(on):.2f} / {statistics.median(off):.2f})"
         )
         if rerunfailures_python:
-            on, off = rounds_of(
+            on, off, _ = paired_rounds(
                 directory, ("--reruns", "1"), (), rounds, rerunfailures_python, expect=(1,)
             )
             theirs = per_rerun(on, off)

@@ -70,10 +70,14 @@ def run_env() -> dict[str, str]:
 
 
 def cpu_of_run(
-    directory: Path, args: tuple[str, ...], python: str = sys.executable, timeout: float = 600
+    directory: Path,
+    args: tuple[str, ...],
+    python: str = sys.executable,
+    timeout: float = 600,
+    expect: tuple[int, ...] = (0,),
 ) -> float:
     """CPU seconds (user + system) that one pytest run with ``python`` took, children
-    included."""
+    included; the run must exit with one of ``expect``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [python, "-m", "pytest", *args],
@@ -84,7 +88,7 @@ def cpu_of_run(
         timeout=timeout,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
+    if result.returncode not in expect:
         raise BenchmarkError(
             f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}"
         )
@@ -98,16 +102,18 @@ def paired_rounds(
     rounds: int,
     python: str = sys.executable,
     timeout: float = 600,
+    expect: tuple[int, ...] = (0,),
 ) -> tuple[list[float], list[float], float]:
     """CPU seconds of the measured runs, of the baseline runs, and the median of the
-    rounds' ratios; a warm-up run first (file system and bytecode caches)."""
-    cpu_of_run(directory, baseline, python, timeout)
+    rounds' ratios; a warm-up run first (file system and bytecode caches). Every run must
+    exit with one of ``expect``."""
+    cpu_of_run(directory, baseline, python, timeout, expect)
     on: list[float] = []
     off: list[float] = []
     for round_ in range(rounds):
         pair = [(on, measured), (off, baseline)]
         for samples, args in pair if round_ % 2 == 0 else reversed(pair):
-            samples.append(cpu_of_run(directory, args, python, timeout))
+            samples.append(cpu_of_run(directory, args, python, timeout, expect))
     return on, off, statistics.median(a / b for a, b in zip(on, off, strict=True))
 
 

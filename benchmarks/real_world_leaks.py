@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from overhead_harness import run_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -200,13 +201,12 @@ def measure(python: Path, workdir: Path, project: Project, rounds: int, action: 
     junit_on, junit_off = workdir / f"{project.name}-on.xml", workdir / f"{project.name}-off.xml"
     for stale in (record, junit_on, junit_off):
         stale.unlink(missing_ok=True)  # never read an earlier run's results as this one's
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GRIDGATE_"))}
+    # Bytecode as an installed wheel has it (run_env): in a PYTHONDONTWRITEBYTECODE=1 shell
+    # every gated run compiled the plugin's sources again (445 M instructions per run under
+    # callgrind, nearly twice gridgate's own start-up from bytecode), a cost of the
+    # editable checkout, not of the gate.
+    base_env = run_env()
     base_env.update(project.env)
-    # Bytecode as an installed wheel has it (as benchmarks/overhead_harness.py does): in a
-    # PYTHONDONTWRITEBYTECODE=1 shell every gated run compiled the plugin's sources again
-    # (445 M instructions per run under callgrind, nearly twice gridgate's own start-up
-    # from bytecode), a cost of the editable checkout, not of the gate.
-    base_env.pop("PYTHONDONTWRITEBYTECODE", None)
     compile_plugin = (
         "import compileall, os, pytest_gridgate;"
         " compileall.compile_dir(os.path.dirname(pytest_gridgate.__file__), quiet=1)"
