@@ -12,12 +12,15 @@ own memory stays modest on a shared machine.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_gridgate.memory.meter import ProcMeter
 from pytest_gridgate.sizes import format_size, parse_size
 
 if TYPE_CHECKING:
@@ -451,3 +454,31 @@ def test_a_file_that_takes_the_meters_number_is_never_written(
     assert mine.read_bytes() == b""
     assert _errors(result) == {"test_still_measured"}, result.stdout.str()
     assert _entry(report, "test_still_measured")["bytes"] >= 50 * MB
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="the exact meter is Linux's")
+def test_a_kernel_that_refuses_a_marking_flag_still_gives_the_exact_meter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The meter opens clear_refs with flags that mark the descriptor as its own. A kernel
+    # that refuses one of them (EINVAL for O_DSYNC, say) must cost the mark, not the exact
+    # meter: the meter opens with fewer marks and measures as before.
+    real_open = os.open
+
+    def refusing_dsync(path: str, flags: int, *args: Any) -> int:
+        if str(path).endswith("clear_refs") and flags & os.O_DSYNC:
+            raise OSError(errno.EINVAL, "O_DSYNC refused")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refusing_dsync)
+    meter = ProcMeter()
+    monkeypatch.undo()
+    try:
+        assert (meter.exact, meter.name) == (True, "linux")
+        meter.start()
+        data = b"x" * 50_000_000
+        del data
+        assert meter.lap().peak >= 45 * MB
+        assert meter.name == "linux"  # the descriptor was still known as its own
+    finally:
+        meter.close()

@@ -229,19 +229,29 @@ class ProcMeter(Meter):
 # ours by them (fcntl's F_GETFL: a fifth of what an fstat costs, which builds a whole
 # stat result), should a test close it and the number be reused. O_DSYNC cannot be set
 # but at open(); O_NOATIME needs the file's owner (this process is its /proc files').
-_MARKS = (
-    os.O_APPEND | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_DSYNC", 0),
-    getattr(os, "O_NOATIME", 0),
+# Most distinctive first: where a kernel refuses a mark, the meter still gets its exact
+# descriptor, known by fewer marks (at worst by being open at all).
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_DSYNC = getattr(os, "O_DSYNC", 0)
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+_MARKINGS = (
+    os.O_APPEND | _O_NONBLOCK | _O_DSYNC | _O_NOATIME,
+    os.O_APPEND | _O_NONBLOCK | _O_DSYNC,
+    0,
 )
 
 
 def _open_marked(path: str) -> tuple[int, int]:
-    """``path`` opened for writing with the marking flags, and its F_GETFL flags."""
-    flags = os.O_WRONLY | _MARKS[0]
-    try:
-        fd = os.open(path, flags | _MARKS[1])
-    except PermissionError:  # O_NOATIME refused: the other marks stay
-        fd = os.open(path, flags)
+    """``path`` opened for writing with the most marking flags the kernel accepts, and
+    its F_GETFL flags."""
+    for marks in _MARKINGS[:-1]:
+        try:
+            fd = os.open(path, os.O_WRONLY | marks)
+            break
+        except OSError:  # a mark refused (or no such file: the last try says so)
+            continue
+    else:
+        fd = os.open(path, os.O_WRONLY | _MARKINGS[-1])
     try:
         return fd, fcntl.fcntl(fd, fcntl.F_GETFL)
     except OSError:
