@@ -277,12 +277,9 @@ class ReportWriter:
     def _path(self, value: str | None) -> Path | None:
         return self.config.invocation_params.dir / value if value else None
 
-    def _terminal_stats(self) -> dict[str, list[Any]] | None:
-        return terminal_stats(self.config)
-
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
-        if self._terminal_stats() is None:
+        if terminal_stats(self.config) is None:
             self.own_tally = OwnTally(self.report, self.readers)
             self.config.pluginmanager.register(self.own_tally, "gridgate-report-tally")
 
@@ -302,7 +299,7 @@ class ReportWriter:
 
     def _read_test_reports(self) -> None:
         """Give read_test_reports()'s readers the test reports they have not had yet."""
-        stats = self._terminal_stats() if self.own_tally is None else None
+        stats = terminal_stats(self.config) if self.own_tally is None else None
         if not stats or not self.readers:
             return
         # A bounded wait: the watchdog thread writes an emergency report while the main
@@ -329,7 +326,7 @@ class ReportWriter:
     def _findings(self, categories: Iterable[str] | None = None) -> list[tuple[str, Any]]:
         """Findings attached to the test reports (of ``categories``), in the order the
         tests ran; none with :class:`OwnTally`, which adds them as they come."""
-        stats = self._terminal_stats() if self.own_tally is None else None
+        stats = terminal_stats(self.config) if self.own_tally is None else None
         if not stats:
             return []
         with_findings = [
@@ -348,7 +345,7 @@ class ReportWriter:
             return self.own_tally.counts, 0
         counts: dict[str, int] = {}
         failed_elsewhere = 0
-        for category, reports in (self._terminal_stats() or {}).items():
+        for category, reports in (terminal_stats(self.config) or {}).items():
             if category in _NOT_COUNTED:
                 continue
             # As the terminal's summary line: some reports (subtests') do not count.
@@ -368,7 +365,7 @@ class ReportWriter:
             copy.add_section(name, entries)
         copy.env = {key: list(names) for key, names in self.report.env.items()}
         self._read_test_reports()
-        stats = self._terminal_stats() or {}
+        stats = terminal_stats(self.config) or {}
         for category, reports in stats.items():
             if category not in _NOT_COUNTED:
                 copy.counts[_CATEGORIES.get(category, category)] = len(reports)
@@ -395,7 +392,7 @@ class ReportWriter:
                 GateVerdict(g["gate"], g["passed"], g["summary"], g["details"])
                 for g in data["gates"]
             ]
-            if self._terminal_stats() is None:  # no terminal section will say it
+            if terminal_stats(self.config) is None:  # no terminal section will say it
                 sys.stderr.write("".join(f"gridgate: {problem}\n" for problem in problems))
         self.finished = True
 
