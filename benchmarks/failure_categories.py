@@ -45,6 +45,7 @@ OTHER_GATES_OFF = """
 """
 TARGET = 1.01
 FAILING = 200
+RUN_TIMEOUT = 3600  # seconds a measured run may take (its own copy of cpu_of_run had it)
 
 
 def categorisation(tests: int, rounds: int) -> tuple[float, str]:
@@ -52,7 +53,7 @@ def categorisation(tests: int, rounds: int) -> tuple[float, str]:
         directory = Path(tmp)
         write_suite(directory, tests, OTHER_GATES_OFF)
         on, off, median = paired_rounds(
-            directory, (), ("-p", "no:pytest_gridgate.failures"), rounds
+            directory, (), ("-p", "no:pytest_gridgate.failures"), rounds, timeout=RUN_TIMEOUT
         )
     ratios = [a / b for a, b in zip(on, off, strict=True)]
     return median, (
@@ -85,7 +86,7 @@ def reruns(rounds: int, rerunfailures_python: str | None) -> list[str]:
         write_failing(directory)
         on, off, _ = paired_rounds(
             directory, ("--gridgate-reruns", "1"), ("--gridgate-reruns", "0"), rounds,
-            expect=(1,),
+            timeout=RUN_TIMEOUT, expect=(1,),
         )  # fmt: skip
         mine = per_rerun(on, off)
         lines.append(
@@ -94,8 +95,9 @@ def reruns(rounds: int, rerunfailures_python: str | None) -> list[str]:
         )
         if rerunfailures_python:
             on, off, _ = paired_rounds(
-                directory, ("--reruns", "1"), (), rounds, rerunfailures_python, expect=(1,)
-            )
+                directory, ("--reruns", "1"), (), rounds, rerunfailures_python,
+                timeout=RUN_TIMEOUT, expect=(1,),
+            )  # fmt: skip
             theirs = per_rerun(on, off)
             lines.append(
                 f"pytest-rerunfailures --reruns 1 {theirs:8.0f} us per rerun "
