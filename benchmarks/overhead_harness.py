@@ -117,36 +117,53 @@ def paired_rounds(
     return on, off, statistics.median(a / b for a, b in zip(on, off, strict=True))
 
 
+def _valgrind_command() -> list[str]:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise BenchmarkError("--instructions: valgrind is not installed")
+    return [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+
+
+def _valgrind_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = run_env()
+    # One hash seed for every run: string hashing decides the order of sets, and so some
+    # of the work (a few tenths of a per cent between runs otherwise).
+    env["PYTHONHASHSEED"] = "0"
+    env.update(extra or {})
+    return env
+
+
+def start_count(
+    directory: Path, args: tuple[str, ...], env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """A pytest run under valgrind in ``directory`` (``env``: variables to add), started;
+    :func:`counted` waits for it and gives its instructions in user space."""
+    return subprocess.Popen(
+        [*_valgrind_command(), "-m", "pytest", *args],
+        cwd=directory,
+        env=_valgrind_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def counted(run: subprocess.Popen[str]) -> int:
+    """The instructions of a run from :func:`start_count`, once it has ended."""
+    _, err = run.communicate(timeout=3600)
+    found = re.search(r"Collected : (\d+)", err)
+    if run.returncode != 0 or found is None:
+        command = " ".join(str(arg) for arg in run.args)  # type: ignore[union-attr]
+        raise BenchmarkError(f"{command} failed:\n{err[-2000:]}")
+    return int(found.group(1))
+
+
 def instructions(directory: Path, on: tuple[str, ...], off: tuple[str, ...]) -> str:
     """The ratio of the instructions the two runs execute in user space, counted by
     valgrind (callgrind), both runs at once; call it after a warm-up run has written the
     bytecode caches (``paired_rounds`` does one). The CPU time ratio moves by several per
     cent with the load of a shared machine; this one does not, though it leaves out the
     time spent in the kernel (the gate's system calls) and what cache misses cost."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise BenchmarkError("--instructions: valgrind is not installed")
-    env = run_env()
-    # One hash seed for both: string hashing decides the order of sets, and so some of
-    # the work (a few tenths of a per cent between runs otherwise).
-    env["PYTHONHASHSEED"] = "0"
-    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-    runs = [
-        subprocess.Popen(
-            [*command, "-m", "pytest", *args],
-            cwd=directory,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for args in (on, off)
-    ]
-    counts = []
-    for run, args in zip(runs, (on, off), strict=True):
-        _, err = run.communicate(timeout=3600)
-        found = re.search(r"Collected : (\d+)", err)
-        if run.returncode != 0 or found is None:
-            raise BenchmarkError(f"valgrind pytest {' '.join(args)} failed:\n{err[-2000:]}")
-        counts.append(int(found.group(1)))
+    runs = [start_count(directory, args) for args in (on, off)]
+    counts = [counted(run) for run in runs]
     return f"{counts[0] / counts[1]:6.3f}  ({counts[0] / 1e9:.2f} / {counts[1] / 1e9:.2f} G)"
