@@ -35,24 +35,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from overhead_harness import (
-    TIMEOUTS_OFF,
-    BenchmarkError,
-    counted,
-    cpu_of_run,
-    start_count,
-    write_suite,
-)
+from overhead_harness import BenchmarkError, counted, cpu_of_run, start_count, write_suite
+from plugin_overhead import CASES
 
 from pytest_gridgate.plugin import GATES
 
-CONFIG = (
-    TIMEOUTS_OFF
-    + """
-    [tool.gridgate.leaks]
-    action = "fail"
-"""
-)
+# The all-gates case of plugin_overhead.py, whose overhead this splits.
+LEAKS_CASE = next(case for case in CASES if case.name == "leaks")
 GC_OFF_PLUGIN = "gridgate_bench_gc_off"
 
 
@@ -63,11 +52,15 @@ class Cost:
 
 
 def _costs(
-    directories: tuple[Path, Path], sizes: tuple[int, int], variants: dict[str, tuple[str, ...]]
+    directories: tuple[Path, Path],
+    sizes: tuple[int, int],
+    variants: dict[str, tuple[str, ...]],
+    plugin_dir: Path,
 ) -> dict[str, Cost]:
-    """Each variant's (its pytest arguments') cost, two runs at a time."""
+    """Each variant's (its pytest arguments') cost, two runs at a time; ``plugin_dir``
+    holds the plugin that switches the automatic garbage collection off."""
     jobs = [(name, index) for name in variants for index in (0, 1)]
-    env = {"PYTHONPATH": str(directories[0].parent)}
+    env = {"PYTHONPATH": str(plugin_dir)}
     counts: dict[tuple[str, int], int] = {}
     parallel = max(1, min(2, os.cpu_count() or 1))
     for start in range(0, len(jobs), parallel):
@@ -98,23 +91,25 @@ def main() -> int:
     if small == large:
         parser.error("--tests: two different sizes")
     gates = options.gate or [name for name in names if name != "config"]
-    variants: dict[str, tuple[str, ...]] = {"gridgate": (), "baseline": ("-p", "no:gridgate")}
-    variants.update({gate: ("-p", f"no:pytest_gridgate.{gate}") for gate in gates})
+    variants = {"gridgate": LEAKS_CASE.gridgate_args, "baseline": LEAKS_CASE.baseline_args}
+    variants.update(
+        {gate: (*LEAKS_CASE.gridgate_args, "-p", f"no:pytest_gridgate.{gate}") for gate in gates}
+    )
     with tempfile.TemporaryDirectory(prefix="gridgate-bench-gate-costs-") as tmp:
         root = Path(tmp)
         (root / f"{GC_OFF_PLUGIN}.py").write_text("import gc\n\ngc.disable()\n")
         directories = (root / "small", root / "large")
         for directory, size in zip(directories, (small, large), strict=True):
             directory.mkdir()
-            write_suite(directory, size, CONFIG)
+            write_suite(directory, size, LEAKS_CASE.gridgate_config)
             try:  # bytecode written, test modules compiled: not counted as per-test work
-                cpu_of_run(directory, ())
-                cpu_of_run(directory, ("-p", "no:gridgate"))
+                cpu_of_run(directory, LEAKS_CASE.gridgate_args)
+                cpu_of_run(directory, LEAKS_CASE.baseline_args)
             except BenchmarkError as exc:
                 print(exc, file=sys.stderr)
                 return 2
         try:
-            costs = _costs(directories, (small, large), variants)
+            costs = _costs(directories, (small, large), variants, root)
         except BenchmarkError as exc:
             print(exc, file=sys.stderr)
             return 2

@@ -117,31 +117,24 @@ def paired_rounds(
     return on, off, statistics.median(a / b for a, b in zip(on, off, strict=True))
 
 
-def _valgrind_command() -> list[str]:
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise BenchmarkError("--instructions: valgrind is not installed")
-    return [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-
-
-def _valgrind_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = run_env()
-    # One hash seed for every run: string hashing decides the order of sets, and so some
-    # of the work (a few tenths of a per cent between runs otherwise).
-    env["PYTHONHASHSEED"] = "0"
-    env.update(extra or {})
-    return env
-
-
 def start_count(
     directory: Path, args: tuple[str, ...], env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     """A pytest run under valgrind in ``directory`` (``env``: variables to add), started;
     :func:`counted` waits for it and gives its instructions in user space."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise BenchmarkError("valgrind is not installed (instruction counts need it)")
+    run_variables = run_env()
+    # One hash seed for every run: string hashing decides the order of sets, and so some
+    # of the work (a few tenths of a per cent between runs otherwise).
+    run_variables["PYTHONHASHSEED"] = "0"
+    run_variables.update(env or {})
+    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
     return subprocess.Popen(
-        [*_valgrind_command(), "-m", "pytest", *args],
+        [*command, "-m", "pytest", *args],
         cwd=directory,
-        env=_valgrind_env(env),
+        env=run_variables,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
