@@ -103,16 +103,28 @@ def paired_rounds(
     python: str = sys.executable,
     timeout: float = 600,
     expect: tuple[int, ...] = (0,),
+    control: list[float] | None = None,
 ) -> tuple[list[float], list[float], float]:
     """CPU seconds of the measured runs, of the baseline runs, and the median of the
-    rounds' ratios; a warm-up run first (file system and bytecode caches). Every run must
-    exit with one of ``expect``."""
+    rounds' ratios; a warm-up run of each first (file system and bytecode caches: the
+    measured side's own modules are compiled by its warm-up, not by its first round).
+    Every run must exit with one of ``expect``.
+
+    ``control``: a list that gets a second baseline run's CPU seconds in every round, next
+    to the first (measured, baseline, baseline again; the other way round in the next
+    round). The median of its ratios to the baseline runs, an A/A comparison of two equal
+    runs, is what the machine's load alone makes of a ratio in these very rounds: the
+    noise floor of the figure.
+    """
+    cpu_of_run(directory, measured, python, timeout, expect)
     cpu_of_run(directory, baseline, python, timeout, expect)
     on: list[float] = []
     off: list[float] = []
+    sides = [(on, measured), (off, baseline)]
+    if control is not None:
+        sides.append((control, baseline))
     for round_ in range(rounds):
-        pair = [(on, measured), (off, baseline)]
-        for samples, args in pair if round_ % 2 == 0 else reversed(pair):
+        for samples, args in sides if round_ % 2 == 0 else reversed(sides):
             samples.append(cpu_of_run(directory, args, python, timeout, expect))
     return on, off, statistics.median(a / b for a, b in zip(on, off, strict=True))
 

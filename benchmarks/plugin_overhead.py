@@ -92,17 +92,37 @@ CASES = (
 )
 
 
+#: How far from 1 the A/A ratio of ``--control`` may be before a verdict is marked noisy:
+#: a third of the leaks case's margin.
+NOISY = 0.03
+
+
+@dataclass
+class Measured:
+    on: list[float]
+    off: list[float]
+    ratio: float
+    control: float | None  # the median A/A ratio (--control)
+    counted: str  # the instruction ratio (--instructions)
+
+
 def measure(
-    case: Case, tests: int, rounds: int, count_instructions: bool
-) -> tuple[list[float], list[float], float, str]:
+    case: Case, tests: int, rounds: int, count_instructions: bool, control: bool
+) -> Measured:
     with tempfile.TemporaryDirectory(prefix=f"gridgate-bench-{case.name}-") as tmp:
         directory = Path(tmp)
         write_suite(directory, tests, case.gridgate_config)
-        on, off, ratio = paired_rounds(directory, case.gridgate_args, case.baseline_args, rounds)
+        again: list[float] | None = [] if control else None
+        on, off, ratio = paired_rounds(
+            directory, case.gridgate_args, case.baseline_args, rounds, control=again
+        )
         counted = ""
         if count_instructions:
             counted = instructions(directory, case.gridgate_args, case.baseline_args)
-        return on, off, ratio, counted
+        aa = None
+        if again is not None:
+            aa = statistics.median(a / b for a, b in zip(again, off, strict=True))
+        return Measured(on, off, ratio, aa, counted)
 
 
 def main() -> int:
@@ -115,6 +135,11 @@ def main() -> int:
         action="store_true",
         help="also count the instructions of one run each under valgrind (load-independent)",
     )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also run the baseline twice in each round: the A/A ratio, the host's noise",
+    )
     options = parser.parse_args()
     chosen = [c for c in CASES if not options.case or c.name in options.case]
     print(f"{options.tests} trivial tests, {options.rounds} alternating rounds, CPU seconds")
@@ -126,23 +151,27 @@ def main() -> int:
     failed = False
     for case in chosen:
         try:
-            on, off, ratio, counted = measure(
-                case, options.tests, options.rounds, options.instructions
-            )
+            m = measure(case, options.tests, options.rounds, options.instructions, options.control)
         except BenchmarkError as exc:
             print(f"{case.name}: {exc}", file=sys.stderr)
             return 2
-        ok = ratio <= case.target
+        ok = m.ratio <= case.target
         failed |= not ok
-        median_on, median_off = statistics.median(on), statistics.median(off)
+        median_on, median_off = statistics.median(m.on), statistics.median(m.off)
+        noisy = m.control is not None and abs(m.control - 1) > NOISY
         print(
             f"{case.name:<10}{median_on:>10.3f}{median_off:>10.3f}{median_on / median_off:>9.3f}"
-            f"{min(on) / min(off):>9.3f}{ratio:>8.3f}"
+            f"{min(m.on) / min(m.off):>9.3f}{m.ratio:>8.3f}"
             f"{case.target:>8.2f}  "
-            f"{'ok' if ok else 'OVER'}  ({case.description})"
+            f"{'ok' if ok else 'OVER'}{' (noisy host)' if noisy else ''}  ({case.description})"
         )
-        if counted:
-            print(f"{'':<10}instructions on / off {counted}  (user space, valgrind)")
+        if m.control is not None:
+            print(
+                f"{'':<10}A/A: baseline / baseline {m.control:6.3f} in the same rounds"
+                f"{f'  (over {NOISY:.0%} from 1: the load alone moves a ratio that much)' if noisy else ''}"
+            )
+        if m.counted:
+            print(f"{'':<10}instructions on / off {m.counted}  (user space, valgrind)")
     return 1 if failed else 0
 
 
