@@ -166,9 +166,10 @@ def main() -> int:
             f"{'ok' if ok else 'OVER'}{' (noisy host)' if noisy else ''}  ({case.description})"
         )
         if m.control is not None:
+            why = f"  (over {NOISY:.0%} from 1: the load alone moves a ratio that much)"
             print(
                 f"{'':<10}A/A: baseline / baseline {m.control:6.3f} in the same rounds"
-                f"{f'  (over {NOISY:.0%} from 1: the load alone moves a ratio that much)' if noisy else ''}"
+                f"{why if noisy else ''}"
             )
         if m.counted:
             print(f"{'':<10}instructions on / off {m.counted}  (user space, valgrind)")
