@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 #: ``[tool.gridgate]`` tables that switch a gate off completely (no per-test timer, no
@@ -163,12 +164,26 @@ def counted(run: subprocess.Popen[str]) -> int:
     return int(found.group(1))
 
 
-def instructions(directory: Path, on: tuple[str, ...], off: tuple[str, ...]) -> str:
-    """The ratio of the instructions the two runs execute in user space, counted by
-    valgrind (callgrind), both runs at once; call it after a warm-up run has written the
-    bytecode caches (``paired_rounds`` does one). The CPU time ratio moves by several per
-    cent with the load of a shared machine; this one does not, though it leaves out the
-    time spent in the kernel (the gate's system calls) and what cache misses cost."""
+@dataclass(frozen=True)
+class Instructions:
+    """The instructions two runs executed in user space; printed as their ratio."""
+
+    on: int
+    off: int
+
+    @property
+    def ratio(self) -> float:
+        return self.on / self.off
+
+    def __str__(self) -> str:
+        return f"{self.ratio:6.3f}  ({self.on / 1e9:.2f} / {self.off / 1e9:.2f} G)"
+
+
+def instructions(directory: Path, on: tuple[str, ...], off: tuple[str, ...]) -> Instructions:
+    """The instructions the two runs execute in user space, counted by valgrind
+    (callgrind), both runs at once; call it after a warm-up run has written the bytecode
+    caches (``paired_rounds`` does one). The CPU time ratio moves by several per cent with
+    the load of a shared machine; their ratio does not, though it leaves out the time spent
+    in the kernel (the gate's system calls) and what cache misses cost."""
     runs = [start_count(directory, args) for args in (on, off)]
-    counts = [counted(run) for run in runs]
-    return f"{counts[0] / counts[1]:6.3f}  ({counts[0] / 1e9:.2f} / {counts[1] / 1e9:.2f} G)"
+    return Instructions(*(counted(run) for run in runs))
