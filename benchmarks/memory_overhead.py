@@ -82,11 +82,12 @@ def pairs(
     off: tuple[str, ...],
     rounds: int,
     python: str = sys.executable,
-) -> str:
-    """The median of the rounds' ratios, then the ratio of the two fastest runs."""
+) -> tuple[float, str]:
+    """The median of the rounds' ratios, and a line with it, the ratio of the two fastest
+    runs and each round's."""
     times_on, times_off, ratio = paired_rounds(directory, on, off, rounds, python, timeout=3600)
     ratios = [a / b for a, b in zip(times_on, times_off, strict=True)]
-    return (
+    return ratio, (
         f"{ratio:6.3f}  min/min {min(times_on) / min(times_off):6.3f}"
         f"  (rounds {', '.join(f'{r:.3f}' for r in ratios)}; "
         f"CPU s median {statistics.median(times_on):.2f} / {statistics.median(times_off):.2f})"
@@ -142,25 +143,20 @@ def main() -> int:
         directory = Path(tmp)
         write_suite(directory, options.tests, OTHER_GATES_OFF)
         try:
-            gate = pairs(
-                directory,
-                ("-p", "no:memray"),
-                ("-p", "no:memray", "--gridgate-memory", "off"),
-                options.rounds,
-            )
-            failed = float(gate.split()[0]) > TARGET
+            on = ("-p", "no:memray")
+            off = (*on, "--gridgate-memory", "off")
+            ratio, gate = pairs(directory, on, off, options.rounds)
+            failed = ratio > TARGET
             verdict = "OVER" if failed else "ok"
             print(f"memory gate on / off          {gate}  target {TARGET:.2f}: {verdict}")
             if options.instructions:
-                counted = instructions(
-                    directory, ("-p", "no:memray"), ("-p", "no:memray", "--gridgate-memory", "off")
-                )
+                counted = instructions(directory, on, off)
                 print(f"  instructions on / off       {counted}  (user space, valgrind)")
             if memray_python:
                 (directory / "conftest.py").write_text(MEMRAY_CONFTEST)
                 # One round: its cost is far above the machine's noise, and each of its
                 # runs takes minutes.
-                memray = pairs(
+                _, memray = pairs(
                     directory,
                     ("-p", "no:gridgate", "--memray"),
                     ("-p", "no:gridgate", "-p", "no:memray"),
