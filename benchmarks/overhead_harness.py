@@ -19,7 +19,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,20 +73,56 @@ def run_env() -> dict[str, str]:
     return env
 
 
+@contextmanager
+def checked_out(revision: str) -> Iterator[dict[str, str]]:
+    """The variables that make a pytest run load gridgate from ``revision`` of this
+    repository (a temporary ``git worktree``, first on ``PYTHONPATH``; the entry point is
+    the same module name), for as long as the context lasts.
+
+    The installed distribution stays the same, and so do pytest and every other plugin:
+    two revisions of gridgate measured in the same rounds differ only in gridgate's code,
+    whatever the machine. A revision that cannot read the suite's configuration fails its
+    first run (BenchmarkError).
+    """
+    repository = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="gridgate-revision-") as tmp:
+        tree = Path(tmp) / "tree"
+        try:
+            added = subprocess.run(
+                ["git", "-C", str(repository), "worktree", "add", "--detach", str(tree), revision],
+                capture_output=True,
+                text=True,
+            )
+        except OSError as exc:  # no git
+            raise BenchmarkError(f"--against {revision}: {exc}") from None
+        if added.returncode != 0:
+            said = (added.stderr.strip().splitlines() or ["git failed"])[-1]
+            raise BenchmarkError(f"--against {revision}: {said}")
+        try:
+            path = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+            yield {"PYTHONPATH": path}
+        finally:
+            subprocess.run(
+                ["git", "-C", str(repository), "worktree", "remove", "--force", str(tree)],
+                capture_output=True,
+            )
+
+
 def cpu_of_run(
     directory: Path,
     args: tuple[str, ...],
     python: str = sys.executable,
     timeout: float = 600,
     expect: tuple[int, ...] = (0,),
+    env: Mapping[str, str] | None = None,
 ) -> float:
     """CPU seconds (user + system) that one pytest run with ``python`` took, children
-    included; the run must exit with one of ``expect``."""
+    included; the run must exit with one of ``expect``. ``env``: variables to add."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [python, "-m", "pytest", *args],
         cwd=directory,
-        env=run_env(),
+        env={**run_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -105,6 +144,7 @@ def paired_rounds(
     timeout: float = 600,
     expect: tuple[int, ...] = (0,),
     control: list[float] | None = None,
+    revision: tuple[list[float], Mapping[str, str]] | None = None,
 ) -> tuple[list[float], list[float], float]:
     """CPU seconds of the measured runs, of the baseline runs, and the median of the
     rounds' ratios; a warm-up run of each first (file system and bytecode caches: the
@@ -116,17 +156,30 @@ def paired_rounds(
     round). The median of its ratios to the baseline runs, an A/A comparison of two equal
     runs, is what the machine's load alone makes of a ratio in these very rounds: the
     noise floor of the figure.
+
+    ``revision``: a list that gets, in every round, the CPU seconds of the measured run with
+    the variables given (another revision of gridgate first on ``PYTHONPATH``: see
+    :func:`checked_out`), so that two versions of the plugin are compared under the same
+    load.
     """
-    cpu_of_run(directory, measured, python, timeout, expect)
-    cpu_of_run(directory, baseline, python, timeout, expect)
     on: list[float] = []
     off: list[float] = []
-    sides = [(on, measured), (off, baseline)]
+    sides: list[tuple[list[float], tuple[str, ...], Mapping[str, str] | None]] = [
+        (on, measured, None),
+        (off, baseline, None),
+    ]
     if control is not None:
-        sides.append((control, baseline))
+        sides.append((control, baseline, None))
+    if revision is not None:
+        sides.append((revision[0], measured, revision[1]))
+    warmed: list[tuple[tuple[str, ...], Mapping[str, str] | None]] = []
+    for _, args, env in sides:  # one warm-up run of each distinct side
+        if (args, env) not in warmed:
+            warmed.append((args, env))
+            cpu_of_run(directory, args, python, timeout, expect, env)
     for round_ in range(rounds):
-        for samples, args in sides if round_ % 2 == 0 else reversed(sides):
-            samples.append(cpu_of_run(directory, args, python, timeout, expect))
+        for samples, args, env in sides if round_ % 2 == 0 else reversed(sides):
+            samples.append(cpu_of_run(directory, args, python, timeout, expect, env))
     return on, off, statistics.median(a / b for a, b in zip(on, off, strict=True))
 
 

@@ -10,6 +10,9 @@ ratio of the two medians and of the two fastest runs beside it (the method, and 
     # and the instructions of one run each in user space, counted by valgrind: the same
     # figure whatever the machine's load, which moves the CPU ratio by several per cent
     python benchmarks/plugin_overhead.py --case leaks --instructions
+    # and another revision of gridgate in the same rounds, on the same suite and pytest:
+    # how the code's cost moved since then, whatever the machine
+    python benchmarks/plugin_overhead.py --case leaks --against f2282f3
 
 Each case measures its own issue's gates: the core and leaks cases switch the timeouts gate
 off completely (no per-test timer, no supervisor process), the timeouts case switches the
@@ -33,8 +36,11 @@ from overhead_harness import (
     TIMEOUTS_OFF,
     BenchmarkError,
     Instructions,
+    checked_out,
+    counted,
     instructions,
     paired_rounds,
+    start_count,
     write_suite,
 )
 
@@ -105,25 +111,56 @@ class Measured:
     ratio: float
     control: float | None  # the median A/A ratio (--control)
     counted: Instructions | None  # --instructions
+    against: float | None = None  # the other revision's median ratio (--against)
+    against_counted: Instructions | None = None  # its instructions, and the baseline's
+
+
+def _measure_in(
+    directory: Path,
+    case: Case,
+    rounds: int,
+    count_instructions: bool,
+    control: bool,
+    revision: dict[str, str] | None,
+) -> Measured:
+    again: list[float] | None = [] if control else None
+    other: list[float] = []
+    on, off, ratio = paired_rounds(
+        directory,
+        case.gridgate_args,
+        case.baseline_args,
+        rounds,
+        control=again,
+        revision=(other, revision) if revision is not None else None,
+    )
+    m = Measured(on, off, ratio, None, None)
+    if again is not None:
+        m.control = statistics.median(a / b for a, b in zip(again, off, strict=True))
+    if revision is not None:
+        m.against = statistics.median(a / b for a, b in zip(other, off, strict=True))
+    if count_instructions:
+        m.counted = instructions(directory, case.gridgate_args, case.baseline_args)
+        if revision is not None:
+            run = start_count(directory, case.gridgate_args, revision)
+            m.against_counted = Instructions(counted(run), m.counted.off)
+    return m
 
 
 def measure(
-    case: Case, tests: int, rounds: int, count_instructions: bool, control: bool
+    case: Case,
+    tests: int,
+    rounds: int,
+    count_instructions: bool,
+    control: bool,
+    against: str | None = None,
 ) -> Measured:
     with tempfile.TemporaryDirectory(prefix=f"gridgate-bench-{case.name}-") as tmp:
         directory = Path(tmp)
         write_suite(directory, tests, case.gridgate_config)
-        again: list[float] | None = [] if control else None
-        on, off, ratio = paired_rounds(
-            directory, case.gridgate_args, case.baseline_args, rounds, control=again
-        )
-        counted = None
-        if count_instructions:
-            counted = instructions(directory, case.gridgate_args, case.baseline_args)
-        aa = None
-        if again is not None:
-            aa = statistics.median(a / b for a, b in zip(again, off, strict=True))
-        return Measured(on, off, ratio, aa, counted)
+        if against is None:
+            return _measure_in(directory, case, rounds, count_instructions, control, None)
+        with checked_out(against) as revision:
+            return _measure_in(directory, case, rounds, count_instructions, control, revision)
 
 
 def main() -> int:
@@ -141,6 +178,12 @@ def main() -> int:
         action="store_true",
         help="also run the baseline twice in each round: the A/A ratio, the host's noise",
     )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also measure gridgate at git revision REV in the same rounds (the code's cost "
+        "then and now on one machine); with --instructions, its instructions too",
+    )
     options = parser.parse_args()
     chosen = [c for c in CASES if not options.case or c.name in options.case]
     print(f"{options.tests} trivial tests, {options.rounds} alternating rounds, CPU seconds")
@@ -152,7 +195,14 @@ def main() -> int:
     failed = False
     for case in chosen:
         try:
-            m = measure(case, options.tests, options.rounds, options.instructions, options.control)
+            m = measure(
+                case,
+                options.tests,
+                options.rounds,
+                options.instructions,
+                options.control,
+                options.against,
+            )
         except BenchmarkError as exc:
             print(f"{case.name}: {exc}", file=sys.stderr)
             return 2
@@ -178,6 +228,12 @@ def main() -> int:
             print(
                 f"{'':<10}instructions on / off {m.counted}  (user space, valgrind): "
                 f"{'within' if within else 'over'} {case.target:.2f}"
+            )
+        if m.against is not None:
+            print(
+                f"{'':<10}against {options.against}: {m.against:6.3f} in the same rounds "
+                f"(this tree {m.ratio:.3f})"
+                + (f"; instructions {m.against_counted}" if m.against_counted is not None else "")
             )
     return 1 if failed else 0
 
