@@ -22,7 +22,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,8 +92,9 @@ def checked_out(revision: str) -> Iterator[dict[str, str]]:
                 ["git", "-C", str(repository), "worktree", "add", "--detach", str(tree), revision],
                 capture_output=True,
                 text=True,
+                timeout=300,
             )
-        except OSError as exc:  # no git
+        except (OSError, subprocess.TimeoutExpired) as exc:  # no git; a hung checkout
             raise BenchmarkError(f"--against {revision}: {exc}") from None
         if added.returncode != 0:
             said = (added.stderr.strip().splitlines() or ["git failed"])[-1]
@@ -102,10 +103,13 @@ def checked_out(revision: str) -> Iterator[dict[str, str]]:
             path = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
             yield {"PYTHONPATH": path}
         finally:
-            subprocess.run(
-                ["git", "-C", str(repository), "worktree", "remove", "--force", str(tree)],
-                capture_output=True,
-            )
+            # Never in place of the measurement's own error; git prunes a stale entry later.
+            with suppress(OSError, subprocess.TimeoutExpired):
+                subprocess.run(
+                    ["git", "-C", str(repository), "worktree", "remove", "--force", str(tree)],
+                    capture_output=True,
+                    timeout=300,
+                )
 
 
 def cpu_of_run(
