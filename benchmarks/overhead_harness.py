@@ -184,11 +184,17 @@ def paired_rounds(
     for round_ in range(rounds):
         for samples, args, env in sides if round_ % 2 == 0 else reversed(sides):
             samples.append(cpu_of_run(directory, args, python, timeout, expect, env))
-    return on, off, statistics.median(a / b for a, b in zip(on, off, strict=True))
+    return on, off, median_ratio(on, off)
+
+
+def median_ratio(measured: list[float], baseline: list[float]) -> float:
+    """The median of the rounds' ratios, each measured run to the baseline run of its
+    round."""
+    return statistics.median(a / b for a, b in zip(measured, baseline, strict=True))
 
 
 def start_count(
-    directory: Path, args: tuple[str, ...], env: dict[str, str] | None = None
+    directory: Path, args: tuple[str, ...], env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[str]:
     """A pytest run under valgrind in ``directory`` (``env``: variables to add), started;
     :func:`counted` waits for it and gives its instructions in user space."""

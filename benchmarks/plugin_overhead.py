@@ -39,6 +39,7 @@ from overhead_harness import (
     checked_out,
     counted,
     instructions,
+    median_ratio,
     paired_rounds,
     start_count,
     write_suite,
@@ -104,7 +105,7 @@ CASES = (
 NOISY = 0.03
 
 
-@dataclass
+@dataclass(frozen=True)
 class Measured:
     on: list[float]
     off: list[float]
@@ -133,17 +134,21 @@ def _measure_in(
         control=again,
         revision=(other, revision) if revision is not None else None,
     )
-    m = Measured(on, off, ratio, None, None)
-    if again is not None:
-        m.control = statistics.median(a / b for a, b in zip(again, off, strict=True))
-    if revision is not None:
-        m.against = statistics.median(a / b for a, b in zip(other, off, strict=True))
+    count = against_count = None
     if count_instructions:
-        m.counted = instructions(directory, case.gridgate_args, case.baseline_args)
+        count = instructions(directory, case.gridgate_args, case.baseline_args)
         if revision is not None:
             run = start_count(directory, case.gridgate_args, revision)
-            m.against_counted = Instructions(counted(run), m.counted.off)
-    return m
+            against_count = Instructions(counted(run), count.off)
+    return Measured(
+        on,
+        off,
+        ratio,
+        control=median_ratio(again, off) if again is not None else None,
+        counted=count,
+        against=median_ratio(other, off) if revision is not None else None,
+        against_counted=against_count,
+    )
 
 
 def measure(
