@@ -308,7 +308,7 @@ class ReportWriter:
         if not self._reading.acquire(timeout=5):
             return
         try:
-            read, test_report = self._read, pytest.TestReport
+            read = self._read
             batch: list[pytest.TestReport] = []
             # Copies first (one C call each): the main thread may add reports meanwhile.
             for category, reports in list(stats.items()):
@@ -317,7 +317,7 @@ class ReportWriter:
                 seen = read.get(category, 0)
                 new = reports[seen:]
                 read[category] = seen + len(new)
-                batch += [report for report in new if isinstance(report, test_report)]
+                batch += _test_reports(new)
             if batch:
                 _give(self.readers, batch)
         finally:
@@ -332,8 +332,8 @@ class ReportWriter:
         with_findings = [
             r
             for category in (stats if categories is None else categories)
-            for r in stats.get(category, ())
-            if isinstance(r, pytest.TestReport) and _ATTR in r.__dict__
+            for r in _test_reports(stats.get(category, []))
+            if _ATTR in r.__dict__
         ]
         with_findings.sort(key=lambda r: float(getattr(r, "start", 0.0)))
         return [finding for r in with_findings for finding in attached(r)]
@@ -349,7 +349,7 @@ class ReportWriter:
             if category in _NOT_COUNTED:
                 continue
             # As the terminal's summary line: some reports (subtests') do not count.
-            shown = [r for r in reports if getattr(r, "count_towards_summary", True)]
+            shown = _counted(reports)
             counts[category] = len(shown)
             if category not in _CATEGORIES:
                 failed_elsewhere += sum(1 for r in shown if getattr(r, "failed", False))
@@ -484,6 +484,42 @@ class OwnTally:
     def count(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         category = _category(report)
         self.counts[category] = self.counts.get(category, 0) + 1
+
+
+def _classes_all(reports: list[Any], test: Callable[[type], bool]) -> bool:
+    """Whether the class of every one of ``reports`` passes ``test``: asked once per class
+    (a run's reports are of one or two), not per report, which would be a call in Python
+    per report, three a test."""
+    return all(map(test, set(map(type, reports))))
+
+
+def _is_test_report_class(kind: type) -> bool:
+    return issubclass(kind, pytest.TestReport)
+
+
+def _test_reports(reports: list[Any]) -> list[pytest.TestReport]:
+    """The test reports among ``reports`` (a category of the terminal's statistics may
+    also hold collect reports)."""
+    if _classes_all(reports, _is_test_report_class):
+        return reports
+    return [r for r in reports if isinstance(r, pytest.TestReport)]
+
+
+# pytest's own count_towards_summary, a property that is always true; subtests' reports
+# have one of their own.
+_ALWAYS_COUNTED = getattr(pytest.TestReport, "count_towards_summary", None)
+
+
+def _counts_always(kind: type) -> bool:
+    return getattr(kind, "count_towards_summary", _ALWAYS_COUNTED) is _ALWAYS_COUNTED
+
+
+def _counted(reports: list[Any]) -> list[Any]:
+    """The reports the terminal's summary line counts (a report without
+    count_towards_summary counts)."""
+    if _classes_all(reports, _counts_always):
+        return reports
+    return [r for r in reports if getattr(r, "count_towards_summary", True)]
 
 
 def _give(readers: list[tuple[TestReportReader, bool]], batch: list[pytest.TestReport]) -> None:

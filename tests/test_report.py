@@ -125,6 +125,43 @@ def test_json_report_matches_pytest_and_carries_other_gates(
     assert "... and" not in markdown  # 28 details fit under the Markdown cap
 
 
+# A plugin's own report class that does not count towards the summary line (as
+# pytest-subtests' reports did): the report counts what the terminal counts. The tally
+# asks each class once whether it keeps pytest's own always-true property; this one does
+# not, so its reports are asked one by one.
+UNCOUNTED_REPORTS = """
+import pytest
+
+class NotCounted(pytest.TestReport):
+    @property
+    def count_towards_summary(self):
+        return False
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report):
+    if report.when == "call" and not isinstance(report, NotCounted):
+        extra = NotCounted(report.nodeid + "[sub]", report.location, {}, "passed", None, "call")
+        config = pytest_runtest_logreport.config
+        config.hook.pytest_runtest_logreport(report=extra)
+
+def pytest_configure(config):
+    pytest_runtest_logreport.config = config
+"""
+
+
+def test_reports_that_do_not_count_towards_the_summary_are_not_counted(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(UNCOUNTED_REPORTS)
+    pytester.makepyfile(TWO_PASSING)
+    result = pytester.runpytest_subprocess("--gridgate-report=r.json")
+
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert _terminal_counts(result.stdout.str()) == {"passed": 2}
+    assert report["counts"]["passed"] == 2
+
+
 def test_summary_option_and_report_on_exitfirst(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_mixed=MIXED)
     result = pytester.runpytest_subprocess(
