@@ -96,11 +96,7 @@ class MemoryGate:
                 self._process_peak, self._process_peak_at = peak, self._item.nodeid
         self._item = item
         # Nothing to do here, as a rule: the last test's lap() started this one.
-        meter = self.meter
-        if meter._armed:  # Meter.begin(), inlined: every test runs this
-            meter._armed = False
-        else:
-            meter.start()
+        self.meter.begin()
         if self.bad_markers and item in self.bad_markers:
             pytest.fail(self.bad_markers[item], pytrace=False)
 

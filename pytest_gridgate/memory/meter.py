@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import psutil
@@ -37,23 +36,17 @@ __all__ = ["FallbackMeter", "Measurement", "Meter", "ProcMeter", "make_meter"]
 _KIB = 1024
 
 
-class Measurement(NamedTuple):
+class Measurement:
     """One test: ``peak`` added above the size at its start (its own process, plus child
     processes), ``kept`` (size after teardown minus ``start``, the size at its start),
     ``process_peak`` (the process's absolute peak during the test), ``children`` (the part
     of ``peak`` that child processes account for)."""
 
-    peak: int
-    kept: int
-    process_peak: int
-    children: int
-    start: int
+    __slots__ = ("children", "kept", "peak", "process_peak", "start")
 
-
-# A Measurement made without a call in Python (a NamedTuple's own constructor is one, and
-# lap() makes one per test): ``_measured(Measurement, (peak, kept, ...))``.
-_measured: Callable[[type[Measurement], tuple[int, int, int, int, int]], Measurement]
-_measured = tuple.__new__
+    def __init__(self, peak: int, kept: int, process_peak: int, children: int, start: int) -> None:
+        self.peak, self.kept, self.process_peak = peak, kept, process_peak
+        self.children, self.start = children, start
 
 
 class Meter:
@@ -218,21 +211,12 @@ class ProcMeter(Meter):
         if live:
             children += _live_descendants_peak(os.getpid())
         start = self._start_rss
-        # _reset(), inlined: the peak back to the current size, where the next test starts.
-        try:
-            os.write(self._clear, b"5")
-        except OSError:  # the descriptor went missing within this very lap
-            self._lose()
-        else:
-            now = getrusage(_PEAK_OF).ru_maxrss
-            self._start_rss = now * _KIB if now > self._floor else self.resident()
+        self._reset()
         # Children still running now may be reaped before the next test (the leak check
         # kills them): their peak was counted here, so the next test takes its own start.
         self._armed = not live
         added = peak - start if peak > start else 0
-        return _measured(
-            Measurement, (added + children, self._start_rss - start, peak, children, start)
-        )
+        return Measurement(added + children, self._start_rss - start, peak, children, start)
 
     def close(self) -> None:
         for fd in (self._clear, self._status, self._statm, self._children):
