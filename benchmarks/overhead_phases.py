@@ -1,0 +1,154 @@
+"""Where gridgate's CPU time goes in a run: each phase of pytest, gridgate on against off.
+
+The ratio of ``plugin_overhead.py`` is one number for the whole process. This script runs
+the same suite (a case of ``plugin_overhead.py``, the leaks case by default: every gate
+that works on each test) in alternating rounds with ``phase_clock.py`` loaded on both
+sides, and prints each phase's median CPU time (user + system, measured inside the
+process), the difference, and how much of it is the garbage collector's:
+
+* start-up: interpreter, pytest and the plugins imported, configuration read
+* configure: every ``pytest_configure`` and ``pytest_sessionstart`` (where pytest's fixture
+  manager reads every registered plugin object for fixtures)
+* collection
+* tests: the test loop, also per test
+* end of run: ``pytest_sessionfinish``, the terminal summary, ``pytest_unconfigure``
+* exit: pytest's cleanups (a full garbage collection) and ``atexit`` handlers
+
+    python benchmarks/overhead_phases.py                       # leaks case, 3,000 tests
+    python benchmarks/overhead_phases.py --case core --rounds 11
+
+In-process times leave out only what precedes the interpreter's first line and follows the
+last ``atexit`` handler, the same on both sides; the medians move with the host's load as
+every CPU figure here does (see ``overhead_harness.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from overhead_harness import BenchmarkError, run_env, write_suite
+from plugin_overhead import CASES
+
+#: (mark in phase_clock.py, label) in the order of a run.
+PHASES = (
+    ("startup", "start-up"),
+    ("configure", "configure"),
+    ("collection", "collection"),
+    ("tests", "tests"),
+    ("end", "end of run"),
+    ("exit", "exit"),
+)
+
+Phases = dict[str, tuple[float, float]]  # phase: (CPU seconds, of which garbage collection)
+
+
+def run_phases(directory: Path, args: tuple[str, ...], clock: Path) -> tuple[Phases, int]:
+    """One pytest run's phases, and how many tests it ran."""
+    here = str(Path(__file__).resolve().parent)
+    env = run_env()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+    env["PHASE_CLOCK_FILE"] = str(clock)
+    clock.unlink(missing_ok=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "phase_clock", *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0 or not clock.exists():
+        raise BenchmarkError(
+            f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}"
+        )
+    data = json.loads(clock.read_text(encoding="utf-8"))
+    marks, collected = data["marks"], data["gc"]
+    phases: Phases = {}
+    previous = 0.0
+    for mark, _ in PHASES:
+        phases[mark] = (marks[mark] - previous, collected.get(mark, 0.0))
+        previous = marks[mark]
+    return phases, int(data["tests"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=[c.name for c in CASES], default="leaks")
+    parser.add_argument("--tests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also run the baseline twice in each round: each phase's A/A difference, the "
+        "host's noise beside gridgate's",
+    )
+    options = parser.parse_args()
+    if options.rounds < 1 or options.tests < 1:
+        parser.error("--rounds and --tests must be at least 1")
+    case = next(c for c in CASES if c.name == options.case)
+    on: list[Phases] = []
+    off: list[Phases] = []
+    again: list[Phases] = []
+    with tempfile.TemporaryDirectory(prefix="gridgate-phases-") as tmp:
+        directory = Path(tmp)
+        write_suite(directory, options.tests, case.gridgate_config)
+        clock = directory / "phases.json"
+        sides = [(on, case.gridgate_args), (off, case.baseline_args)]
+        if options.control:
+            sides.append((again, case.baseline_args))
+        try:
+            for _, args in sides[:2]:  # warm-up: bytecode and file system caches
+                run_phases(directory, args, clock)
+            for round_ in range(options.rounds):
+                for samples, args in sides if round_ % 2 == 0 else reversed(sides):
+                    phases, tests = run_phases(directory, args, clock)
+                    samples.append(phases)
+        except BenchmarkError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    print(
+        f"{options.case} case ({case.description}), {tests} tests, {options.rounds} "
+        "alternating rounds; CPU milliseconds per phase, medians"
+    )
+    control = "     A/A" if again else ""
+    print(
+        f"{'phase':<12}{'gridgate':>10}{'baseline':>10}{'diff':>9}{'GC diff':>9}{control}  per test"
+    )
+    totals = [0.0, 0.0, 0.0]
+    for mark, label in PHASES:
+        cpu_on, cpu_off, cpu_again = (_median(samples, mark, 0) for samples in (on, off, again))
+        gc_diff = _median(on, mark, 1) - _median(off, mark, 1)
+        totals[0] += cpu_on
+        totals[1] += cpu_off
+        totals[2] += cpu_again
+        diff = cpu_on - cpu_off
+        noise = f"{cpu_again - cpu_off:>+8.1f}" if again else ""
+        each = f"  {diff / tests * 1e3:+.1f} µs" if mark == "tests" and tests else ""
+        print(
+            f"{label:<12}{cpu_on:>10.1f}{cpu_off:>10.1f}{diff:>+9.1f}{gc_diff:>+9.1f}{noise}{each}"
+        )
+    diff = totals[0] - totals[1]
+    noise = f"{totals[2] - totals[1]:>+17.1f}" if again else ""
+    print(
+        f"{'total':<12}{totals[0]:>10.1f}{totals[1]:>10.1f}{diff:>+9.1f}{noise}"
+        f"  ratio {totals[0] / totals[1]:.3f}"
+        + (f", A/A {totals[2] / totals[1]:.3f}" if again else "")
+    )
+    return 0
+
+
+def _median(samples: list[Phases], mark: str, part: int) -> float:
+    """The median over the runs of a phase's CPU time (part 0) or its collector's (part
+    1), in milliseconds; 0 for no runs."""
+    return statistics.median(p[mark][part] for p in samples) * 1e3 if samples else 0.0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
