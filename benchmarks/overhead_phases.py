@@ -4,7 +4,8 @@ The ratio of ``plugin_overhead.py`` is one number for the whole process. This sc
 the same suite (a case of ``plugin_overhead.py``, the leaks case by default: every gate
 that works on each test) in alternating rounds with ``phase_clock.py`` loaded on both
 sides, and prints each phase's median CPU time (user + system, measured inside the
-process), the difference, and how much of it is the garbage collector's:
+process), the median over the rounds of each round's difference (its two runs back to
+back share most of the host's drift), and how much of it is the garbage collector's:
 
 * start-up: interpreter, pytest and the plugins imported, configuration read
 * configure: every ``pytest_configure`` and ``pytest_sessionstart`` (where pytest's fixture
@@ -115,39 +116,52 @@ def main() -> int:
             return 2
     print(
         f"{options.case} case ({case.description}), {tests} tests, {options.rounds} "
-        "alternating rounds; CPU milliseconds per phase, medians"
+        "alternating rounds; CPU milliseconds per phase: medians of the runs, and the "
+        "median of the rounds' differences (each round's two runs back to back)"
     )
     control = "     A/A" if again else ""
     print(
         f"{'phase':<12}{'gridgate':>10}{'baseline':>10}{'diff':>9}{'GC diff':>9}{control}  per test"
     )
-    totals = [0.0, 0.0, 0.0]
     for mark, label in PHASES:
-        cpu_on, cpu_off, cpu_again = (_median(samples, mark, 0) for samples in (on, off, again))
-        gc_diff = _median(on, mark, 1) - _median(off, mark, 1)
-        totals[0] += cpu_on
-        totals[1] += cpu_off
-        totals[2] += cpu_again
-        diff = cpu_on - cpu_off
-        noise = f"{cpu_again - cpu_off:>+8.1f}" if again else ""
+        diff = _paired(on, off, mark, 0)
+        noise = f"{_paired(again, off, mark, 0):>+8.1f}" if again else ""
         each = f"  {diff / tests * 1e3:+.1f} µs" if mark == "tests" and tests else ""
         print(
-            f"{label:<12}{cpu_on:>10.1f}{cpu_off:>10.1f}{diff:>+9.1f}{gc_diff:>+9.1f}{noise}{each}"
+            f"{label:<12}{_median(on, mark):>10.1f}{_median(off, mark):>10.1f}{diff:>+9.1f}"
+            f"{_paired(on, off, mark, 1):>+9.1f}{noise}{each}"
         )
-    diff = totals[0] - totals[1]
-    noise = f"{totals[2] - totals[1]:>+17.1f}" if again else ""
+    ratio = _paired_ratio(on, off)
+    control_ratio = f", A/A {_paired_ratio(again, off):.3f}" if again else ""
+    diff = statistics.median(_total(a) - _total(b) for a, b in zip(on, off, strict=True)) * 1e3
     print(
-        f"{'total':<12}{totals[0]:>10.1f}{totals[1]:>10.1f}{diff:>+9.1f}{noise}"
-        f"  ratio {totals[0] / totals[1]:.3f}"
-        + (f", A/A {totals[2] / totals[1]:.3f}" if again else "")
+        f"{'total':<12}{statistics.median(map(_total, on)) * 1e3:>10.1f}"
+        f"{statistics.median(map(_total, off)) * 1e3:>10.1f}{diff:>+9.1f}"
+        f"  ratio {ratio:.3f} (median of the rounds'){control_ratio}"
     )
     return 0
 
 
-def _median(samples: list[Phases], mark: str, part: int) -> float:
-    """The median over the runs of a phase's CPU time (part 0) or its collector's (part
-    1), in milliseconds; 0 for no runs."""
-    return statistics.median(p[mark][part] for p in samples) * 1e3 if samples else 0.0
+def _median(samples: list[Phases], mark: str) -> float:
+    """The median over the runs of a phase's CPU time, in milliseconds."""
+    return statistics.median(p[mark][0] for p in samples) * 1e3
+
+
+def _paired(measured: list[Phases], baseline: list[Phases], mark: str, part: int) -> float:
+    """The median over the rounds of the difference between a round's two runs, for a
+    phase's CPU time (part 0) or its garbage collection's (part 1), in milliseconds."""
+    pairs = zip(measured, baseline, strict=True)
+    return statistics.median(a[mark][part] - b[mark][part] for a, b in pairs) * 1e3
+
+
+def _paired_ratio(measured: list[Phases], baseline: list[Phases]) -> float:
+    """The median over the rounds of the ratio of a round's two runs' total CPU time."""
+    pairs = zip(measured, baseline, strict=True)
+    return statistics.median(_total(a) / _total(b) for a, b in pairs)
+
+
+def _total(phases: Phases) -> float:
+    return sum(cpu for cpu, _ in phases.values())
 
 
 if __name__ == "__main__":
