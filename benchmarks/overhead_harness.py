@@ -21,10 +21,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 #: ``[tool.gridgate]`` tables that switch a gate off completely (no per-test timer, no
 #: supervisor process; no leak checks; no memory meter), for the cases that measure another.
@@ -43,6 +44,10 @@ MEMORY_OFF = """
     [tool.gridgate.memory]
     action = "off"
 """
+
+
+Sample = TypeVar("Sample")
+Side = TypeVar("Side")
 
 
 class BenchmarkError(Exception):
@@ -73,6 +78,11 @@ def run_env() -> dict[str, str]:
     return env
 
 
+def python_path_with(first: Path) -> str:
+    """``PYTHONPATH`` with ``first`` before whatever it holds already."""
+    return os.pathsep.join(filter(None, [str(first), os.environ.get("PYTHONPATH")]))
+
+
 @contextmanager
 def checked_out(revision: str) -> Iterator[dict[str, str]]:
     """The variables that make a pytest run load gridgate from ``revision`` of this
@@ -100,8 +110,7 @@ def checked_out(revision: str) -> Iterator[dict[str, str]]:
             said = (added.stderr.strip().splitlines() or ["git failed"])[-1]
             raise BenchmarkError(f"--against {revision}: {said}")
         try:
-            path = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
-            yield {"PYTHONPATH": path}
+            yield {"PYTHONPATH": python_path_with(tree)}
         finally:
             # Never in place of the measurement's own error; git prunes a stale entry later.
             with suppress(OSError, subprocess.TimeoutExpired):
@@ -176,15 +185,28 @@ def paired_rounds(
         sides.append((control, baseline, None))
     if revision is not None:
         sides.append((revision[0], measured, revision[1]))
-    warmed: list[tuple[tuple[str, ...], Mapping[str, str] | None]] = []
-    for _, args, env in sides:  # one warm-up run of each distinct side
-        if (args, env) not in warmed:
-            warmed.append((args, env))
-            cpu_of_run(directory, args, python, timeout, expect, env)
-    for round_ in range(rounds):
-        for samples, args, env in sides if round_ % 2 == 0 else reversed(sides):
-            samples.append(cpu_of_run(directory, args, python, timeout, expect, env))
+    alternating_rounds(
+        [(samples, (args, env)) for samples, args, env in sides],
+        rounds,
+        lambda side: cpu_of_run(directory, side[0], python, timeout, expect, side[1]),
+    )
     return on, off, median_ratio(on, off)
+
+
+def alternating_rounds(
+    sides: Sequence[tuple[list[Sample], Side]], rounds: int, run: Callable[[Side], Sample]
+) -> None:
+    """``run(side)`` for each side in every round, appended to that side's list: first one
+    warm-up run of each distinct side (not kept), then the rounds, in the order given in
+    even rounds and the reverse in odd ones, so that no side always runs first."""
+    warmed: list[Side] = []
+    for _, side in sides:
+        if side not in warmed:
+            warmed.append(side)
+            run(side)
+    for round_ in range(rounds):
+        for samples, side in sides if round_ % 2 == 0 else reversed(sides):
+            samples.append(run(side))
 
 
 def median_ratio(measured: list[float], baseline: list[float]) -> float:

@@ -27,14 +27,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from overhead_harness import BenchmarkError, run_env, write_suite
+from overhead_harness import (
+    BenchmarkError,
+    alternating_rounds,
+    median_ratio,
+    python_path_with,
+    run_env,
+    write_suite,
+)
 from plugin_overhead import CASES
 
 #: (mark in phase_clock.py, label) in the order of a run.
@@ -50,11 +56,10 @@ PHASES = (
 Phases = dict[str, tuple[float, float]]  # phase: (CPU seconds, of which garbage collection)
 
 
-def run_phases(directory: Path, args: tuple[str, ...], clock: Path) -> tuple[Phases, int]:
-    """One pytest run's phases, and how many tests it ran."""
-    here = str(Path(__file__).resolve().parent)
+def run_phases(directory: Path, args: tuple[str, ...], clock: Path, tests: int) -> Phases:
+    """One pytest run's phases; the run must have run all ``tests`` of the suite."""
     env = run_env()
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = python_path_with(Path(__file__).resolve().parent)
     env["PHASE_CLOCK_FILE"] = str(clock)
     clock.unlink(missing_ok=True)
     result = subprocess.run(
@@ -70,13 +75,15 @@ def run_phases(directory: Path, args: tuple[str, ...], clock: Path) -> tuple[Pha
             f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}"
         )
     data = json.loads(clock.read_text(encoding="utf-8"))
+    if data["tests"] != tests:
+        raise BenchmarkError(f"pytest {' '.join(args)} ran {data['tests']} of {tests} tests")
     marks, collected = data["marks"], data["gc"]
     phases: Phases = {}
     previous = 0.0
     for mark, _ in PHASES:
         phases[mark] = (marks[mark] - previous, collected.get(mark, 0.0))
         previous = marks[mark]
-    return phases, int(data["tests"])
+    return phases
 
 
 def main() -> int:
@@ -105,17 +112,16 @@ def main() -> int:
         if options.control:
             sides.append((again, case.baseline_args))
         try:
-            for _, args in sides[:2]:  # warm-up: bytecode and file system caches
-                run_phases(directory, args, clock)
-            for round_ in range(options.rounds):
-                for samples, args in sides if round_ % 2 == 0 else reversed(sides):
-                    phases, tests = run_phases(directory, args, clock)
-                    samples.append(phases)
+            alternating_rounds(
+                sides,
+                options.rounds,
+                lambda args: run_phases(directory, args, clock, options.tests),
+            )
         except BenchmarkError as exc:
             print(exc, file=sys.stderr)
             return 2
     print(
-        f"{options.case} case ({case.description}), {tests} tests, {options.rounds} "
+        f"{options.case} case ({case.description}), {options.tests} tests, {options.rounds} "
         "alternating rounds; CPU milliseconds per phase: medians of the runs, and the "
         "median of the rounds' differences (each round's two runs back to back)"
     )
@@ -126,13 +132,16 @@ def main() -> int:
     for mark, label in PHASES:
         diff = _paired(on, off, mark, 0)
         noise = f"{_paired(again, off, mark, 0):>+8.1f}" if again else ""
-        each = f"  {diff / tests * 1e3:+.1f} µs" if mark == "tests" and tests else ""
+        each = f"  {diff / options.tests * 1e3:+.1f} µs" if mark == "tests" else ""
         print(
             f"{label:<12}{_median(on, mark):>10.1f}{_median(off, mark):>10.1f}{diff:>+9.1f}"
             f"{_paired(on, off, mark, 1):>+9.1f}{noise}{each}"
         )
-    ratio = _paired_ratio(on, off)
-    control_ratio = f", A/A {_paired_ratio(again, off):.3f}" if again else ""
+    totals_off = list(map(_total, off))
+    ratio = median_ratio(list(map(_total, on)), totals_off)
+    control_ratio = (
+        f", A/A {median_ratio(list(map(_total, again)), totals_off):.3f}" if again else ""
+    )
     diff = statistics.median(_total(a) - _total(b) for a, b in zip(on, off, strict=True)) * 1e3
     print(
         f"{'total':<12}{statistics.median(map(_total, on)) * 1e3:>10.1f}"
@@ -152,12 +161,6 @@ def _paired(measured: list[Phases], baseline: list[Phases], mark: str, part: int
     phase's CPU time (part 0) or its garbage collection's (part 1), in milliseconds."""
     pairs = zip(measured, baseline, strict=True)
     return statistics.median(a[mark][part] - b[mark][part] for a, b in pairs) * 1e3
-
-
-def _paired_ratio(measured: list[Phases], baseline: list[Phases]) -> float:
-    """The median over the rounds of the ratio of a round's two runs' total CPU time."""
-    pairs = zip(measured, baseline, strict=True)
-    return statistics.median(_total(a) / _total(b) for a, b in pairs)
 
 
 def _total(phases: Phases) -> float:
