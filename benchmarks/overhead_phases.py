@@ -74,15 +74,18 @@ def run_phases(directory: Path, args: tuple[str, ...], clock: Path, tests: int) 
         raise BenchmarkError(
             f"pytest {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}"
         )
-    data = json.loads(clock.read_text(encoding="utf-8"))
-    if data["tests"] != tests:
-        raise BenchmarkError(f"pytest {' '.join(args)} ran {data['tests']} of {tests} tests")
-    marks, collected = data["marks"], data["gc"]
-    phases: Phases = {}
-    previous = 0.0
-    for mark, _ in PHASES:
-        phases[mark] = (marks[mark] - previous, collected.get(mark, 0.0))
-        previous = marks[mark]
+    try:
+        data = json.loads(clock.read_text(encoding="utf-8"))
+        marks, collected, ran = data["marks"], data["gc"], data["tests"]
+        phases: Phases = {}
+        previous = 0.0
+        for mark, _ in PHASES:
+            phases[mark] = (marks[mark] - previous, collected.get(mark, 0.0))
+            previous = marks[mark]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BenchmarkError(f"{clock}: not a phase clock's record ({exc!r})") from None
+    if ran != tests:
+        raise BenchmarkError(f"pytest {' '.join(args)} ran {ran} of {tests} tests")
     return phases
 
 

@@ -80,8 +80,11 @@ def _write() -> None:
     _mark("exit")
     path = os.environ.get("PHASE_CLOCK_FILE")
     if path:
-        with open(path, "w", encoding="utf-8") as file:
+        # Whole or not at all: written beside, then renamed over the file.
+        partial = f"{path}.partial"
+        with open(partial, "w", encoding="utf-8") as file:
             json.dump({"marks": _marks, "gc": _gc_seconds, "tests": _tests[0]}, file)
+        os.replace(partial, path)
 
 
 atexit.register(_write)
