@@ -9,7 +9,7 @@ the test; the count and the lowest free number after it). valgrind counts none o
 kernel's work, and a loop making the calls back to back times them with everything hot.
 
 Here a ``-p`` plugin makes the same calls, in the same hooks and order, and nothing else,
-in runs of the same suite with gridgate off, against the same plugin with empty hooks, in
+in runs of the same suite with gridgate off, against the same hooks and loops without the calls, in
 alternating rounds (``overhead_harness.py``); ``--control`` adds an A/A column. The
 difference per test, beside the calls' time in a loop, is what they cost where gridgate
 makes them: between pytest's own work, once per test. Linux only (``/proc``).
@@ -35,12 +35,13 @@ from overhead_harness import (
     MEMORY_OFF,
     TIMEOUTS_OFF,
     BenchmarkError,
+    median_difference,
     median_ratio,
     paired_rounds,
     write_suite,
 )
 
-#: The plugin with the calls. ``REPEAT`` is set when it is written.
+#: The plugin with the calls. ``REPEAT`` is set when it is written (both plugins).
 CALLS_PLUGIN = """
     import fcntl
     import os
@@ -75,19 +76,23 @@ CALLS_PLUGIN = """
             os.fstat(_fd_dir)  # descriptor check: the count
             os.close(os.dup(_fd_dir))  # and the lowest free number
 """
-#: The same hooks, empty: the baseline.
+#: The same hooks and loops without the calls: the baseline.
 EMPTY_PLUGIN = """
     import pytest
+
+    REPEAT = {repeat}
 
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(item):
-        pass
+        for _ in range(REPEAT):
+            pass
 
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(item):
-        pass
+        for _ in range(REPEAT):
+            pass
 """
 CALLS_PER_TEST = 11
 
@@ -119,6 +124,8 @@ def main() -> int:
         help="also run the baseline twice in each round: the A/A ratio, the host's noise",
     )
     options = parser.parse_args()
+    if min(options.tests, options.rounds, options.repeat) < 1:
+        parser.error("--tests, --rounds and --repeat must be at least 1")
     if not sys.platform.startswith("linux"):
         print("kernel_calls.py: Linux only (the calls read /proc)", file=sys.stderr)
         return 2
@@ -129,7 +136,9 @@ def main() -> int:
         # `python -m pytest` puts the working directory first on sys.path: `-p` finds them.
         plugin = directory / "kernel_calls_plugin.py"
         plugin.write_text(textwrap.dedent(CALLS_PLUGIN.format(repeat=options.repeat)))
-        (directory / "empty_hooks_plugin.py").write_text(textwrap.dedent(EMPTY_PLUGIN))
+        (directory / "empty_hooks_plugin.py").write_text(
+            textwrap.dedent(EMPTY_PLUGIN.format(repeat=options.repeat))
+        )
         again: list[float] | None = [] if options.control else None
         try:
             on, off, ratio = paired_rounds(
@@ -143,16 +152,16 @@ def main() -> int:
             print(f"kernel_calls.py: {exc}", file=sys.stderr)
             return 2
         loop = _in_a_loop(plugin, options.tests)
-    # Each round's two runs share the host's state: the median of the rounds' differences.
-    per_test = statistics.median(a - b for a, b in zip(on, off, strict=True)) / options.tests
+    per_test = median_difference(on, off) / options.tests
     print(
         f"{options.tests} trivial tests, {options.rounds} alternating rounds, gridgate off; "
         f"{calls} system calls a test (the gates' {CALLS_PER_TEST}"
-        f"{f' x {options.repeat}' if options.repeat > 1 else ''}) against empty hooks"
+        f"{f' x {options.repeat}' if options.repeat > 1 else ''}) against the same hooks "
+        "without them"
     )
     print(
         f"  CPU seconds, medians: with the calls {statistics.median(on):.3f}, "
-        f"empty hooks {statistics.median(off):.3f}"
+        f"without {statistics.median(off):.3f}"
     )
     print(
         f"  ratio {ratio:.3f} (median of the rounds')"

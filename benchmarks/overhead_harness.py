@@ -215,6 +215,12 @@ def median_ratio(measured: list[float], baseline: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(measured, baseline, strict=True))
 
 
+def median_difference(measured: list[float], baseline: list[float]) -> float:
+    """The median of the rounds' differences, each measured run less the baseline run of
+    its round (the two ran back to back, in the same state of the host)."""
+    return statistics.median(a - b for a, b in zip(measured, baseline, strict=True))
+
+
 def start_count(
     directory: Path, args: tuple[str, ...], env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[str]:

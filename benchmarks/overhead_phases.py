@@ -36,6 +36,7 @@ from pathlib import Path
 from overhead_harness import (
     BenchmarkError,
     alternating_rounds,
+    median_difference,
     median_ratio,
     python_path_with,
     run_env,
@@ -145,7 +146,7 @@ def main() -> int:
     control_ratio = (
         f", A/A {median_ratio(list(map(_total, again)), totals_off):.3f}" if again else ""
     )
-    diff = statistics.median(_total(a) - _total(b) for a, b in zip(on, off, strict=True)) * 1e3
+    diff = median_difference(list(map(_total, on)), totals_off) * 1e3
     print(
         f"{'total':<12}{statistics.median(map(_total, on)) * 1e3:>10.1f}"
         f"{statistics.median(map(_total, off)) * 1e3:>10.1f}{diff:>+9.1f}"
@@ -162,8 +163,10 @@ def _median(samples: list[Phases], mark: str) -> float:
 def _paired(measured: list[Phases], baseline: list[Phases], mark: str, part: int) -> float:
     """The median over the rounds of the difference between a round's two runs, for a
     phase's CPU time (part 0) or its garbage collection's (part 1), in milliseconds."""
-    pairs = zip(measured, baseline, strict=True)
-    return statistics.median(a[mark][part] - b[mark][part] for a, b in pairs) * 1e3
+    return (
+        median_difference([a[mark][part] for a in measured], [b[mark][part] for b in baseline])
+        * 1e3
+    )
 
 
 def _total(phases: Phases) -> float:
